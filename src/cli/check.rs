@@ -1,0 +1,87 @@
+//! `engine check`: validate files and report every problem.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::args::{CheckArgs, CheckFormat};
+use crate::diagnostic::{render_human, render_json};
+use crate::error::EngineError;
+use crate::validate::load_workflow;
+
+/// Checks every file; prints `ok` lines for valid ones and diagnostics for the rest.
+///
+/// # Errors
+/// `Invalid` (or `AlreadyReported` in JSON mode) when any file has a problem.
+pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
+    let results: Vec<_> = args
+        .files
+        .iter()
+        .map(|path| (path, load_workflow(path)))
+        .collect();
+    let all_valid = results.iter().all(|(_, result)| result.is_ok());
+    match args.format {
+        CheckFormat::Json => {
+            let files: Vec<_> = results
+                .iter()
+                .map(|(path, result)| match result {
+                    Ok(workflow) => json!({
+                        "file": path.display().to_string(),
+                        "valid": true,
+                        "tasks": workflow.tasks.len(),
+                        "diagnostics": [],
+                    }),
+                    Err(report) => json!({
+                        "file": path.display().to_string(),
+                        "valid": false,
+                        "tasks": null,
+                        "diagnostics": render_json(report),
+                    }),
+                })
+                .collect();
+            super::write_stdout(&format!(
+                "{:#}\n",
+                json!({ "valid": all_valid, "files": files })
+            ))?;
+            if all_valid {
+                Ok(())
+            } else {
+                Err(EngineError::AlreadyReported)
+            }
+        }
+        CheckFormat::Human => {
+            let mut out = String::new();
+            let mut reports = Vec::new();
+            for (path, result) in results {
+                match result {
+                    Ok(workflow) => {
+                        let count = workflow.tasks.len();
+                        out.push_str(&format!(
+                            "ok: {} ({count} {})\n",
+                            path.display(),
+                            if count == 1 { "task" } else { "tasks" }
+                        ));
+                    }
+                    Err(report) => reports.push(report),
+                }
+            }
+            super::write_stdout(&out)?;
+            if reports.is_empty() {
+                return Ok(());
+            }
+            let mut err = std::io::stderr().lock();
+            for report in &reports {
+                let _ = err.write_all(render_human(report, color).as_bytes());
+            }
+            let problems: usize = reports.iter().map(|r| r.diagnostics.len()).sum();
+            let _ = writeln!(
+                err,
+                "error: {problems} {} in {} {}",
+                if problems == 1 { "problem" } else { "problems" },
+                reports.len(),
+                if reports.len() == 1 { "file" } else { "files" }
+            );
+            Err(EngineError::AlreadyReported)
+        }
+    }
+}

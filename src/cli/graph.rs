@@ -1,0 +1,15 @@
+//! `engine graph`: the dependency graph in several formats.
+
+use super::args::GraphArgs;
+use crate::error::EngineError;
+use crate::plan::render_graph;
+
+/// Prints the graph of the requested tasks.
+///
+/// # Errors
+/// An invalid workflow or an unknown task name.
+pub fn run(args: &GraphArgs) -> Result<(), EngineError> {
+    let workflow = super::load(&args.file)?;
+    let graph = super::select(&workflow, &args.tasks)?;
+    super::write_stdout(&render_graph(&workflow, &graph, args.format))
+}

@@ -1,0 +1,136 @@
+//! The command line: clap arguments, one file per subcommand, and printing of errors.
+
+mod args;
+mod check;
+mod graph;
+mod list;
+mod plan;
+
+pub use args::{Cli, ColorChoice, Command};
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::diagnostic::render_human;
+use crate::error::{EngineError, exit_code};
+
+/// Runs the `engine` command line and returns its exit code.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help and version to stdout with success, usage errors with code 2.
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                exit_code::INVALID
+            } else {
+                exit_code::SUCCESS
+            });
+        }
+    };
+    let color = cli.color.enabled();
+    match run(cli) {
+        Ok(()) => ExitCode::from(exit_code::SUCCESS),
+        Err(error) => {
+            print_error(&error, color);
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// Runs one parsed command.
+///
+/// # Errors
+/// Whatever ended the command; `main` prints it and maps it to an exit code.
+pub fn run(cli: Cli) -> Result<(), EngineError> {
+    let color = cli.color.enabled();
+    match cli.command {
+        Command::Check(args) => check::run(&args, color),
+        Command::Plan(args) => plan::run(&args),
+        Command::Graph(args) => graph::run(&args),
+        Command::List(args) => list::run(&args),
+        Command::Schema => {
+            let schema = serde_json::to_string_pretty(&crate::parse::workflow_schema())
+                .expect("a JSON value serializes");
+            write_stdout(&format!("{schema}\n"))
+        }
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "engine", &mut out);
+            Ok(())
+        }
+    }
+}
+
+/// Writes text to stdout; a closed pipe (`engine plan | head`) is not an error.
+pub(crate) fn write_stdout(text: &str) -> Result<(), EngineError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(EngineError::io("cannot write to stdout")(error))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn print_error(error: &EngineError, color: bool) {
+    let mut err = std::io::stderr().lock();
+    match error {
+        EngineError::Invalid(reports) => {
+            for report in reports {
+                let _ = err.write_all(render_human(report, color).as_bytes());
+            }
+            let count: usize = reports.iter().map(|r| r.diagnostics.len()).sum();
+            let _ = writeln!(
+                err,
+                "error: the workflow is invalid ({count} {}); nothing was run",
+                if count == 1 { "problem" } else { "problems" }
+            );
+        }
+        EngineError::AlreadyReported
+        | EngineError::TasksFailed { .. }
+        | EngineError::Interrupted => {}
+        EngineError::Usage { message, hint } => {
+            let _ = writeln!(err, "error: {message}");
+            if let Some(hint) = hint {
+                let _ = writeln!(err, "  hint: {hint}");
+            }
+        }
+        EngineError::Io { .. } => {
+            let _ = writeln!(err, "error: {error}");
+        }
+    }
+}
+
+impl ColorChoice {
+    /// Whether to color diagnostics on stderr.
+    #[must_use]
+    pub fn enabled(self) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Loads a workflow or fails with its report.
+pub(crate) fn load(path: &std::path::Path) -> Result<crate::model::Workflow, EngineError> {
+    crate::validate::load_workflow(path).map_err(|report| EngineError::Invalid(vec![report]))
+}
+
+/// Builds the graph of the requested tasks, or explains which name is unknown.
+pub(crate) fn select(
+    workflow: &crate::model::Workflow,
+    targets: &[String],
+) -> Result<crate::plan::Graph, EngineError> {
+    crate::plan::Graph::build(workflow, targets).map_err(|error| EngineError::Usage {
+        message: error.to_string(),
+        hint: Some(error.suggestion.unwrap_or_else(|| {
+            format!("`engine list {}` shows the tasks", workflow.path.display())
+        })),
+    })
+}

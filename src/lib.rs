@@ -1,0 +1,12 @@
+//! engine: a declarative workflow engine. A YAML file describes tasks, their dependencies and
+//! their isolation (`thread` or `process`); engine validates it with located diagnostics,
+//! plans the dependency graph and runs ready tasks in parallel.
+
+pub mod cli;
+pub mod diagnostic;
+pub mod error;
+pub mod model;
+pub mod parse;
+pub mod plan;
+pub mod script;
+pub mod validate;

@@ -1,0 +1,10 @@
+//! The validated workflow: what every later stage (plan, schedule, execute) works on.
+//! It depends on nothing else in the crate and never sees YAML.
+
+mod duration;
+mod task;
+mod workflow;
+
+pub use duration::{Duration, DurationError};
+pub use task::{Command, Isolation, Task, TaskId};
+pub use workflow::Workflow;

@@ -1,0 +1,102 @@
+//! `Task`: one validated unit of work, and the small types that describe it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::Duration;
+
+/// A task's index in `Workflow::tasks`, which keeps file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub u32);
+
+impl TaskId {
+    /// The index into `Workflow::tasks`.
+    #[must_use]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Where a task runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// Inside the engine, on a worker thread.
+    Thread,
+    /// In its own OS process group.
+    Process,
+}
+
+impl Isolation {
+    /// The name used in the workflow format.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Thread => "thread",
+            Self::Process => "process",
+        }
+    }
+}
+
+impl fmt::Display for Isolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a task does when it runs.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Nothing: the task is a join point for its dependencies.
+    None,
+    /// A shell command line, run as `<shell> -c <run>`.
+    Shell {
+        /// The command line.
+        run: Arc<str>,
+        /// The shell program, `sh` unless the task says otherwise.
+        shell: Arc<str>,
+    },
+    /// An embedded rhai script.
+    Script {
+        /// The script's source text.
+        source: Arc<str>,
+        /// The script, compiled once during validation.
+        ast: Arc<rhai::AST>,
+    },
+}
+
+impl Command {
+    /// A short word for the kind of command: `shell`, `script` or `none`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Shell { .. } => "shell",
+            Self::Script { .. } => "script",
+        }
+    }
+}
+
+/// One validated task.
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// Its index in the workflow.
+    pub id: TaskId,
+    /// Its unique name.
+    pub name: String,
+    /// What it is for, if the file says.
+    pub description: Option<String>,
+    /// The tasks that must succeed before this one starts, in file order, without repeats.
+    pub depends_on: Vec<TaskId>,
+    /// Where it runs.
+    pub isolation: Isolation,
+    /// What it runs.
+    pub command: Command,
+    /// Environment variables of this task, after the workflow's and the defaults'.
+    pub env: Arc<[(String, String)]>,
+    /// Working directory, absolute (relative paths are resolved against the workflow's directory).
+    pub cwd: PathBuf,
+    /// How long it may run.
+    pub timeout: Option<Duration>,
+}

@@ -1,0 +1,168 @@
+//! The `Raw*` types: the workflow file as written, with source spans on every value that a
+//! later check may point at. They define the format: serde reads them, schemars turns them
+//! into the JSON Schema. No checks beyond YAML types happen here.
+
+use std::borrow::Cow;
+
+use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// A map of environment variables, names and values as written.
+pub type RawEnv = IndexMap<Spanned<String>, Spanned<String>>;
+
+/// A workflow file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "engine workflow",
+    description = "A pipeline for engine: tasks, what each depends on, and how each is isolated."
+)]
+pub struct RawWorkflow {
+    /// The workflow's name, shown in progress output and records. Defaults to the file name.
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    /// What this workflow does, shown by `engine list`.
+    pub description: Option<String>,
+    /// Environment variables given to every task (after the engine's own environment).
+    #[schemars(with = "Option<IndexMap<String, String>>")]
+    pub env: Option<RawEnv>,
+    /// Defaults for every task's fields; a task's own value wins.
+    pub defaults: Option<RawDefaults>,
+    /// The tasks, by name. Names are lowercase letters, digits and underscores, starting with a letter.
+    #[schemars(with = "IndexMap<String, Option<RawTask>>")]
+    #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9_]*$" }))]
+    pub tasks: Spanned<IndexMap<Spanned<String>, Spanned<Option<RawTask>>>>,
+}
+
+/// Defaults applied to every task that does not set the field itself.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// Default isolation of `script` tasks. A `run` command always needs a process.
+    #[schemars(with = "Option<RawIsolation>")]
+    pub isolation: Option<Spanned<RawIsolation>>,
+    /// Default shell program for `run` commands (run as `<shell> -c <command>`).
+    #[schemars(with = "Option<String>")]
+    pub shell: Option<Spanned<String>>,
+    /// Environment variables for every task, after the workflow's `env`.
+    #[schemars(with = "Option<IndexMap<String, String>>")]
+    pub env: Option<RawEnv>,
+    /// Default working directory, relative to the workflow file.
+    #[schemars(with = "Option<String>")]
+    pub cwd: Option<Spanned<String>>,
+    /// Default time limit of every task, like `10m`, `1h30m`, `45s` or `250ms`.
+    #[serde(default)]
+    #[schemars(schema_with = "duration_schema")]
+    pub timeout: Option<Spanned<String>>,
+}
+
+/// One task.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    /// What this task does, shown by `engine list` and `engine plan`.
+    pub description: Option<String>,
+    /// Tasks that must succeed before this one starts: a list of task names, or one name.
+    #[schemars(with = "Option<RawDependsOn>")]
+    pub depends_on: Option<Spanned<RawDependsOn>>,
+    /// `thread`: inside the engine on a worker thread (cheap; for I/O-bound glue; timeouts are
+    /// cooperative). `process`: its own OS process group (isolated, killable). Default: `process`
+    /// for `run`, `thread` for `script`.
+    #[schemars(with = "Option<RawIsolation>")]
+    pub isolation: Option<Spanned<RawIsolation>>,
+    /// A shell command line, run as `sh -c <run>` (or with `shell`). Needs `isolation: process`.
+    #[schemars(with = "Option<String>")]
+    pub run: Option<Spanned<String>>,
+    /// The shell program for `run`, e.g. `bash`. Default: `sh`.
+    #[schemars(with = "Option<String>")]
+    pub shell: Option<Spanned<String>>,
+    /// An embedded script in the rhai language. Runs on a thread unless `isolation: process`.
+    #[schemars(with = "Option<String>")]
+    pub script: Option<Spanned<String>>,
+    /// Environment variables of this task, after the workflow's and the defaults'.
+    #[schemars(with = "Option<IndexMap<String, String>>")]
+    pub env: Option<RawEnv>,
+    /// Working directory, relative to the workflow file. Default: the workflow file's directory.
+    #[schemars(with = "Option<String>")]
+    pub cwd: Option<Spanned<String>>,
+    /// Time limit, like `10m`, `1h30m`, `45s` or `250ms`. A process task gets SIGTERM, then
+    /// SIGKILL after a grace period; a thread task is stopped at its script's next step.
+    #[serde(default)]
+    #[schemars(schema_with = "duration_schema")]
+    pub timeout: Option<Spanned<String>>,
+}
+
+/// `isolation`: where a task runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawIsolation {
+    /// Inside the engine on a worker thread.
+    Thread,
+    /// In its own OS process group.
+    Process,
+}
+
+/// `depends_on`: one task name or a list of them.
+#[derive(Debug)]
+pub enum RawDependsOn {
+    /// `depends_on: build`; its span is the enclosing `Spanned`'s.
+    One(String),
+    /// `depends_on: [build, test]`.
+    Many(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawDependsOn {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DependsOnVisitor;
+
+        impl<'de> Visitor<'de> for DependsOnVisitor {
+            type Value = RawDependsOn;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of task names or one task name")
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(RawDependsOn::One(name.to_owned()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut names = Vec::with_capacity(seq.size_hint().unwrap_or(2));
+                while let Some(name) = seq.next_element()? {
+                    names.push(name);
+                }
+                Ok(RawDependsOn::Many(names))
+            }
+        }
+
+        deserializer.deserialize_any(DependsOnVisitor)
+    }
+}
+
+impl JsonSchema for RawDependsOn {
+    fn schema_name() -> Cow<'static, str> {
+        "DependsOn".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Task names that must succeed first.",
+            "anyOf": [
+                { "type": "array", "items": { "type": "string" } },
+                { "type": "string" }
+            ]
+        })
+    }
+}
+
+/// The schema of a duration string such as `1h30m`.
+fn duration_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["string", "null"],
+        "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+        "examples": ["10m", "1h30m", "45s", "250ms"]
+    })
+}

@@ -1,0 +1,216 @@
+//! `Graph`: the tasks selected for a run, their dependency edges, waves and priorities.
+
+use std::collections::HashMap;
+
+use petgraph::Direction;
+use petgraph::algo::toposort;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::diagnostic::suggest;
+use crate::model::{TaskId, Workflow};
+
+/// A requested task that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no task named `{name}` in the workflow")]
+pub struct SelectError {
+    /// The name asked for.
+    pub name: String,
+    /// A close task name, if any.
+    pub suggestion: Option<String>,
+}
+
+/// The dependency graph of the selected tasks. Node `i` stands for `tasks[i]`; an edge goes
+/// from a dependency to the task that waits for it.
+#[derive(Debug)]
+pub struct Graph {
+    graph: DiGraph<TaskId, (), u32>,
+    /// The selected tasks in file order.
+    tasks: Vec<TaskId>,
+    /// Node index of each workflow task, or `None` when it is not selected.
+    node_of: Vec<Option<NodeIndex<u32>>>,
+    /// A topological order of the nodes.
+    order: Vec<NodeIndex<u32>>,
+    /// Wave (0-based) of each node: one more than its latest dependency's.
+    wave: Vec<u32>,
+    /// Length in tasks of the longest chain from each node to the end of the graph.
+    chain: Vec<u32>,
+}
+
+impl Graph {
+    /// Builds the graph of `targets` and everything they depend on; all tasks when `targets`
+    /// is empty.
+    ///
+    /// # Errors
+    /// The first target that names no task, with a suggestion.
+    pub fn build(workflow: &Workflow, targets: &[String]) -> Result<Self, SelectError> {
+        let selected = select(workflow, targets)?;
+        let tasks: Vec<TaskId> = workflow
+            .tasks
+            .iter()
+            .map(|task| task.id)
+            .filter(|id| selected[id.index()])
+            .collect();
+        let mut graph = DiGraph::with_capacity(tasks.len(), tasks.len() * 2);
+        let mut node_of = vec![None; workflow.tasks.len()];
+        for &id in &tasks {
+            node_of[id.index()] = Some(graph.add_node(id));
+        }
+        for &id in &tasks {
+            let to = node_of[id.index()].expect("selected tasks have nodes");
+            for dep in &workflow.task(id).depends_on {
+                let from =
+                    node_of[dep.index()].expect("the dependencies of a selected task are selected");
+                graph.add_edge(from, to, ());
+            }
+        }
+        // Validation has already refused cycles, so a toposort always exists.
+        let order = toposort(&graph, None).expect("validated workflows have no dependency cycles");
+        let mut wave = vec![0u32; tasks.len()];
+        for &node in &order {
+            let level = graph
+                .neighbors_directed(node, Direction::Incoming)
+                .map(|dep| wave[dep.index()] + 1)
+                .max()
+                .unwrap_or(0);
+            wave[node.index()] = level;
+        }
+        let mut chain = vec![1u32; tasks.len()];
+        for &node in order.iter().rev() {
+            let rest = graph
+                .neighbors_directed(node, Direction::Outgoing)
+                .map(|next| chain[next.index()])
+                .max()
+                .unwrap_or(0);
+            chain[node.index()] = rest + 1;
+        }
+        Ok(Self {
+            graph,
+            tasks,
+            node_of,
+            order,
+            wave,
+            chain,
+        })
+    }
+
+    /// The selected tasks in file order.
+    #[must_use]
+    pub fn tasks(&self) -> &[TaskId] {
+        &self.tasks
+    }
+
+    /// How many tasks are selected.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether no task is selected.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Whether `task` is part of the graph.
+    #[must_use]
+    pub fn contains(&self, task: TaskId) -> bool {
+        self.node_of.get(task.index()).is_some_and(Option::is_some)
+    }
+
+    fn node(&self, task: TaskId) -> NodeIndex<u32> {
+        self.node_of[task.index()].expect("asked about a task outside the graph")
+    }
+
+    /// The selected tasks in a dependency-respecting order.
+    pub fn topological(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.order.iter().map(|node| self.graph[*node])
+    }
+
+    /// The tasks `task` waits for, in file order.
+    pub fn dependencies(&self, task: TaskId) -> impl Iterator<Item = TaskId> + '_ {
+        let mut deps: Vec<TaskId> = self
+            .graph
+            .neighbors_directed(self.node(task), Direction::Incoming)
+            .map(|n| self.graph[n])
+            .collect();
+        deps.sort_unstable();
+        deps.into_iter()
+    }
+
+    /// The tasks that wait for `task`, in file order.
+    pub fn dependents(&self, task: TaskId) -> impl Iterator<Item = TaskId> + '_ {
+        let mut next: Vec<TaskId> = self
+            .graph
+            .neighbors_directed(self.node(task), Direction::Outgoing)
+            .map(|n| self.graph[n])
+            .collect();
+        next.sort_unstable();
+        next.into_iter()
+    }
+
+    /// The wave of `task`, 0-based: tasks of one wave can all run at once.
+    #[must_use]
+    pub fn wave(&self, task: TaskId) -> u32 {
+        self.wave[self.node(task).index()]
+    }
+
+    /// The number of tasks in the longest chain that starts at `task` (itself included): the
+    /// critical-path priority.
+    #[must_use]
+    pub fn chain(&self, task: TaskId) -> u32 {
+        self.chain[self.node(task).index()]
+    }
+
+    /// The tasks grouped by wave, each wave in file order.
+    #[must_use]
+    pub fn waves(&self) -> Vec<Vec<TaskId>> {
+        let count = self.wave.iter().max().map_or(0, |max| *max as usize + 1);
+        let mut waves = vec![Vec::new(); count];
+        for &task in &self.tasks {
+            waves[self.wave(task) as usize].push(task);
+        }
+        waves
+    }
+
+    /// The dependency edges `(dependency, dependent)` in file order of the dependents.
+    #[must_use]
+    pub fn edges(&self) -> Vec<(TaskId, TaskId)> {
+        let mut edges: Vec<(TaskId, TaskId)> = self
+            .graph
+            .edge_indices()
+            .filter_map(|edge| self.graph.edge_endpoints(edge))
+            .map(|(from, to)| (self.graph[from], self.graph[to]))
+            .collect();
+        edges.sort_unstable_by_key(|(from, to)| (*to, *from));
+        edges
+    }
+}
+
+/// Marks the targets and everything they depend on; everything when there are no targets.
+fn select(workflow: &Workflow, targets: &[String]) -> Result<Vec<bool>, SelectError> {
+    if targets.is_empty() {
+        return Ok(vec![true; workflow.tasks.len()]);
+    }
+    let ids: HashMap<&str, TaskId> = workflow
+        .tasks
+        .iter()
+        .map(|task| (task.name.as_str(), task.id))
+        .collect();
+    let mut selected = vec![false; workflow.tasks.len()];
+    let mut stack = Vec::new();
+    for target in targets {
+        let Some(&id) = ids.get(target.as_str()) else {
+            return Err(SelectError {
+                name: target.clone(),
+                suggestion: suggest(target, workflow.tasks.iter().map(|task| task.name.as_str())),
+            });
+        };
+        stack.push(id);
+    }
+    while let Some(id) = stack.pop() {
+        if !std::mem::replace(&mut selected[id.index()], true) {
+            stack.extend(workflow.task(id).depends_on.iter().copied());
+        }
+    }
+    Ok(selected)
+}

@@ -1,0 +1,10 @@
+//! Planning: the dependency graph of the selected tasks (petgraph), its waves and the
+//! critical-path priorities, plus the dry-run and graph renderings. Knows the model only.
+
+mod graph;
+mod render_graph;
+mod render_plan;
+
+pub use graph::{Graph, SelectError};
+pub use render_graph::{GraphFormat, render_graph};
+pub use render_plan::{render_plan_json, render_plan_text};

@@ -1,0 +1,113 @@
+//! The dry run's output: waves of tasks that would run together, each with its isolation,
+//! its exact command or a script summary, and its dependencies.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use super::Graph;
+use crate::model::{Command, Task, TaskId, Workflow};
+
+/// The plan as text for a terminal or a log. Deterministic: waves in order, tasks in file order.
+#[must_use]
+pub fn render_plan_text(workflow: &Workflow, graph: &Graph) -> String {
+    let waves = graph.waves();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan for `{}`: {} {} in {} {}",
+        workflow.name,
+        graph.len(),
+        plural(graph.len(), "task", "tasks"),
+        waves.len(),
+        plural(waves.len(), "wave", "waves"),
+    );
+    for (number, wave) in waves.iter().enumerate() {
+        let together = if wave.len() > 1 {
+            format!(" ({} tasks at once)", wave.len())
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "\nwave {}{together}", number + 1);
+        for &id in wave {
+            render_task(&mut out, workflow, graph, workflow.task(id));
+        }
+    }
+    out
+}
+
+fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
+}
+
+fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, task: &Task) {
+    let _ = write!(out, "  {}  [{}]", task.name, task.isolation);
+    if let Some(timeout) = task.timeout {
+        let _ = write!(out, "  timeout {timeout}");
+    }
+    let deps: Vec<&str> = graph
+        .dependencies(task.id)
+        .map(|dep| workflow.task(dep).name.as_str())
+        .collect();
+    if !deps.is_empty() {
+        let _ = write!(out, "  after {}", deps.join(", "));
+    }
+    out.push('\n');
+    match &task.command {
+        Command::None => out.push_str("      (no command: waits for its dependencies)\n"),
+        Command::Shell { run, shell } => {
+            let prefix = if &**shell == "sh" {
+                "$ ".to_owned()
+            } else {
+                format!("{shell}$ ")
+            };
+            for (index, line) in run.trim_end().lines().enumerate() {
+                let lead = if index == 0 { prefix.as_str() } else { "  " };
+                let _ = writeln!(out, "      {lead}{line}");
+            }
+        }
+        Command::Script { source, .. } => {
+            let lines = source.trim_end().lines().count();
+            let first = source
+                .lines()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            let more = if lines > 1 {
+                format!("  ({lines} lines)")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "      script: {first}{more}");
+        }
+    }
+}
+
+/// The plan as JSON: the workflow name and its waves, each a list of tasks.
+#[must_use]
+pub fn render_plan_json(workflow: &Workflow, graph: &Graph) -> serde_json::Value {
+    let task_json = |id: TaskId| {
+        let task = workflow.task(id);
+        let (run, shell, script) = match &task.command {
+            Command::None => (None, None, None),
+            Command::Shell { run, shell } => (Some(run.to_string()), Some(shell.to_string()), None),
+            Command::Script { source, .. } => (None, None, Some(source.to_string())),
+        };
+        json!({
+            "name": task.name,
+            "isolation": task.isolation,
+            "command": task.command.kind(),
+            "run": run,
+            "shell": shell,
+            "script": script,
+            "depends_on": graph.dependencies(id).map(|dep| workflow.task(dep).name.clone()).collect::<Vec<_>>(),
+            "timeout_ms": task.timeout.map(|t| u64::try_from(t.get().as_millis()).unwrap_or(u64::MAX)),
+            "cwd": task.cwd,
+        })
+    };
+    json!({
+        "workflow": workflow.name,
+        "tasks": graph.len(),
+        "waves": graph.waves().into_iter().map(|wave| wave.into_iter().map(task_json).collect::<Vec<_>>()).collect::<Vec<_>>(),
+    })
+}
