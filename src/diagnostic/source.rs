@@ -106,10 +106,11 @@ mod tests {
         assert_eq!(source.position(0), (1, 1));
         assert_eq!(source.position(3), (2, 1));
         assert_eq!(source.position(5), (2, 2));
-        assert_eq!(source.position(8), (3, 1));
-        assert_eq!(source.position(9), (4, 1));
+        assert_eq!(source.position(7), (3, 1));
+        assert_eq!(source.position(8), (4, 1));
+        assert_eq!(source.position(9), (4, 2));
         assert_eq!(source.offset(2, 2), 5);
-        assert_eq!(source.offset(4, 1), 9);
+        assert_eq!(source.offset(4, 1), 8);
         assert_eq!(source.offset(9, 1), 9);
         assert_eq!(source.line(2), Some("çd"));
         assert_eq!(source.line(5), None);
