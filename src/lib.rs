@@ -5,8 +5,12 @@
 pub mod cli;
 pub mod diagnostic;
 pub mod error;
+pub mod events;
+pub mod execute;
 pub mod model;
 pub mod parse;
 pub mod plan;
+pub mod report;
+pub mod schedule;
 pub mod script;
 pub mod validate;

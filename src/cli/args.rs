@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::model::Duration;
 use crate::plan::GraphFormat;
+use crate::report::{OutputMode, ProgressMode};
 
 /// engine: run YAML pipelines of tasks in parallel, each on a thread or in its own process.
 #[derive(Debug, Parser)]
@@ -36,6 +39,8 @@ pub enum ColorChoice {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a workflow: every task, or the named ones and what they depend on.
+    Run(RunArgs),
     /// Validate workflow files and report every problem with its line and column.
     Check(CheckArgs),
     /// Dry run: show the waves of tasks that would run together, with their commands.
@@ -52,6 +57,59 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Internal: run one script task in this process (used for `isolation: process`).
+    #[command(name = "__script", hide = true)]
+    Script(ScriptArgs),
+}
+
+/// `engine run`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 all tasks succeeded, 1 a task failed, 2 invalid workflow or usage, 130 interrupted."
+)]
+pub struct RunArgs {
+    /// The workflow file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Only these tasks and what they depend on (default: all).
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+    /// Most process tasks at once [default: the CPUs this process may use].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    pub jobs: Option<usize>,
+    /// Worker threads for thread tasks [default: the CPUs, at least 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    pub threads: Option<usize>,
+    /// After a failure, keep running every task that does not depend on it.
+    #[arg(short, long)]
+    pub keep_going: bool,
+    /// Print the plan instead of running (same as `engine plan`).
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// How to show progress on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// How to show task output on stdout.
+    #[arg(long, value_enum, default_value_t = OutputMode::Prefixed)]
+    pub output: OutputMode,
+    /// Where run records and logs go [default: `.engine/` next to the workflow].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Write every event as a JSON line to this file.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Time between SIGTERM and SIGKILL when a task is stopped.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub grace: Duration,
+}
+
+/// `engine __script`.
+#[derive(Debug, Args)]
+pub struct ScriptArgs {
+    /// The workflow file.
+    pub file: PathBuf,
+    /// The task whose script to run.
+    pub task: String,
 }
 
 /// `engine check`.

@@ -5,6 +5,7 @@ mod check;
 mod graph;
 mod list;
 mod plan;
+mod run;
 
 pub use args::{Cli, ColorChoice, Command};
 
@@ -48,6 +49,8 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Result<(), EngineError> {
     let color = cli.color.enabled();
     match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::Script(args) => run::script_worker(&args),
         Command::Check(args) => check::run(&args, color),
         Command::Plan(args) => plan::run(&args),
         Command::Graph(args) => graph::run(&args),

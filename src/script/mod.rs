@@ -21,3 +21,7 @@ pub fn base_engine() -> Engine {
     engine.set_max_operations(0);
     engine
 }
+
+mod host;
+
+pub use host::{CancelToken, ScriptEnd, ScriptScope, run_script, script_engine};

@@ -37,6 +37,9 @@ pub fn read_source(path: &Path) -> Result<Source, Report> {
     use crate::diagnostic::{Diagnostic, DiagnosticKind, Span};
 
     let name = path.display().to_string();
+    // Tasks resolve `cwd` against the workflow's directory and child processes get the
+    // workflow's path, so keep it absolute; messages show the path as the user gave it.
+    let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) => {

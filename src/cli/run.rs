@@ -1,0 +1,203 @@
+//! `engine run`: validate, plan and run a workflow; and the hidden `__script` worker that
+//! runs one script task in its own process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::args::{RunArgs, ScriptArgs};
+use crate::error::EngineError;
+use crate::execute::{LocalExecutor, Message, RunContext};
+use crate::model::Command;
+use crate::report::Reporter;
+use crate::schedule::{Coordinator, Options};
+
+/// Runs the selected tasks of a workflow.
+///
+/// # Errors
+/// An invalid workflow or request (exit 2), failed tasks (1), an interruption (130).
+pub fn run(args: &RunArgs) -> Result<(), EngineError> {
+    let workflow = Arc::new(super::load(&args.file)?);
+    let graph = super::select(&workflow, &args.tasks)?;
+    if args.dry_run {
+        return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
+    }
+    let run_id = run_id();
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| default_state_dir(&workflow.path));
+    let log_dir = state_dir.join("runs").join(&run_id).join("logs");
+    let events = match &args.events {
+        Some(path) => Some(std::fs::File::create(path).map_err(EngineError::io(format!(
+            "cannot create `{}`",
+            path.display()
+        )))?),
+        None => None,
+    };
+    let (sender, receiver) = crossbeam_channel::bounded::<Message>(4096);
+    let signals = forward_signals(sender.clone())?;
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let threads = args.threads.unwrap_or_else(|| default_jobs().max(4));
+    let context = RunContext {
+        run_id: run_id.clone(),
+        workflow_path: workflow.path.clone(),
+        log_dir: log_dir.clone(),
+        sender,
+    };
+    let executor =
+        LocalExecutor::new(context, threads, workflow.tasks.len()).map_err(|message| {
+            EngineError::Usage {
+                message,
+                hint: None,
+            }
+        })?;
+    let reporter = Reporter::new(
+        Arc::clone(&workflow),
+        &graph,
+        args.progress,
+        args.output,
+        events,
+        log_dir,
+    );
+    let options = Options {
+        jobs,
+        threads,
+        keep_going: args.keep_going,
+        grace: args.grace.get(),
+    };
+    let mut coordinator =
+        Coordinator::new(&workflow, &graph, executor, reporter, receiver, options);
+    let summary = coordinator.run(&run_id);
+    signals.close();
+    let (executor, reporter) = coordinator.into_parts();
+    drop(executor);
+    reporter
+        .finish(&summary)
+        .map_err(EngineError::io("cannot write the events file"))?;
+    if summary.interrupted {
+        Err(EngineError::Interrupted)
+    } else if summary.failed > 0 {
+        Err(EngineError::TasksFailed {
+            failed: summary.failed,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The CPUs this process may use (cgroup quotas included), at least 1.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// `.engine/` next to the workflow file.
+fn default_state_dir(workflow: &Path) -> PathBuf {
+    workflow
+        .parent()
+        .map_or_else(|| PathBuf::from(".engine"), |dir| dir.join(".engine"))
+}
+
+/// Forwards SIGINT and SIGTERM to the coordinator as `Message::Interrupt`.
+fn forward_signals(
+    sender: crossbeam_channel::Sender<Message>,
+) -> Result<signal_hook::iterator::Handle, EngineError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(EngineError::io("cannot install signal handlers"))?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("engine-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if sender.send(Message::Interrupt).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(EngineError::io("cannot start the signal thread"))?;
+    Ok(handle)
+}
+
+/// A run id that sorts by time: `20261125-153012-123-4242` (UTC date, time, milliseconds, pid).
+fn run_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (year, month, day) = civil_date(i64::try_from(secs / 86_400).unwrap_or(0));
+    let rest = secs % 86_400;
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}-{:03}-{}",
+        rest / 3600,
+        (rest / 60) % 60,
+        rest % 60,
+        now.subsec_millis(),
+        std::process::id()
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// The hidden worker: runs the script of one task in this process, printing to stdout.
+///
+/// # Errors
+/// An invalid workflow or task name (2); a failed script (1).
+pub fn script_worker(args: &ScriptArgs) -> Result<(), EngineError> {
+    use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script, script_engine};
+    use std::io::Write;
+    let workflow = super::load(&args.file)?;
+    let task = workflow
+        .find(&args.task)
+        .map(|id| workflow.task(id))
+        .ok_or_else(|| EngineError::Usage {
+            message: format!("no task named `{}`", args.task),
+            hint: None,
+        })?;
+    let Command::Script { ast, .. } = &task.command else {
+        return Err(EngineError::Usage {
+            message: format!("task `{}` has no script", task.name),
+            hint: None,
+        });
+    };
+    let scope = ScriptScope {
+        print: Box::new(|line| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        }),
+        token: Arc::new(CancelToken::new()),
+        cwd: std::env::current_dir().unwrap_or_else(|_| task.cwd.clone()),
+        env: Vec::new(),
+    };
+    match run_script(&script_engine(), ast, scope) {
+        ScriptEnd::Done => Ok(()),
+        ScriptEnd::Failed(message) => {
+            eprintln!("{message}");
+            Err(EngineError::TasksFailed { failed: 1 })
+        }
+        ScriptEnd::Cancelled => Err(EngineError::Interrupted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(20_417), (2025, 11, 25));
+        assert_eq!(civil_date(11_016), (2000, 2, 29));
+    }
+}

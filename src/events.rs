@@ -1,0 +1,150 @@
+//! `Event`: everything that happens during a run, in the order the coordinator saw it. The
+//! only link between running tasks and reporting them; reporters read events, never the
+//! executors.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::TaskId;
+
+/// The version of the JSON-lines event format written by `--events`.
+pub const EVENTS_VERSION: u32 = 1;
+
+/// Which output stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// Standard output, or a script's `print`.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// How a task ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// It did its work.
+    Succeeded,
+    /// It failed: a non-zero exit, a signal, a script error.
+    Failed {
+        /// The exit code, when the process exited.
+        exit_code: Option<i32>,
+        /// The signal that ended the process, if one did.
+        signal: Option<i32>,
+        /// Why, in words.
+        message: String,
+    },
+    /// It ran out of time and was stopped.
+    TimedOut {
+        /// The limit it had.
+        timeout_ms: u64,
+    },
+    /// The run was interrupted while it ran.
+    Interrupted,
+}
+
+impl TaskStatus {
+    /// Whether the task succeeded.
+    #[must_use]
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Succeeded)
+    }
+}
+
+/// Why a task was not run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// A task it depends on did not succeed.
+    DependencyFailed {
+        /// That dependency.
+        #[serde(skip)]
+        dependency: TaskId,
+    },
+    /// The run stopped starting tasks after a failure (without `--keep-going`).
+    RunStopped,
+    /// The run was interrupted before the task started.
+    Interrupted,
+}
+
+/// Something that happened during a run.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The run began.
+    RunStarted {
+        /// Its id.
+        run_id: String,
+        /// How many tasks it will consider.
+        tasks: usize,
+    },
+    /// All of a task's dependencies succeeded; it waits for capacity.
+    TaskReady {
+        /// The task.
+        task: TaskId,
+    },
+    /// A task started.
+    TaskStarted {
+        /// The task.
+        task: TaskId,
+        /// The process id, for process tasks.
+        pid: Option<u32>,
+    },
+    /// A task printed lines.
+    TaskOutput {
+        /// The task.
+        task: TaskId,
+        /// Which stream.
+        stream: Stream,
+        /// The lines, without line breaks; invalid UTF-8 replaced.
+        lines: Vec<String>,
+    },
+    /// A task ended.
+    TaskFinished {
+        /// The task.
+        task: TaskId,
+        /// How.
+        status: TaskStatus,
+        /// How long it ran.
+        duration: Duration,
+    },
+    /// A task will not run.
+    TaskSkipped {
+        /// The task.
+        task: TaskId,
+        /// Why.
+        reason: SkipReason,
+    },
+    /// The engine was asked to stop (Ctrl-C or SIGTERM); `forced` on the second request.
+    Interrupting {
+        /// Whether running tasks are killed at once.
+        forced: bool,
+    },
+    /// The run ended.
+    RunFinished {
+        /// How long it took.
+        duration: Duration,
+        /// Whether it was interrupted.
+        interrupted: bool,
+    },
+}
+
+/// Receives the events of a run, in order, on the coordinator's thread.
+pub trait EventSink {
+    /// Handles one event.
+    fn event(&mut self, event: &Event);
+}
+
+/// Records every event; for tests.
+#[derive(Debug, Default)]
+pub struct EventLog {
+    /// The events seen so far.
+    pub events: Vec<Event>,
+}
+
+impl EventSink for EventLog {
+    fn event(&mut self, event: &Event) {
+        self.events.push(event.clone());
+    }
+}

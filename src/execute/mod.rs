@@ -1,0 +1,102 @@
+//! Execution: starting tasks and reporting how they end. Executors send `Message`s to the
+//! coordinator; they never talk to reporters and never decide what runs next.
+
+mod fake;
+mod local;
+mod log;
+mod process;
+mod thread;
+
+pub use fake::FakeExecutor;
+pub use local::LocalExecutor;
+pub use log::TaskLog;
+
+use std::path::PathBuf;
+
+use crossbeam_channel::Sender;
+
+use crate::events::Stream;
+use crate::model::{Task, TaskId};
+
+/// What executors (and the signal handler) tell the coordinator.
+#[derive(Debug)]
+pub enum Message {
+    /// Lines a task printed.
+    Output {
+        /// The task.
+        task: TaskId,
+        /// Which stream.
+        stream: Stream,
+        /// Complete lines, without their line breaks.
+        lines: Vec<String>,
+    },
+    /// A task ended.
+    Finished {
+        /// The task.
+        task: TaskId,
+        /// How, as the executor saw it.
+        exit: Exit,
+    },
+    /// Ctrl-C or SIGTERM reached the engine.
+    Interrupt,
+}
+
+/// How a task's execution ended, before the coordinator adds what it knows (timeouts,
+/// interruptions).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// A process exited with this code.
+    Code(i32),
+    /// A process was ended by this signal.
+    Signal(i32),
+    /// A script ran to its end.
+    ScriptDone,
+    /// A script failed: `throw`, a runtime error or a panic.
+    ScriptFailed(String),
+    /// A script was stopped by its cancellation token.
+    ScriptCancelled,
+    /// The task could not be started.
+    StartFailed(String),
+}
+
+/// How hard to stop a running task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Termination {
+    /// SIGTERM to a process group; cancellation of a script.
+    Graceful,
+    /// SIGKILL to a process group; cancellation of a script.
+    Kill,
+}
+
+/// What every task of one run shares.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    /// The run's id, given to tasks as `ENGINE_RUN_ID`.
+    pub run_id: String,
+    /// The workflow file, given to tasks as `ENGINE_WORKFLOW`.
+    pub workflow_path: PathBuf,
+    /// Where task logs go: one file per task that printed anything.
+    pub log_dir: PathBuf,
+    /// Where executors send messages.
+    pub sender: Sender<Message>,
+}
+
+/// Starts tasks and stops them on request.
+pub trait Executor {
+    /// Starts `task` without waiting for it; its end arrives later as `Message::Finished`.
+    /// Returns the process id for process tasks.
+    ///
+    /// # Errors
+    /// Why the task could not be started; no `Finished` message follows then.
+    fn start(&mut self, task: &Task) -> Result<Option<u32>, String>;
+
+    /// Asks a running task to stop. A no-op for tasks that already ended.
+    fn terminate(&mut self, task: TaskId, how: Termination);
+
+    /// Tells the executor that a task's `Finished` message was handled.
+    fn finished(&mut self, _task: TaskId) {}
+
+    /// Called when the coordinator has started all it can and is about to wait. Real
+    /// executors do nothing; the fake one finishes a task here.
+    fn idle(&mut self) {}
+}

@@ -1,0 +1,81 @@
+//! Plain progress: one timestamped line per start, finish and skip on stderr, no escape codes.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::format_duration;
+use crate::events::{Event, SkipReason, TaskStatus};
+use crate::model::Workflow;
+
+/// Timestamped progress lines for logs.
+pub struct Plain {
+    workflow: Arc<Workflow>,
+    started: Instant,
+}
+
+impl Plain {
+    /// Plain lines for a run of `workflow`.
+    #[must_use]
+    pub fn new(workflow: Arc<Workflow>) -> Self {
+        Self {
+            workflow,
+            started: Instant::now(),
+        }
+    }
+
+    /// Prints the line for `event`, if it has one.
+    pub fn event(&mut self, event: &Event) {
+        let name = |task: crate::model::TaskId| self.workflow.task(task).name.as_str();
+        let line = match event {
+            Event::RunStarted { tasks, .. } => {
+                format!("run   {} ({tasks} tasks)", self.workflow.name)
+            }
+            Event::TaskStarted { task, pid } => {
+                let isolation = self.workflow.task(*task).isolation;
+                match pid {
+                    Some(pid) => format!("start {} ({isolation}, pid {pid})", name(*task)),
+                    None => format!("start {} ({isolation})", name(*task)),
+                }
+            }
+            Event::TaskFinished {
+                task,
+                status,
+                duration,
+            } => {
+                let took = format_duration(*duration);
+                match status {
+                    TaskStatus::Succeeded => format!("ok    {} ({took})", name(*task)),
+                    TaskStatus::Failed { message, .. } => {
+                        format!("FAILED {}: {message} ({took})", name(*task))
+                    }
+                    TaskStatus::TimedOut { .. } => format!("TIMEOUT {} ({took})", name(*task)),
+                    TaskStatus::Interrupted => format!("INTERRUPTED {} ({took})", name(*task)),
+                }
+            }
+            Event::TaskSkipped { task, reason } => match reason {
+                SkipReason::DependencyFailed { dependency } => {
+                    format!(
+                        "skip  {}: depends on `{}`, which did not succeed",
+                        name(*task),
+                        name(*dependency)
+                    )
+                }
+                SkipReason::RunStopped | SkipReason::Interrupted => return,
+            },
+            Event::Interrupting { forced: false } => {
+                "interrupted: stopping running tasks (press Ctrl-C again to kill them now)"
+                    .to_owned()
+            }
+            Event::Interrupting { forced: true } => {
+                "interrupted again: killing running tasks".to_owned()
+            }
+            Event::TaskReady { .. } | Event::TaskOutput { .. } | Event::RunFinished { .. } => {
+                return;
+            }
+        };
+        let secs = self.started.elapsed().as_secs_f64();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "[{secs:>8.2}s] {line}");
+    }
+}

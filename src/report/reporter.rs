@@ -1,0 +1,235 @@
+//! `Reporter`: the event sink of a run. It routes each event to the progress display, the
+//! task output, the JSON events file and the material of the final summary.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::bars::Bars;
+use super::json::JsonEvents;
+use super::plain::Plain;
+use super::summary::{Failure, render_summary};
+use crate::events::{Event, EventSink, SkipReason, Stream, TaskStatus};
+use crate::model::{TaskId, Workflow};
+use crate::plan::Graph;
+
+/// How progress is shown on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// Bars on a terminal, plain lines otherwise.
+    Auto,
+    /// Live progress bars.
+    Bars,
+    /// Timestamped lines without escape codes (for CI logs).
+    Plain,
+    /// Nothing but the summary.
+    None,
+}
+
+/// How task output is shown on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputMode {
+    /// Each line as it comes, as `[task] line`.
+    Prefixed,
+    /// Each task's output as one block when it finishes.
+    Grouped,
+    /// None (the logs keep it).
+    Quiet,
+}
+
+/// Lines of output kept per task for the failure summary.
+const TAIL_LINES: usize = 10;
+
+enum Display {
+    Bars(Bars),
+    Plain(Plain),
+    Nothing,
+}
+
+/// The event sink of `engine run`.
+pub struct Reporter {
+    workflow: Arc<Workflow>,
+    display: Display,
+    output: OutputMode,
+    json: Option<JsonEvents>,
+    log_dir: PathBuf,
+    tails: HashMap<TaskId, VecDeque<String>>,
+    failures: Vec<Failure>,
+    skipped: Vec<(TaskId, SkipReason)>,
+    started: Instant,
+}
+
+impl Reporter {
+    /// A reporter for one run of `graph`.
+    #[must_use]
+    pub fn new(
+        workflow: Arc<Workflow>,
+        graph: &Graph,
+        progress: ProgressMode,
+        output: OutputMode,
+        json: Option<std::fs::File>,
+        log_dir: PathBuf,
+    ) -> Self {
+        use std::io::IsTerminal;
+        let progress = match progress {
+            ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bars,
+            ProgressMode::Auto => ProgressMode::Plain,
+            other => other,
+        };
+        let display = match progress {
+            ProgressMode::Bars => Display::Bars(Bars::new(Arc::clone(&workflow), graph)),
+            ProgressMode::Plain => Display::Plain(Plain::new(Arc::clone(&workflow))),
+            ProgressMode::None | ProgressMode::Auto => Display::Nothing,
+        };
+        Self {
+            workflow,
+            display,
+            output,
+            json: json.map(JsonEvents::new),
+            log_dir,
+            tails: HashMap::new(),
+            failures: Vec::new(),
+            skipped: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Clears the bars and prints the summary: failures first with their last lines and log
+    /// paths, then skipped tasks and the counts.
+    ///
+    /// # Errors
+    /// When the events file could not be written.
+    pub fn finish(mut self, summary: &crate::schedule::Summary) -> std::io::Result<()> {
+        if let Display::Bars(bars) = &mut self.display {
+            bars.finish();
+        }
+        let text = render_summary(
+            &self.workflow,
+            &self.failures,
+            &self.skipped,
+            summary,
+            self.started.elapsed(),
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        match &mut self.json {
+            Some(json) => json.finish(),
+            None => Ok(()),
+        }
+    }
+
+    fn log_path(&self, task: TaskId) -> PathBuf {
+        self.log_dir
+            .join(format!("{}.log", self.workflow.task(task).name))
+    }
+
+    /// Writes to stdout with the bars out of the way.
+    fn print_stdout(&self, text: &str) {
+        let write = || {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        };
+        match &self.display {
+            Display::Bars(bars) => bars.suspend(write),
+            _ => write(),
+        }
+    }
+
+    fn output(&mut self, task: TaskId, stream: Stream, lines: &[String]) {
+        let tail = self.tails.entry(task).or_default();
+        for line in lines.iter().rev().take(TAIL_LINES).rev() {
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line.clone());
+        }
+        if let Display::Bars(bars) = &mut self.display {
+            if let Some(last) = lines.last() {
+                bars.output(task, last);
+            }
+        }
+        if self.output == OutputMode::Prefixed {
+            let name = &self.workflow.task(task).name;
+            let mut text =
+                String::with_capacity(lines.iter().map(|l| l.len() + name.len() + 4).sum());
+            for line in lines {
+                text.push('[');
+                text.push_str(name);
+                text.push_str(if stream == Stream::Stderr {
+                    "!] "
+                } else {
+                    "] "
+                });
+                text.push_str(line);
+                text.push('\n');
+            }
+            self.print_stdout(&text);
+        }
+    }
+
+    fn finished(&mut self, task: TaskId, status: &TaskStatus, duration: Duration) {
+        let tail = self.tails.remove(&task).map(Vec::from).unwrap_or_default();
+        if self.output == OutputMode::Grouped {
+            self.print_group(task, status, duration);
+        }
+        if !status.is_success() {
+            let log = self.log_path(task);
+            let log = log.exists().then_some(log);
+            self.failures.push(Failure {
+                task,
+                status: status.clone(),
+                duration,
+                tail,
+                log,
+            });
+        }
+    }
+
+    /// Prints a finished task's whole output as one block, read back from its log.
+    fn print_group(&self, task: TaskId, status: &TaskStatus, duration: Duration) {
+        let Ok(bytes) = std::fs::read(self.log_path(task)) else {
+            return;
+        };
+        let name = &self.workflow.task(task).name;
+        let verdict = if status.is_success() { "ok" } else { "FAILED" };
+        let mut text = format!(
+            "── {name} ({verdict}, {}) ──\n",
+            super::format_duration(duration)
+        );
+        text.push_str(&String::from_utf8_lossy(&bytes));
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        self.print_stdout(&text);
+    }
+}
+
+impl EventSink for Reporter {
+    fn event(&mut self, event: &Event) {
+        if let Some(json) = &mut self.json {
+            json.write(&self.workflow, event);
+        }
+        match &mut self.display {
+            Display::Bars(bars) => bars.event(event),
+            Display::Plain(plain) => plain.event(event),
+            Display::Nothing => {}
+        }
+        match event {
+            Event::TaskOutput {
+                task,
+                stream,
+                lines,
+            } => self.output(*task, *stream, lines),
+            Event::TaskFinished {
+                task,
+                status,
+                duration,
+            } => self.finished(*task, status, *duration),
+            Event::TaskSkipped { task, reason } => self.skipped.push((*task, reason.clone())),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The summary printed when a run ends: failures first, each with its last lines and log,
+//! then what was skipped and why, then the counts and the total time.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::format_duration;
+use crate::events::{SkipReason, TaskStatus};
+use crate::model::{TaskId, Workflow};
+use crate::schedule::Summary;
+
+/// A task that did not succeed, with what the summary shows of it.
+#[derive(Debug)]
+pub struct Failure {
+    /// The task.
+    pub task: TaskId,
+    /// How it ended.
+    pub status: TaskStatus,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Its last lines of output.
+    pub tail: Vec<String>,
+    /// Its full log, if it printed anything.
+    pub log: Option<PathBuf>,
+}
+
+/// Most skipped tasks listed by name; the rest are counted.
+const MAX_SKIPPED_SHOWN: usize = 20;
+
+/// The summary text.
+#[must_use]
+pub fn render_summary(
+    workflow: &Workflow,
+    failures: &[Failure],
+    skipped: &[(TaskId, SkipReason)],
+    summary: &Summary,
+    elapsed: Duration,
+) -> String {
+    let mut out = String::new();
+    for failure in failures {
+        let name = &workflow.task(failure.task).name;
+        let why = match &failure.status {
+            TaskStatus::Failed { message, .. } => message.clone(),
+            TaskStatus::TimedOut { timeout_ms } => {
+                format!(
+                    "timed out after {}",
+                    format_duration(Duration::from_millis(*timeout_ms))
+                )
+            }
+            TaskStatus::Interrupted => "interrupted".to_owned(),
+            TaskStatus::Succeeded => continue,
+        };
+        let verdict = if matches!(failure.status, TaskStatus::Interrupted) {
+            "INTERRUPTED"
+        } else {
+            "FAILED"
+        };
+        let _ = writeln!(
+            out,
+            "{verdict} {name}: {why} (after {})",
+            format_duration(failure.duration)
+        );
+        for line in &failure.tail {
+            let _ = writeln!(out, "  │ {line}");
+        }
+        if let Some(log) = &failure.log {
+            let _ = writeln!(out, "  log: {}", log.display());
+        }
+    }
+    for (task, reason) in skipped.iter().take(MAX_SKIPPED_SHOWN) {
+        let name = &workflow.task(*task).name;
+        let why = match reason {
+            SkipReason::DependencyFailed { dependency } => format!(
+                "depends on `{}`, which did not succeed",
+                workflow.task(*dependency).name
+            ),
+            SkipReason::RunStopped => {
+                "not started: the run stopped after a failure (use --keep-going to run it anyway)"
+                    .to_owned()
+            }
+            SkipReason::Interrupted => "not started: the run was interrupted".to_owned(),
+        };
+        let _ = writeln!(out, "skipped {name}: {why}");
+    }
+    if skipped.len() > MAX_SKIPPED_SHOWN {
+        let _ = writeln!(
+            out,
+            "skipped {} more tasks",
+            skipped.len() - MAX_SKIPPED_SHOWN
+        );
+    }
+    let mut counts = vec![format!("{} succeeded", summary.succeeded)];
+    if summary.failed > 0 {
+        counts.push(format!("{} failed", summary.failed));
+    }
+    if summary.skipped > 0 {
+        counts.push(format!("{} skipped", summary.skipped));
+    }
+    if summary.cancelled > 0 {
+        counts.push(format!("{} interrupted", summary.cancelled));
+    }
+    let verdict = if summary.interrupted {
+        "interrupted"
+    } else if summary.failed > 0 {
+        "failed"
+    } else {
+        "done"
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}: {} in {}",
+        counts.join(", "),
+        format_duration(elapsed)
+    );
+    out
+}

@@ -1,0 +1,12 @@
+//! Scheduling: the coordinator that owns a run's state, starts ready tasks while there is
+//! capacity, applies the failure policy, timeouts and interruptions. No I/O of its own:
+//! executors do the work, event sinks do the reporting.
+
+mod coordinator;
+mod state;
+
+pub use coordinator::{Coordinator, Options, Summary};
+pub use state::TaskState;
+
+#[cfg(test)]
+mod tests;
