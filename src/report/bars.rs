@@ -107,8 +107,13 @@ impl Bars {
         }
     }
 
-    /// Runs `write` with the bars cleared, so that printed lines never tear.
+    /// Runs `write` with the bars cleared, so that printed lines never tear. Finished-task
+    /// lines still waiting for the next tick are printed first, to keep the order of events.
     pub fn suspend(&self, write: impl FnOnce()) {
+        let pending = std::mem::take(&mut lock(&self.view).finished_lines);
+        if !pending.is_empty() {
+            let _ = self.multi.println(pending.join("\n"));
+        }
         self.multi.suspend(write);
     }
 
@@ -185,13 +190,14 @@ impl Bars {
         }
     }
 
-    /// Stops the ticker and leaves the final state of the overall bar on screen.
+    /// Stops the ticker and clears the bars; the summary that follows says how it ended.
     pub fn finish(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(ticker) = self.ticker.take() {
             let _ = ticker.join();
         }
-        self.overall.finish();
+        self.overall.finish_and_clear();
+        let _ = self.multi.clear();
     }
 }
 
