@@ -143,6 +143,8 @@ fn yaml_diagnostic(source: &Source, error: &serde_saphyr::Error) -> Diagnostic {
 fn syntax_hint(message: &str) -> &'static str {
     if message.contains("end of input") || message.contains("flow") {
         "check that every `[` and `{` is closed and every quote ends"
+    } else if message.contains("mapping values are not allowed") {
+        "a `: ` inside a value starts a new key: quote the value, or write it as a block (`run: |` and the command on the next lines)"
     } else if message.contains("mapping values") || message.contains("indent") {
         "check the indentation: keys of one mapping start in the same column"
     } else {

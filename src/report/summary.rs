@@ -25,6 +25,14 @@ pub struct Failure {
     pub log: Option<PathBuf>,
 }
 
+/// `path` relative to the current directory when it is inside it, for shorter lines.
+fn relative(path: &std::path::Path) -> &std::path::Path {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .unwrap_or(path)
+}
+
 /// Most skipped tasks listed by name; the rest are counted.
 const MAX_SKIPPED_SHOWN: usize = 20;
 
@@ -56,16 +64,17 @@ pub fn render_summary(
         } else {
             "FAILED"
         };
-        let _ = writeln!(
-            out,
-            "{verdict} {name}: {why} (after {})",
-            format_duration(failure.duration)
-        );
+        if matches!(failure.status, TaskStatus::TimedOut { .. }) {
+            let _ = writeln!(out, "{verdict} {name}: {why}");
+        } else {
+            let took = format_duration(failure.duration);
+            let _ = writeln!(out, "{verdict} {name}: {why} (after {took})");
+        }
         for line in &failure.tail {
             let _ = writeln!(out, "  │ {line}");
         }
         if let Some(log) = &failure.log {
-            let _ = writeln!(out, "  log: {}", log.display());
+            let _ = writeln!(out, "  log: {}", relative(log).display());
         }
     }
     for (task, reason) in skipped.iter().take(MAX_SKIPPED_SHOWN) {
