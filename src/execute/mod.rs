@@ -1,6 +1,7 @@
 //! Execution: starting tasks and reporting how they end. Executors send `Message`s to the
 //! coordinator; they never talk to reporters and never decide what runs next.
 
+mod argv;
 mod fake;
 mod local;
 mod log;

@@ -13,6 +13,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
+use super::argv::direct_argv;
 use super::{Exit, Message, RunContext, TaskLog, Termination};
 use crate::events::Stream;
 use crate::model::{Command as TaskCommand, Task, TaskId};
@@ -67,9 +68,19 @@ impl ProcessExecutor {
     fn command(&self, task: &Task) -> Command {
         let mut command = match &task.command {
             TaskCommand::Shell { run, shell } => {
-                let mut command = Command::new(&**shell);
-                command.arg("-c").arg(&**run);
-                command
+                match direct_argv(run).filter(|_| &**shell == "sh") {
+                    // No shell syntax: exec the program itself, as make does.
+                    Some(words) => {
+                        let mut command = Command::new(words[0]);
+                        command.args(&words[1..]);
+                        command
+                    }
+                    None => {
+                        let mut command = Command::new(&**shell);
+                        command.arg("-c").arg(&**run);
+                        command
+                    }
+                }
             }
             TaskCommand::Script { .. } | TaskCommand::None => {
                 let mut command = Command::new(&self.worker);
@@ -143,8 +154,19 @@ fn spawn_error(task: &Task, error: &std::io::Error) -> String {
             task.cwd.display()
         );
     }
-    match (&task.command, error.kind()) {
-        (TaskCommand::Shell { shell, .. }, std::io::ErrorKind::NotFound) => {
+    let TaskCommand::Shell { run, shell } = &task.command else {
+        return format!("cannot start: {error}");
+    };
+    // The program run directly, when the command needed no shell.
+    let program = direct_argv(run)
+        .filter(|_| &**shell == "sh")
+        .map(|words| words[0]);
+    match (program, error.kind()) {
+        (Some(program), std::io::ErrorKind::NotFound) => format!("command not found: `{program}`"),
+        (Some(program), std::io::ErrorKind::PermissionDenied) => {
+            format!("cannot start `{program}`: permission denied (is it executable?)")
+        }
+        (None, std::io::ErrorKind::NotFound) => {
             format!("cannot start: the shell `{shell}` was not found")
         }
         _ => format!("cannot start: {error}"),
