@@ -10,6 +10,6 @@ use crate::plan::render_graph;
 /// An invalid workflow or an unknown task name.
 pub fn run(args: &GraphArgs) -> Result<(), EngineError> {
     let workflow = super::load(&args.file)?;
-    let graph = super::select(&workflow, &args.tasks)?;
+    let graph = super::select(&workflow, &args.tasks, &args.file)?;
     super::write_stdout(&render_graph(&workflow, &graph, args.format))
 }

@@ -126,14 +126,18 @@ pub(crate) fn load(path: &std::path::Path) -> Result<crate::model::Workflow, Eng
 }
 
 /// Builds the graph of the requested tasks, or explains which name is unknown.
+/// `file` is the workflow's path as the user typed it, for the hint.
 pub(crate) fn select(
     workflow: &crate::model::Workflow,
     targets: &[String],
+    file: &std::path::Path,
 ) -> Result<crate::plan::Graph, EngineError> {
     crate::plan::Graph::build(workflow, targets).map_err(|error| EngineError::Usage {
         message: error.to_string(),
-        hint: Some(error.suggestion.unwrap_or_else(|| {
-            format!("`engine list {}` shows the tasks", workflow.path.display())
-        })),
+        hint: Some(
+            error
+                .suggestion
+                .unwrap_or_else(|| format!("`engine list {}` shows the tasks", file.display())),
+        ),
     })
 }

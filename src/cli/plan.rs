@@ -10,7 +10,7 @@ use crate::plan::{render_plan_json, render_plan_text};
 /// An invalid workflow or an unknown task name.
 pub fn run(args: &PlanArgs) -> Result<(), EngineError> {
     let workflow = super::load(&args.file)?;
-    let graph = super::select(&workflow, &args.tasks)?;
+    let graph = super::select(&workflow, &args.tasks, &args.file)?;
     let text = match args.format {
         PlanFormat::Text => render_plan_text(&workflow, &graph),
         PlanFormat::Json => format!("{:#}\n", render_plan_json(&workflow, &graph)),

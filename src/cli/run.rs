@@ -18,7 +18,7 @@ use crate::schedule::{Coordinator, Options};
 /// An invalid workflow or request (exit 2), failed tasks (1), an interruption (130).
 pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     let workflow = Arc::new(super::load(&args.file)?);
-    let graph = super::select(&workflow, &args.tasks)?;
+    let graph = super::select(&workflow, &args.tasks, &args.file)?;
     if args.dry_run {
         return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
     }
@@ -35,7 +35,10 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         )))?),
         None => None,
     };
-    let (sender, receiver) = crossbeam_channel::bounded::<Message>(4096);
+    // Each output message carries up to one 64 KiB read of a pipe. A short queue makes a
+    // task that prints faster than stdout or the events file take it wait on its pipe instead
+    // of piling its output up in memory here.
+    let (sender, receiver) = crossbeam_channel::bounded::<Message>(MESSAGE_QUEUE);
     let signals = forward_signals(sender.clone())?;
     let jobs = args.jobs.unwrap_or_else(default_jobs);
     let threads = args.threads.unwrap_or_else(|| default_jobs().max(4));
@@ -85,6 +88,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         Ok(())
     }
 }
+
+/// Messages waiting for the coordinator at most: about 8 MiB of output in the worst case.
+const MESSAGE_QUEUE: usize = 128;
 
 /// The CPUs this process may use (cgroup quotas included), at least 1.
 fn default_jobs() -> usize {

@@ -8,3 +8,6 @@ mod source;
 pub use problem::{Diagnostic, DiagnosticKind, Label, Severity, Span, suggest};
 pub use render::{Report, render_human, render_json};
 pub use source::Source;
+
+#[cfg(test)]
+mod snapshot_tests;

@@ -10,9 +10,13 @@ mod structure;
 pub use raw::{RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawTask, RawWorkflow};
 pub use schema::workflow_schema;
 
+use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Budget, Location, Options};
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span};
+
+/// The deepest nesting of lists and mappings the parser accepts.
+const MAX_DEPTH: usize = 48;
 
 /// Parser options: budgets raised for workflows of a few hundred thousand tasks, while alias
 /// bombs and deep nesting are still refused early.
@@ -22,7 +26,7 @@ pub(crate) fn parser_options() -> Options {
     budget.max_events = 40_000_000;
     budget.max_total_scalar_bytes = 512 * 1024 * 1024;
     budget.max_reader_input_bytes = Some(512 * 1024 * 1024);
-    budget.max_depth = 48;
+    budget.max_depth = MAX_DEPTH;
     budget.max_aliases = 10_000;
     budget.max_anchors = 10_000;
     budget.max_recorded_anchor_events = 200_000;
@@ -89,20 +93,49 @@ fn is_blank(text: &str) -> bool {
 fn yaml_diagnostic(source: &Source, error: &serde_saphyr::Error) -> Diagnostic {
     use serde_saphyr::Error;
     let text = error.without_snippet().to_string();
-    // The parser appends ` at line L, column C`; the location is shown separately.
+    // The parser appends ` at line L, column C` (and may add more places after it, as for an
+    // alias); the location is shown separately.
     let message = text
-        .rsplit_once(" at line ")
+        .split_once(" at line ")
         .map_or(text.as_str(), |(message, _)| message)
         .to_owned();
     let (kind, message, hint) = match error {
-        Error::Budget { .. }
+        Error::Budget {
+            breach: BudgetBreach::Depth { .. },
+            ..
+        } => (
+            DiagnosticKind::TooComplex,
+            format!(
+                "the file is nested too deeply: more than {MAX_DEPTH} levels of lists and mappings"
+            ),
+            "a workflow needs at most a few levels of nesting",
+        ),
+        Error::Budget {
+            breach:
+                BudgetBreach::Aliases { .. }
+                | BudgetBreach::Anchors { .. }
+                | BudgetBreach::AliasAnchorRatio { .. }
+                | BudgetBreach::RecordedAnchorEvents { .. }
+                | BudgetBreach::RecordedAnchorBytes { .. },
+            ..
+        }
         | Error::AliasError { .. }
         | Error::AliasReplayLimitExceeded { .. }
         | Error::AliasExpansionLimitExceeded { .. }
         | Error::AliasReplayStackDepthExceeded { .. } => (
             DiagnosticKind::TooComplex,
-            format!("the file is too complex to parse safely: {message}"),
+            "the file uses too many YAML aliases and anchors to expand safely".to_owned(),
             "a workflow needs neither deep nesting nor many YAML aliases; write the values out",
+        ),
+        Error::Budget { .. } => (
+            DiagnosticKind::TooComplex,
+            format!("the file is too large to parse safely: {message}"),
+            "split the workflow into smaller files",
+        ),
+        Error::MultipleDocuments { .. } => (
+            DiagnosticKind::Syntax,
+            "the file holds more than one YAML document".to_owned(),
+            "a workflow is one YAML document: remove the `---` before this line and merge the parts",
         ),
         Error::DuplicateMappingKey { key, .. } => (
             DiagnosticKind::DuplicateKey,
@@ -111,6 +144,19 @@ fn yaml_diagnostic(source: &Source, error: &serde_saphyr::Error) -> Diagnostic {
                 key.as_deref().unwrap_or("?")
             ),
             "remove or rename one of them",
+        ),
+        // A value the typed parse refused that the structural check let through, such as
+        // `depends_on: 5`: a type problem, not a syntax one. Checked before `tab`, since the
+        // message quotes the user's value.
+        _ if message.starts_with("invalid type: ") || message.starts_with("invalid value: ") => (
+            DiagnosticKind::WrongType,
+            format!(
+                "wrong type: {}",
+                message
+                    .split_once(": ")
+                    .map_or(message.as_str(), |(_, rest)| rest)
+            ),
+            "`engine schema` shows what each field accepts",
         ),
         _ if message.contains("tab") => (
             DiagnosticKind::Tab,
@@ -135,17 +181,35 @@ fn yaml_diagnostic(source: &Source, error: &serde_saphyr::Error) -> Diagnostic {
     };
     let mut diagnostic = Diagnostic::error(kind, message).hint(hint);
     if let Some(location) = error.location() {
-        diagnostic = diagnostic.at(location_span(source, location), None);
+        let mut span = location_span(source, location);
+        if kind == DiagnosticKind::Tab {
+            span = tab_before(source.text(), span);
+        }
+        diagnostic = diagnostic.at(span, None);
     }
     diagnostic
 }
 
+/// The parser places a tab error at the token after the tab; point at the tab itself, the
+/// last one before `span` on its line, when there is one.
+fn tab_before(text: &str, span: Span) -> Span {
+    let end = span.offset.min(text.len());
+    let line_start = text[..end].rfind('\n').map_or(0, |at| at + 1);
+    text[line_start..end]
+        .rfind('\t')
+        .map_or(span, |at| Span::new(line_start + at, 1))
+}
+
 fn syntax_hint(message: &str) -> &'static str {
-    if message.contains("end of input") || message.contains("flow") {
+    if message.contains("end of input") || message.contains("flow") || message.contains("unclosed")
+    {
         "check that every `[` and `{` is closed and every quote ends"
     } else if message.contains("mapping values are not allowed") {
         "a `: ` inside a value starts a new key: quote the value, or write it as a block (`run: |` and the command on the next lines)"
-    } else if message.contains("mapping values") || message.contains("indent") {
+    } else if message.contains("mapping values")
+        || message.contains("indent")
+        || message.contains("expected key")
+    {
         "check the indentation: keys of one mapping start in the same column"
     } else {
         "check the YAML syntax around this place"

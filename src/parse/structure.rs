@@ -211,9 +211,9 @@ impl<'s> Checker<'s> {
     }
 
     fn check_enum(&mut self, node: &Node, allowed: &[&str]) {
-        let text = match &node.value {
-            NodeValue::String(text) => text.clone(),
-            other => other.describe().to_owned(),
+        let (text, found) = match &node.value {
+            NodeValue::String(text) => (text.clone(), format!("`{text}`")),
+            other => (String::new(), other.describe().to_owned()),
         };
         if allowed.contains(&text.as_str()) {
             return;
@@ -226,7 +226,7 @@ impl<'s> Checker<'s> {
         self.found.push(
             Diagnostic::error(
                 DiagnosticKind::InvalidValue,
-                format!("{} must be {listed}, found `{text}`", self.place()),
+                format!("{} must be {listed}, found {found}", self.place()),
             )
             .at(node.span, Some(format!("expected {listed}")))
             .maybe_hint(suggest(&text, allowed.iter().copied()).or_else(|| self.enum_hint())),

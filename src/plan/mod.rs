@@ -8,3 +8,6 @@ mod render_plan;
 pub use graph::{Graph, SelectError};
 pub use render_graph::{GraphFormat, render_graph};
 pub use render_plan::{render_plan_json, render_plan_text};
+
+#[cfg(test)]
+mod tests;

@@ -127,10 +127,18 @@ impl Reporter {
 
     /// Writes to stdout with the bars out of the way.
     fn print_stdout(&self, text: &str) {
+        self.with_stdout(|out| out.write_all(text.as_bytes()));
+    }
+
+    /// Runs `write` on the locked stdout with the bars out of the way; write errors (a closed
+    /// pipe) are ignored.
+    fn with_stdout(
+        &self,
+        write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>,
+    ) {
         let write = || {
             let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+            let _ = write(&mut out).and_then(|()| out.flush());
         };
         match &self.display {
             Display::Bars(bars) => bars.suspend(write),
@@ -188,23 +196,57 @@ impl Reporter {
         }
     }
 
-    /// Prints a finished task's whole output as one block, read back from its log.
+    /// Prints a finished task's whole output as one block, read back from its log piece by
+    /// piece: a large log is never held in memory whole.
     fn print_group(&self, task: TaskId, status: &TaskStatus, duration: Duration) {
-        let Ok(bytes) = std::fs::read(self.log_path(task)) else {
+        let Ok(log) = std::fs::File::open(self.log_path(task)) else {
             return;
         };
         let name = &self.workflow.task(task).name;
         let verdict = if status.is_success() { "ok" } else { "FAILED" };
-        let mut text = format!(
+        let heading = format!(
             "── {name} ({verdict}, {}) ──\n",
             super::format_duration(duration)
         );
-        text.push_str(&String::from_utf8_lossy(&bytes));
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        self.print_stdout(&text);
+        self.with_stdout(|out| {
+            out.write_all(heading.as_bytes())?;
+            copy_log(log, out)
+        });
     }
+}
+
+/// Most bytes of a log converted at once when no line break comes sooner.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// Copies a log to `out` with invalid UTF-8 replaced, ending with a line break. It cuts the
+/// bytes after line breaks, so that a character is never split between two pieces (except in
+/// a line longer than `COPY_CHUNK`).
+fn copy_log(mut log: impl std::io::Read, out: &mut impl Write) -> std::io::Result<()> {
+    let mut buffer = vec![0u8; COPY_CHUNK];
+    let mut pending: Vec<u8> = Vec::with_capacity(2 * COPY_CHUNK);
+    let mut last = b'\n';
+    loop {
+        let read = match log.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        pending.extend_from_slice(&buffer[..read]);
+        last = buffer[read - 1];
+        let cut = match pending.iter().rposition(|&b| b == b'\n') {
+            Some(end) => end + 1,
+            None if pending.len() >= COPY_CHUNK => pending.len(),
+            None => continue,
+        };
+        out.write_all(String::from_utf8_lossy(&pending[..cut]).as_bytes())?;
+        pending.drain(..cut);
+    }
+    out.write_all(String::from_utf8_lossy(&pending).as_bytes())?;
+    if last != b'\n' {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 impl EventSink for Reporter {
@@ -231,5 +273,31 @@ impl EventSink for Reporter {
             Event::TaskSkipped { task, reason } => self.skipped.push((*task, reason.clone())),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copied(log: &[u8]) -> String {
+        let mut out = Vec::new();
+        copy_log(log, &mut out).expect("copy to memory");
+        String::from_utf8(out).expect("UTF-8 out")
+    }
+
+    #[test]
+    fn a_log_is_copied_whole_with_invalid_utf8_replaced() {
+        assert_eq!(copied(b"one\n\xff two\n"), "one\n\u{fffd} two\n");
+        assert_eq!(copied(b"no line break"), "no line break\n");
+        // A character across the boundary between two reads stays whole.
+        let mut log = b"first\n".to_vec();
+        log.extend(std::iter::repeat_n(b'a', COPY_CHUNK - 7));
+        log.extend("é\nlast\n".as_bytes());
+        let text = copied(&log);
+        assert_eq!(text.len(), log.len());
+        assert!(text.ends_with("aé\nlast\n"));
+        let long = vec![b'x'; 3 * COPY_CHUNK + 1];
+        assert_eq!(copied(&long).len(), long.len() + 1);
     }
 }

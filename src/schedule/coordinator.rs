@@ -178,6 +178,10 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let key = (self.graph.chain(task), Reverse(task));
         let spec = self.workflow.task(task);
         if matches!(spec.command, Command::None) {
+            if self.stopping {
+                // It stays ready and is skipped at the end, like every task not started.
+                return;
+            }
             // A join point: it finishes the moment it is ready.
             self.sink.event(&Event::TaskStarted { task, pid: None });
             self.finish(task, TaskStatus::Succeeded, Duration::ZERO);
@@ -275,7 +279,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     /// What a finished task's exit means, given what the coordinator did to it.
     fn status(&self, running: &Running, task: TaskId, exit: Exit) -> TaskStatus {
         let success = matches!(exit, Exit::Code(0) | Exit::ScriptDone);
-        if running.timed_out && !success {
+        // A task stopped by its timeout did not finish its work, even when it exits cleanly
+        // on SIGTERM: what depends on it must not run.
+        if running.timed_out {
             let timeout = self.workflow.task(task).timeout.map_or(0, |t| {
                 u64::try_from(t.get().as_millis()).unwrap_or(u64::MAX)
             });
@@ -313,6 +319,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
 
     fn finish(&mut self, task: TaskId, status: TaskStatus, duration: Duration) {
         let succeeded = status.is_success();
+        let interrupted = matches!(status, TaskStatus::Interrupted);
         self.state[task.index()] = match status {
             TaskStatus::Succeeded => TaskState::Succeeded,
             TaskStatus::Interrupted => TaskState::Cancelled,
@@ -336,6 +343,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                     self.make_ready(next);
                 }
             }
+        } else if interrupted {
+            // Its dependents did not fail because of it: they stay pending and are skipped at
+            // the end as not started because of the interruption.
         } else {
             if !self.options.keep_going {
                 self.stopping = true;

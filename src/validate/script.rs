@@ -45,15 +45,26 @@ impl ScriptCompiler {
             Err(error) => {
                 let start = location_span(source, script.referenced);
                 let at = error.1;
-                let span = match (at.line(), at.position()) {
-                    (Some(line), column) => script_span(source, start, line, column.unwrap_or(1)),
-                    (None, _) => start,
+                let (span, label) = match (at.line(), at.position()) {
+                    (Some(line), column) => {
+                        let column = column.unwrap_or(1);
+                        match script_span(source, start, &script.value, line, column) {
+                            Some(span) => (span, error.0.to_string()),
+                            // The script is not written verbatim in the file: point at its
+                            // start and say where in the script the problem is.
+                            None => (
+                                first_line(source, start),
+                                format!("{} (line {line}, column {column} of the script)", error.0),
+                            ),
+                        }
+                    }
+                    (None, _) => (start, error.0.to_string()),
                 };
                 Err(Diagnostic::error(
                     DiagnosticKind::ScriptSyntax,
                     format!("the script of task `{task}` does not compile: {}", error.0),
                 )
-                .at(span, Some(error.0.to_string()))
+                .at(span, Some(label))
                 .hint("scripts are written in rhai: https://rhai.rs/book/"))
             }
         }
@@ -63,13 +74,36 @@ impl ScriptCompiler {
 /// The span in the YAML file of line `line`, column `column` of a script whose first
 /// character is at `start`. Block scalars (`script: |`) keep their indentation on every line,
 /// so columns shift by the column where the script starts; a quoted scalar adds its quote.
-fn script_span(source: &Source, start: Span, line: usize, column: usize) -> Span {
+/// `None` when the script's lines are not in the file as they are, as in a folded (`>`) or
+/// multi-line quoted scalar, which joins lines, or a quoted one with escapes.
+fn script_span(
+    source: &Source,
+    start: Span,
+    script: &str,
+    line: usize,
+    column: usize,
+) -> Option<Span> {
     let (start_line, start_column) = source.position(start.offset);
     let quoted = matches!(
         source.text().as_bytes().get(start.offset),
         Some(b'"' | b'\'')
     );
+    let verbatim = script.lines().enumerate().all(|(index, text)| {
+        let column = start_column + usize::from(quoted && index == 0);
+        let offset = source.offset(start_line + index, column);
+        text.is_empty() || source.text()[offset..].starts_with(text)
+    });
+    if !verbatim {
+        return None;
+    }
     let column = start_column + column - 1 + usize::from(quoted && line == 1);
     let offset = source.offset(start_line + line - 1, column);
-    Span::new(offset, 1)
+    Some(Span::new(offset, 1))
+}
+
+/// The part of `span` on its first line, so that a whole multi-line script is not underlined.
+fn first_line(source: &Source, span: Span) -> Span {
+    let rest = source.text().get(span.offset..).unwrap_or("");
+    let line = rest.find('\n').unwrap_or(rest.len());
+    Span::new(span.offset, span.len.min(line))
 }

@@ -1,0 +1,10 @@
+//! Integration tests of the `engine` command line: each drives the real binary in a temp dir
+//! through the `Test` builder in `support.rs` and checks its output and exit code.
+
+mod check;
+mod files;
+mod graph;
+mod misc;
+mod plan;
+mod snapshots;
+mod support;

@@ -1,0 +1,11 @@
+//! Integration tests of `engine run`: the real binary, real processes, real signals. Each test
+//! runs in its own temp dir with the state dir and the events file inside it.
+
+mod examples;
+mod failures;
+mod output;
+mod scheduling;
+mod selection;
+mod signals;
+mod support;
+mod tasks;

@@ -1,0 +1,191 @@
+//! What a task sees: its environment, its working directory, its files; and scripts moved
+//! into a child process.
+
+use std::time::Duration;
+
+use crate::support::{Test, assert_gone};
+
+const ENV: &str = r#"
+env: { A: workflow, B: workflow, C: workflow }
+defaults:
+  env: { B: defaults, C: defaults }
+tasks:
+  shell:
+    env: { C: task }
+    run: echo "A=$A B=$B C=$C task=$ENGINE_TASK workflow=$ENGINE_WORKFLOW run=$ENGINE_RUN_ID"
+  script:
+    env: { C: task }
+    script: |
+      print(`A=${env("A")} B=${env("B")} C=${env("C")} task=${env("ENGINE_TASK")} workflow=${env("ENGINE_WORKFLOW")} run=${env("ENGINE_RUN_ID")}`);
+  isolated:
+    isolation: process
+    env: { C: task }
+    script: |
+      print(`A=${env("A")} B=${env("B")} C=${env("C")} task=${env("ENGINE_TASK")} workflow=${env("ENGINE_WORKFLOW")} run=${env("ENGINE_RUN_ID")}`);
+"#;
+
+#[test]
+fn tasks_see_workflow_defaults_and_task_env_in_that_order() {
+    let test = Test::new(ENV);
+    let run = test.run();
+    run.code(0);
+    let run_id = run.events_of("run_started")[0]["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    let workflow = test.path("workflow.yaml");
+    for task in ["shell", "script", "isolated"] {
+        run.stdout_has(&format!(
+            "[{task}] A=workflow B=defaults C=task task={task} workflow={} run={run_id}",
+            workflow.display()
+        ));
+    }
+}
+
+#[test]
+fn the_engine_environment_reaches_tasks_unless_the_workflow_overrides_it() {
+    let test = Test::new(
+        r#"
+env: { OVERRIDDEN: workflow }
+tasks:
+  shell:
+    run: echo "$FROM_OUTSIDE $OVERRIDDEN"
+  script:
+    script: 'print(`${env("FROM_OUTSIDE")} ${env("OVERRIDDEN")} ${env("NOT_SET_ANYWHERE_X") == ()}`)'
+"#,
+    );
+    let run = test
+        .wrapper(&["env", "FROM_OUTSIDE=outside", "OVERRIDDEN=outside"])
+        .run();
+    run.code(0)
+        .stdout_has("[shell] outside workflow")
+        .stdout_has("[script] outside workflow true");
+}
+
+#[test]
+fn cwd_is_relative_to_the_workflow_file_and_scripts_use_it() {
+    let test = Test::new(
+        r#"
+defaults:
+  cwd: work
+tasks:
+  shell:
+    run: pwd; cat input.txt
+  writer:
+    script: 'write_file("written.txt", "from the script"); print(read_file("input.txt"))'
+  reader:
+    depends_on: writer
+    run: cat written.txt
+  top:
+    cwd: .
+    run: pwd
+"#,
+    )
+    .file("work/input.txt", "the input\n");
+    // Run from another directory: paths follow the workflow file, not the engine's cwd.
+    let run = Test::existing(&test.path("workflow.yaml")).run();
+    let work = test.path("work").canonicalize().expect("work dir");
+    let top = test.dir().canonicalize().expect("dir");
+    run.code(0)
+        .stdout_has(&format!("[shell] {}", work.display()))
+        .stdout_has("[shell] the input")
+        .stdout_has("[writer] the input")
+        .stdout_has("[reader] from the script")
+        .stdout_has(&format!("[top] {}\n", top.display()));
+    assert_eq!(
+        std::fs::read_to_string(work.join("written.txt")).expect("written"),
+        "from the script"
+    );
+}
+
+#[test]
+fn the_state_dir_defaults_to_dot_engine_beside_the_workflow() {
+    let test = Test::new(
+        "
+tasks:
+  hello:
+    run: echo hello
+",
+    )
+    .default_state_dir();
+    let run = test.run();
+    run.code(0);
+    let log = run.log_dir(&test.path(".engine")).join("hello.log");
+    assert_eq!(std::fs::read_to_string(log).expect("log"), "hello\n");
+}
+
+#[test]
+fn a_script_with_process_isolation_runs_in_a_child_process() {
+    let run = Test::new(
+        r#"
+tasks:
+  isolated:
+    isolation: process
+    script: 'print("in a child"); print(env("ENGINE_TASK"))'
+"#,
+    )
+    .run();
+    run.code(0)
+        .status("isolated", "succeeded")
+        .stdout_has("[isolated] in a child")
+        .stdout_has("[isolated] isolated");
+    let started = &run.events_of("task_started")[0];
+    assert_eq!(started["isolation"], "process");
+    assert!(started["pid"].is_number(), "a child process: {started}");
+}
+
+#[test]
+fn a_script_in_a_child_process_is_killed_by_its_timeout() {
+    let run = Test::new(
+        r#"
+tasks:
+  spin:
+    isolation: process
+    timeout: 500ms
+    script: 'print("spinning"); loop { }'
+"#,
+    )
+    .args(["--grace", "300ms"])
+    .run();
+    run.code(1)
+        .status("spin", "timed_out")
+        .stderr_has("│ spinning")
+        .faster_than(Duration::from_secs(5));
+    assert_gone(run.task_pid("spin"), "engine", Duration::from_secs(3));
+}
+
+#[test]
+fn a_failing_script_in_a_child_process_fails_with_its_message() {
+    let run = Test::new(
+        r#"
+tasks:
+  thrower:
+    isolation: process
+    script: 'throw "bad input in a child"'
+"#,
+    )
+    .run();
+    run.code(1)
+        .status("thrower", "failed")
+        .stderr_has("bad input in a child");
+}
+
+#[test]
+fn stdin_is_empty_and_shell_picks_the_program() {
+    let run = Test::new(
+        r#"
+tasks:
+  reads_stdin:
+    timeout: 20s
+    run: cat; echo "stdin was empty"
+  bash:
+    shell: bash
+    run: '[[ -n "$BASH_VERSION" ]] && echo "in bash"'
+"#,
+    )
+    .run();
+    run.code(0)
+        .status("reads_stdin", "succeeded")
+        .stdout_has("[reads_stdin] stdin was empty")
+        .stdout_has("[bash] in bash");
+}
