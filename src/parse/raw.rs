@@ -74,13 +74,15 @@ pub struct RawTask {
     #[schemars(with = "Option<RawIsolation>")]
     pub isolation: Option<Spanned<RawIsolation>>,
     /// A shell command line, run as `sh -c <run>` (or with `shell`). Needs `isolation: process`.
-    #[schemars(with = "Option<String>")]
+    #[serde(default, deserialize_with = "null_as_empty")]
+    #[schemars(with = "String")]
     pub run: Option<Spanned<String>>,
     /// The shell program for `run`, e.g. `bash`. Default: `sh`.
     #[schemars(with = "Option<String>")]
     pub shell: Option<Spanned<String>>,
     /// An embedded script in the rhai language. Runs on a thread unless `isolation: process`.
-    #[schemars(with = "Option<String>")]
+    #[serde(default, deserialize_with = "null_as_empty")]
+    #[schemars(with = "String")]
     pub script: Option<Spanned<String>>,
     /// Environment variables of this task, after the workflow's and the defaults'.
     #[schemars(with = "Option<IndexMap<String, String>>")]
@@ -156,6 +158,20 @@ impl JsonSchema for RawDependsOn {
             ]
         })
     }
+}
+
+/// Reads a key that is present as `Some`, even when its value is null (`run:` with nothing
+/// after it), which becomes an empty string so that validation can say the command is empty
+/// instead of silently treating the task as a join point.
+fn null_as_empty<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Spanned<String>>, D::Error> {
+    let value = Spanned::<Option<String>>::deserialize(deserializer)?;
+    Ok(Some(Spanned::new(
+        value.value.unwrap_or_default(),
+        value.referenced,
+        value.defined,
+    )))
 }
 
 /// The schema of a duration string such as `1h30m`.

@@ -526,6 +526,16 @@ fn commands_durations_and_env() {
             vec![at(K::InvalidCommand, 3, 10)],
         ),
         (
+            "run with no value",
+            "tasks:\n  a:\n    run:\n  b: {}\n",
+            vec![at(K::InvalidCommand, 3, 8).message("`run` command of task `a` is empty")],
+        ),
+        (
+            "empty script",
+            "tasks:\n  a:\n    script: \"\"\n",
+            vec![at(K::InvalidCommand, 3, 13).message("the `script` of task `a` is empty")],
+        ),
+        (
             "duration with a space",
             "tasks:\n  a:\n    timeout: 5 minutes\n",
             vec![

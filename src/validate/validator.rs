@@ -318,6 +318,16 @@ impl Validator<'_> {
                     );
                 }
                 let isolation = explicit.or(defaults.isolation).unwrap_or(Isolation::Thread);
+                if let Some(script) = script.as_ref().filter(|s| s.value.trim().is_empty()) {
+                    self.found.push(
+                        Diagnostic::error(
+                            DiagnosticKind::InvalidCommand,
+                            format!("the `script` of task `{task}` is empty"),
+                        )
+                        .at(self.span(script), None)
+                        .hint("write the script, or remove `script` to make the task a join point"),
+                    );
+                }
                 let command = match script {
                     Some(script) => match self.scripts.compile(self.source, script, task) {
                         Ok((source, ast)) => Command::Script { source, ast },
