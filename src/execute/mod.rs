@@ -5,6 +5,7 @@ mod argv;
 mod fake;
 mod local;
 mod log;
+mod pool;
 mod process;
 mod thread;
 

@@ -1,4 +1,4 @@
-//! Thread tasks: scripts run by the shared rhai engine on a rayon pool. They cannot be killed,
+//! Thread tasks: scripts run by the shared rhai engine on a pool of worker threads. They cannot be killed,
 //! only cancelled: a cancelled script stops at its next operation or wakes from `sleep`.
 
 use std::collections::HashMap;
@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rhai::Engine;
 
+use super::pool::WorkerPool;
 use super::{Exit, Message, RunContext, TaskLog, Termination};
 use crate::events::Stream;
 use crate::model::{Command, Task, TaskId};
@@ -13,7 +14,7 @@ use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script, script_engi
 
 /// Runs scripts on a pool of worker threads.
 pub struct ThreadExecutor {
-    pool: rayon::ThreadPool,
+    pool: WorkerPool,
     engine: Arc<Engine>,
     context: Arc<RunContext>,
     running: HashMap<TaskId, Arc<CancelToken>>,
@@ -25,11 +26,8 @@ impl ThreadExecutor {
     /// # Errors
     /// When the pool's threads cannot be created.
     pub fn new(context: Arc<RunContext>, threads: usize) -> Result<Self, String> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|index| format!("engine-worker-{index}"))
-            .build()
-            .map_err(|error| format!("cannot start the thread pool: {error}"))?;
+        let pool = WorkerPool::new(threads)
+            .map_err(|error| format!("cannot start the worker threads: {error}"))?;
         Ok(Self {
             pool,
             engine: Arc::new(script_engine()),
