@@ -27,7 +27,8 @@ pub struct RawWorkflow {
     /// What this workflow does, shown by `engine list`.
     pub description: Option<String>,
     /// Environment variables given to every task (after the engine's own environment).
-    #[schemars(with = "Option<IndexMap<String, String>>")]
+    #[serde(default)]
+    #[schemars(schema_with = "env_schema")]
     pub env: Option<RawEnv>,
     /// Defaults for every task's fields; a task's own value wins.
     pub defaults: Option<RawDefaults>,
@@ -48,7 +49,8 @@ pub struct RawDefaults {
     #[schemars(with = "Option<String>")]
     pub shell: Option<Spanned<String>>,
     /// Environment variables for every task, after the workflow's `env`.
-    #[schemars(with = "Option<IndexMap<String, String>>")]
+    #[serde(default)]
+    #[schemars(schema_with = "env_schema")]
     pub env: Option<RawEnv>,
     /// Default working directory, relative to the workflow file.
     #[schemars(with = "Option<String>")]
@@ -85,7 +87,8 @@ pub struct RawTask {
     #[schemars(with = "String")]
     pub script: Option<Spanned<String>>,
     /// Environment variables of this task, after the workflow's and the defaults'.
-    #[schemars(with = "Option<IndexMap<String, String>>")]
+    #[serde(default)]
+    #[schemars(schema_with = "env_schema")]
     pub env: Option<RawEnv>,
     /// Working directory, relative to the workflow file. Default: the workflow file's directory.
     #[schemars(with = "Option<String>")]
@@ -172,6 +175,15 @@ fn null_as_empty<'de, D: Deserializer<'de>>(
         value.referenced,
         value.defined,
     )))
+}
+
+/// The schema of an `env` mapping. Values are text; a number or a boolean is taken as written
+/// (`PORT: 8080` sets `PORT=8080`), so the schema allows them too and editors do not flag them.
+fn env_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["object", "null"],
+        "additionalProperties": { "type": ["string", "number", "boolean"] }
+    })
 }
 
 /// The schema of a duration string such as `1h30m`.

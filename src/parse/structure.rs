@@ -176,10 +176,17 @@ impl<'s> Checker<'s> {
     }
 
     fn wrong_type(&mut self, node: &Node, alternatives: &[&Value], enumeration: bool) {
-        let mut expected: Vec<&str> = alternatives
+        let types: Vec<&str> = alternatives
             .iter()
             .flat_map(|alt| type_names(alt))
             .filter(|ty| *ty != "null")
+            .collect();
+        // Where a string is allowed every scalar is read as one, so naming numbers and
+        // booleans beside it (as `env` values do for editors) adds nothing.
+        let takes_text = types.contains(&"string");
+        let mut expected: Vec<&str> = types
+            .into_iter()
+            .filter(|ty| !(takes_text && matches!(*ty, "number" | "integer" | "boolean")))
             .map(describe_type)
             .collect();
         if enumeration {

@@ -34,6 +34,44 @@ pub struct Graph {
     wave: Vec<u32>,
     /// Length in tasks of the longest chain from each node to the end of the graph.
     chain: Vec<u32>,
+    /// The dependents of each node in file order, computed once: the coordinator asks for
+    /// them every time a task finishes.
+    dependents: Adjacency,
+}
+
+/// One list of tasks per node, stored flat: node `i`'s list is `list[start[i]..start[i + 1]]`.
+#[derive(Debug)]
+struct Adjacency {
+    start: Vec<usize>,
+    list: Vec<TaskId>,
+}
+
+impl Adjacency {
+    /// The dependents of every node, from the edges in the order `Graph::build` added them:
+    /// grouped by dependent in file order, so each list comes out in file order without
+    /// sorting. A dependency named twice appears twice, like its two edges.
+    fn dependents(graph: &DiGraph<TaskId, (), u32>) -> Self {
+        let edges = graph.raw_edges();
+        let mut start = vec![0; graph.node_count() + 1];
+        for edge in edges {
+            start[edge.source().index() + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut next = start.clone();
+        let mut list = vec![TaskId(0); edges.len()];
+        for edge in edges {
+            let slot = &mut next[edge.source().index()];
+            list[*slot] = graph[edge.target()];
+            *slot += 1;
+        }
+        Self { start, list }
+    }
+
+    fn of(&self, node: NodeIndex<u32>) -> &[TaskId] {
+        &self.list[self.start[node.index()]..self.start[node.index() + 1]]
+    }
 }
 
 impl Graph {
@@ -83,6 +121,7 @@ impl Graph {
                 .unwrap_or(0);
             chain[node.index()] = rest + 1;
         }
+        let dependents = Adjacency::dependents(&graph);
         Ok(Self {
             graph,
             tasks,
@@ -90,6 +129,7 @@ impl Graph {
             order,
             wave,
             chain,
+            dependents,
         })
     }
 
@@ -139,13 +179,7 @@ impl Graph {
 
     /// The tasks that wait for `task`, in file order.
     pub fn dependents(&self, task: TaskId) -> impl Iterator<Item = TaskId> + '_ {
-        let mut next: Vec<TaskId> = self
-            .graph
-            .neighbors_directed(self.node(task), Direction::Outgoing)
-            .map(|n| self.graph[n])
-            .collect();
-        next.sort_unstable();
-        next.into_iter()
+        self.dependents.of(self.node(task)).iter().copied()
     }
 
     /// The wave of `task`, 0-based: tasks of one wave can all run at once.

@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -43,6 +44,35 @@ pub struct Summary {
 /// A ready task's place in the queue: the longest chain behind it first, then file order.
 type ReadyKey = (u32, Reverse<TaskId>);
 
+/// Hashes a `TaskId` with one multiplication (the `FxHash` step). Ids are small numbers the
+/// engine hands out, not input an attacker picks, so SipHash's flood protection only costs
+/// time: two hashes per task in the hottest loop.
+#[derive(Default)]
+struct TaskIdHasher(u64);
+
+impl Hasher for TaskIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The running tasks by id.
+type RunningMap = HashMap<TaskId, Running, BuildHasherDefault<TaskIdHasher>>;
+
 /// A task that is running.
 #[derive(Debug)]
 struct Running {
@@ -70,7 +100,7 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     waiting: Vec<u32>,
     ready_processes: BinaryHeap<ReadyKey>,
     ready_threads: BinaryHeap<ReadyKey>,
-    running: HashMap<TaskId, Running>,
+    running: RunningMap,
     /// Process slots in use (a process task takes one).
     processes: usize,
     threads: usize,
@@ -107,7 +137,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             waiting: vec![0; count],
             ready_processes: BinaryHeap::new(),
             ready_threads: BinaryHeap::new(),
-            running: HashMap::new(),
+            running: RunningMap::default(),
             processes: 0,
             threads: 0,
             stopping: false,
@@ -336,7 +366,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             duration,
         });
         if succeeded {
-            for next in self.graph.dependents(task).collect::<Vec<_>>() {
+            // The graph outlives `self`'s borrow: walk its lists in place, without a copy.
+            let graph = self.graph;
+            for next in graph.dependents(task) {
                 let waiting = &mut self.waiting[next.index()];
                 *waiting -= 1;
                 if *waiting == 0 && self.state[next.index()] == TaskState::Pending {
