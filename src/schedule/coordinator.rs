@@ -1,8 +1,7 @@
 //! `Coordinator`: the one loop that owns a run.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -44,34 +43,10 @@ pub struct Summary {
 /// A ready task's place in the queue: the longest chain behind it first, then file order.
 type ReadyKey = (u32, Reverse<TaskId>);
 
-/// Hashes a `TaskId` with one multiplication (the `FxHash` step). Ids are small numbers the
-/// engine hands out, not input an attacker picks, so SipHash's flood protection only costs
-/// time: two hashes per task in the hottest loop.
-#[derive(Default)]
-struct TaskIdHasher(u64);
-
-impl Hasher for TaskIdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// The running tasks by id.
-type RunningMap = HashMap<TaskId, Running, BuildHasherDefault<TaskIdHasher>>;
+/// Task ids are small numbers the engine hands out, not input an attacker picks, so the
+/// map uses rustc's Fx hash instead of SipHash: two hashes per task in the hottest loop.
+type RunningMap = rustc_hash::FxHashMap<TaskId, Running>;
 
 /// A task that is running.
 #[derive(Debug)]
