@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::format_duration;
@@ -141,19 +142,29 @@ impl Bars {
                 view.running.remove(task);
                 view.finished += 1;
                 let name = &view.workflow.task(*task).name;
+                let took = format_duration(*duration);
+                // Colored only when stderr takes colors (a terminal, no NO_COLOR).
                 let line = match status {
                     TaskStatus::Succeeded => {
-                        format!("  ok      {name}  {}", format_duration(*duration))
+                        format!("  {}      {name}  {took}", style("ok").green().for_stderr())
                     }
-                    TaskStatus::Failed { message, .. } => format!(
-                        "  FAILED  {name}  {}  {message}",
-                        format_duration(*duration)
-                    ),
+                    TaskStatus::Failed { message, .. } => {
+                        format!(
+                            "  {}  {name}  {took}  {message}",
+                            style("FAILED").red().bold().for_stderr()
+                        )
+                    }
                     TaskStatus::TimedOut { .. } => {
-                        format!("  TIMEOUT {name}  {}", format_duration(*duration))
+                        format!(
+                            "  {} {name}  {took}",
+                            style("TIMEOUT").red().bold().for_stderr()
+                        )
                     }
                     TaskStatus::Interrupted => {
-                        format!("  INTERRUPTED {name}  {}", format_duration(*duration))
+                        format!(
+                            "  {} {name}  {took}",
+                            style("INTERRUPTED").yellow().for_stderr()
+                        )
                     }
                 };
                 // Join points finish instantly; their line adds nothing.
