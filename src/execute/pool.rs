@@ -3,9 +3,9 @@
 //!
 //! Script tasks are long and often block (sleeps, file I/O), which is the opposite of what a
 //! work-stealing pool like rayon is tuned for: its wake-up heuristics assume short jobs, and
-//! here a second job injected while the first was being picked up could wait, unstarted,
-//! until the first finished (two CPU-bound scripts then took twice as long). A shared
-//! channel that every idle worker blocks on starts each job at once.
+//! a job injected while another is being picked up may wake no sleeping worker, so it could
+//! wait, unstarted, until a busy worker finishes. A shared channel that every idle worker
+//! blocks on starts each job at once.
 
 use crossbeam_channel::{Receiver, Sender};
 
