@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes a large synthetic workflow for benchmarking `engine check` and `engine plan`.
+"""Writes a large synthetic DAG of no-op tasks as an engine workflow, a GNU Makefile, a
+build.ninja or a go-task Taskfile.yml, for benchmarking engine and its peers on the same graph.
 
 Shapes (every task runs `true`):
   chain     each task depends on the one before it
@@ -8,10 +9,12 @@ Shapes (every task runs `true`):
             layer, picked at random with --seed
   diamond   repeated diamonds: a fork into two tasks that join again, chained
 
-The output is the same for the same arguments. Tasks are written one per line in flow
-style, which keeps the file compact (the YAML parser reads about 10 MB/s).
+The output is the same for the same arguments. Engine tasks are written one per line in
+flow style, which keeps the file compact. --format picks the tool: engine (default), make,
+ninja or task; --thread makes engine tasks no-op scripts (`script: "()"`) on threads.
 
 Example:  python3 bench/gen_workflow.py layered 100000 --seed 1 -o /tmp/layered.yaml
+          python3 bench/gen_workflow.py wide 2000 --format ninja -o /tmp/build.ninja
 """
 
 import argparse
@@ -69,8 +72,45 @@ def diamond(count, _rng, _width):
 SHAPES = {"chain": chain, "wide": wide, "layered": layered, "diamond": diamond}
 
 
-def render(shape, count, seed, width):
+def render_make(graph):
+    # Every task is a phony target whose recipe is `true`; `all` asks for every task.
+    names = [name for name, _ in graph]
+    lines = [".PHONY: all " + " ".join(names), "all: " + " ".join(names)]
+    for name, deps in graph:
+        lines.append(f"{name}: {' '.join(deps)}".rstrip())
+        lines.append("\ttrue")
+    return "\n".join(lines) + "\n"
+
+
+def render_ninja(graph):
+    # Outputs are never created, so every edge runs on every build, like a phony task.
+    lines = ["rule true", "  command = true", ""]
+    for name, deps in graph:
+        lines.append(f"build {name}: true {' '.join(deps)}".rstrip())
+    lines.append("build all: phony " + " ".join(name for name, _ in graph))
+    lines.append("default all")
+    return "\n".join(lines) + "\n"
+
+
+def render_task(graph):
+    # `run: once` makes a task that several others depend on run a single time, as in make.
+    lines = ["version: '3'", "run: once", "tasks:"]
+    for name, deps in graph:
+        lines.append(f"  {name}:")
+        if deps:
+            lines.append(f"    deps: [{', '.join(deps)}]")
+        lines.append("    cmds: ['true']")
+    lines.append("  default:")
+    lines.append(f"    deps: [{', '.join(name for name, _ in graph)}]")
+    return "\n".join(lines) + "\n"
+
+
+def render(shape, count, seed, width, fmt="engine", thread=False):
     rng = random.Random(seed)
+    graph = SHAPES[shape](count, rng, width)
+    if fmt != "engine":
+        return {"make": render_make, "ninja": render_ninja, "task": render_task}[fmt](graph)
+    command = 'script: "()"' if thread else 'run: "true"'
     lines = [
         "# yaml-language-server: $schema=../schemas/workflow.schema.json",
         f"name: {shape}-{count}",
@@ -78,11 +118,11 @@ def render(shape, count, seed, width):
         + (f" --width {width}" if shape == "layered" else ""),
         "tasks:",
     ]
-    for name, deps in SHAPES[shape](count, rng, width):
+    for name, deps in graph:
         if deps:
-            lines.append(f"  {name}: {{depends_on: [{', '.join(deps)}], run: \"true\"}}")
+            lines.append(f"  {name}: {{depends_on: [{', '.join(deps)}], {command}}}")
         else:
-            lines.append(f'  {name}: {{run: "true"}}')
+            lines.append(f"  {name}: {{{command}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -94,11 +134,18 @@ def main():
     parser.add_argument(
         "--width", type=int, default=1000, help="tasks per layer (layered only)"
     )
+    parser.add_argument(
+        "--format", choices=["engine", "make", "ninja", "task"], default="engine",
+        help="which tool's file to write",
+    )
+    parser.add_argument(
+        "--thread", action="store_true", help="engine tasks are no-op scripts on threads"
+    )
     parser.add_argument("-o", "--output", help="file to write (default: stdout)")
     args = parser.parse_args()
     if args.count < 1 or args.width < 1:
         parser.error("count and width must be at least 1")
-    text = render(args.shape, args.count, args.seed, args.width)
+    text = render(args.shape, args.count, args.seed, args.width, args.format, args.thread)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
             out.write(text)
