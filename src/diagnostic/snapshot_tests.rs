@@ -140,14 +140,7 @@ fn meaning_problems() {
 
 #[test]
 fn limits() {
-    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
-    for level in 1..12u8 {
-        let name = char::from(b'a' + level);
-        let previous = char::from(b'a' + level - 1);
-        let items = vec![format!("*{previous}"); 9].join(", ");
-        bomb.push_str(&format!("{name}: &{name} [{items}]\n"));
-    }
-    bomb.push_str("tasks:\n  x: {}\n");
+    let bomb = crate::parse::tests::alias_bomb();
     snapshot("too_complex_aliases", &bomb);
     let deep = format!("tasks:\n  a:\n    env:\n{}", {
         let mut nested = String::new();

@@ -217,4 +217,4 @@ fn syntax_hint(message: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -820,9 +820,9 @@ tasks:
     );
 }
 
-#[test]
-fn alias_bombs_and_deep_nesting_are_refused() {
-    // Nine references to the previous anchor per level: 9^12 nodes if expanded.
+/// A "billion laughs" workflow: nine references to the previous anchor per level, 9^12
+/// nodes if expanded. Shared with the snapshot tests.
+pub(crate) fn alias_bomb() -> String {
     let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
     for level in 1..12u8 {
         let name = char::from(b'a' + level);
@@ -831,6 +831,12 @@ fn alias_bombs_and_deep_nesting_are_refused() {
         bomb.push_str(&format!("{name}: &{name} [{items}]\n"));
     }
     bomb.push_str("tasks:\n  x: {}\n");
+    bomb
+}
+
+#[test]
+fn alias_bombs_and_deep_nesting_are_refused() {
+    let bomb = alias_bomb();
     let deep_list = format!("tasks: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
     let deep_map = format!(
         "tasks:\n  a:\n    env: {}1{}\n",

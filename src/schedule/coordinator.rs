@@ -121,7 +121,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         }
     }
 
-    /// The executor, for tests that inspect a fake one.
+    /// The executor and the event sink, once the run is over (tests inspect a fake executor).
     pub fn into_parts(self) -> (E, S) {
         (self.executor, self.sink)
     }
