@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes a large synthetic DAG of no-op tasks as an engine workflow, a GNU Makefile, a
-build.ninja or a go-task Taskfile.yml, for benchmarking engine and its peers on the same graph.
+build.ninja, a go-task Taskfile.yml or a justfile, for benchmarking engine and its peers on the
+same graph.
 
-Shapes (every task runs `true`):
+Shapes (every task runs `true`, or the --command given):
   chain     each task depends on the one before it
   wide      N-1 independent tasks, then one join that depends on all of them
   layered   layers of --width tasks; each task depends on 2 tasks of the previous
@@ -11,13 +12,19 @@ Shapes (every task runs `true`):
 
 The output is the same for the same arguments. Engine tasks are written one per line in
 flow style, which keeps the file compact. --format picks the tool: engine (default), make,
-ninja or task; --thread makes engine tasks no-op scripts (`script: "()"`) on threads.
+ninja, task or just; --thread makes engine tasks no-op scripts (`script: "()"`) on threads.
+
+just runs a recipe's dependencies one at a time (it has no parallel dependencies by default),
+so its justfile is only fair for the one-task start-up benchmark of bench/compare.py.
+go-task runs commands in its own shell interpreter, where `true` is a builtin that starts no
+process; `--command /bin/true` makes each of its tasks start one, like the other tools do.
 
 Example:  python3 bench/gen_workflow.py layered 100000 --seed 1 -o /tmp/layered.yaml
           python3 bench/gen_workflow.py wide 2000 --format ninja -o /tmp/build.ninja
 """
 
 import argparse
+import json
 import random
 import sys
 
@@ -72,19 +79,19 @@ def diamond(count, _rng, _width):
 SHAPES = {"chain": chain, "wide": wide, "layered": layered, "diamond": diamond}
 
 
-def render_make(graph):
-    # Every task is a phony target whose recipe is `true`; `all` asks for every task.
+def render_make(graph, command):
+    # Every task is a phony target whose recipe is the command; `all` asks for every task.
     names = [name for name, _ in graph]
     lines = [".PHONY: all " + " ".join(names), "all: " + " ".join(names)]
     for name, deps in graph:
         lines.append(f"{name}: {' '.join(deps)}".rstrip())
-        lines.append("\ttrue")
+        lines.append(f"\t{command}")
     return "\n".join(lines) + "\n"
 
 
-def render_ninja(graph):
+def render_ninja(graph, command):
     # Outputs are never created, so every edge runs on every build, like a phony task.
-    lines = ["rule true", "  command = true", ""]
+    lines = ["rule true", f"  command = {command}", ""]
     for name, deps in graph:
         lines.append(f"build {name}: true {' '.join(deps)}".rstrip())
     lines.append("build all: phony " + " ".join(name for name, _ in graph))
@@ -92,25 +99,39 @@ def render_ninja(graph):
     return "\n".join(lines) + "\n"
 
 
-def render_task(graph):
+def render_task(graph, command):
     # `run: once` makes a task that several others depend on run a single time, as in make.
+    quoted = "'" + command.replace("'", "''") + "'"
     lines = ["version: '3'", "run: once", "tasks:"]
     for name, deps in graph:
         lines.append(f"  {name}:")
         if deps:
             lines.append(f"    deps: [{', '.join(deps)}]")
-        lines.append("    cmds: ['true']")
+        lines.append(f"    cmds: [{quoted}]")
     lines.append("  default:")
     lines.append(f"    deps: [{', '.join(name for name, _ in graph)}]")
     return "\n".join(lines) + "\n"
 
 
-def render(shape, count, seed, width, fmt="engine", thread=False):
+def render_just(graph, command):
+    # The first recipe is the default: `all` depends on every task. just runs each
+    # dependency once per invocation, one at a time.
+    lines = ["all: " + " ".join(name for name, _ in graph)]
+    for name, deps in graph:
+        lines.append(f"{name}: {' '.join(deps)}".rstrip())
+        lines.append(f"    {command}")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"make": render_make, "ninja": render_ninja, "task": render_task, "just": render_just}
+
+
+def render(shape, count, seed, width, fmt="engine", thread=False, command="true"):
     rng = random.Random(seed)
     graph = SHAPES[shape](count, rng, width)
     if fmt != "engine":
-        return {"make": render_make, "ninja": render_ninja, "task": render_task}[fmt](graph)
-    command = 'script: "()"' if thread else 'run: "true"'
+        return RENDERERS[fmt](graph, command)
+    command = 'script: "()"' if thread else f"run: {json.dumps(command)}"
     lines = [
         "# yaml-language-server: $schema=../schemas/workflow.schema.json",
         f"name: {shape}-{count}",
@@ -127,7 +148,9 @@ def render(shape, count, seed, width, fmt="engine", thread=False):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("shape", choices=sorted(SHAPES))
     parser.add_argument("count", type=int, help="number of tasks (at least 1)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (layered only)")
@@ -135,8 +158,12 @@ def main():
         "--width", type=int, default=1000, help="tasks per layer (layered only)"
     )
     parser.add_argument(
-        "--format", choices=["engine", "make", "ninja", "task"], default="engine",
+        "--format", choices=["engine", *RENDERERS], default="engine",
         help="which tool's file to write",
+    )
+    parser.add_argument(
+        "--command", default="true",
+        help="the shell command every task runs (default: true); ignored with --thread",
     )
     parser.add_argument(
         "--thread", action="store_true", help="engine tasks are no-op scripts on threads"
@@ -145,7 +172,9 @@ def main():
     args = parser.parse_args()
     if args.count < 1 or args.width < 1:
         parser.error("count and width must be at least 1")
-    text = render(args.shape, args.count, args.seed, args.width, args.format, args.thread)
+    text = render(
+        args.shape, args.count, args.seed, args.width, args.format, args.thread, args.command
+    )
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
             out.write(text)

@@ -40,7 +40,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     // of piling its output up in memory here.
     let (sender, receiver) = crossbeam_channel::bounded::<Message>(MESSAGE_QUEUE);
     let signals = forward_signals(sender.clone())?;
-    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let jobs = within_open_file_limit(args.jobs.unwrap_or_else(default_jobs));
     let threads = args.threads.unwrap_or_else(|| default_jobs().max(4));
     let context = RunContext {
         run_id: run_id.clone(),
@@ -102,6 +102,41 @@ fn default_state_dir(workflow: &Path) -> PathBuf {
     workflow
         .parent()
         .map_or_else(|| PathBuf::from(".engine"), |dir| dir.join(".engine"))
+}
+
+/// Descriptors each running process task holds: two pipes, a pidfd and its log file.
+const FILES_PER_TASK: u64 = 4;
+
+/// Descriptors kept for everything else (the events file, the reporter, libraries).
+const FILES_RESERVED: u64 = 64;
+
+/// Raises the soft limit on open files to the hard one, then lowers `jobs` if even that
+/// limit cannot hold that many running process tasks (with a note on stderr).
+fn within_open_file_limit(jobs: usize) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)
+        && current < maximum
+    {
+        limit.current = Some(maximum);
+        if setrlimit(Resource::Nofile, limit).is_err() {
+            limit.current = Some(current);
+        }
+    }
+    let Some(files) = limit.current else {
+        return jobs;
+    };
+    let fit = usize::try_from(files.saturating_sub(FILES_RESERVED) / FILES_PER_TASK)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if jobs > fit {
+        eprintln!(
+            "engine: running at most {fit} process tasks at once, not {jobs}: the open-file \
+             limit is {files} (`ulimit -n`)"
+        );
+        return fit;
+    }
+    jobs
 }
 
 /// Forwards SIGINT and SIGTERM to the coordinator as `Message::Interrupt`.

@@ -7,6 +7,7 @@ mod local;
 mod log;
 mod pool;
 mod process;
+mod reactor;
 mod thread;
 
 pub use fake::FakeExecutor;

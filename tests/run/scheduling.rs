@@ -172,3 +172,23 @@ tasks:
         .collect();
     assert_eq!(finished, ["one", "two", "three", "nap"]);
 }
+
+#[test]
+fn jobs_are_lowered_to_what_the_open_file_limit_holds() {
+    let tasks: String = (0..12)
+        .map(|i| format!("  s{i}:\n    run: sleep 0.3\n"))
+        .collect();
+    // 100 descriptors: 64 kept for the engine, 4 per running task, so 9 tasks at once.
+    let run = Test::new(&format!("tasks:\n{tasks}"))
+        .args(["-j", "12"])
+        .wrapper(&["prlimit", "--nofile=100", "--"])
+        .run();
+    run.code(0);
+    assert_eq!(run.max_concurrent(), 9);
+    if !run
+        .stderr()
+        .contains("running at most 9 process tasks at once, not 12")
+    {
+        run.fail("no note about the lowered job limit");
+    }
+}

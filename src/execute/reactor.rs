@@ -1,0 +1,562 @@
+//! The process reactor: one thread that watches the output pipes and the exit of every running
+//! process task with epoll, so a process task costs no thread of its own.
+//!
+//! A task's exit is seen through a pidfd, which becomes readable when the leader has exited but
+//! is not yet reaped. While it is a zombie its pid, which is also the group id, cannot be
+//! reused, so the reactor kills whatever the task left in its group and only then reaps it;
+//! `Group::signal` takes the same lock, so nobody ever signals a recycled group id.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, ChildStderr, ChildStdout};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use rustc_hash::FxHashMap;
+use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
+use rustix::process::{Pid, Signal, kill_process_group};
+
+use super::{Exit, Message, TaskLog};
+use crate::events::Stream;
+use crate::model::TaskId;
+
+/// Longest line kept whole for display; longer ones are split (the log keeps every byte).
+pub(super) const MAX_LINE: usize = 64 * 1024;
+
+/// How long to wait for output pipes to close after the process group is gone.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// What the reactor reads at once from a pipe.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// A running process group. `alive` is true until the leader is reaped.
+#[derive(Debug)]
+pub(super) struct Group {
+    pgid: Pid,
+    alive: Mutex<bool>,
+}
+
+impl Group {
+    pub(super) fn new(pid: u32) -> Option<Self> {
+        let pgid = Pid::from_raw(i32::try_from(pid).ok()?)?;
+        Some(Self {
+            pgid,
+            alive: Mutex::new(true),
+        })
+    }
+
+    /// The group id: the leader's pid.
+    pub(super) fn pgid(&self) -> Pid {
+        self.pgid
+    }
+
+    /// Sends `signal` to the whole group unless its leader was already reaped.
+    pub(super) fn signal(&self, signal: Signal) {
+        let alive = self.alive.lock().unwrap_or_else(PoisonError::into_inner);
+        if *alive {
+            let _ = kill_process_group(self.pgid, signal);
+        }
+    }
+
+    /// Kills what is left of the group and reaps its exited leader, under the lock.
+    fn kill_and_reap(&self, child: &mut Child) -> std::io::Result<std::process::ExitStatus> {
+        let mut alive = self.alive.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = kill_process_group(self.pgid, Signal::KILL);
+        let status = child.wait();
+        *alive = false;
+        status
+    }
+}
+
+/// A started process task handed to the reactor.
+pub(super) struct Watch {
+    pub task: TaskId,
+    pub child: Child,
+    pub group: Arc<Group>,
+    pub pidfd: OwnedFd,
+    pub stdout: ChildStdout,
+    pub stderr: ChildStderr,
+    pub log: TaskLog,
+}
+
+/// The handle the process executor keeps: registers tasks and stops the thread when dropped.
+pub(super) struct Reactor {
+    epoll: Arc<OwnedFd>,
+    wake: Arc<OwnedFd>,
+    watches: Sender<(u64, Watch)>,
+    next: u64,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor").field("next", &self.next).finish()
+    }
+}
+
+/// Which of a watch's descriptors an epoll event is about: the low two bits of its data.
+const STDOUT: u64 = 0;
+const STDERR: u64 = 1;
+const EXIT: u64 = 2;
+const WAKE: u64 = u64::MAX;
+
+impl Reactor {
+    /// Starts the reactor thread; it sends what it sees to `sender`.
+    pub(super) fn start(sender: Sender<Message>) -> std::io::Result<Self> {
+        let epoll = Arc::new(epoll::create(epoll::CreateFlags::CLOEXEC)?);
+        let wake = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
+        epoll::add(
+            &*epoll,
+            &*wake,
+            epoll::EventData::new_u64(WAKE),
+            epoll::EventFlags::IN,
+        )?;
+        let (watches, receiver) = crossbeam_channel::unbounded();
+        let state = Loop {
+            epoll: Arc::clone(&epoll),
+            receiver,
+            sender,
+            watched: FxHashMap::default(),
+            received: 0,
+            lingering: VecDeque::new(),
+            buffer: vec![0; READ_BUFFER],
+        };
+        let thread = std::thread::Builder::new()
+            .name("engine-reactor".into())
+            .spawn(move || state.run())?;
+        Ok(Self {
+            epoll,
+            wake,
+            watches,
+            next: 0,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a started task to the reactor. Its descriptors are registered here, on the
+    /// caller's thread, and the watch is sent right after: the reactor, seeing an event for a
+    /// registration it has not received yet, waits for it on the channel.
+    pub(super) fn watch(&mut self, watch: Watch) -> std::io::Result<()> {
+        self.next += 1;
+        let key = self.next << 2;
+        let flags = epoll::EventFlags::IN;
+        let registered = [
+            (watch.stdout.as_fd(), STDOUT),
+            (watch.stderr.as_fd(), STDERR),
+            (watch.pidfd.as_fd(), EXIT),
+        ]
+        .into_iter()
+        .try_for_each(|(fd, kind)| {
+            epoll::add(
+                &*self.epoll,
+                fd,
+                epoll::EventData::new_u64(key | kind),
+                flags,
+            )
+        });
+        if let Err(error) = registered {
+            let _ = epoll::delete(&*self.epoll, &watch.stdout);
+            let _ = epoll::delete(&*self.epoll, &watch.stderr);
+            let _ = epoll::delete(&*self.epoll, &watch.pidfd);
+            let mut child = watch.child;
+            let _ = watch.group.kill_and_reap(&mut child);
+            return Err(error.into());
+        }
+        // The receiver lives as long as the thread, which lives as long as `self`.
+        let _ = self.watches.send((self.next, watch));
+        Ok(())
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A watched task on the reactor thread.
+struct Watched {
+    task: TaskId,
+    child: Child,
+    group: Arc<Group>,
+    pidfd: Option<OwnedFd>,
+    stdout: Option<Pipe<ChildStdout>>,
+    stderr: Option<Pipe<ChildStderr>>,
+    log: TaskLog,
+    exit: Option<Exit>,
+}
+
+/// An open output pipe and the start of its unfinished last line.
+struct Pipe<R> {
+    reader: R,
+    pending: Vec<u8>,
+}
+
+impl<R> Pipe<R> {
+    fn new(reader: R) -> Self {
+        Self {
+            reader,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Sends the unfinished last line, if any.
+    fn flush(&self, task: TaskId, stream: Stream, sender: &Sender<Message>) {
+        if !self.pending.is_empty() {
+            send_lines(sender, task, stream, vec![decode_line(&self.pending)]);
+        }
+    }
+}
+
+/// The reactor thread's state.
+struct Loop {
+    epoll: Arc<OwnedFd>,
+    receiver: Receiver<(u64, Watch)>,
+    sender: Sender<Message>,
+    watched: FxHashMap<u64, Watched>,
+    /// The highest registration received so far.
+    received: u64,
+    /// Tasks whose leader was reaped but whose pipes are still open, oldest first, with the
+    /// moment the reactor stops waiting for them.
+    lingering: VecDeque<(Instant, u64)>,
+    buffer: Vec<u8>,
+}
+
+impl Loop {
+    fn run(mut self) {
+        let mut events = Vec::with_capacity(256);
+        loop {
+            events.clear();
+            let timeout = self.timeout();
+            match epoll::wait(
+                &*self.epoll,
+                rustix::buffer::spare_capacity(&mut events),
+                timeout.as_ref(),
+            ) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(error) => {
+                    eprintln!("engine: cannot wait for task events: {error}");
+                    break;
+                }
+            }
+            let mut stop = false;
+            for event in &events {
+                let data = event.data.u64();
+                if data == WAKE {
+                    stop = true;
+                } else {
+                    self.handle(data >> 2, data & 3);
+                }
+            }
+            self.expire_lingering();
+            if stop {
+                break;
+            }
+        }
+        self.shutdown();
+    }
+
+    /// How long epoll may sleep: until the oldest lingering task's grace ends.
+    fn timeout(&self) -> Option<Timespec> {
+        let (deadline, _) = self.lingering.front()?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        Some(Timespec {
+            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(left.subsec_nanos()),
+        })
+    }
+
+    fn handle(&mut self, key: u64, kind: u64) {
+        // A registration newer than any received is on its way: the executor sends it right
+        // after registering. Older unknown keys are events of tasks already finished.
+        while key > self.received {
+            let Ok((received, watch)) = self.receiver.recv() else {
+                return;
+            };
+            self.received = received;
+            self.watched.insert(received, Watched::new(watch));
+        }
+        let Some(watched) = self.watched.get_mut(&key) else {
+            return;
+        };
+        match kind {
+            STDOUT => {
+                if let Some(pipe) = &mut watched.stdout
+                    && !read_some(
+                        watched.task,
+                        pipe,
+                        Stream::Stdout,
+                        &watched.log,
+                        &self.sender,
+                        &mut self.buffer,
+                    )
+                    && let Some(pipe) = watched.stdout.take()
+                {
+                    let _ = epoll::delete(&*self.epoll, &pipe.reader);
+                }
+            }
+            STDERR => {
+                if let Some(pipe) = &mut watched.stderr
+                    && !read_some(
+                        watched.task,
+                        pipe,
+                        Stream::Stderr,
+                        &watched.log,
+                        &self.sender,
+                        &mut self.buffer,
+                    )
+                    && let Some(pipe) = watched.stderr.take()
+                {
+                    let _ = epoll::delete(&*self.epoll, &pipe.reader);
+                }
+            }
+            _ => {
+                if let Some(pidfd) = watched.pidfd.take() {
+                    let _ = epoll::delete(&*self.epoll, &pidfd);
+                    watched.exit = Some(reap(&watched.group, &mut watched.child));
+                    if watched.stdout.is_some() || watched.stderr.is_some() {
+                        self.lingering.push_back((Instant::now() + PIPE_GRACE, key));
+                    }
+                }
+            }
+        }
+        self.finish_if_done(key);
+    }
+
+    /// Reports a task whose leader was reaped and whose pipes are closed.
+    fn finish_if_done(&mut self, key: u64) {
+        let done = self.watched.get(&key).is_some_and(|watched| {
+            watched.exit.is_some() && watched.stdout.is_none() && watched.stderr.is_none()
+        });
+        if done && let Some(watched) = self.watched.remove(&key) {
+            watched.log.flush();
+            let exit = watched.exit.unwrap_or(Exit::Code(0));
+            let _ = self.sender.send(Message::Finished {
+                task: watched.task,
+                exit,
+            });
+        }
+    }
+
+    /// Gives up on pipes still held open after their group was killed: a process that left
+    /// the group (`setsid`) keeps them.
+    fn expire_lingering(&mut self) {
+        let now = Instant::now();
+        while let Some(&(deadline, key)) = self.lingering.front() {
+            if deadline > now {
+                break;
+            }
+            self.lingering.pop_front();
+            let Some(watched) = self.watched.get_mut(&key) else {
+                continue;
+            };
+            if watched.stdout.is_none() && watched.stderr.is_none() {
+                continue;
+            }
+            if let Some(pipe) = watched.stdout.take() {
+                let _ = epoll::delete(&*self.epoll, &pipe.reader);
+                pipe.flush(watched.task, Stream::Stdout, &self.sender);
+            }
+            if let Some(pipe) = watched.stderr.take() {
+                let _ = epoll::delete(&*self.epoll, &pipe.reader);
+                pipe.flush(watched.task, Stream::Stderr, &self.sender);
+            }
+            let note = "engine: a process that left the task's process group still holds its \
+                        output open; output after this point is not shown";
+            send_lines(
+                &self.sender,
+                watched.task,
+                Stream::Stderr,
+                vec![note.into()],
+            );
+            self.finish_if_done(key);
+        }
+    }
+
+    /// Stops every task still watched (the run is over or was abandoned): kills and reaps
+    /// their groups so that nothing is left behind.
+    fn shutdown(&mut self) {
+        while let Ok((received, watch)) = self.receiver.try_recv() {
+            self.received = received;
+            self.watched.insert(received, Watched::new(watch));
+        }
+        for (_, mut watched) in self.watched.drain() {
+            if watched.pidfd.is_some() {
+                let _ = watched.group.kill_and_reap(&mut watched.child);
+            }
+            watched.log.flush();
+        }
+    }
+}
+
+impl Watched {
+    fn new(watch: Watch) -> Self {
+        Self {
+            task: watch.task,
+            child: watch.child,
+            group: watch.group,
+            pidfd: Some(watch.pidfd),
+            stdout: Some(Pipe::new(watch.stdout)),
+            stderr: Some(Pipe::new(watch.stderr)),
+            log: watch.log,
+            exit: None,
+        }
+    }
+}
+
+/// Kills the rest of an exited leader's group, reaps the leader and says how it ended.
+fn reap(group: &Group, child: &mut Child) -> Exit {
+    match group.kill_and_reap(child) {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            (None, None) => Exit::StartFailed("the process ended without a status".into()),
+        },
+        Err(error) => Exit::StartFailed(format!("cannot wait for the process: {error}")),
+    }
+}
+
+/// Reads once from a readable pipe: raw bytes to the log, complete lines to the coordinator.
+/// Returns false at the end of the output (or on an error, which ends it too); the pipe's
+/// unfinished last line is sent then.
+fn read_some<R: Read>(
+    task: TaskId,
+    pipe: &mut Pipe<R>,
+    stream: Stream,
+    log: &TaskLog,
+    sender: &Sender<Message>,
+    buffer: &mut [u8],
+) -> bool {
+    let read = loop {
+        match pipe.reader.read(buffer) {
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return true,
+            other => break other.unwrap_or(0),
+        }
+    };
+    if read == 0 {
+        pipe.flush(task, stream, sender);
+        return false;
+    }
+    let chunk = &buffer[..read];
+    log.write(chunk);
+    let lines = split_lines(&mut pipe.pending, chunk);
+    if !lines.is_empty() {
+        send_lines(sender, task, stream, lines);
+    }
+    true
+}
+
+/// Appends `chunk` to `pending` and takes out every complete line, and pieces of `MAX_LINE`
+/// bytes from a longer unfinished one.
+pub(super) fn split_lines(pending: &mut Vec<u8>, chunk: &[u8]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = chunk;
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        pending.extend_from_slice(&rest[..end]);
+        lines.push(decode_line(pending));
+        pending.clear();
+        rest = &rest[end + 1..];
+    }
+    pending.extend_from_slice(rest);
+    while pending.len() >= MAX_LINE {
+        lines.push(decode_line(&pending[..MAX_LINE]));
+        pending.drain(..MAX_LINE);
+    }
+    lines
+}
+
+fn send_lines(sender: &Sender<Message>, task: TaskId, stream: Stream, lines: Vec<String>) {
+    let _ = sender.send(Message::Output {
+        task,
+        stream,
+        lines,
+    });
+}
+
+/// A line for display: invalid UTF-8 replaced, a trailing `\r` dropped.
+fn decode_line(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_split_decoded_and_bounded() {
+        let mut pending = Vec::new();
+        let mut lines = split_lines(&mut pending, b"one\r\ntwo\n\xff\xfe bad\nno new");
+        lines.extend(split_lines(&mut pending, b"line"));
+        assert_eq!(lines, ["one", "two", "\u{fffd}\u{fffd} bad"]);
+        assert_eq!(pending, b"no newline");
+        let long = vec![b'x'; MAX_LINE + 10];
+        let lines = split_lines(&mut pending, &long);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].len(), MAX_LINE);
+        assert!(lines[0].starts_with("no newlinex"));
+        assert_eq!(pending.len(), 10 + "no newline".len());
+    }
+
+    #[test]
+    fn a_task_is_reported_after_all_its_output() {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let mut reactor = Reactor::start(sender).expect("reactor");
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (index, script) in ["printf 'a\\nb'; echo c >&2; exit 3", "kill -9 $$"]
+            .into_iter()
+            .enumerate()
+        {
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", script])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            let group = Arc::new(Group::new(child.id()).expect("pid"));
+            let pidfd =
+                rustix::process::pidfd_open(group.pgid(), rustix::process::PidfdFlags::empty())
+                    .expect("pidfd");
+            let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+            reactor
+                .watch(Watch {
+                    task: TaskId(u32::try_from(index).expect("small")),
+                    child,
+                    group,
+                    pidfd,
+                    stdout: stdout.expect("stdout"),
+                    stderr: stderr.expect("stderr"),
+                    log: TaskLog::new(dir.path().join(format!("{index}.log"))),
+                })
+                .expect("watch");
+        }
+        let mut seen: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
+        let mut exits = vec![None, None];
+        while exits.iter().any(Option::is_none) {
+            match receiver
+                .recv_timeout(Duration::from_secs(10))
+                .expect("message")
+            {
+                Message::Output { task, lines, .. } => {
+                    assert!(exits[task.index()].is_none(), "output after the end");
+                    seen[task.index()].extend(lines);
+                }
+                Message::Finished { task, exit } => exits[task.index()] = Some(exit),
+                Message::Interrupt => unreachable!(),
+            }
+        }
+        seen[0].sort();
+        assert_eq!(seen[0], ["a", "b", "c"]);
+        assert_eq!(exits, [Some(Exit::Code(3)), Some(Exit::Signal(9))]);
+        let log = std::fs::read(dir.path().join("0.log")).expect("log");
+        assert_eq!(log.len(), "a\nbc\n".len());
+    }
+}
