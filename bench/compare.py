@@ -32,7 +32,7 @@ Cases (default sizes; --quick uses small ones and 2 rounds):
 
 How it measures: every tool is started with posix_spawn from this script, with stdin and
 stdout on /dev/null and stderr into a file (a pseudo-terminal for the bars); wall time is
-time.perf_counter() from the spawn to waitpid(). Peak RSS is the ru_maxrss that wait4
+time.perf_counter() from the spawn to os.wait4(). Peak RSS is the ru_maxrss that wait4
 reports, read in the warm-up runs, which run under GNU time (`/usr/bin/time -f %M`): the
 kernel counts in ru_maxrss the memory a child held before its exec, which for a child of
 this script is the script's own (about 20 MB), and for a child of GNU time under 1 MB.
@@ -44,8 +44,10 @@ are never created, so every edge runs every time), `task --silent --concurrency 
 run `/bin/true`: go-task's shell interpreter has `true` built in and would start no process),
 `just --quiet`, `engine run workflow.yaml -j 2 --progress none`.
 
-The tables show per tool: runs, median, min and max wall time, overhead per task
-((median - floor median) / tasks), peak RSS (the largest of the runs), and the median as a
+The tables show per tool: runs, median, min and max wall time, median CPU time (user +
+system of the tool and every child it waited for: steadier than wall time on a shared
+machine), overhead per task ((median - floor median) / tasks), peak RSS (the largest of the
+warm-up runs), and the median wall time as a
 multiple of the floor's and of the best peer's (the fastest of make, ninja, go-task and
 just in that case). The goals table is computed from those numbers. Memory per task is
 (peak RSS of a thread-task workflow - peak RSS of the one-task workflow) / tasks.
@@ -107,11 +109,16 @@ class Case:
     width: int = 1000
     caps: dict = dataclasses.field(default_factory=dict)  # tool -> most measured runs
 
-    def title(self):
+    def label(self):
+        """What runs: `layered 1,000 process tasks, -j 2`."""
         kind = "thread" if self.thread else "process"
-        noun = "task" if self.count == 1 else "tasks"
         jobs = "" if self.thread else f", `-j {self.jobs}`"
-        return f"{self.key}: {self.shape} {self.count:,} {kind} {noun}{jobs}"
+        if self.count == 1:
+            return f"one {kind} task{jobs}"
+        return f"{self.shape} {self.count:,} {kind} tasks{jobs}"
+
+    def title(self):
+        return f"{self.key}: {self.label()}"
 
 
 PROCESS_TOOLS = ["floor", "engine", "make", "ninja", "go-task"]
@@ -325,7 +332,8 @@ class PtyDrain:
 
 def spawn_and_wait(tool, argv, stdout, stderr_fd=None):
     """Runs argv in tool.cwd, stdout to the file `stdout`, stderr to stderr_fd if given
-    (else to the same file); returns (seconds, exit code)."""
+    (else to the same file); returns (wall seconds, CPU seconds, exit code). The CPU time
+    is user + system of the process and of every child it waited for."""
     for path in tool.reset:
         path.unlink(missing_ok=True)
     actions = [
@@ -338,8 +346,9 @@ def spawn_and_wait(tool, argv, stdout, stderr_fd=None):
     os.chdir(tool.cwd)
     start = time.perf_counter()
     pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
-    _, status = os.waitpid(pid, 0)
-    return time.perf_counter() - start, os.waitstatus_to_exitcode(status)
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - start
+    return seconds, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
 
 
 def fail(case, tool, code, log):
@@ -355,7 +364,7 @@ def verify(case, tool):
     if tool.verify_argv is None:
         return None
     log = tool.cwd / "verify.log"
-    _, code = spawn_and_wait(tool, tool.verify_argv, log)
+    _, _, code = spawn_and_wait(tool, tool.verify_argv, log)
     if code != 0:
         fail(case, tool, code, log)
     ran = len(re.findall(tool.verify_pattern, log.read_text(errors="replace"), re.M))
@@ -367,7 +376,7 @@ def verify(case, tool):
 
 def timed_run(case, tool, drain, measure_rss):
     """One run of the tool's command, stdout to /dev/null, stderr to a file or the pty.
-    Returns (seconds, peak RSS in KB or None). With measure_rss the command runs under GNU
+    Returns (wall seconds, CPU seconds, peak RSS in KB or None). With measure_rss it runs under GNU
     time, whose ru_maxrss is the tool's own: this script's would include its own memory,
     since the kernel counts what a child held before its exec (see --help)."""
     log = tool.cwd / "stderr.log"
@@ -376,7 +385,7 @@ def timed_run(case, tool, drain, measure_rss):
         + tool.argv
     if tool.pty:
         before = drain.bytes
-        seconds, code = spawn_and_wait(tool, argv, "/dev/null", drain.slave)
+        seconds, cpu, code = spawn_and_wait(tool, argv, "/dev/null", drain.slave)
         if code == 0 and drain.bytes == before:
             time.sleep(0.1)  # let the drain thread catch up before concluding anything
             if drain.bytes == before:
@@ -384,12 +393,12 @@ def timed_run(case, tool, drain, measure_rss):
     else:
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            seconds, code = spawn_and_wait(tool, argv, "/dev/null", fd)
+            seconds, cpu, code = spawn_and_wait(tool, argv, "/dev/null", fd)
         finally:
             os.close(fd)
     if code != 0:
         fail(case, tool, code, log)
-    return seconds, int(rss_file.read_text().split()[-1]) if measure_rss else None
+    return seconds, cpu, int(rss_file.read_text().split()[-1]) if measure_rss else None
 
 
 def spread(round_index, rounds, cap):
@@ -402,8 +411,8 @@ def spread(round_index, rounds, cap):
 def run_case(case, tools):
     """The task-count check, the warm-up rounds (which measure peak RSS) and the measured
     rounds (wall time), tools alternating."""
-    samples = {tool.name: {"seconds": [], "rss_kb": [], "verified_tasks": None}
-               for tool in tools}
+    samples = {tool.name: {"seconds": [], "cpu_seconds": [], "rss_kb": [],
+                           "verified_tasks": None} for tool in tools}
     pty = any(tool.pty for tool in tools)
     with PtyDrain() if pty else contextlib.nullcontext() as drain:
         for tool in tools:
@@ -411,27 +420,30 @@ def run_case(case, tools):
         print(f"{case.key}: every tool ran all {case.count:,} tasks", flush=True)
         for index in range(case.warmup):
             run_round(case, tools, index, f"warm-up {index + 1}/{case.warmup}", drain,
-                      lambda tool: tool.max_runs is None or index == 0, samples, "rss_kb")
+                      lambda tool: tool.max_runs is None or index == 0, samples, False)
         for index in range(case.rounds):
             run_round(case, tools, index, f"round {index + 1}/{case.rounds}", drain,
-                      lambda tool: spread(index, case.rounds, tool.max_runs), samples,
-                      "seconds")
+                      lambda tool: spread(index, case.rounds, tool.max_runs), samples, True)
         for tool in tools:
             if tool.pty:  # what all its runs drew, as a sign that the bars were live
                 samples[tool.name]["pty_bytes"] = drain.bytes
     return samples
 
 
-def run_round(case, tools, index, label, drain, takes_part, samples, key):
+def run_round(case, tools, index, label, drain, takes_part, samples, measured):
     """Runs every tool that takes part once, in an order rotated by `index`, and appends
-    each one's wall time (key "seconds") or peak RSS ("rss_kb") to its samples."""
+    each one's wall and CPU time (measured rounds) or peak RSS (warm-up) to its samples."""
     shift = index % len(tools)
     print(f"  {case.key} {label}:", end="", flush=True)
     for tool in tools[shift:] + tools[:shift]:
         if not takes_part(tool):
             continue
-        seconds, rss = timed_run(case, tool, drain, measure_rss=key == "rss_kb")
-        samples[tool.name][key].append(seconds if key == "seconds" else rss)
+        seconds, cpu, rss = timed_run(case, tool, drain, measure_rss=not measured)
+        if measured:
+            samples[tool.name]["seconds"].append(seconds)
+            samples[tool.name]["cpu_seconds"].append(cpu)
+        else:
+            samples[tool.name]["rss_kb"].append(rss)
         shown = fmt_time(seconds) + (f" {fmt_mb(rss)}" if rss is not None else "")
         print(f"  {tool.name} {shown}", end="", flush=True)
     print(flush=True)
@@ -484,10 +496,19 @@ def versions(bins, engine_source, engine_given):
         "rustc": first_line(["rustc", "--version"]),
         "python": platform.python_version(),
     }
-    for program in ("make", "ninja", "task", "just"):
+    for name, program in (("make", "make"), ("ninja", "ninja"), ("go-task", "task"),
+                          ("just", "just")):
         if program in bins:
-            found[program] = first_line([bins[program], "--version"])
+            found[name] = first_line([bins[program], "--version"])
     return found
+
+
+def warn_if_busy(machine):
+    """Says so when other work is keeping the CPUs busy: wall times will be noisy."""
+    load = machine["load_before"][0]
+    if load > machine["cpus"] / 2:
+        print(f"warning: load average {load:.2f} on {machine['cpus']} CPUs; other work will "
+              "make the wall times noisy (CPU times suffer less)", flush=True)
 
 
 # ---------------------------------------------------------------- summarising
@@ -507,13 +528,20 @@ def fmt_mb(kb):
     return f"{kb / 1024:.1f} MB"
 
 
+def fmt_ratio(value):
+    """2.15x, or nothing when there is nothing to compare with."""
+    return f"{value:.2f}x" if value is not None else ""
+
+
 def summarise(case, samples):
-    """Per tool: runs, median, min, max, overhead per task, peak RSS, x floor, x best peer."""
+    """Per tool: runs, median, min, max, median CPU time, overhead per task, peak RSS,
+    x floor, x best peer."""
     stats = {}
     for name in case.tools:
         seconds = samples[name]["seconds"]
         stats[name] = {"runs": len(seconds), "median": statistics.median(seconds),
                        "min": min(seconds), "max": max(seconds),
+                       "cpu": statistics.median(samples[name]["cpu_seconds"]),
                        "rss_kb": max(samples[name]["rss_kb"])}
     floor = stats.get("floor", {}).get("median")
     peers = [stats[name]["median"] for name in PEERS if name in stats]
@@ -522,23 +550,26 @@ def summarise(case, samples):
         row["overhead_us"] = (row["median"] - floor) / case.count * 1e6 if floor else None
         row["x_floor"] = row["median"] / floor if floor else None
         row["x_best_peer"] = row["median"] / best_peer if best_peer else None
+    for name in case.tools:
+        if "pty_bytes" in samples[name]:
+            runs = stats[name]["runs"] + len(samples[name]["rss_kb"])
+            stats[name]["pty_kb_per_run"] = samples[name]["pty_bytes"] / 1024 / runs
     return stats
 
 
 def case_table(case, stats):
     """The markdown table of one case."""
     lines = [f"### {case.title()}", "",
-             "| tool | runs | median | min | max | overhead per task | peak RSS | x floor "
-             "| x best peer |", "|---|---|---|---|---|---|---|---|---|"]
+             "| tool | runs | median | min | max | CPU time | overhead per task | peak RSS "
+             "| x floor | x best peer |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name in case.tools:
         row = stats[name]
         overhead = f"{row['overhead_us']:.0f} µs" if row["overhead_us"] is not None else ""
-        ratio = lambda value: f"{value:.2f}x" if value is not None else ""  # noqa: E731
         label = f"**{name}**" if name.startswith("engine") else name
         lines.append(f"| {label} | {row['runs']} | {fmt_time(row['median'])} | "
-                     f"{fmt_time(row['min'])} | {fmt_time(row['max'])} | {overhead} | "
-                     f"{fmt_mb(row['rss_kb'])} | {ratio(row['x_floor'])} | "
-                     f"{ratio(row['x_best_peer'])} |")
+                     f"{fmt_time(row['min'])} | {fmt_time(row['max'])} | "
+                     f"{fmt_time(row['cpu'])} | {overhead} | {fmt_mb(row['rss_kb'])} | "
+                     f"{fmt_ratio(row['x_floor'])} | {fmt_ratio(row['x_best_peer'])} |")
     notes = case_notes(case, stats)
     return "\n".join(lines + ([""] + notes if notes else []))
 
@@ -550,17 +581,21 @@ def case_notes(case, stats):
         notes.append(f"Floor: `floor {case.count} {case.floor_jobs}`"
                      + (" (one at a time: a chain cannot run two tasks at once)."
                         if case.floor_jobs != case.jobs else "."))
-    for name, cap in case.caps.items():
+    for name in case.caps:
         if name in stats:
             notes.append(f"{name} is slow on this case, so it ran {stats[name]['runs']} "
                          f"measured times (the others {case.rounds}), spread over the rounds, "
                          "and one warm-up run.")
+    for name, row in stats.items():
+        if "pty_kb_per_run" in row:
+            notes.append(f"{name} drew {row['pty_kb_per_run']:,.0f} KB per run on a "
+                         f"{PTY_COLS}x{PTY_ROWS} pseudo-terminal.")
     return notes
 
 
 def ratio_goal(text, value, limit):
     """A goals-table row for a ratio: met when value <= limit."""
-    return (text, f"{value:.2f}x", value <= limit)
+    return (text, fmt_ratio(value), value <= limit)
 
 
 def goals(cases, stats):
@@ -571,24 +606,25 @@ def goals(cases, stats):
         engine = s.get("engine", {}).get("median")
         if case.key in ("layered", "layered-big", "wide", "chain"):
             best = min(s[name]["median"] for name in ("make", "ninja"))
-            rows.append(ratio_goal(f"{case.title()}: engine ≤ 1.15x the floor",
+            rows.append(ratio_goal(f"{case.label()}: engine ≤ 1.15x the floor",
                                    engine / s["floor"]["median"], 1.15))
-            rows.append(ratio_goal(f"{case.title()}: engine ≤ 1.0x the faster of make and "
+            rows.append(ratio_goal(f"{case.label()}: engine ≤ 1.0x the faster of make and "
                                    "ninja", engine / best, 1.0))
         elif case.key == "startup":
-            rows.append(("startup: engine median < 5 ms", fmt_time(engine), engine < 0.005))
+            rows.append((f"{case.label()}: engine median < 5 ms", fmt_time(engine),
+                         engine < 0.005))
             rivals = {name: s[name]["median"] for name in ("go-task", "just")}
-            rows.append(("startup: engine faster than go-task and just",
+            rows.append((f"{case.label()}: engine faster than go-task and just",
                          ", ".join(f"{n} {fmt_time(v)}" for n, v in rivals.items()),
                          engine < min(rivals.values())))
         elif case.key == "bars":
             apart = s["engine (bars)"]["median"] / engine - 1
-            rows.append((f"{case.title()}: `--progress bars` within 5% of `none`",
+            rows.append((f"{case.label()}: `--progress bars` within 5% of `none`",
                          f"{apart:+.1%}", abs(apart) < 0.05))
         elif case.key == "thread-big":
-            rows.append((f"{case.title()}: engine < 1.5 s", fmt_time(engine), engine < 1.5))
+            rows.append((f"{case.label()}: engine < 1.5 s", fmt_time(engine), engine < 1.5))
             rss = s["engine"]["rss_kb"]
-            rows.append((f"{case.title()}: engine < 400 MB peak RSS", fmt_mb(rss),
+            rows.append((f"{case.label()}: engine < 400 MB peak RSS", fmt_mb(rss),
                          rss < 400 * 1024))
     return rows
 
@@ -633,11 +669,11 @@ def render_markdown(run, cases, stats, json_path):
         "Method: each case's tools run alternately: a check run of each tool (its verbose "
         "output must show every task), warm-up rounds, then measured rounds; each round runs "
         "every tool once, in an order rotated each round. Wall time is from posix_spawn to "
-        "waitpid in the measured rounds. Peak RSS is the largest ru_maxrss of the warm-up "
+        "wait4 in the measured rounds; CPU time is the median of their user + system time, "
+        "the tool's and its children's. Peak RSS is the largest ru_maxrss of the warm-up "
         "runs, taken under GNU time (`/usr/bin/time -f %M`) so that it does not count the "
         "Python parent's memory; it is the largest of the tool and each child it waited for. "
-        "Overhead per task is "
-        "(median - floor median) / tasks; x floor and x best peer divide medians (best peer: "
+        "Overhead per task is (median - floor median) / tasks; x floor and x best peer divide medians (best peer: "
         "the fastest of make, ninja, go-task and just in that case). go-task's tasks run "
         "`/bin/true`, since its shell interpreter has `true` built in; ninja's `.ninja_log` "
         "is removed before each run. `bench/compare.py --help` explains everything.",
@@ -676,7 +712,9 @@ def parse_args():
                         choices=[case.key for case in default_cases()],
                         help="run only this case (repeatable): "
                              + ", ".join(case.key for case in default_cases()))
-    parser.add_argument("--rounds", type=int, help="measured rounds of every case")
+    parser.add_argument("--rounds", type=int,
+                        help="measured rounds of every case (default: 100 for startup, "
+                             "4 to 10 for the others)")
     parser.add_argument("--warmup", type=int,
                         help="warm-up rounds of every case, which measure the peak RSS "
                              "(at least 1)")
@@ -737,6 +775,7 @@ def main():
            "versions": versions(bins, engine_source, bool(args.engine)),
            "binaries": bins, "cases": {}}
     print(f"work directory: {workdir}", flush=True)
+    warn_if_busy(run["machine"])
     stats = {}
     for case in cases:
         tools = prepare_case(case, workdir, bins)

@@ -48,13 +48,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         log_dir: log_dir.clone(),
         sender,
     };
-    let executor =
-        LocalExecutor::new(context, threads, workflow.tasks.len()).map_err(|message| {
-            EngineError::Usage {
-                message,
-                hint: None,
-            }
-        })?;
+    let executor = LocalExecutor::new(context, threads, workflow.tasks.len());
     let reporter = Reporter::new(
         Arc::clone(&workflow),
         &graph,

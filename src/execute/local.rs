@@ -16,17 +16,16 @@ pub struct LocalExecutor {
 }
 
 impl LocalExecutor {
-    /// An executor for one run of a workflow with `tasks` tasks.
-    ///
-    /// # Errors
-    /// When the thread pool cannot be created.
-    pub fn new(context: RunContext, threads: usize, tasks: usize) -> Result<Self, String> {
+    /// An executor for one run of a workflow with `tasks` tasks. Threads (the script workers,
+    /// the process reactor) start with the first task that needs them.
+    #[must_use]
+    pub fn new(context: RunContext, threads: usize, tasks: usize) -> Self {
         let context = Arc::new(context);
-        Ok(Self {
-            threads: ThreadExecutor::new(Arc::clone(&context), threads)?,
+        Self {
+            threads: ThreadExecutor::new(Arc::clone(&context), threads),
             processes: ProcessExecutor::new(context),
             isolation: vec![Isolation::Thread; tasks],
-        })
+        }
     }
 }
 

@@ -1,10 +1,10 @@
 //! Thread tasks: scripts run by the shared rhai engine on a pool of worker threads. They cannot be killed,
 //! only cancelled: a cancelled script stops at its next operation or wakes from `sleep`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rhai::Engine;
+use rustc_hash::FxHashMap;
 
 use super::pool::WorkerPool;
 use super::{Exit, Message, RunContext, TaskLog, Termination};
@@ -12,28 +12,37 @@ use crate::events::Stream;
 use crate::model::{Command, Task, TaskId};
 use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script, script_engine};
 
-/// Runs scripts on a pool of worker threads.
+/// Runs scripts on a pool of worker threads, created with the first script so that a run
+/// without scripts starts no threads and builds no script engine.
 pub struct ThreadExecutor {
-    pool: WorkerPool,
-    engine: Arc<Engine>,
+    threads: usize,
+    workers: Option<(WorkerPool, Arc<Engine>)>,
     context: Arc<RunContext>,
-    running: HashMap<TaskId, Arc<CancelToken>>,
+    running: FxHashMap<TaskId, Arc<CancelToken>>,
 }
 
 impl ThreadExecutor {
-    /// A pool of `threads` workers for one run.
-    ///
-    /// # Errors
-    /// When the pool's threads cannot be created.
-    pub fn new(context: Arc<RunContext>, threads: usize) -> Result<Self, String> {
-        let pool = WorkerPool::new(threads)
-            .map_err(|error| format!("cannot start the worker threads: {error}"))?;
-        Ok(Self {
-            pool,
-            engine: Arc::new(script_engine()),
+    /// An executor for one run that will run up to `threads` scripts at once.
+    #[must_use]
+    pub fn new(context: Arc<RunContext>, threads: usize) -> Self {
+        Self {
+            threads,
+            workers: None,
             context,
-            running: HashMap::new(),
-        })
+            running: FxHashMap::default(),
+        }
+    }
+
+    /// The pool and the script engine, made on first use.
+    fn workers(&mut self) -> Result<&(WorkerPool, Arc<Engine>), String> {
+        if self.workers.is_none() {
+            let pool = WorkerPool::new(self.threads)
+                .map_err(|error| format!("cannot start the worker threads: {error}"))?;
+            self.workers = Some((pool, Arc::new(script_engine())));
+        }
+        self.workers
+            .as_ref()
+            .ok_or_else(|| "the worker threads are missing".to_owned())
     }
 
     /// Starts a script task on the pool.
@@ -41,10 +50,10 @@ impl ThreadExecutor {
         let Command::Script { ast, .. } = &task.command else {
             return Err("only scripts run on threads".into());
         };
+        let engine = Arc::clone(&self.workers()?.1);
         let token = Arc::new(CancelToken::new());
-        self.running.insert(task.id, Arc::clone(&token));
+        let token_for_running = Arc::clone(&token);
         let ast = Arc::clone(ast);
-        let engine = Arc::clone(&self.engine);
         let sender = self.context.sender.clone();
         let log = TaskLog::new(self.context.log_dir.join(format!("{}.log", task.name)));
         let id = task.id;
@@ -56,7 +65,10 @@ impl ThreadExecutor {
         ));
         env.push(("ENGINE_RUN_ID".into(), self.context.run_id.clone()));
         let cwd = task.cwd.clone();
-        self.pool.spawn(move || {
+        let Some((pool, _)) = &self.workers else {
+            return Err("the worker threads are missing".into());
+        };
+        pool.spawn(move || {
             let log = Arc::new(log);
             let print_log = Arc::clone(&log);
             let print_sender = sender.clone();
@@ -83,6 +95,7 @@ impl ThreadExecutor {
             };
             let _ = sender.send(Message::Finished { task: id, exit });
         });
+        self.running.insert(task.id, token_for_running);
         Ok(None)
     }
 

@@ -11,7 +11,8 @@ use crate::parse::location_span;
 
 /// Compiles scripts once each: identical sources share one `AST`.
 pub struct ScriptCompiler {
-    engine: Engine,
+    /// Made with the first script: a workflow without scripts never pays for it.
+    engine: Option<Engine>,
     compiled: HashMap<Arc<str>, Arc<AST>>,
 }
 
@@ -20,7 +21,7 @@ impl ScriptCompiler {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            engine: crate::script::base_engine(),
+            engine: None,
             compiled: HashMap::new(),
         }
     }
@@ -35,7 +36,8 @@ impl ScriptCompiler {
         if let Some((text, ast)) = self.compiled.get_key_value(script.value.as_str()) {
             return Ok((Arc::clone(text), Arc::clone(ast)));
         }
-        match self.engine.compile(&script.value) {
+        let engine = self.engine.get_or_insert_with(crate::script::base_engine);
+        match engine.compile(&script.value) {
             Ok(ast) => {
                 let text: Arc<str> = script.value.as_str().into();
                 let ast = Arc::new(ast);
