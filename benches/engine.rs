@@ -175,13 +175,9 @@ mod coordinator {
         };
         bencher
             .counter(ItemsCount::new(count))
-            .with_inputs(|| {
-                let (sender, receiver) = crossbeam_channel::unbounded();
-                (FakeExecutor::new(sender, Vec::new()), receiver)
-            })
-            .bench_values(|(fake, receiver)| {
-                let mut coordinator =
-                    Coordinator::new(&workflow, &graph, fake, NullSink, receiver, options);
+            .with_inputs(|| FakeExecutor::new(Vec::new()))
+            .bench_values(|fake| {
+                let mut coordinator = Coordinator::new(&workflow, &graph, fake, NullSink, options);
                 let summary = coordinator.run("bench");
                 assert_eq!(summary.succeeded, count, "every task runs");
                 coordinator.into_parts()

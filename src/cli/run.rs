@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::args::{RunArgs, ScriptArgs};
 use crate::error::EngineError;
-use crate::execute::{LocalExecutor, Message, RunContext};
+use crate::execute::{Inbox, LocalExecutor, Message, Outbox, RunContext};
 use crate::model::Command;
 use crate::report::Reporter;
 use crate::schedule::{Coordinator, Options};
@@ -38,17 +38,19 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     // Each output message carries up to one 64 KiB read of a pipe. A short queue makes a
     // task that prints faster than stdout or the events file take it wait on its pipe instead
     // of piling its output up in memory here.
-    let (sender, receiver) = crossbeam_channel::bounded::<Message>(MESSAGE_QUEUE);
-    let signals = forward_signals(sender.clone())?;
+    let (outbox, inbox) = Inbox::new(MESSAGE_QUEUE).map_err(EngineError::io(
+        "cannot create the coordinator's inbox".to_owned(),
+    ))?;
+    let signals = forward_signals(outbox.clone())?;
     let jobs = within_open_file_limit(args.jobs.unwrap_or_else(default_jobs));
     let threads = args.threads.unwrap_or_else(|| default_jobs().max(4));
     let context = RunContext {
         run_id: run_id.clone(),
         workflow_path: workflow.path.clone(),
         log_dir: log_dir.clone(),
-        sender,
+        outbox,
     };
-    let executor = LocalExecutor::new(context, threads, workflow.tasks.len());
+    let executor = LocalExecutor::new(context, inbox, threads, workflow.tasks.len());
     let reporter = Reporter::new(
         Arc::clone(&workflow),
         &graph,
@@ -63,8 +65,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         keep_going: args.keep_going,
         grace: args.grace.get(),
     };
-    let mut coordinator =
-        Coordinator::new(&workflow, &graph, executor, reporter, receiver, options);
+    let mut coordinator = Coordinator::new(&workflow, &graph, executor, reporter, options);
     let summary = coordinator.run(&run_id);
     signals.close();
     let (executor, reporter) = coordinator.into_parts();
@@ -134,9 +135,7 @@ fn within_open_file_limit(jobs: usize) -> usize {
 }
 
 /// Forwards SIGINT and SIGTERM to the coordinator as `Message::Interrupt`.
-fn forward_signals(
-    sender: crossbeam_channel::Sender<Message>,
-) -> Result<signal_hook::iterator::Handle, EngineError> {
+fn forward_signals(outbox: Outbox) -> Result<signal_hook::iterator::Handle, EngineError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .map_err(EngineError::io("cannot install signal handlers"))?;
@@ -145,7 +144,7 @@ fn forward_signals(
         .name("engine-signals".into())
         .spawn(move || {
             for _ in signals.forever() {
-                if sender.send(Message::Interrupt).is_err() {
+                if !outbox.send(Message::Interrupt) {
                     break;
                 }
             }

@@ -1,10 +1,10 @@
 //! `FakeExecutor`: an executor for scheduler tests. It runs nothing: it records the order in
-//! which tasks start and finishes one running task each time the coordinator goes idle, so
-//! tests are deterministic and need no sleeps or processes.
+//! which tasks start and finishes one running task each time the coordinator waits, so tests
+//! are deterministic and need no sleeps or processes.
 
 use std::collections::{HashSet, VecDeque};
 
-use crossbeam_channel::Sender;
+use std::time::Instant;
 
 use super::{Executor, Exit, Message, Termination};
 use crate::model::{Isolation, Task, TaskId};
@@ -12,7 +12,6 @@ use crate::model::{Isolation, Task, TaskId};
 /// A scripted executor. Tasks named in `failing` fail with exit code 1; the others succeed.
 #[derive(Debug)]
 pub struct FakeExecutor {
-    sender: Sender<Message>,
     failing: HashSet<String>,
     names: Vec<String>,
     running: VecDeque<(TaskId, Isolation)>,
@@ -27,11 +26,10 @@ pub struct FakeExecutor {
 }
 
 impl FakeExecutor {
-    /// A fake that reports to `sender`.
+    /// A fake whose tasks named in `failing` fail.
     #[must_use]
-    pub fn new(sender: Sender<Message>, failing: impl IntoIterator<Item = String>) -> Self {
+    pub fn new(failing: impl IntoIterator<Item = String>) -> Self {
         Self {
-            sender,
             failing: failing.into_iter().collect(),
             names: Vec::new(),
             running: VecDeque::new(),
@@ -62,7 +60,7 @@ impl Executor for FakeExecutor {
 
     fn terminate(&mut self, _task: TaskId, _how: Termination) {}
 
-    fn idle(&mut self) {
+    fn wait(&mut self, _deadline: Option<Instant>, out: &mut Vec<Message>) -> Result<(), String> {
         let index = match &mut self.shuffle {
             None => 0,
             Some(seed) => {
@@ -79,7 +77,8 @@ impl Executor for FakeExecutor {
             } else {
                 Exit::Code(0)
             };
-            let _ = self.sender.send(Message::Finished { task, exit });
+            out.push(Message::Finished { task, exit });
         }
+        Ok(())
     }
 }

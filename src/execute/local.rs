@@ -2,28 +2,35 @@
 //! its isolation.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::process::ProcessExecutor;
 use super::thread::ThreadExecutor;
-use super::{Executor, RunContext, Termination};
+use super::{Executor, Inbox, Message, RunContext, Termination};
 use crate::model::{Command, Isolation, Task, TaskId};
+
+/// Messages taken from the inbox at once, so that process output is read between them.
+const DRAIN_LIMIT: usize = 256;
 
 /// Runs thread tasks on a pool and process tasks as child process groups.
 pub struct LocalExecutor {
     threads: ThreadExecutor,
     processes: ProcessExecutor,
+    inbox: Inbox,
     isolation: Vec<Isolation>,
 }
 
 impl LocalExecutor {
-    /// An executor for one run of a workflow with `tasks` tasks. Threads (the script workers,
-    /// the process reactor) start with the first task that needs them.
+    /// An executor for one run of a workflow with `tasks` tasks; `inbox` receives what the
+    /// context's outbox sends. The script workers start with the first script task.
     #[must_use]
-    pub fn new(context: RunContext, threads: usize, tasks: usize) -> Self {
+    pub fn new(context: RunContext, inbox: Inbox, threads: usize, tasks: usize) -> Self {
         let context = Arc::new(context);
+        let doorbell = Arc::clone(inbox.doorbell());
         Self {
             threads: ThreadExecutor::new(Arc::clone(&context), threads),
-            processes: ProcessExecutor::new(context),
+            processes: ProcessExecutor::new(context, doorbell),
+            inbox,
             isolation: vec![Isolation::Thread; tasks],
         }
     }
@@ -46,6 +53,28 @@ impl Executor for LocalExecutor {
             Isolation::Thread => self.threads.terminate(task, how),
             Isolation::Process => self.processes.terminate(task, how),
         }
+    }
+
+    fn wait(&mut self, deadline: Option<Instant>, out: &mut Vec<Message>) -> Result<(), String> {
+        let waiting = self.inbox.drain(out, DRAIN_LIMIT) > 0;
+        if self.processes.is_idle() {
+            // Only other threads can report: block on the channel itself.
+            if !waiting {
+                self.inbox.recv(deadline, out);
+            }
+            return Ok(());
+        }
+        // Processes run: sleep in epoll, where the inbox's doorbell also wakes us. Messages
+        // already waiting only allow a look at the processes without sleeping.
+        let timeout = if waiting || !self.inbox.prepare_sleep() {
+            Some(Duration::ZERO)
+        } else {
+            deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()))
+        };
+        let polled = self.processes.poll(timeout, out);
+        self.inbox.woke();
+        self.inbox.drain(out, DRAIN_LIMIT);
+        polled
     }
 
     fn finished(&mut self, task: TaskId) {

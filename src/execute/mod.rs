@@ -3,6 +3,7 @@
 
 mod argv;
 mod fake;
+mod inbox;
 mod local;
 mod log;
 mod pool;
@@ -11,12 +12,13 @@ mod reactor;
 mod thread;
 
 pub use fake::FakeExecutor;
+pub use inbox::{Inbox, Outbox};
 pub use local::LocalExecutor;
 pub use log::TaskLog;
 
 use std::path::PathBuf;
 
-use crossbeam_channel::Sender;
+use std::time::Instant;
 
 use crate::events::Stream;
 use crate::model::{Task, TaskId};
@@ -80,8 +82,8 @@ pub struct RunContext {
     pub workflow_path: PathBuf,
     /// Where task logs go: one file per task that printed anything.
     pub log_dir: PathBuf,
-    /// Where executors send messages.
-    pub sender: Sender<Message>,
+    /// Where other threads (script workers) send messages.
+    pub outbox: Outbox,
 }
 
 /// Starts tasks and stops them on request.
@@ -99,7 +101,12 @@ pub trait Executor {
     /// Tells the executor that a task's `Finished` message was handled.
     fn finished(&mut self, _task: TaskId) {}
 
-    /// Called when the coordinator has started all it can and is about to wait. Real
-    /// executors do nothing; the fake one finishes a task here.
-    fn idle(&mut self) {}
+    /// Waits until something happens (output, a task's end, an interruption) or `deadline`
+    /// passes (`None`: no limit), and appends the messages to `out`. The coordinator calls it
+    /// when it has started all it can.
+    ///
+    /// # Errors
+    /// When the executor can no longer learn how its running tasks end; the coordinator then
+    /// gives them up.
+    fn wait(&mut self, deadline: Option<Instant>, out: &mut Vec<Message>) -> Result<(), String>;
 }

@@ -4,13 +4,15 @@
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use rustix::process::{PidfdFlags, Signal, pidfd_open};
 
 use super::argv::direct_argv;
+use super::inbox::Doorbell;
 use super::reactor::{Group, Reactor, Watch};
-use super::{RunContext, TaskLog, Termination};
+use super::{Message, RunContext, TaskLog, Termination};
 use crate::model::{Command as TaskCommand, Task, TaskId};
 
 /// Starts process tasks and signals their groups.
@@ -19,20 +21,22 @@ pub struct ProcessExecutor {
     context: Arc<RunContext>,
     running: FxHashMap<TaskId, Arc<Group>>,
     worker: std::path::PathBuf,
-    /// Started with the first process task.
+    doorbell: Arc<Doorbell>,
+    /// Made with the first process task.
     reactor: Option<Reactor>,
 }
 
 impl ProcessExecutor {
-    /// An executor for one run.
+    /// An executor for one run whose waits also end when `doorbell` rings.
     #[must_use]
-    pub fn new(context: Arc<RunContext>) -> Self {
+    pub fn new(context: Arc<RunContext>, doorbell: Arc<Doorbell>) -> Self {
         // The worker for `script` tasks with `isolation: process` is this same binary.
         let worker = std::env::current_exe().unwrap_or_else(|_| "engine".into());
         Self {
             context,
             running: FxHashMap::default(),
             worker,
+            doorbell,
             reactor: None,
         }
     }
@@ -80,8 +84,8 @@ impl ProcessExecutor {
     /// Starts a process task and hands it to the reactor.
     pub fn start(&mut self, task: &Task) -> Result<Option<u32>, String> {
         if self.reactor.is_none() {
-            let reactor = Reactor::start(self.context.sender.clone())
-                .map_err(|error| format!("cannot start the process reactor: {error}"))?;
+            let reactor = Reactor::new(Arc::clone(&self.doorbell))
+                .map_err(|error| format!("cannot watch processes: {error}"))?;
             self.reactor = Some(reactor);
         }
         let mut child = self
@@ -124,6 +128,30 @@ impl ProcessExecutor {
         }
         self.running.insert(task.id, group);
         Ok(Some(pid))
+    }
+
+    /// Whether no process task is watched: nothing can happen but messages from other
+    /// threads.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        self.reactor.as_ref().is_none_or(Reactor::is_idle)
+    }
+
+    /// Waits for the watched processes (see `Reactor::poll`).
+    ///
+    /// # Errors
+    /// When epoll fails.
+    pub fn poll(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<Message>,
+    ) -> Result<(), String> {
+        match &mut self.reactor {
+            Some(reactor) => reactor
+                .poll(timeout, out)
+                .map_err(|error| format!("cannot watch processes: {error}")),
+            None => Ok(()),
+        }
     }
 
     /// Forgets a task that ended.

@@ -1,5 +1,6 @@
-//! The process reactor: one thread that watches the output pipes and the exit of every running
-//! process task with epoll, so a process task costs no thread of its own.
+//! The process reactor: one epoll set, polled on the coordinator's thread, that watches the
+//! output pipes and the exit of every running process task, so a process task costs no
+//! thread of its own and its end wakes one thread only.
 //!
 //! A task's exit is seen through a pidfd, which becomes readable when the leader has exited but
 //! is not yet reaped. While it is a zombie its pid, which is also the group id, cannot be
@@ -12,14 +13,13 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStderr, ChildStdout};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
 use rustc_hash::FxHashMap;
-use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
+use rustix::event::{Timespec, epoll};
 use rustix::process::{Pid, Signal, kill_process_group};
 
+use super::inbox::Doorbell;
 use super::{Exit, Message, TaskLog};
 use crate::events::Stream;
 use crate::model::TaskId;
@@ -72,7 +72,7 @@ impl Group {
     }
 }
 
-/// A started process task handed to the reactor.
+/// A started process task to watch.
 pub(super) struct Watch {
     pub task: TaskId,
     pub child: Child,
@@ -83,63 +83,61 @@ pub(super) struct Watch {
     pub log: TaskLog,
 }
 
-/// The handle the process executor keeps: registers tasks and stops the thread when dropped.
-pub(super) struct Reactor {
-    epoll: Arc<OwnedFd>,
-    wake: Arc<OwnedFd>,
-    watches: Sender<(u64, Watch)>,
-    next: u64,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for Reactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reactor").field("next", &self.next).finish()
-    }
-}
-
 /// Which of a watch's descriptors an epoll event is about: the low two bits of its data.
 const STDOUT: u64 = 0;
 const STDERR: u64 = 1;
 const EXIT: u64 = 2;
-const WAKE: u64 = u64::MAX;
+const DOORBELL: u64 = u64::MAX;
+
+/// Watches the running process tasks with one epoll set, polled on the coordinator's thread.
+pub(super) struct Reactor {
+    epoll: OwnedFd,
+    /// Kept alive as long as it is in the epoll set.
+    doorbell: Arc<Doorbell>,
+    watched: FxHashMap<u64, Watched>,
+    next: u64,
+    /// Tasks whose leader was reaped but whose pipes are still open, oldest first, with the
+    /// moment the reactor stops waiting for them.
+    lingering: VecDeque<(Instant, u64)>,
+    buffer: Vec<u8>,
+    events: Vec<epoll::Event>,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("watched", &self.watched.len())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Reactor {
-    /// Starts the reactor thread; it sends what it sees to `sender`.
-    pub(super) fn start(sender: Sender<Message>) -> std::io::Result<Self> {
-        let epoll = Arc::new(epoll::create(epoll::CreateFlags::CLOEXEC)?);
-        let wake = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
+    /// A reactor whose waits also end when `doorbell` rings.
+    pub(super) fn new(doorbell: Arc<Doorbell>) -> std::io::Result<Self> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         epoll::add(
-            &*epoll,
-            &*wake,
-            epoll::EventData::new_u64(WAKE),
+            &epoll,
+            doorbell.fd(),
+            epoll::EventData::new_u64(DOORBELL),
             epoll::EventFlags::IN,
         )?;
-        let (watches, receiver) = crossbeam_channel::unbounded();
-        let state = Loop {
-            epoll: Arc::clone(&epoll),
-            receiver,
-            sender,
-            watched: FxHashMap::default(),
-            received: 0,
-            lingering: VecDeque::new(),
-            buffer: vec![0; READ_BUFFER],
-        };
-        let thread = std::thread::Builder::new()
-            .name("engine-reactor".into())
-            .spawn(move || state.run())?;
         Ok(Self {
             epoll,
-            wake,
-            watches,
+            doorbell,
+            watched: FxHashMap::default(),
             next: 0,
-            thread: Some(thread),
+            lingering: VecDeque::new(),
+            buffer: vec![0; READ_BUFFER],
+            events: Vec::with_capacity(256),
         })
     }
 
-    /// Hands a started task to the reactor. Its descriptors are registered here, on the
-    /// caller's thread, and the watch is sent right after: the reactor, seeing an event for a
-    /// registration it has not received yet, waits for it on the channel.
+    /// Whether any task is watched.
+    pub(super) fn is_idle(&self) -> bool {
+        self.watched.is_empty()
+    }
+
+    /// Watches a started task. On error the task's group is killed and reaped.
     pub(super) fn watch(&mut self, watch: Watch) -> std::io::Result<()> {
         self.next += 1;
         let key = self.next << 2;
@@ -152,36 +150,177 @@ impl Reactor {
         .into_iter()
         .try_for_each(|(fd, kind)| {
             epoll::add(
-                &*self.epoll,
+                &self.epoll,
                 fd,
                 epoll::EventData::new_u64(key | kind),
                 flags,
             )
         });
         if let Err(error) = registered {
-            let _ = epoll::delete(&*self.epoll, &watch.stdout);
-            let _ = epoll::delete(&*self.epoll, &watch.stderr);
-            let _ = epoll::delete(&*self.epoll, &watch.pidfd);
+            let _ = epoll::delete(&self.epoll, &watch.stdout);
+            let _ = epoll::delete(&self.epoll, &watch.stderr);
+            let _ = epoll::delete(&self.epoll, &watch.pidfd);
             let mut child = watch.child;
             let _ = watch.group.kill_and_reap(&mut child);
             return Err(error.into());
         }
-        // The receiver lives as long as the thread, which lives as long as `self`.
-        let _ = self.watches.send((self.next, watch));
+        self.watched.insert(key, Watched::new(watch));
         Ok(())
     }
-}
 
-impl Drop for Reactor {
-    fn drop(&mut self) {
-        let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+    /// Waits until a watched task prints or ends, the doorbell rings or `timeout` passes
+    /// (`None`: no limit), and appends what happened to `out`: output lines, and `Finished`
+    /// after a task's last output.
+    ///
+    /// # Errors
+    /// When epoll fails: nothing more can be learnt about the watched tasks.
+    pub(super) fn poll(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<Message>,
+    ) -> std::io::Result<()> {
+        let timeout = match (timeout, self.linger_left()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = timeout.map(|left| Timespec {
+            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(left.subsec_nanos()),
+        });
+        self.events.clear();
+        match epoll::wait(
+            &self.epoll,
+            rustix::buffer::spare_capacity(&mut self.events),
+            timeout.as_ref(),
+        ) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
+        }
+        let events = std::mem::take(&mut self.events);
+        for event in &events {
+            let data = event.data.u64();
+            if data == DOORBELL {
+                self.doorbell.clear();
+            } else {
+                self.handle(data & !3, data & 3, out);
+            }
+        }
+        self.events = events;
+        self.expire_lingering(out);
+        Ok(())
+    }
+
+    /// How long until the oldest lingering task's grace ends.
+    fn linger_left(&self) -> Option<Duration> {
+        let (deadline, _) = self.lingering.front()?;
+        Some(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    fn handle(&mut self, key: u64, kind: u64, out: &mut Vec<Message>) {
+        // Events of a task finished earlier in the same batch find nothing.
+        let Some(watched) = self.watched.get_mut(&key) else {
+            return;
+        };
+        match kind {
+            STDOUT => {
+                if let Some(pipe) = &mut watched.stdout
+                    && !read_some(
+                        watched.task,
+                        pipe,
+                        Stream::Stdout,
+                        &watched.log,
+                        out,
+                        &mut self.buffer,
+                    )
+                {
+                    // Closing a descriptor takes it out of the epoll set: nothing else holds
+                    // a copy (they are close-on-exec), so no `epoll_ctl` call is needed.
+                    watched.stdout = None;
+                }
+            }
+            STDERR => {
+                if let Some(pipe) = &mut watched.stderr
+                    && !read_some(
+                        watched.task,
+                        pipe,
+                        Stream::Stderr,
+                        &watched.log,
+                        out,
+                        &mut self.buffer,
+                    )
+                {
+                    watched.stderr = None;
+                }
+            }
+            _ => {
+                if watched.pidfd.take().is_some() {
+                    watched.exit = Some(reap(&watched.group, &mut watched.child));
+                    if watched.stdout.is_some() || watched.stderr.is_some() {
+                        self.lingering.push_back((Instant::now() + PIPE_GRACE, key));
+                    }
+                }
+            }
+        }
+        self.finish_if_done(key, out);
+    }
+
+    /// Reports a task whose leader was reaped and whose pipes are closed.
+    fn finish_if_done(&mut self, key: u64, out: &mut Vec<Message>) {
+        let done = self.watched.get(&key).is_some_and(|watched| {
+            watched.exit.is_some() && watched.stdout.is_none() && watched.stderr.is_none()
+        });
+        if done && let Some(watched) = self.watched.remove(&key) {
+            watched.log.flush();
+            let exit = watched.exit.unwrap_or(Exit::Code(0));
+            out.push(Message::Finished {
+                task: watched.task,
+                exit,
+            });
+        }
+    }
+
+    /// Gives up on pipes still held open after their group was killed: a process that left
+    /// the group (`setsid`) keeps them.
+    fn expire_lingering(&mut self, out: &mut Vec<Message>) {
+        let now = Instant::now();
+        while let Some(&(deadline, key)) = self.lingering.front() {
+            if deadline > now {
+                break;
+            }
+            self.lingering.pop_front();
+            let Some(watched) = self.watched.get_mut(&key) else {
+                continue;
+            };
+            if let Some(pipe) = watched.stdout.take() {
+                let _ = epoll::delete(&self.epoll, &pipe.reader);
+                pipe.flush(watched.task, Stream::Stdout, out);
+            }
+            if let Some(pipe) = watched.stderr.take() {
+                let _ = epoll::delete(&self.epoll, &pipe.reader);
+                pipe.flush(watched.task, Stream::Stderr, out);
+            }
+            let note = "engine: a process that left the task's process group still holds its \
+                        output open; output after this point is not shown";
+            push_lines(out, watched.task, Stream::Stderr, vec![note.into()]);
+            self.finish_if_done(key, out);
         }
     }
 }
 
-/// A watched task on the reactor thread.
+impl Drop for Reactor {
+    /// Kills and reaps every task still watched (the run was abandoned), so that nothing is
+    /// left behind.
+    fn drop(&mut self) {
+        for (_, mut watched) in self.watched.drain() {
+            if watched.pidfd.is_some() {
+                let _ = watched.group.kill_and_reap(&mut watched.child);
+            }
+            watched.log.flush();
+        }
+    }
+}
+
+/// A watched task.
 struct Watched {
     task: TaskId,
     child: Child,
@@ -208,190 +347,9 @@ impl<R> Pipe<R> {
     }
 
     /// Sends the unfinished last line, if any.
-    fn flush(&self, task: TaskId, stream: Stream, sender: &Sender<Message>) {
+    fn flush(&self, task: TaskId, stream: Stream, out: &mut Vec<Message>) {
         if !self.pending.is_empty() {
-            send_lines(sender, task, stream, vec![decode_line(&self.pending)]);
-        }
-    }
-}
-
-/// The reactor thread's state.
-struct Loop {
-    epoll: Arc<OwnedFd>,
-    receiver: Receiver<(u64, Watch)>,
-    sender: Sender<Message>,
-    watched: FxHashMap<u64, Watched>,
-    /// The highest registration received so far.
-    received: u64,
-    /// Tasks whose leader was reaped but whose pipes are still open, oldest first, with the
-    /// moment the reactor stops waiting for them.
-    lingering: VecDeque<(Instant, u64)>,
-    buffer: Vec<u8>,
-}
-
-impl Loop {
-    fn run(mut self) {
-        let mut events = Vec::with_capacity(256);
-        loop {
-            events.clear();
-            let timeout = self.timeout();
-            match epoll::wait(
-                &*self.epoll,
-                rustix::buffer::spare_capacity(&mut events),
-                timeout.as_ref(),
-            ) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(error) => {
-                    eprintln!("engine: cannot wait for task events: {error}");
-                    break;
-                }
-            }
-            let mut stop = false;
-            for event in &events {
-                let data = event.data.u64();
-                if data == WAKE {
-                    stop = true;
-                } else {
-                    self.handle(data >> 2, data & 3);
-                }
-            }
-            self.expire_lingering();
-            if stop {
-                break;
-            }
-        }
-        self.shutdown();
-    }
-
-    /// How long epoll may sleep: until the oldest lingering task's grace ends.
-    fn timeout(&self) -> Option<Timespec> {
-        let (deadline, _) = self.lingering.front()?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        Some(Timespec {
-            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(left.subsec_nanos()),
-        })
-    }
-
-    fn handle(&mut self, key: u64, kind: u64) {
-        // A registration newer than any received is on its way: the executor sends it right
-        // after registering. Older unknown keys are events of tasks already finished.
-        while key > self.received {
-            let Ok((received, watch)) = self.receiver.recv() else {
-                return;
-            };
-            self.received = received;
-            self.watched.insert(received, Watched::new(watch));
-        }
-        let Some(watched) = self.watched.get_mut(&key) else {
-            return;
-        };
-        match kind {
-            STDOUT => {
-                if let Some(pipe) = &mut watched.stdout
-                    && !read_some(
-                        watched.task,
-                        pipe,
-                        Stream::Stdout,
-                        &watched.log,
-                        &self.sender,
-                        &mut self.buffer,
-                    )
-                    && let Some(pipe) = watched.stdout.take()
-                {
-                    let _ = epoll::delete(&*self.epoll, &pipe.reader);
-                }
-            }
-            STDERR => {
-                if let Some(pipe) = &mut watched.stderr
-                    && !read_some(
-                        watched.task,
-                        pipe,
-                        Stream::Stderr,
-                        &watched.log,
-                        &self.sender,
-                        &mut self.buffer,
-                    )
-                    && let Some(pipe) = watched.stderr.take()
-                {
-                    let _ = epoll::delete(&*self.epoll, &pipe.reader);
-                }
-            }
-            _ => {
-                if let Some(pidfd) = watched.pidfd.take() {
-                    let _ = epoll::delete(&*self.epoll, &pidfd);
-                    watched.exit = Some(reap(&watched.group, &mut watched.child));
-                    if watched.stdout.is_some() || watched.stderr.is_some() {
-                        self.lingering.push_back((Instant::now() + PIPE_GRACE, key));
-                    }
-                }
-            }
-        }
-        self.finish_if_done(key);
-    }
-
-    /// Reports a task whose leader was reaped and whose pipes are closed.
-    fn finish_if_done(&mut self, key: u64) {
-        let done = self.watched.get(&key).is_some_and(|watched| {
-            watched.exit.is_some() && watched.stdout.is_none() && watched.stderr.is_none()
-        });
-        if done && let Some(watched) = self.watched.remove(&key) {
-            watched.log.flush();
-            let exit = watched.exit.unwrap_or(Exit::Code(0));
-            let _ = self.sender.send(Message::Finished {
-                task: watched.task,
-                exit,
-            });
-        }
-    }
-
-    /// Gives up on pipes still held open after their group was killed: a process that left
-    /// the group (`setsid`) keeps them.
-    fn expire_lingering(&mut self) {
-        let now = Instant::now();
-        while let Some(&(deadline, key)) = self.lingering.front() {
-            if deadline > now {
-                break;
-            }
-            self.lingering.pop_front();
-            let Some(watched) = self.watched.get_mut(&key) else {
-                continue;
-            };
-            if watched.stdout.is_none() && watched.stderr.is_none() {
-                continue;
-            }
-            if let Some(pipe) = watched.stdout.take() {
-                let _ = epoll::delete(&*self.epoll, &pipe.reader);
-                pipe.flush(watched.task, Stream::Stdout, &self.sender);
-            }
-            if let Some(pipe) = watched.stderr.take() {
-                let _ = epoll::delete(&*self.epoll, &pipe.reader);
-                pipe.flush(watched.task, Stream::Stderr, &self.sender);
-            }
-            let note = "engine: a process that left the task's process group still holds its \
-                        output open; output after this point is not shown";
-            send_lines(
-                &self.sender,
-                watched.task,
-                Stream::Stderr,
-                vec![note.into()],
-            );
-            self.finish_if_done(key);
-        }
-    }
-
-    /// Stops every task still watched (the run is over or was abandoned): kills and reaps
-    /// their groups so that nothing is left behind.
-    fn shutdown(&mut self) {
-        while let Ok((received, watch)) = self.receiver.try_recv() {
-            self.received = received;
-            self.watched.insert(received, Watched::new(watch));
-        }
-        for (_, mut watched) in self.watched.drain() {
-            if watched.pidfd.is_some() {
-                let _ = watched.group.kill_and_reap(&mut watched.child);
-            }
-            watched.log.flush();
+            push_lines(out, task, stream, vec![decode_line(&self.pending)]);
         }
     }
 }
@@ -431,7 +389,7 @@ fn read_some<R: Read>(
     pipe: &mut Pipe<R>,
     stream: Stream,
     log: &TaskLog,
-    sender: &Sender<Message>,
+    out: &mut Vec<Message>,
     buffer: &mut [u8],
 ) -> bool {
     let read = loop {
@@ -442,14 +400,14 @@ fn read_some<R: Read>(
         }
     };
     if read == 0 {
-        pipe.flush(task, stream, sender);
+        pipe.flush(task, stream, out);
         return false;
     }
     let chunk = &buffer[..read];
     log.write(chunk);
     let lines = split_lines(&mut pipe.pending, chunk);
     if !lines.is_empty() {
-        send_lines(sender, task, stream, lines);
+        push_lines(out, task, stream, lines);
     }
     true
 }
@@ -473,8 +431,8 @@ pub(super) fn split_lines(pending: &mut Vec<u8>, chunk: &[u8]) -> Vec<String> {
     lines
 }
 
-fn send_lines(sender: &Sender<Message>, task: TaskId, stream: Stream, lines: Vec<String>) {
-    let _ = sender.send(Message::Output {
+fn push_lines(out: &mut Vec<Message>, task: TaskId, stream: Stream, lines: Vec<String>) {
+    out.push(Message::Output {
         task,
         stream,
         lines,
@@ -508,8 +466,8 @@ mod tests {
 
     #[test]
     fn a_task_is_reported_after_all_its_output() {
-        let (sender, receiver) = crossbeam_channel::unbounded();
-        let mut reactor = Reactor::start(sender).expect("reactor");
+        let (_outbox, inbox) = super::super::Inbox::new(1).expect("inbox");
+        let mut reactor = Reactor::new(Arc::clone(inbox.doorbell())).expect("reactor");
         let dir = tempfile::tempdir().expect("temp dir");
         for (index, script) in ["printf 'a\\nb'; echo c >&2; exit 3", "kill -9 $$"]
             .into_iter()
@@ -540,19 +498,25 @@ mod tests {
         }
         let mut seen: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
         let mut exits = vec![None, None];
+        let mut out = Vec::new();
+        let give_up = Instant::now() + Duration::from_secs(10);
         while exits.iter().any(Option::is_none) {
-            match receiver
-                .recv_timeout(Duration::from_secs(10))
-                .expect("message")
-            {
-                Message::Output { task, lines, .. } => {
-                    assert!(exits[task.index()].is_none(), "output after the end");
-                    seen[task.index()].extend(lines);
+            assert!(Instant::now() < give_up, "the tasks were not reported");
+            reactor
+                .poll(Some(Duration::from_secs(1)), &mut out)
+                .expect("poll");
+            for message in out.drain(..) {
+                match message {
+                    Message::Output { task, lines, .. } => {
+                        assert!(exits[task.index()].is_none(), "output after the end");
+                        seen[task.index()].extend(lines);
+                    }
+                    Message::Finished { task, exit } => exits[task.index()] = Some(exit),
+                    Message::Interrupt => unreachable!(),
                 }
-                Message::Finished { task, exit } => exits[task.index()] = Some(exit),
-                Message::Interrupt => unreachable!(),
             }
         }
+        assert!(reactor.is_idle());
         seen[0].sort();
         assert_eq!(seen[0], ["a", "b", "c"]);
         assert_eq!(exits, [Some(Exit::Code(3)), Some(Exit::Signal(9))]);

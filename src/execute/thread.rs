@@ -54,7 +54,7 @@ impl ThreadExecutor {
         let token = Arc::new(CancelToken::new());
         let token_for_running = Arc::clone(&token);
         let ast = Arc::clone(ast);
-        let sender = self.context.sender.clone();
+        let outbox = self.context.outbox.clone();
         let log = TaskLog::new(self.context.log_dir.join(format!("{}.log", task.name)));
         let id = task.id;
         let mut env = task.env.to_vec();
@@ -71,12 +71,12 @@ impl ThreadExecutor {
         pool.spawn(move || {
             let log = Arc::new(log);
             let print_log = Arc::clone(&log);
-            let print_sender = sender.clone();
+            let print_outbox = outbox.clone();
             let scope = ScriptScope {
                 print: Box::new(move |line: String| {
                     print_log.write(line.as_bytes());
                     print_log.write(b"\n");
-                    let _ = print_sender.send(Message::Output {
+                    print_outbox.send(Message::Output {
                         task: id,
                         stream: Stream::Stdout,
                         lines: vec![line],
@@ -93,7 +93,7 @@ impl ThreadExecutor {
                 ScriptEnd::Failed(message) => Exit::ScriptFailed(message),
                 ScriptEnd::Cancelled => Exit::ScriptCancelled,
             };
-            let _ = sender.send(Message::Finished { task: id, exit });
+            outbox.send(Message::Finished { task: id, exit });
         });
         self.running.insert(task.id, token_for_running);
         Ok(None)

@@ -4,8 +4,6 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-
 use super::TaskState;
 use crate::events::{Event, EventSink, SkipReason, TaskStatus};
 use crate::execute::{Executor, Exit, Message, Termination};
@@ -68,7 +66,8 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     graph: &'a Graph,
     executor: E,
     sink: S,
-    messages: Receiver<Message>,
+    /// Messages of one wait, reused.
+    inbox: Vec<Message>,
     options: Options,
     state: Vec<TaskState>,
     /// Dependencies not yet succeeded, per task.
@@ -86,14 +85,12 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
 }
 
 impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
-    /// A coordinator for the tasks of `graph`. `messages` must be the receiving end of the
-    /// channel the executor (and the signal handler) send to.
+    /// A coordinator for the tasks of `graph`; it waits on `executor` for what happens.
     pub fn new(
         workflow: &'a Workflow,
         graph: &'a Graph,
         executor: E,
         sink: S,
-        messages: Receiver<Message>,
         options: Options,
     ) -> Self {
         let count = workflow.tasks.len();
@@ -102,7 +99,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             graph,
             executor,
             sink,
-            messages,
+            inbox: Vec::new(),
             options: Options {
                 jobs: options.jobs.max(1),
                 threads: options.threads.max(1),
@@ -150,23 +147,23 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             if self.running.is_empty() {
                 break;
             }
-            self.executor.idle();
             let next_deadline = self
                 .running
                 .values()
                 .filter_map(|r| r.kill_at.or(r.deadline))
                 .min();
-            let message = match next_deadline {
-                Some(deadline) => self.messages.recv_deadline(deadline),
-                None => self
-                    .messages
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            match message {
-                Ok(message) => self.handle(message),
-                Err(RecvTimeoutError::Timeout) => self.deadlines(),
-                Err(RecvTimeoutError::Disconnected) => self.abandon_running(),
+            let mut inbox = std::mem::take(&mut self.inbox);
+            let waited = self.executor.wait(next_deadline, &mut inbox);
+            for message in inbox.drain(..) {
+                self.handle(message);
+            }
+            self.inbox = inbox;
+            match waited {
+                Ok(()) if next_deadline.is_some_and(|deadline| Instant::now() >= deadline) => {
+                    self.deadlines();
+                }
+                Ok(()) => {}
+                Err(message) => self.abandon_running(&message),
             }
         }
         self.skip_the_rest();
@@ -477,7 +474,8 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
 
     /// The channel closed, which cannot happen while the executor holds a sender; end the
     /// running tasks rather than wait forever.
-    fn abandon_running(&mut self) {
+    /// Fails every running task: the executor can no longer say how they end (`why`).
+    fn abandon_running(&mut self, why: &str) {
         let tasks: Vec<TaskId> = self.running.keys().copied().collect();
         for task in tasks {
             self.executor.terminate(task, Termination::Kill);
@@ -486,7 +484,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 let status = TaskStatus::Failed {
                     exit_code: None,
                     signal: None,
-                    message: "lost track of the task".into(),
+                    message: format!("lost track of the task: {why}"),
                 };
                 self.finish(task, status, running.started.elapsed());
             }

@@ -75,17 +75,9 @@ struct Outcome {
 
 fn run(workflow: &Workflow, failing: &[&str], options: Options, shuffle: Option<u64>) -> Outcome {
     let graph = Graph::build(workflow, &[]).expect("all tasks");
-    let (sender, receiver) = crossbeam_channel::unbounded();
-    let mut fake = FakeExecutor::new(sender, failing.iter().map(|s| (*s).to_owned()));
+    let mut fake = FakeExecutor::new(failing.iter().map(|s| (*s).to_owned()));
     fake.shuffle = shuffle;
-    let mut coordinator = Coordinator::new(
-        workflow,
-        &graph,
-        fake,
-        EventLog::default(),
-        receiver,
-        options,
-    );
+    let mut coordinator = Coordinator::new(workflow, &graph, fake, EventLog::default(), options);
     let summary = coordinator.run("test-run");
     let (fake, log) = coordinator.into_parts();
     Outcome {
