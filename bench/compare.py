@@ -53,7 +53,7 @@ just in that case). The goals table is computed from those numbers. Memory per t
 (peak RSS of a thread-task workflow - peak RSS of the one-task workflow) / tasks.
 
 Examples:
-  bench/compare.py                       # everything (about 12 minutes on 2 cores)
+  bench/compare.py                       # everything (11-13 minutes on 2 idle cores)
   bench/compare.py --quick               # smoke test: small cases, 2 rounds, writes nothing
                                          # in the repository (see --output, --json)
   bench/compare.py --only startup --only bars --engine /tmp/engine
@@ -130,10 +130,10 @@ def default_cases():
     return [
         Case("layered", "layered", 1000, PROCESS_TOOLS, rounds=8),
         Case("layered-big", "layered", 5000, PROCESS_TOOLS, rounds=4, caps={"go-task": 2}),
-        Case("wide", "wide", 2000, PROCESS_TOOLS, rounds=5),
+        Case("wide", "wide", 2000, PROCESS_TOOLS, rounds=4),
         Case("chain", "chain", 1000, PROCESS_TOOLS, rounds=5, floor_jobs=1),
         Case("startup", "chain", 1, STARTUP_TOOLS, rounds=100, warmup=5),
-        Case("bars", "layered", 5000, ["engine", "engine (bars)"], rounds=5),
+        Case("bars", "layered", 5000, ["engine", "engine (bars)"], rounds=4),
         Case("thread", "layered", 10000, ["engine"], rounds=10, thread=True),
         Case("thread-big", "layered", 100000, ["engine"], rounds=5, thread=True),
     ]
@@ -483,9 +483,10 @@ def engine_version(engine, source, given):
     commit = first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     dirty = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", "HEAD", "--",
                             "src", "Cargo.toml", "Cargo.lock"], check=False).returncode != 0
-    origin = f"given with --engine {source}" if given else f"built from {source}"
-    return (f"{first_line([engine, '--version'])}, {origin}; checkout at {commit}"
-            + (" with uncommitted changes in src/ or Cargo.*" if dirty else " (clean)"))
+    state = f"{commit}" + (" with uncommitted changes in src/ or Cargo.*" if dirty else "")
+    origin = (f"the binary given with --engine {source} (of unknown commit; the checkout is at "
+              f"{state})" if given else f"built as {source} from {state}")
+    return f"{first_line([engine, '--version'])}, {origin}"
 
 
 def versions(bins, engine_source, engine_given):
@@ -664,7 +665,10 @@ def render_markdown(run, cases, stats, json_path):
         + f"; every sample is in `{json_path}`.",
         f"Machine: {m['cpus']} CPUs, {m['cpu_model']}, {m['memory_gib']} GiB, Linux "
         f"{m['kernel']}, Debian {m['debian']}; load average (1 / 5 / 15 min) before / after: "
-        f"{load}.",
+        f"{load}."
+        + (f" **The machine was busy** (load {m['load_before'][0]:.1f} at the start on "
+           f"{m['cpus']} CPUs): wall times are noisy; the CPU time column suffers less."
+           if m["load_before"][0] > m["cpus"] / 2 else ""),
         "Versions: " + "; ".join(f"{name}: {text}" for name, text in v.items()) + ".",
         "Method: each case's tools run alternately: a check run of each tool (its verbose "
         "output must show every task), warm-up rounds, then measured rounds; each round runs "
