@@ -20,6 +20,8 @@ use crate::plan::Graph;
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 const MAX_RUNNING_LINES: usize = 16;
 const MAX_JOIN_LINES: usize = 6;
+/// Successful tasks printed at most per tick (ten ticks a second); failures always are.
+const MAX_OK_LINES_PER_TICK: usize = 8;
 
 /// What the ticker draws.
 struct View {
@@ -32,6 +34,11 @@ struct View {
     done: Vec<bool>,
     /// Lines to print above the bars at the next tick.
     finished_lines: Vec<String>,
+    /// `ok` lines queued since the last tick.
+    ok_lines: usize,
+    /// `ok` lines not printed since the last tick: above `MAX_OK_LINES_PER_TICK` they are
+    /// counted, not printed, so the terminal's work does not grow with the task rate.
+    unprinted_ok: u64,
     finished: u64,
 }
 
@@ -74,10 +81,15 @@ impl Bars {
             running: BTreeMap::new(),
             joins: BTreeSet::new(),
             finished_lines: Vec::new(),
+            ok_lines: 0,
+            unprinted_ok: 0,
             finished: 0,
         }));
         let stop = Arc::new(AtomicBool::new(false));
-        let ticker = {
+        // Nothing is drawn where stderr is no terminal: no ticker then.
+        let ticker = if multi.is_hidden() {
+            None
+        } else {
             let (view, stop, multi, overall) = (
                 Arc::clone(&view),
                 Arc::clone(&stop),
@@ -111,10 +123,7 @@ impl Bars {
     /// Runs `write` with the bars cleared, so that printed lines never tear. Finished-task
     /// lines still waiting for the next tick are printed first, to keep the order of events.
     pub fn suspend(&self, write: impl FnOnce()) {
-        let pending = std::mem::take(&mut lock(&self.view).finished_lines);
-        if !pending.is_empty() {
-            let _ = self.multi.println(pending.join("\n"));
-        }
+        flush_finished_lines(&mut lock(&self.view), &self.multi);
         self.multi.suspend(write);
     }
 
@@ -168,12 +177,19 @@ impl Bars {
                     }
                 };
                 // Join points finish instantly; their line adds nothing.
-                if !matches!(
+                let join_point = matches!(
                     view.workflow.task(*task).command,
                     crate::model::Command::None
-                ) || !status.is_success()
-                {
+                );
+                if !status.is_success() {
                     view.finished_lines.push(line);
+                } else if !join_point {
+                    if view.ok_lines < MAX_OK_LINES_PER_TICK {
+                        view.ok_lines += 1;
+                        view.finished_lines.push(line);
+                    } else {
+                        view.unprinted_ok += 1;
+                    }
                 }
                 if status.is_success() {
                     view.done[task.index()] = true;
@@ -223,14 +239,36 @@ fn lock(view: &Mutex<View>) -> std::sync::MutexGuard<'_, View> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Prints the finished-task lines gathered since the last tick above the bars.
+fn flush_finished_lines(view: &mut View, multi: &MultiProgress) {
+    if let Some(lines) = take_finished_lines(view) {
+        let _ = multi.println(lines);
+    }
+}
+
+/// The finished-task lines gathered since the last tick, with a count of the successful ones
+/// left out; `None` when there are none.
+fn take_finished_lines(view: &mut View) -> Option<String> {
+    if view.unprinted_ok > 0 {
+        let more = std::mem::take(&mut view.unprinted_ok);
+        let line = format!(
+            "  {}      … and {more} more",
+            style("ok").green().for_stderr()
+        );
+        view.finished_lines.push(line);
+    }
+    view.ok_lines = 0;
+    if view.finished_lines.is_empty() {
+        return None;
+    }
+    Some(std::mem::take(&mut view.finished_lines).join("\n"))
+}
+
 /// Draws the view: printed lines above, then the overall bar, running tasks and joins.
 fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status: &ProgressBar) {
     let mut view = lock(view);
     let width = console::Term::stderr().size().1.max(40) as usize;
-    if !view.finished_lines.is_empty() {
-        let lines = std::mem::take(&mut view.finished_lines).join("\n");
-        let _ = multi.println(lines);
-    }
+    flush_finished_lines(&mut view, multi);
     overall.set_position(view.finished);
     let now = Instant::now();
     let mut lines = Vec::new();
@@ -284,4 +322,82 @@ fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status
     }
     status.set_message(lines.join("\n"));
     overall.tick();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::model::{Command, Isolation, Task};
+
+    fn workflow(tasks: usize) -> Workflow {
+        let tasks = (0..tasks)
+            .map(|index| Task {
+                id: TaskId(u32::try_from(index).expect("small")),
+                name: format!("t{index}"),
+                description: None,
+                depends_on: Vec::new(),
+                isolation: Isolation::Process,
+                command: Command::Shell {
+                    run: "true".into(),
+                    shell: "sh".into(),
+                },
+                env: Arc::from(Vec::new()),
+                cwd: PathBuf::from("."),
+                timeout: None,
+            })
+            .collect();
+        Workflow {
+            path: PathBuf::from("bars.yaml"),
+            name: "bars".to_owned(),
+            description: None,
+            tasks,
+        }
+    }
+
+    #[test]
+    fn ok_lines_per_tick_are_capped_and_counted_but_failures_always_shown() {
+        let workflow = Arc::new(workflow(30));
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        for index in 0..30 {
+            let task = TaskId(index);
+            bars.event(&Event::TaskStarted { task, pid: None });
+            let status = if index == 20 {
+                TaskStatus::Failed {
+                    exit_code: Some(1),
+                    signal: None,
+                    message: "exit code 1".into(),
+                }
+            } else {
+                TaskStatus::Succeeded
+            };
+            bars.event(&Event::TaskFinished {
+                task,
+                status,
+                duration: Duration::from_millis(1),
+            });
+        }
+        let text = take_finished_lines(&mut lock(&bars.view)).expect("lines");
+        let text = console::strip_ansi_codes(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), MAX_OK_LINES_PER_TICK + 2, "{text}");
+        assert!(lines[0].contains("t0 "));
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.contains("FAILED") && line.contains("t20"))
+        );
+        let left_out = 29 - MAX_OK_LINES_PER_TICK;
+        assert!(lines[lines.len() - 1].ends_with(&format!("… and {left_out} more")));
+        // The next tick starts a new allowance.
+        assert!(take_finished_lines(&mut lock(&bars.view)).is_none());
+        bars.event(&Event::TaskFinished {
+            task: TaskId(0),
+            status: TaskStatus::Succeeded,
+            duration: Duration::ZERO,
+        });
+        assert!(take_finished_lines(&mut lock(&bars.view)).is_some());
+    }
 }
