@@ -2,6 +2,7 @@
 //! format. Structural problems (YAML syntax, unknown keys, wrong types) become diagnostics
 //! here; meaning (names, dependencies, commands) is `validate`'s job.
 
+mod chunked;
 mod node;
 mod raw;
 mod schema;
@@ -65,6 +66,14 @@ pub fn parse_workflow(source: &Source) -> Result<RawWorkflow, Vec<Diagnostic>> {
             ),
         ]);
     }
+    // A large file is parsed in chunks on several threads when that is provably the same;
+    // otherwise, and on any problem, it is parsed whole below.
+    let parts = chunked::chunk_count(source.text().len(), parse_threads());
+    if parts > 1 {
+        if let Some(workflow) = chunked::parse_chunked(source.text(), parts) {
+            return Ok(workflow);
+        }
+    }
     let typed_error = match serde_saphyr::from_str_with_options(source.text(), parser_options()) {
         Ok(workflow) => return Ok(workflow),
         Err(error) => error,
@@ -80,6 +89,11 @@ pub fn parse_workflow(source: &Source) -> Result<RawWorkflow, Vec<Diagnostic>> {
     } else {
         Err(found)
     }
+}
+
+/// The threads a parse may use: the CPUs this process may use (cgroup quotas included).
+fn parse_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Whether the text holds nothing but blank lines and comments.
