@@ -30,7 +30,8 @@
 //! alias (its anchor may be in another chunk), or when a task name appears in two chunks:
 //! the whole parse then gives the normal diagnostics. Budgets that add up over the file
 //! (events, nodes, scalar bytes, anchors, ...) are divided among the chunks, so a file
-//! over its budget is never accepted in chunks.
+//! over its budget is never accepted in chunks. Chunks are parsed with the fast options
+//! of `parse_workflow`'s first try, under the same condition on keys.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -40,8 +41,7 @@ use rustc_hash::FxHashSet;
 use serde_saphyr::budget::BudgetReport;
 use serde_saphyr::{Options, Spanned};
 
-use super::RawWorkflow;
-use super::parser_options;
+use super::{RawWorkflow, fast_parser_options, keys_are_distinct_words};
 
 /// Files smaller than this are parsed whole: the threads would cost more than they save.
 pub const MIN_CHUNKED_BYTES: usize = 1024 * 1024;
@@ -356,10 +356,11 @@ fn push_blank(out: &mut String, region: &str) -> Option<()> {
     Some(())
 }
 
-/// Parser options for one of `parts` chunks: every budget that adds up over a document is
-/// divided among the chunks, so that chunks within theirs prove the whole text within its.
+/// Parser options for one of `parts` chunks: the fast options, with every budget that adds
+/// up over a document divided among the chunks, so that chunks within theirs prove the whole
+/// text within its.
 fn chunk_options(parts: usize) -> Options {
-    let mut options = parser_options();
+    let mut options = fast_parser_options();
     if let Some(budget) = options.budget.as_mut() {
         for limit in [
             &mut budget.max_events,
@@ -379,9 +380,10 @@ fn chunk_options(parts: usize) -> Options {
     options
 }
 
-/// Parses one chunk and checks that it holds exactly the tasks the line scan put in it (and
-/// the next chunk's first key, which it drops). `None` on any error, any alias (an alias may
-/// name an anchor of another chunk, and the alias budgets do not divide), or any mismatch.
+/// Parses one chunk with the fast options and checks that it holds exactly the tasks the
+/// line scan put in it (and the next chunk's first key, which it drops). `None` on any
+/// error, any alias (an alias may name an anchor of another chunk, and the alias budgets do
+/// not divide), any mismatch, or keys the fast options may have let through.
 fn parse_chunk(text: &str, layout: &Layout, chunk: &Chunk, parts: usize) -> Option<RawWorkflow> {
     let chunk_text = chunk_text(text, layout, chunk)?;
     let aliases = Rc::new(Cell::new(usize::MAX));
@@ -392,7 +394,10 @@ fn parse_chunk(text: &str, layout: &Layout, chunk: &Chunk, parts: usize) -> Opti
         serde_saphyr::from_str_with_options(&chunk_text, options).ok()?;
     let expected =
         &layout.keys[chunk.keys.start..chunk.keys.end + usize::from(chunk.next.is_some())];
-    if aliases.get() != 0 || !holds_keys(&workflow, expected, layout.indent) {
+    if aliases.get() != 0
+        || !holds_keys(&workflow, expected, layout.indent)
+        || !keys_are_distinct_words(&workflow)
+    {
         return None;
     }
     if chunk.next.is_some() {
