@@ -8,7 +8,7 @@ mod raw;
 mod schema;
 mod structure;
 
-pub use raw::{RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawTask, RawWorkflow};
+pub use raw::{RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawTask, RawTasks, RawWorkflow};
 pub use schema::workflow_schema;
 
 use rustc_hash::{FxBuildHasher, FxHashSet};
