@@ -2,16 +2,18 @@
 //! format. Structural problems (YAML syntax, unknown keys, wrong types) become diagnostics
 //! here; meaning (names, dependencies, commands) is `validate`'s job.
 
+mod chunked;
 mod node;
 mod raw;
 mod schema;
 mod structure;
 
-pub use raw::{RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawTask, RawWorkflow};
+pub use raw::{RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawTask, RawTasks, RawWorkflow};
 pub use schema::workflow_schema;
 
+use rustc_hash::{FxBuildHasher, FxHashSet};
 use serde_saphyr::budget::BudgetBreach;
-use serde_saphyr::{Budget, Location, Options};
+use serde_saphyr::{Budget, DuplicateKeyPolicy, Location, MergeKeyPolicy, Options, Spanned};
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span};
 
@@ -34,6 +36,66 @@ pub(crate) fn parser_options() -> Options {
     options.budget = Some(budget);
     options.alias_limits.max_total_replayed_events = 200_000;
     options
+}
+
+/// Options for the first, faster try at a parse: repeated keys are passed through to the
+/// types instead of tracked in a set for every mapping, and `<<` is an ordinary key instead of
+/// a merge (a tenth of the parse time). A workflow parsed so counts only when
+/// [`keys_are_distinct_words`] holds for it; otherwise it is parsed again with
+/// [`parser_options`], which reports repeated keys and applies merges.
+pub(crate) fn fast_parser_options() -> Options {
+    let mut options = parser_options();
+    options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
+    options.merge_keys = MergeKeyPolicy::AsOrdinary;
+    options
+}
+
+/// Whether a workflow parsed with [`fast_parser_options`] is the one [`parser_options`]
+/// gives: every key of its tasks and `env` mappings is a plain word (which YAML reads as
+/// that very string, so two keys are the same YAML key exactly when their texts are equal)
+/// and no mapping has one twice. Repeated fields of the other mappings are already refused
+/// by the types, and so is `<<`, which is no field name.
+fn keys_are_distinct_words(workflow: &RawWorkflow) -> bool {
+    let tasks = &workflow.tasks.value;
+    let shared_envs = [
+        workflow.env.as_ref(),
+        workflow
+            .defaults
+            .as_ref()
+            .and_then(|defaults| defaults.env.as_ref()),
+    ];
+    let task_envs = tasks
+        .values()
+        .filter_map(|task| task.value.as_ref()?.env.as_ref());
+    distinct_words(tasks.keys())
+        && shared_envs
+            .into_iter()
+            .flatten()
+            .chain(task_envs)
+            .all(|env| distinct_words(env.keys()))
+}
+
+/// Whether the keys are all plain words ([`is_plain_word`]), no two the same.
+fn distinct_words<'k>(keys: impl ExactSizeIterator<Item = &'k Spanned<String>>) -> bool {
+    let mut seen = FxHashSet::with_capacity_and_hasher(keys.len(), FxBuildHasher);
+    keys.into_iter()
+        .all(|key| is_plain_word(&key.value) && seen.insert(key.value.as_str()))
+}
+
+/// Whether `text`, written as a plain YAML scalar, is read as that string: a letter or `_`,
+/// then letters, digits, `_`, `-` and `.`, and not a word YAML may read as null, a boolean or
+/// a number.
+fn is_plain_word(text: &str) -> bool {
+    const NOT_STRINGS: &[&str] = &[
+        "null", "true", "false", "yes", "no", "on", "off", "y", "n", "inf", "nan", "infinity",
+    ];
+    text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.'))
+        && !NOT_STRINGS
+            .iter()
+            .any(|word| word.eq_ignore_ascii_case(text))
 }
 
 /// The byte span of a parser location; computed from line and column when the parser has no
@@ -65,6 +127,20 @@ pub fn parse_workflow(source: &Source) -> Result<RawWorkflow, Vec<Diagnostic>> {
             ),
         ]);
     }
+    // A large file is parsed in chunks on several threads when that is provably the same;
+    // otherwise, and on any problem, it is parsed whole below.
+    let parts = chunked::chunk_count(source.text().len(), parse_threads());
+    if parts > 1 {
+        if let Some(workflow) = chunked::parse_chunked(source.text(), parts) {
+            return Ok(workflow);
+        }
+    } else if let Ok(workflow) =
+        serde_saphyr::from_str_with_options::<RawWorkflow>(source.text(), fast_parser_options())
+    {
+        if keys_are_distinct_words(&workflow) {
+            return Ok(workflow);
+        }
+    }
     let typed_error = match serde_saphyr::from_str_with_options(source.text(), parser_options()) {
         Ok(workflow) => return Ok(workflow),
         Err(error) => error,
@@ -80,6 +156,11 @@ pub fn parse_workflow(source: &Source) -> Result<RawWorkflow, Vec<Diagnostic>> {
     } else {
         Err(found)
     }
+}
+
+/// The threads a parse may use: the CPUs this process may use (cgroup quotas included).
+fn parse_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Whether the text holds nothing but blank lines and comments.
