@@ -222,36 +222,22 @@ impl Reactor {
             return;
         };
         match kind {
-            STDOUT => {
-                if let Some(pipe) = &mut watched.stdout
-                    && !read_some(
-                        watched.task,
-                        pipe,
-                        Stream::Stdout,
-                        &watched.log,
-                        out,
-                        &mut self.buffer,
-                    )
-                {
-                    // Closing a descriptor takes it out of the epoll set: nothing else holds
-                    // a copy (they are close-on-exec), so no `epoll_ctl` call is needed.
-                    watched.stdout = None;
-                }
-            }
-            STDERR => {
-                if let Some(pipe) = &mut watched.stderr
-                    && !read_some(
-                        watched.task,
-                        pipe,
-                        Stream::Stderr,
-                        &watched.log,
-                        out,
-                        &mut self.buffer,
-                    )
-                {
-                    watched.stderr = None;
-                }
-            }
+            STDOUT => read_pipe(
+                &mut watched.stdout,
+                watched.task,
+                Stream::Stdout,
+                &watched.log,
+                out,
+                &mut self.buffer,
+            ),
+            STDERR => read_pipe(
+                &mut watched.stderr,
+                watched.task,
+                Stream::Stderr,
+                &watched.log,
+                out,
+                &mut self.buffer,
+            ),
             _ => {
                 if watched.pidfd.take().is_some() {
                     watched.exit = Some(reap(&watched.group, &mut watched.child));
@@ -378,6 +364,24 @@ fn reap(group: &Group, child: &mut Child) -> Exit {
             (None, None) => Exit::StartFailed("the process ended without a status".into()),
         },
         Err(error) => Exit::StartFailed(format!("cannot wait for the process: {error}")),
+    }
+}
+
+/// Reads once from a readable pipe and closes it at its end. Closing a descriptor takes it
+/// out of the epoll set: nothing else holds a copy (they are close-on-exec), so no
+/// `epoll_ctl` call is needed.
+fn read_pipe<R: Read>(
+    slot: &mut Option<Pipe<R>>,
+    task: TaskId,
+    stream: Stream,
+    log: &TaskLog,
+    out: &mut Vec<Message>,
+    buffer: &mut [u8],
+) {
+    if let Some(pipe) = slot
+        && !read_some(task, pipe, stream, log, out, buffer)
+    {
+        *slot = None;
     }
 }
 
