@@ -42,8 +42,10 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         "cannot create the coordinator's inbox".to_owned(),
     ))?;
     let signals = forward_signals(outbox.clone())?;
-    let jobs = within_open_file_limit(args.jobs.unwrap_or_else(default_jobs));
-    let threads = args.threads.unwrap_or_else(|| default_jobs().max(4));
+    // Finding the CPUs reads cgroup files: once, and only when a default needs them.
+    let cpus = std::cell::LazyCell::new(default_jobs);
+    let jobs = within_open_file_limit(args.jobs.unwrap_or_else(|| *cpus));
+    let threads = args.threads.unwrap_or_else(|| (*cpus).max(4));
     let context = RunContext {
         run_id: run_id.clone(),
         workflow_path: workflow.path.clone(),

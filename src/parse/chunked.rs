@@ -53,14 +53,14 @@ const MIN_CHUNK_BYTES: usize = 256 * 1024;
 /// level of nesting.
 const STACK_BYTES: usize = 8 * 1024 * 1024;
 
-/// How many chunks to cut a text of `len` bytes into on `threads` threads: 1 means "parse it
-/// whole".
+/// How many chunks to cut a text of `len` bytes into on `threads()` threads (asked only for
+/// large texts: finding the CPUs reads cgroup files): 1 means "parse it whole".
 #[must_use]
-pub fn chunk_count(len: usize, threads: usize) -> usize {
+pub fn chunk_count(len: usize, threads: impl FnOnce() -> usize) -> usize {
     if len < MIN_CHUNKED_BYTES {
         1
     } else {
-        threads.min(len / MIN_CHUNK_BYTES).max(1)
+        threads().min(len / MIN_CHUNK_BYTES).max(1)
     }
 }
 

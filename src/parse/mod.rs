@@ -129,7 +129,7 @@ pub fn parse_workflow(source: &Source) -> Result<RawWorkflow, Vec<Diagnostic>> {
     }
     // A large file is parsed in chunks on several threads when that is provably the same;
     // otherwise, and on any problem, it is parsed whole below.
-    let parts = chunked::chunk_count(source.text().len(), parse_threads());
+    let parts = chunked::chunk_count(source.text().len(), parse_threads);
     if parts > 1 {
         if let Some(workflow) = chunked::parse_chunked(source.text(), parts) {
             return Ok(workflow);

@@ -21,15 +21,22 @@ fn agrees(text: &str, parts: usize) -> Result<bool, String> {
     let Some(chunked) = parse_chunked(text, parts) else {
         return Ok(false);
     };
-    let chunked = format!("{chunked:#?}");
+    matches_whole(&format!("chunked parse in {parts} parts"), &chunked, text)?;
+    Ok(true)
+}
+
+/// Whether `candidate` (what `what` gave for `text`) is what the whole parse gives, every
+/// span included.
+fn matches_whole(what: &str, candidate: &RawWorkflow, text: &str) -> Result<(), String> {
+    let candidate = format!("{candidate:#?}");
     match whole(text) {
-        Ok(expected) if expected == chunked => Ok(true),
+        Ok(expected) if expected == candidate => Ok(()),
         Ok(expected) => Err(format!(
-            "chunked parse differs in {parts} parts\n--- input ---\n{text}\n{}",
-            first_difference(&expected, &chunked)
+            "{what} differs\n--- input ---\n{text}\n{}",
+            first_difference(&expected, &candidate)
         )),
         Err(error) => Err(format!(
-            "chunked parse succeeded in {parts} parts where the whole parse fails: {error}\n--- input ---\n{text}"
+            "{what} succeeded where the whole parse fails: {error}\n--- input ---\n{text}"
         )),
     }
 }
@@ -62,17 +69,8 @@ fn fast_agrees(text: &str) -> Result<bool, String> {
     if !keys_are_distinct_words(&fast) {
         return Ok(false);
     }
-    let fast = format!("{fast:#?}");
-    match whole(text) {
-        Ok(expected) if expected == fast => Ok(true),
-        Ok(expected) => Err(format!(
-            "fast parse differs\n--- input ---\n{text}\n{}",
-            first_difference(&expected, &fast)
-        )),
-        Err(error) => Err(format!(
-            "fast parse succeeded where the normal parse fails: {error}\n--- input ---\n{text}"
-        )),
-    }
+    matches_whole("fast parse", &fast, text)?;
+    Ok(true)
 }
 
 /// `fast_agrees`, then `agrees` for 2, 3 and 5 parts; returns whether any cut happened.
@@ -564,11 +562,11 @@ fn a_blanked_region_keeps_bytes_characters_and_lines() {
 #[test]
 fn files_of_a_megabyte_and_more_are_cut_on_two_threads_or_more() {
     use super::{MIN_CHUNKED_BYTES, chunk_count};
-    assert_eq!(chunk_count(MIN_CHUNKED_BYTES - 1, 8), 1);
-    assert_eq!(chunk_count(MIN_CHUNKED_BYTES, 1), 1);
-    assert_eq!(chunk_count(MIN_CHUNKED_BYTES, 2), 2);
-    assert_eq!(chunk_count(MIN_CHUNKED_BYTES, 64), 4);
-    assert_eq!(chunk_count(100 * MIN_CHUNKED_BYTES, 64), 64);
+    assert_eq!(chunk_count(MIN_CHUNKED_BYTES - 1, || 8), 1);
+    assert_eq!(chunk_count(MIN_CHUNKED_BYTES, || 1), 1);
+    assert_eq!(chunk_count(MIN_CHUNKED_BYTES, || 2), 2);
+    assert_eq!(chunk_count(MIN_CHUNKED_BYTES, || 64), 4);
+    assert_eq!(chunk_count(100 * MIN_CHUNKED_BYTES, || 64), 64);
 }
 
 /// `parse_workflow` itself takes the chunked path for a file over the threshold, and gets the
@@ -584,7 +582,7 @@ fn a_large_file_is_cut_by_parse_workflow_and_parses_like_the_whole() {
         ))
     );
     assert!(text.len() > super::MIN_CHUNKED_BYTES);
-    assert_eq!(super::chunk_count(text.len(), 2), 2);
+    assert_eq!(super::chunk_count(text.len(), || 2), 2);
     assert!(parse_chunked(&text, 2).is_some(), "the file is cut");
     let source =
         crate::diagnostic::Source::new("w.yaml".into(), "w.yaml".to_owned(), text.as_str());
