@@ -50,6 +50,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         run_id: run_id.clone(),
         workflow_path: workflow.path.clone(),
         log_dir: log_dir.clone(),
+        results_dir: state_dir.join("runs").join(&run_id).join("results"),
         outbox,
     };
     let executor = LocalExecutor::new(context, inbox, threads, workflow.tasks.len());

@@ -48,6 +48,9 @@ pub enum DiagnosticKind {
     RunAndScript,
     /// A duration that does not parse.
     InvalidDuration,
+    /// A `resources` value that cannot be met or read: `cpus: 0`, a bad memory amount, more
+    /// CPUs than the run has slots.
+    InvalidResources,
     /// A `script` that does not compile.
     ScriptSyntax,
     /// A `shell` without a `run` command or empty command text.

@@ -6,7 +6,7 @@ use std::collections::{HashSet, VecDeque};
 
 use std::time::Instant;
 
-use super::{Executor, Exit, Message, Termination};
+use super::{Executor, Exit, Launch, Message, Termination};
 use crate::model::{Isolation, Task, TaskId};
 
 /// A scripted executor. Tasks named in `failing` fail with exit code 1; the others succeed.
@@ -46,7 +46,7 @@ impl FakeExecutor {
 }
 
 impl Executor for FakeExecutor {
-    fn start(&mut self, task: &Task) -> Result<Option<u32>, String> {
+    fn start(&mut self, task: &Task, _launch: &Launch) -> Result<Option<u32>, String> {
         if self.names.len() <= task.id.index() {
             self.names.resize(task.id.index() + 1, String::new());
         }
@@ -77,7 +77,11 @@ impl Executor for FakeExecutor {
             } else {
                 Exit::Code(0)
             };
-            out.push(Message::Finished { task, exit });
+            out.push(Message::Finished {
+                task,
+                exit,
+                results: Vec::new(),
+            });
         }
         Ok(())
     }

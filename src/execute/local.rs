@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::process::ProcessExecutor;
 use super::thread::ThreadExecutor;
-use super::{Executor, Inbox, Message, RunContext, Termination};
+use super::{Executor, Inbox, Launch, Message, RunContext, Termination};
 use crate::model::{Command, Isolation, Task, TaskId};
 
 /// Messages taken from the inbox at once, so that process output is read between them.
@@ -37,13 +37,13 @@ impl LocalExecutor {
 }
 
 impl Executor for LocalExecutor {
-    fn start(&mut self, task: &Task) -> Result<Option<u32>, String> {
+    fn start(&mut self, task: &Task, launch: &Launch) -> Result<Option<u32>, String> {
         self.isolation[task.id.index()] = task.isolation;
-        match (task.isolation, &task.command) {
-            (Isolation::Thread, Command::Script { .. }) => self.threads.start(task),
+        match (task.isolation, &launch.command) {
+            (Isolation::Thread, Command::Script { .. }) => self.threads.start(task, launch),
             (_, Command::None) => Err("a task without a command has nothing to start".into()),
             (Isolation::Process, _) | (Isolation::Thread, Command::Shell { .. }) => {
-                self.processes.start(task)
+                self.processes.start(task, launch)
             }
         }
     }

@@ -17,11 +17,11 @@ pub use local::LocalExecutor;
 pub use log::TaskLog;
 
 use std::path::PathBuf;
-
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::events::Stream;
-use crate::model::{Task, TaskId};
+use crate::model::{Command, Task, TaskId};
 
 /// What executors (and the signal handler) tell the coordinator.
 #[derive(Debug)]
@@ -41,9 +41,42 @@ pub enum Message {
         task: TaskId,
         /// How, as the executor saw it.
         exit: Exit,
+        /// The results it set (`$ENGINE_RESULTS`, `result(key, value)`), in the order set.
+        results: Results,
     },
     /// Ctrl-C or SIGTERM reached the engine.
     Interrupt,
+}
+
+/// The results a task set: keys and values, each key once, in the order first set.
+pub type Results = Vec<(String, String)>;
+
+/// A task as it starts: what the coordinator filled in (templates, the attempt) on top of
+/// the validated task.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// What to run, templates filled in.
+    pub command: Command,
+    /// The task's environment variables, templates filled in (the engine's own `ENGINE_*`
+    /// variables are added by the executor).
+    pub env: Arc<[(String, String)]>,
+    /// The working directory, templates filled in.
+    pub cwd: PathBuf,
+    /// Which attempt this is, from 1.
+    pub attempt: u32,
+}
+
+impl Launch {
+    /// The launch of a task without templates.
+    #[must_use]
+    pub fn of(task: &Task, attempt: u32) -> Self {
+        Self {
+            command: task.command.clone(),
+            env: Arc::clone(&task.env),
+            cwd: task.cwd.clone(),
+            attempt,
+        }
+    }
 }
 
 /// How a task's execution ended, before the coordinator adds what it knows (timeouts,
@@ -82,18 +115,21 @@ pub struct RunContext {
     pub workflow_path: PathBuf,
     /// Where task logs go: one file per task that printed anything.
     pub log_dir: PathBuf,
+    /// Where process tasks write their results (`$ENGINE_RESULTS`): one file per attempt.
+    /// Cluster executors need it on a filesystem the nodes share.
+    pub results_dir: PathBuf,
     /// Where other threads (script workers) send messages.
     pub outbox: Outbox,
 }
 
 /// Starts tasks and stops them on request.
 pub trait Executor {
-    /// Starts `task` without waiting for it; its end arrives later as `Message::Finished`.
-    /// Returns the process id for process tasks.
+    /// Starts `task` as `launch` says, without waiting for it; its end arrives later as
+    /// `Message::Finished`. Returns the process id for process tasks.
     ///
     /// # Errors
     /// Why the task could not be started; no `Finished` message follows then.
-    fn start(&mut self, task: &Task) -> Result<Option<u32>, String>;
+    fn start(&mut self, task: &Task, launch: &Launch) -> Result<Option<u32>, String>;
 
     /// Asks a running task to stop. A no-op for tasks that already ended.
     fn terminate(&mut self, task: TaskId, how: Termination);

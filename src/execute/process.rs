@@ -12,7 +12,7 @@ use rustix::process::{PidfdFlags, Signal, pidfd_open};
 use super::argv::direct_argv;
 use super::inbox::Doorbell;
 use super::reactor::{Group, Reactor, Watch};
-use super::{Message, RunContext, TaskLog, Termination};
+use super::{Launch, Message, RunContext, TaskLog, Termination};
 use crate::model::{Command as TaskCommand, Task, TaskId};
 
 /// Starts process tasks and signals their groups.
@@ -41,8 +41,8 @@ impl ProcessExecutor {
         }
     }
 
-    fn command(&self, task: &Task) -> Command {
-        let mut command = match &task.command {
+    fn command(&self, task: &Task, launch: &Launch) -> Command {
+        let mut command = match &launch.command {
             TaskCommand::Shell { run, shell } => {
                 match direct_argv(run).filter(|_| &**shell == "sh") {
                     // No shell syntax: exec the program itself, as make does.
@@ -73,8 +73,8 @@ impl ProcessExecutor {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .current_dir(&task.cwd)
-            .envs(task.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&launch.cwd)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .env("ENGINE_TASK", &task.name)
             .env("ENGINE_WORKFLOW", &self.context.workflow_path)
             .env("ENGINE_RUN_ID", &self.context.run_id);
@@ -82,16 +82,16 @@ impl ProcessExecutor {
     }
 
     /// Starts a process task and hands it to the reactor.
-    pub fn start(&mut self, task: &Task) -> Result<Option<u32>, String> {
+    pub fn start(&mut self, task: &Task, launch: &Launch) -> Result<Option<u32>, String> {
         if self.reactor.is_none() {
             let reactor = Reactor::new(Arc::clone(&self.doorbell))
                 .map_err(|error| format!("cannot watch processes: {error}"))?;
             self.reactor = Some(reactor);
         }
         let mut child = self
-            .command(task)
+            .command(task, launch)
             .spawn()
-            .map_err(|error| spawn_error(task, &error))?;
+            .map_err(|error| spawn_error(launch, &error))?;
         let pid = child.id();
         let Some(group) = Group::new(pid) else {
             stop(&mut child);
@@ -170,14 +170,14 @@ impl ProcessExecutor {
     }
 }
 
-fn spawn_error(task: &Task, error: &std::io::Error) -> String {
-    if !task.cwd.is_dir() {
+fn spawn_error(launch: &Launch, error: &std::io::Error) -> String {
+    if !launch.cwd.is_dir() {
         return format!(
             "cannot start: the working directory `{}` does not exist",
-            task.cwd.display()
+            launch.cwd.display()
         );
     }
-    let TaskCommand::Shell { run, shell } = &task.command else {
+    let TaskCommand::Shell { run, shell } = &launch.command else {
         return format!("cannot start: {error}");
     };
     // The program run directly, when the command needed no shell.

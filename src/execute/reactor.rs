@@ -261,6 +261,7 @@ impl Reactor {
             out.push(Message::Finished {
                 task: watched.task,
                 exit,
+                results: Vec::new(),
             });
         }
     }
@@ -515,7 +516,7 @@ mod tests {
                         assert!(exits[task.index()].is_none(), "output after the end");
                         seen[task.index()].extend(lines);
                     }
-                    Message::Finished { task, exit } => exits[task.index()] = Some(exit),
+                    Message::Finished { task, exit, .. } => exits[task.index()] = Some(exit),
                     Message::Interrupt => unreachable!(),
                 }
             }

@@ -7,7 +7,7 @@ use rhai::Engine;
 use rustc_hash::FxHashMap;
 
 use super::pool::WorkerPool;
-use super::{Exit, Message, RunContext, TaskLog, Termination};
+use super::{Exit, Launch, Message, RunContext, TaskLog, Termination};
 use crate::events::Stream;
 use crate::model::{Command, Task, TaskId};
 use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script, script_engine};
@@ -46,8 +46,8 @@ impl ThreadExecutor {
     }
 
     /// Starts a script task on the pool.
-    pub fn start(&mut self, task: &Task) -> Result<Option<u32>, String> {
-        let Command::Script { ast, .. } = &task.command else {
+    pub fn start(&mut self, task: &Task, launch: &Launch) -> Result<Option<u32>, String> {
+        let Command::Script { ast, .. } = &launch.command else {
             return Err("only scripts run on threads".into());
         };
         let engine = Arc::clone(&self.workers()?.1);
@@ -57,14 +57,14 @@ impl ThreadExecutor {
         let outbox = self.context.outbox.clone();
         let log = TaskLog::new(self.context.log_dir.join(format!("{}.log", task.name)));
         let id = task.id;
-        let mut env = task.env.to_vec();
+        let mut env = launch.env.to_vec();
         env.push(("ENGINE_TASK".into(), task.name.clone()));
         env.push((
             "ENGINE_WORKFLOW".into(),
             self.context.workflow_path.display().to_string(),
         ));
         env.push(("ENGINE_RUN_ID".into(), self.context.run_id.clone()));
-        let cwd = task.cwd.clone();
+        let cwd = launch.cwd.clone();
         let Some((pool, _)) = &self.workers else {
             return Err("the worker threads are missing".into());
         };
@@ -93,7 +93,11 @@ impl ThreadExecutor {
                 ScriptEnd::Failed(message) => Exit::ScriptFailed(message),
                 ScriptEnd::Cancelled => Exit::ScriptCancelled,
             };
-            outbox.send(Message::Finished { task: id, exit });
+            outbox.send(Message::Finished {
+                task: id,
+                exit,
+                results: Vec::new(),
+            });
         });
         self.running.insert(task.id, token_for_running);
         Ok(None)

@@ -2,9 +2,11 @@
 //! It depends on nothing else in the crate and never sees YAML.
 
 mod duration;
+mod memory;
 mod task;
 mod workflow;
 
 pub use duration::{Duration, DurationError};
-pub use task::{Command, Isolation, Task, TaskId};
+pub use memory::{Memory, MemoryError};
+pub use task::{Command, Isolation, Resources, Task, TaskId};
 pub use workflow::Workflow;

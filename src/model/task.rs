@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Duration;
+use super::{Duration, Memory};
 
 /// A task's index in `Workflow::tasks`, which keeps file order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,4 +99,24 @@ pub struct Task {
     pub cwd: PathBuf,
     /// How long it may run.
     pub timeout: Option<Duration>,
+    /// What it needs while it runs.
+    pub resources: Resources,
+}
+
+/// What a task needs while it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resources {
+    /// CPUs: slots of `-j` (or of the thread pool) it takes, and `--cpus-per-task` on Slurm.
+    pub cpus: u32,
+    /// Memory: recorded, and `--mem` on Slurm.
+    pub memory: Option<Memory>,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Self {
+            cpus: 1,
+            memory: None,
+        }
+    }
 }

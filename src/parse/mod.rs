@@ -8,7 +8,9 @@ mod raw;
 mod schema;
 mod structure;
 
-pub use raw::{RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawTask, RawTasks, RawWorkflow};
+pub use raw::{
+    RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawResources, RawTask, RawTasks, RawWorkflow,
+};
 pub use schema::workflow_schema;
 
 use rustc_hash::{FxBuildHasher, FxHashSet};

@@ -64,6 +64,8 @@ pub struct RawDefaults {
     #[serde(default)]
     #[schemars(schema_with = "duration_schema")]
     pub timeout: Option<Spanned<String>>,
+    /// Default resources of every task.
+    pub resources: Option<RawResources>,
 }
 
 /// One task.
@@ -103,6 +105,24 @@ pub struct RawTask {
     #[serde(default)]
     #[schemars(schema_with = "duration_schema")]
     pub timeout: Option<Spanned<String>>,
+    /// What the task needs while it runs: `cpus` (slots of `-j` it takes, default 1) and
+    /// `memory` (like `2G`; recorded, and requested from cluster executors).
+    pub resources: Option<RawResources>,
+}
+
+/// `resources`: what a task needs while it runs.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawResources {
+    /// CPUs the task uses: it takes this many of the `-j` slots (thread tasks: of the thread
+    /// pool's slots), and Slurm jobs ask for this many with `--cpus-per-task`. Default 1.
+    #[schemars(with = "Option<u32>", range(min = 1))]
+    pub cpus: Option<Spanned<u64>>,
+    /// Memory the task needs, like `512M` or `2G` (binary units K, M, G, T). Recorded, and
+    /// requested from cluster executors (`sbatch --mem`).
+    #[serde(default)]
+    #[schemars(schema_with = "memory_schema")]
+    pub memory: Option<Spanned<String>>,
 }
 
 /// `isolation`: where a task runs.
@@ -197,5 +217,14 @@ fn duration_schema(_: &mut SchemaGenerator) -> Schema {
         "type": ["string", "null"],
         "pattern": "^([0-9]+(ms|s|m|h|d))+$",
         "examples": ["10m", "1h30m", "45s", "250ms"]
+    })
+}
+
+/// The schema of a memory amount such as `2G`.
+fn memory_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["string", "null"],
+        "pattern": "^[0-9]+([KMGTkmgt](i?[Bb])?)$",
+        "examples": ["512M", "2G", "1T"]
     })
 }

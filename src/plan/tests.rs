@@ -28,6 +28,7 @@ fn workflow(deps: &[Vec<usize>]) -> Workflow {
             env: Arc::from(Vec::new()),
             cwd: PathBuf::from("."),
             timeout: None,
+            resources: crate::model::Resources::default(),
         })
         .collect();
     Workflow {

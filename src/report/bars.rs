@@ -346,6 +346,7 @@ mod tests {
                 env: Arc::from(Vec::new()),
                 cwd: PathBuf::from("."),
                 timeout: None,
+                resources: crate::model::Resources::default(),
             })
             .collect();
         Workflow {

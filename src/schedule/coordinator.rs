@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::TaskState;
 use crate::events::{Event, EventSink, SkipReason, TaskStatus};
-use crate::execute::{Executor, Exit, Message, Termination};
+use crate::execute::{Executor, Exit, Launch, Message, Termination};
 use crate::model::{Command, Isolation, TaskId, Workflow};
 use crate::plan::Graph;
 
@@ -215,7 +215,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let spec = self.workflow.task(task);
         let now = Instant::now();
         self.state[task.index()] = TaskState::Running;
-        match self.executor.start(spec) {
+        match self.executor.start(spec, &Launch::of(spec, 1)) {
             Ok(pid) => {
                 self.sink.event(&Event::TaskStarted { task, pid });
                 let deadline = spec.timeout.map(|timeout| now + timeout.get());
@@ -264,7 +264,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                     lines,
                 });
             }
-            Message::Finished { task, exit } => {
+            Message::Finished { task, exit, .. } => {
                 // A task given up on after its grace period may still report; ignore it then.
                 let Some(running) = self.running.remove(&task) else {
                     return;

@@ -57,6 +57,7 @@ fn workflow(specs: &[Spec]) -> Workflow {
             env: Arc::from(Vec::new()),
             cwd: ".".into(),
             timeout: None,
+            resources: crate::model::Resources::default(),
         })
         .collect();
     Workflow {

@@ -10,9 +10,13 @@ use super::cycles::find_cycles;
 use super::names::{is_env_name, is_task_name, task_name_like};
 use super::script::ScriptCompiler;
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span, suggest};
-use crate::model::{Command, Duration, DurationError, Isolation, Task, TaskId, Workflow};
+use crate::model::{
+    Command, Duration, DurationError, Isolation, Memory, MemoryError, Resources, Task, TaskId,
+    Workflow,
+};
 use crate::parse::{
-    RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawTask, RawWorkflow, location_span,
+    RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawResources, RawTask, RawWorkflow,
+    location_span,
 };
 
 /// Validates a parsed workflow.
@@ -51,6 +55,7 @@ struct Defaults {
     env: Arc<[(String, String)]>,
     cwd: PathBuf,
     timeout: Option<Duration>,
+    resources: Resources,
 }
 
 impl Validator<'_> {
@@ -133,6 +138,7 @@ impl Validator<'_> {
             timeout: raw
                 .timeout
                 .and_then(|timeout| self.duration(&timeout, "`defaults`")),
+            resources: self.resources(raw.resources.as_ref(), Resources::default(), "`defaults`"),
         }
     }
 
@@ -252,7 +258,52 @@ impl Validator<'_> {
                 .as_ref()
                 .map_or_else(|| defaults.cwd.clone(), |cwd| self.dir.join(&cwd.value)),
             timeout,
+            resources: self.resources(raw.resources.as_ref(), defaults.resources, &place),
         }
+    }
+
+    /// `resources`, each field falling back to `inherited`.
+    fn resources(
+        &mut self,
+        raw: Option<&RawResources>,
+        inherited: Resources,
+        place: &str,
+    ) -> Resources {
+        let Some(raw) = raw else { return inherited };
+        let mut resources = inherited;
+        if let Some(cpus) = &raw.cpus {
+            match u32::try_from(cpus.value) {
+                Ok(count) if count >= 1 => resources.cpus = count,
+                _ => self.found.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidResources,
+                        format!("invalid `cpus` `{}` in {place}", cpus.value),
+                    )
+                    .at(self.span(cpus), Some("expected a whole number from 1".into()))
+                    .hint("a task takes at least one CPU; write `cpus: 1` or more"),
+                ),
+            }
+        }
+        if let Some(memory) = &raw.memory {
+            match memory.value.parse::<Memory>() {
+                Ok(amount) => resources.memory = Some(amount),
+                Err(error) => {
+                    let detail = match &error {
+                        MemoryError::Overflow => "too large".to_owned(),
+                        other => other.to_string(),
+                    };
+                    self.found.push(
+                        Diagnostic::error(
+                            DiagnosticKind::InvalidResources,
+                            format!("invalid `memory` `{}` in {place}: {detail}", memory.value),
+                        )
+                        .at(self.span(memory), Some("expected an amount like `2G`".into()))
+                        .hint("write a whole number and a binary unit: `512M`, `2G`, `1T` (units: K, M, G, T)"),
+                    );
+                }
+            }
+        }
+        resources
     }
 
     fn command(&mut self, task: &str, raw: &RawTask, defaults: &Defaults) -> (Isolation, Command) {
