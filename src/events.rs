@@ -67,6 +67,20 @@ pub enum SkipReason {
     RunStopped,
     /// The run was interrupted before the task started.
     Interrupted,
+    /// Its `if` condition was false. Its dependents run as if it had succeeded.
+    ConditionFalse {
+        /// The condition, as written.
+        condition: String,
+    },
+}
+
+impl SkipReason {
+    /// Whether the tasks that depend on the skipped one may still run: only a false
+    /// condition is a decision, not a failure.
+    #[must_use]
+    pub fn satisfies_dependents(&self) -> bool {
+        matches!(self, Self::ConditionFalse { .. })
+    }
 }
 
 /// Something that happened during a run.
@@ -90,6 +104,10 @@ pub enum Event {
         task: TaskId,
         /// The process id, for process tasks.
         pid: Option<u32>,
+        /// Which attempt, from 1.
+        attempt: u32,
+        /// How many attempts it may have (1 + `retries`).
+        attempts: u32,
     },
     /// A task printed lines.
     TaskOutput {
@@ -108,6 +126,28 @@ pub enum Event {
         status: TaskStatus,
         /// How long it ran.
         duration: Duration,
+        /// Which attempt this was.
+        attempt: u32,
+        /// Whether a failure is allowed (`allow_failure`): it fails neither the run nor its
+        /// dependents.
+        allowed: bool,
+        /// The results it set, values masked.
+        results: Vec<(String, String)>,
+    },
+    /// An attempt of a task failed and it will run again after `delay`.
+    TaskRetrying {
+        /// The task.
+        task: TaskId,
+        /// The attempt that failed.
+        attempt: u32,
+        /// How many attempts it may have.
+        attempts: u32,
+        /// How that attempt ended.
+        status: TaskStatus,
+        /// How long that attempt ran.
+        duration: Duration,
+        /// The wait before the next attempt.
+        delay: Duration,
     },
     /// A task will not run.
     TaskSkipped {

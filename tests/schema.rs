@@ -219,7 +219,10 @@ fn every_example_passes_engine_check() {
             panic!(
                 "{} is invalid:\n{}",
                 path.display(),
-                engine::diagnostic::render_human(&report, false)
+                report
+                    .iter()
+                    .map(|r| engine::diagnostic::render_human(r, false))
+                    .collect::<String>()
             );
         }
     }
@@ -237,7 +240,7 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     (
         "an unknown `defaults` key",
-        "defaults: { retries: 3 }\ntasks:\n  a: { run: 'true' }\n",
+        "defaults: { priority: 3 }\ntasks:\n  a: { run: 'true' }\n",
     ),
     (
         "a bad task isolation",

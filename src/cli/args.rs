@@ -101,6 +101,9 @@ pub struct RunArgs {
     /// Time between SIGTERM and SIGKILL when a task is stopped.
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub grace: Duration,
+    /// Set a workflow variable (`vars:`) for this run, like `--var tag=v1.2`. Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
 }
 
 /// `engine __script`.
@@ -144,6 +147,19 @@ pub struct PlanArgs {
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// Set a workflow variable (`vars:`), like `--var tag=v1.2`. Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+/// `NAME=VALUE` of `--var`.
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!(
+            "expected NAME=VALUE, like `tag=v1.2`, not `{text}`"
+        )),
+    }
 }
 
 /// Output formats of `engine plan`.

@@ -31,11 +31,11 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
                         "tasks": workflow.tasks.len(),
                         "diagnostics": [],
                     }),
-                    Err(report) => json!({
+                    Err(reports) => json!({
                         "file": path.display().to_string(),
                         "valid": false,
                         "tasks": null,
-                        "diagnostics": render_json(report),
+                        "diagnostics": reports.iter().flat_map(render_json).collect::<Vec<_>>(),
                     }),
                 })
                 .collect();
@@ -62,7 +62,7 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
                             if count == 1 { "task" } else { "tasks" }
                         ));
                     }
-                    Err(report) => reports.push(report),
+                    Err(found) => reports.extend(found),
                 }
             }
             super::write_stdout(&out)?;

@@ -122,7 +122,20 @@ impl ColorChoice {
 
 /// Loads a workflow or fails with its report.
 pub(crate) fn load(path: &std::path::Path) -> Result<crate::model::Workflow, EngineError> {
-    crate::validate::load_workflow(path).map_err(|report| EngineError::Invalid(vec![report]))
+    crate::validate::load_workflow(path).map_err(EngineError::Invalid)
+}
+
+/// Loads a workflow and sets the variables given with `--var`.
+pub(crate) fn load_with_vars(
+    path: &std::path::Path,
+    vars: &[(String, String)],
+) -> Result<crate::model::Workflow, EngineError> {
+    let mut workflow = load(path)?;
+    for (name, text) in vars {
+        crate::validate::override_var(&mut workflow, name, text)
+            .map_err(|(message, hint)| EngineError::Usage { message, hint })?;
+    }
+    Ok(workflow)
 }
 
 /// Builds the graph of the requested tasks, or explains which name is unknown.

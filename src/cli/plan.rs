@@ -9,7 +9,7 @@ use crate::plan::{render_plan_json, render_plan_text};
 /// # Errors
 /// An invalid workflow or an unknown task name.
 pub fn run(args: &PlanArgs) -> Result<(), EngineError> {
-    let workflow = super::load(&args.file)?;
+    let workflow = super::load_with_vars(&args.file, &args.vars)?;
     let graph = super::select(&workflow, &args.tasks, &args.file)?;
     let text = match args.format {
         PlanFormat::Text => render_plan_text(&workflow, &graph),

@@ -17,7 +17,7 @@ use crate::schedule::{Coordinator, Options};
 /// # Errors
 /// An invalid workflow or request (exit 2), failed tasks (1), an interruption (130).
 pub fn run(args: &RunArgs) -> Result<(), EngineError> {
-    let workflow = Arc::new(super::load(&args.file)?);
+    let workflow = Arc::new(super::load_with_vars(&args.file, &args.vars)?);
     let graph = super::select(&workflow, &args.tasks, &args.file)?;
     if args.dry_run {
         return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
@@ -46,12 +46,14 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     let cpus = std::cell::LazyCell::new(default_jobs);
     let jobs = within_open_file_limit(args.jobs.unwrap_or_else(|| *cpus));
     let threads = args.threads.unwrap_or_else(|| (*cpus).max(4));
+    let masker = secrets_masker(&workflow)?;
     let context = RunContext {
         run_id: run_id.clone(),
         workflow_path: workflow.path.clone(),
         log_dir: log_dir.clone(),
         results_dir: state_dir.join("runs").join(&run_id).join("results"),
         outbox,
+        masker: masker.clone(),
     };
     let executor = LocalExecutor::new(context, inbox, threads, workflow.tasks.len());
     let reporter = Reporter::new(
@@ -85,6 +87,40 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     } else {
         Ok(())
     }
+}
+
+/// The masker of the workflow's secrets, whose values come from the engine's environment or
+/// the workflow's own `env`.
+///
+/// # Errors
+/// A usage error naming a secret that has no value.
+fn secrets_masker(
+    workflow: &crate::model::Workflow,
+) -> Result<crate::template::Masker, EngineError> {
+    let mut values = Vec::with_capacity(workflow.secrets.len());
+    for name in &workflow.secrets {
+        let from_env = std::env::var(name).ok();
+        let from_workflow = || {
+            workflow
+                .tasks
+                .iter()
+                .flat_map(|task| task.env.iter())
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        };
+        match from_env.or_else(from_workflow) {
+            Some(value) => values.push(value),
+            None => {
+                return Err(EngineError::Usage {
+                    message: format!("secret `{name}` has no value"),
+                    hint: Some(format!(
+                        "set `{name}` in the environment (or in the workflow's `env_file`) before `engine run`"
+                    )),
+                });
+            }
+        }
+    }
+    Ok(crate::template::Masker::new(values))
 }
 
 /// Messages waiting for the coordinator at most: about 8 MiB of output in the worst case.
@@ -192,7 +228,7 @@ fn civil_date(days: i64) -> (i64, u32, u32) {
 /// # Errors
 /// An invalid workflow or task name (2); a failed script (1).
 pub fn script_worker(args: &ScriptArgs) -> Result<(), EngineError> {
-    use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script, script_engine};
+    use crate::script::{CancelToken, ScriptEnd, ScriptScope, script_engine};
     use std::io::Write;
     let workflow = super::load(&args.file)?;
     let task = workflow
@@ -216,8 +252,27 @@ pub fn script_worker(args: &ScriptArgs) -> Result<(), EngineError> {
         token: Arc::new(CancelToken::new()),
         cwd: std::env::current_dir().unwrap_or_else(|_| task.cwd.clone()),
         env: Vec::new(),
+        results: std::cell::RefCell::default(),
     };
-    match run_script(&script_engine(), ast, scope) {
+    let (end, results) = crate::script::run_script_with_results(&script_engine(), ast, scope);
+    if let Some(path) = std::env::var_os("ENGINE_RESULTS")
+        && !results.is_empty()
+    {
+        let text: String = results
+            .iter()
+            .map(|(key, value)| crate::template::format_result(key, value))
+            .collect();
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(text.as_bytes()));
+        if let Err(error) = written {
+            eprintln!("cannot write the results to $ENGINE_RESULTS: {error}");
+            return Err(EngineError::TasksFailed { failed: 1 });
+        }
+    }
+    match end {
         ScriptEnd::Done => Ok(()),
         ScriptEnd::Failed(message) => {
             eprintln!("{message}");

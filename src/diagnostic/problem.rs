@@ -59,6 +59,20 @@ pub enum DiagnosticKind {
     InvalidEnvName,
     /// A requested task name that does not exist.
     UnknownTarget,
+    /// A `${{ }}` template or an `if` expression that does not parse.
+    TemplateSyntax,
+    /// A template that names a variable, matrix key or task it cannot see.
+    UnknownReference,
+    /// A template that reads the results of a task it does not depend on.
+    ResultsWithoutDependency,
+    /// A matrix that cannot be expanded: an empty list, a bad key.
+    InvalidMatrix,
+    /// A `pool` that is not in `pools`, or a pool of size 0.
+    UnknownPool,
+    /// A bad `vars`, `secrets`, `retries` or `env_file` entry.
+    InvalidSetting,
+    /// An `include` that cannot be read.
+    InvalidInclude,
 }
 
 impl DiagnosticKind {

@@ -5,11 +5,17 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// The log file of one task attempt. Nothing is created for a task that prints nothing.
+use crate::template::Masker;
+
+/// The log file of one task. Nothing is created for a task that prints nothing; a retried
+/// task's attempts are appended to one file.
 #[derive(Debug)]
 pub struct TaskLog {
     path: PathBuf,
     file: Mutex<Option<BufWriter<File>>>,
+    /// With secrets to hide, complete lines are written masked; the unfinished last line
+    /// waits here.
+    masking: Option<(Masker, Mutex<Vec<u8>>)>,
 }
 
 impl TaskLog {
@@ -19,7 +25,36 @@ impl TaskLog {
         Self {
             path,
             file: Mutex::new(None),
+            masking: None,
         }
+    }
+
+    /// A log that writes every secret of `masker` as `***`.
+    #[must_use]
+    pub fn masked(path: PathBuf, masker: &Masker) -> Self {
+        let mut log = Self::new(path);
+        if !masker.is_empty() {
+            log.masking = Some((masker.clone(), Mutex::new(Vec::new())));
+        }
+        log
+    }
+
+    /// Appends output bytes, masked when the log masks.
+    pub fn write(&self, bytes: &[u8]) {
+        let Some((masker, pending)) = &self.masking else {
+            self.write_raw(bytes);
+            return;
+        };
+        let mut pending = pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending.extend_from_slice(bytes);
+        let Some(end) = pending.iter().rposition(|&b| b == b'\n') else {
+            return;
+        };
+        let complete: Vec<u8> = pending.drain(..=end).collect();
+        let text = String::from_utf8_lossy(&complete);
+        self.write_raw(masker.mask(&text).as_bytes());
     }
 
     /// Where the log is (or will be).
@@ -30,7 +65,7 @@ impl TaskLog {
 
     /// Appends raw bytes. Errors are reported once on stderr and then ignored: a full disk
     /// must not fail the task itself.
-    pub fn write(&self, bytes: &[u8]) {
+    fn write_raw(&self, bytes: &[u8]) {
         let mut guard = self
             .file
             .lock()
@@ -39,7 +74,7 @@ impl TaskLog {
             if let Some(dir) = self.path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            match File::create(&self.path) {
+            match File::options().create(true).append(true).open(&self.path) {
                 Ok(file) => *guard = Some(BufWriter::with_capacity(64 * 1024, file)),
                 Err(error) => {
                     eprintln!(
@@ -57,6 +92,17 @@ impl TaskLog {
 
     /// Writes buffered bytes to disk.
     pub fn flush(&self) {
+        if let Some((masker, pending)) = &self.masking {
+            let rest = std::mem::take(
+                &mut *pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if !rest.is_empty() {
+                let text = String::from_utf8_lossy(&rest);
+                self.write_raw(masker.mask(&text).as_bytes());
+            }
+        }
         let mut guard = self
             .file
             .lock()

@@ -120,6 +120,8 @@ pub struct RunContext {
     pub results_dir: PathBuf,
     /// Where other threads (script workers) send messages.
     pub outbox: Outbox,
+    /// Hides the values of secrets in output, logs and results.
+    pub masker: crate::template::Masker,
 }
 
 /// Starts tasks and stops them on request.

@@ -12,7 +12,7 @@ use rustix::process::{PidfdFlags, Signal, pidfd_open};
 use super::argv::direct_argv;
 use super::inbox::Doorbell;
 use super::reactor::{Group, Reactor, Watch};
-use super::{Launch, Message, RunContext, TaskLog, Termination};
+use super::{Exit, Launch, Message, Results, RunContext, TaskLog, Termination};
 use crate::model::{Command as TaskCommand, Task, TaskId};
 
 /// Starts process tasks and signals their groups.
@@ -24,6 +24,10 @@ pub struct ProcessExecutor {
     doorbell: Arc<Doorbell>,
     /// Made with the first process task.
     reactor: Option<Reactor>,
+    /// Each running task's results file (`$ENGINE_RESULTS`).
+    results: FxHashMap<TaskId, std::path::PathBuf>,
+    /// Whether the results directory exists.
+    results_dir_made: bool,
 }
 
 impl ProcessExecutor {
@@ -38,10 +42,12 @@ impl ProcessExecutor {
             worker,
             doorbell,
             reactor: None,
+            results: FxHashMap::default(),
+            results_dir_made: false,
         }
     }
 
-    fn command(&self, task: &Task, launch: &Launch) -> Command {
+    fn command(&self, task: &Task, launch: &Launch, results: &std::path::Path) -> Command {
         let mut command = match &launch.command {
             TaskCommand::Shell { run, shell } => {
                 match direct_argv(run).filter(|_| &**shell == "sh") {
@@ -77,7 +83,8 @@ impl ProcessExecutor {
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .env("ENGINE_TASK", &task.name)
             .env("ENGINE_WORKFLOW", &self.context.workflow_path)
-            .env("ENGINE_RUN_ID", &self.context.run_id);
+            .env("ENGINE_RUN_ID", &self.context.run_id)
+            .env("ENGINE_RESULTS", results);
         command
     }
 
@@ -88,8 +95,23 @@ impl ProcessExecutor {
                 .map_err(|error| format!("cannot watch processes: {error}"))?;
             self.reactor = Some(reactor);
         }
+        if !self.results_dir_made {
+            std::fs::create_dir_all(&self.context.results_dir).map_err(|error| {
+                format!(
+                    "cannot create the results directory `{}`: {error}",
+                    self.context.results_dir.display()
+                )
+            })?;
+            self.results_dir_made = true;
+        }
+        let results =
+            self.context
+                .results_dir
+                .join(format!("{}.{}", task.id.index(), launch.attempt));
+        // A file left by an earlier run with the same id would be read as this task's.
+        let _ = std::fs::remove_file(&results);
         let mut child = self
-            .command(task, launch)
+            .command(task, launch, &results)
             .spawn()
             .map_err(|error| spawn_error(launch, &error))?;
         let pid = child.id();
@@ -111,7 +133,13 @@ impl ProcessExecutor {
             stop(&mut child);
             return Err("the process's output pipes are missing".into());
         };
-        let log = TaskLog::new(self.context.log_dir.join(format!("{}.log", task.name)));
+        let log = TaskLog::masked(
+            self.context.log_dir.join(format!("{}.log", task.name)),
+            &self.context.masker,
+        );
+        if launch.attempt > 1 {
+            log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
+        }
         let watch = Watch {
             task: task.id,
             child,
@@ -127,6 +155,7 @@ impl ProcessExecutor {
                 .map_err(|error| format!("cannot watch the process: {error}"))?;
         }
         self.running.insert(task.id, group);
+        self.results.insert(task.id, results);
         Ok(Some(pid))
     }
 
@@ -146,12 +175,34 @@ impl ProcessExecutor {
         timeout: Option<Duration>,
         out: &mut Vec<Message>,
     ) -> Result<(), String> {
-        match &mut self.reactor {
+        let first = out.len();
+        let polled = match &mut self.reactor {
             Some(reactor) => reactor
                 .poll(timeout, out)
                 .map_err(|error| format!("cannot watch processes: {error}")),
             None => Ok(()),
+        };
+        for message in &mut out[first..] {
+            if let Message::Output { lines, .. } = message
+                && !self.context.masker.is_empty()
+            {
+                for line in lines.iter_mut() {
+                    if let std::borrow::Cow::Owned(masked) = self.context.masker.mask(line) {
+                        *line = masked;
+                    }
+                }
+            }
+            if let Message::Finished {
+                task,
+                exit,
+                results,
+            } = message
+                && let Some(path) = self.results.remove(task)
+            {
+                read_results(&path, exit, results, &self.context.masker);
+            }
         }
+        polled
     }
 
     /// Forgets a task that ended.
@@ -202,4 +253,37 @@ fn stop(child: &mut Child) {
         group.signal(Signal::KILL);
     }
     let _ = child.wait();
+}
+
+/// Reads a finished task's results file into `results`. A file that cannot be read fails a
+/// task that otherwise succeeded, with the reason; values are masked.
+fn read_results(
+    path: &std::path::Path,
+    exit: &mut Exit,
+    results: &mut Results,
+    masker: &crate::template::Masker,
+) {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return,
+        Err(error) => {
+            if *exit == Exit::Code(0) {
+                *exit = Exit::StartFailed(format!("cannot read $ENGINE_RESULTS: {error}"));
+            }
+            return;
+        }
+    };
+    let _ = std::fs::remove_file(path);
+    match crate::template::parse_results(&bytes, crate::template::RESULTS_LIMIT) {
+        Ok(parsed) => {
+            *results = parsed
+                .into_iter()
+                .map(|(key, value)| (key, masker.mask(&value).into_owned()))
+                .collect();
+        }
+        Err(error) if *exit == Exit::Code(0) => {
+            *exit = Exit::StartFailed(format!("invalid $ENGINE_RESULTS: {error}"));
+        }
+        Err(_) => {}
+    }
 }

@@ -10,7 +10,7 @@ use super::pool::WorkerPool;
 use super::{Exit, Launch, Message, RunContext, TaskLog, Termination};
 use crate::events::Stream;
 use crate::model::{Command, Task, TaskId};
-use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script, script_engine};
+use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script_with_results, script_engine};
 
 /// Runs scripts on a pool of worker threads, created with the first script so that a run
 /// without scripts starts no threads and builds no script engine.
@@ -55,7 +55,15 @@ impl ThreadExecutor {
         let token_for_running = Arc::clone(&token);
         let ast = Arc::clone(ast);
         let outbox = self.context.outbox.clone();
-        let log = TaskLog::new(self.context.log_dir.join(format!("{}.log", task.name)));
+        let log = TaskLog::masked(
+            self.context.log_dir.join(format!("{}.log", task.name)),
+            &self.context.masker,
+        );
+        if launch.attempt > 1 {
+            log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
+        }
+        let masker = self.context.masker.clone();
+        let masker_for_results = self.context.masker.clone();
         let id = task.id;
         let mut env = launch.env.to_vec();
         env.push(("ENGINE_TASK".into(), task.name.clone()));
@@ -74,6 +82,7 @@ impl ThreadExecutor {
             let print_outbox = outbox.clone();
             let scope = ScriptScope {
                 print: Box::new(move |line: String| {
+                    let line = masker.mask(&line).into_owned();
                     print_log.write(line.as_bytes());
                     print_log.write(b"\n");
                     print_outbox.send(Message::Output {
@@ -85,8 +94,13 @@ impl ThreadExecutor {
                 token,
                 cwd,
                 env,
+                results: std::cell::RefCell::default(),
             };
-            let end = run_script(&engine, &ast, scope);
+            let (end, results) = run_script_with_results(&engine, &ast, scope);
+            let results = results
+                .into_iter()
+                .map(|(key, value)| (key, masker_for_results.mask(&value).into_owned()))
+                .collect();
             log.flush();
             let exit = match end {
                 ScriptEnd::Done => Exit::ScriptDone,
@@ -96,7 +110,7 @@ impl ThreadExecutor {
             outbox.send(Message::Finished {
                 task: id,
                 exit,
-                results: Vec::new(),
+                results,
             });
         });
         self.running.insert(task.id, token_for_running);

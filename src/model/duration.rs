@@ -34,6 +34,12 @@ impl Duration {
         ("s", 1000),
     ];
 
+    /// A whole number of seconds.
+    #[must_use]
+    pub const fn from_secs(seconds: u64) -> Self {
+        Self(std::time::Duration::from_secs(seconds))
+    }
+
     /// Wraps a std duration.
     #[must_use]
     pub fn new(inner: std::time::Duration) -> Self {

@@ -4,9 +4,11 @@
 mod duration;
 mod memory;
 mod task;
+mod value;
 mod workflow;
 
 pub use duration::{Duration, DurationError};
 pub use memory::{Memory, MemoryError};
-pub use task::{Command, Isolation, Resources, Task, TaskId};
-pub use workflow::Workflow;
+pub use task::{Command, Condition, Isolation, Resources, Task, TaskId, Templates};
+pub use value::Value;
+pub use workflow::{Pool, Workflow};

@@ -4,7 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Duration, Memory};
+use super::{Duration, Memory, Value};
+use crate::template::{Expr, Template};
 
 /// A task's index in `Workflow::tasks`, which keeps file order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,6 +102,55 @@ pub struct Task {
     pub timeout: Option<Duration>,
     /// What it needs while it runs.
     pub resources: Resources,
+    /// The task's name before matrix expansion (`test` for `test[os=linux]`); its own name
+    /// otherwise.
+    pub group: String,
+    /// The matrix values of this expansion, in the matrix's key order; empty otherwise.
+    pub matrix: Vec<(String, Value)>,
+    /// The parts of `command`, `env` and `cwd` written with `${{ }}`, filled in when the task
+    /// starts; `None` for a task without templates.
+    pub templates: Option<Arc<Templates>>,
+    /// `if`: evaluated when the dependencies are done.
+    pub condition: Option<Arc<Condition>>,
+    /// A failure does not fail the run nor block dependents.
+    pub allow_failure: bool,
+    /// Attempts after the first when it fails or times out.
+    pub retries: u32,
+    /// The wait before the first retry (doubled for each later one, plus jitter).
+    pub retry_delay: Duration,
+    /// The index of its pool in `Workflow::pools`.
+    pub pool: Option<usize>,
+}
+
+/// The templated parts of a task.
+#[derive(Clone, Debug, Default)]
+pub struct Templates {
+    /// The `run` command or the `script`.
+    pub command: Option<Template>,
+    /// Environment values, by index into `Task::env`.
+    pub env: Vec<(usize, Template)>,
+    /// The working directory (relative paths resolve against the workflow's directory).
+    pub cwd: Option<Template>,
+}
+
+/// A task's `if`.
+#[derive(Clone, Debug)]
+pub struct Condition {
+    /// The expression as written (without `${{ }}`).
+    pub text: String,
+    /// The compiled expression.
+    pub expr: Expr,
+    /// Whether it calls `success()`, `failure()` or `always()`. Without one, GitHub's rule
+    /// applies: the task also needs every dependency to have succeeded.
+    pub checks_status: bool,
+}
+
+impl Condition {
+    /// Whether the task may run after a dependency failed: its condition looks at failures.
+    #[must_use]
+    pub fn runs_after_failure(&self) -> bool {
+        self.checks_status
+    }
 }
 
 /// What a task needs while it runs.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{Task, TaskId};
+use super::{Task, TaskId, Value};
 
 /// A validated workflow. Tasks keep the order of the file; `TaskId` indexes them.
 #[derive(Clone, Debug)]
@@ -13,8 +13,23 @@ pub struct Workflow {
     pub name: String,
     /// What it is for.
     pub description: Option<String>,
-    /// The tasks in file order.
+    /// The tasks in file order (matrix expansions in place of their task).
     pub tasks: Vec<Task>,
+    /// Template variables, after `--var` overrides.
+    pub vars: Vec<(String, Value)>,
+    /// Limits on tasks running at once.
+    pub pools: Vec<Pool>,
+    /// Names of environment variables whose values are masked.
+    pub secrets: Vec<String>,
+}
+
+/// A named limit on tasks running at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pool {
+    /// Its name.
+    pub name: String,
+    /// The most of its tasks that run at once.
+    pub size: usize,
 }
 
 impl Workflow {

@@ -9,7 +9,8 @@ mod schema;
 mod structure;
 
 pub use raw::{
-    RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawResources, RawTask, RawTasks, RawWorkflow,
+    RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawMatrix, RawPools, RawResources, RawTask,
+    RawTasks, RawValue, RawVars, RawWorkflow,
 };
 pub use schema::workflow_schema;
 
@@ -69,12 +70,26 @@ fn keys_are_distinct_words(workflow: &RawWorkflow) -> bool {
     let task_envs = tasks
         .values()
         .filter_map(|task| task.value.as_ref()?.env.as_ref());
+    let matrices = tasks
+        .values()
+        .filter_map(|task| task.value.as_ref()?.matrix.as_ref());
     distinct_words(tasks.keys())
         && shared_envs
             .into_iter()
             .flatten()
             .chain(task_envs)
             .all(|env| distinct_words(env.keys()))
+        && workflow
+            .vars
+            .as_ref()
+            .is_none_or(|vars| distinct_words(vars.keys()))
+        && workflow
+            .pools
+            .as_ref()
+            .is_none_or(|pools| distinct_words(pools.keys()))
+        && matrices
+            .into_iter()
+            .all(|matrix| distinct_words(matrix.value.keys()))
 }
 
 /// Whether the keys are all plain words ([`is_plain_word`]), no two the same.

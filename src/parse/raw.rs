@@ -37,6 +37,28 @@ pub struct RawWorkflow {
     pub env: Option<RawEnv>,
     /// Defaults for every task's fields; a task's own value wins.
     pub defaults: Option<RawDefaults>,
+    /// Variables for templates (`${{ vars.name }}`): strings, numbers, booleans or lists.
+    /// `engine run --var name=value` overrides them.
+    #[serde(default)]
+    #[schemars(schema_with = "vars_schema")]
+    pub vars: Option<RawVars>,
+    /// A `.env` file (relative to this file) whose `NAME=value` lines are given to every
+    /// task, before the workflow's own `env`.
+    #[schemars(with = "Option<String>")]
+    pub env_file: Option<Spanned<String>>,
+    /// Names of environment variables that hold secrets: tasks receive them, but their values
+    /// are printed as `***` in everything engine shows, logs or records.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub secrets: Option<Vec<Spanned<String>>>,
+    /// Named limits on tasks running at once: `pools: { db: 1, gpu: 2 }`; a task joins one
+    /// with `pool: db`.
+    #[serde(default)]
+    #[schemars(schema_with = "pools_schema")]
+    pub pools: Option<RawPools>,
+    /// Other workflow files (relative to this one) whose tasks, variables, pools and secrets
+    /// join this workflow. Their `env` and `defaults` apply to their own tasks.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub include: Option<Vec<Spanned<String>>>,
     /// The tasks, by name. Names are lowercase letters, digits and underscores, starting with a letter.
     #[schemars(with = "IndexMap<String, Option<RawTask>>")]
     #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9_]*$" }))]
@@ -66,7 +88,23 @@ pub struct RawDefaults {
     pub timeout: Option<Spanned<String>>,
     /// Default resources of every task.
     pub resources: Option<RawResources>,
+    /// Default number of retries after a failure.
+    #[schemars(with = "Option<u32>")]
+    pub retries: Option<Spanned<u64>>,
+    /// Default wait before the first retry.
+    #[serde(default)]
+    #[schemars(schema_with = "duration_schema")]
+    pub retry_delay: Option<Spanned<String>>,
 }
+
+/// Template variables by name.
+pub type RawVars = IndexMap<Spanned<String>, Spanned<RawValue>, FxBuildHasher>;
+
+/// Pool sizes by name.
+pub type RawPools = IndexMap<Spanned<String>, Spanned<u64>, FxBuildHasher>;
+
+/// A task's matrix: each key with its list of values.
+pub type RawMatrix = IndexMap<Spanned<String>, Spanned<Vec<Spanned<RawValue>>>, FxBuildHasher>;
 
 /// One task.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -108,6 +146,144 @@ pub struct RawTask {
     /// What the task needs while it runs: `cpus` (slots of `-j` it takes, default 1) and
     /// `memory` (like `2G`; recorded, and requested from cluster executors).
     pub resources: Option<RawResources>,
+    /// A condition evaluated when the task is ready, with or without `${{ }}`: false skips
+    /// the task (its dependents still run). `success()` (the default: every dependency
+    /// succeeded), `failure()` (one failed) and `always()` work as in GitHub Actions:
+    /// `if: ${{ always() }}` runs a cleanup task even after a failure.
+    #[serde(rename = "if", default, deserialize_with = "condition")]
+    #[schemars(with = "Option<RawConditionSchema>")]
+    pub condition: Option<Spanned<String>>,
+    /// Let this task fail without failing the run or blocking the tasks that depend on it.
+    pub allow_failure: Option<bool>,
+    /// Runs the task once per combination of values: `matrix: { os: [linux, mac] }` makes
+    /// `name[os=linux]` and `name[os=mac]`, with `${{ matrix.os }}` set in each. Depending on
+    /// `name` waits for every combination.
+    #[serde(default)]
+    #[schemars(schema_with = "matrix_schema")]
+    pub matrix: Option<Spanned<RawMatrix>>,
+    /// How many times to run the task again after it fails or times out. Default 0.
+    #[schemars(with = "Option<u32>")]
+    pub retries: Option<Spanned<u64>>,
+    /// The wait before the first retry, doubling with each further retry, plus up to a
+    /// quarter more at random. Default `1s`.
+    #[serde(default)]
+    #[schemars(schema_with = "duration_schema")]
+    pub retry_delay: Option<Spanned<String>>,
+    /// A pool from the top-level `pools`: at most its size of the pool's tasks run at once.
+    #[schemars(with = "Option<String>")]
+    pub pool: Option<Spanned<String>>,
+}
+
+/// The schema of a condition: an expression, or `true`/`false`.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum RawConditionSchema {
+    /// An expression, like `${{ vars.deploy && success() }}`.
+    Expression(String),
+    /// Always or never.
+    Constant(bool),
+}
+
+/// A value of `vars` or of a matrix: a string, a number, a boolean, or a list of them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawValue {
+    /// Text.
+    String(String),
+    /// A whole number.
+    Integer(i64),
+    /// A number with a fraction.
+    Float(f64),
+    /// `true` or `false`.
+    Bool(bool),
+    /// A list.
+    List(Vec<RawValue>),
+}
+
+impl<'de> Deserialize<'de> for RawValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+
+        impl<'de> Visitor<'de> for ValueVisitor {
+            type Value = RawValue;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, a number, a boolean or a list of them")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(RawValue::String(text.to_owned()))
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(RawValue::Bool(value))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Ok(RawValue::Integer(value))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                i64::try_from(value)
+                    .map(RawValue::Integer)
+                    .map_err(|_| E::custom("number too large"))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+                Ok(RawValue::Float(value))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                while let Some(value) = seq.next_element()? {
+                    values.push(value);
+                }
+                Ok(RawValue::List(values))
+            }
+        }
+
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+/// Reads `if:` as text: an expression, or `true`/`false` written as YAML booleans.
+fn condition<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Spanned<String>>, D::Error> {
+    struct ConditionVisitor;
+
+    impl Visitor<'_> for ConditionVisitor {
+        type Value = String;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an expression or true/false")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(text.to_owned())
+        }
+
+        fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+            Ok(value.to_string())
+        }
+    }
+
+    struct Condition(String);
+
+    impl<'de> Deserialize<'de> for Condition {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer
+                .deserialize_any(ConditionVisitor)
+                .map(Condition)
+        }
+    }
+
+    let value = Spanned::<Condition>::deserialize(deserializer)?;
+    Ok(Some(Spanned::new(
+        value.value.0,
+        value.referenced,
+        value.defined,
+    )))
 }
 
 /// `resources`: what a task needs while it runs.
@@ -226,5 +402,39 @@ fn memory_schema(_: &mut SchemaGenerator) -> Schema {
         "type": ["string", "null"],
         "pattern": "^[0-9]+([KMGTkmgt](i?[Bb])?)$",
         "examples": ["512M", "2G", "1T"]
+    })
+}
+
+/// The schema of `vars`.
+fn vars_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["object", "null"],
+        "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+        "additionalProperties": {
+            "type": ["string", "number", "boolean", "array"],
+            "items": { "type": ["string", "number", "boolean"] }
+        }
+    })
+}
+
+/// The schema of `pools`.
+fn pools_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["object", "null"],
+        "propertyNames": { "pattern": "^[a-z][a-z0-9_]*$" },
+        "additionalProperties": { "type": "integer", "minimum": 1 }
+    })
+}
+
+/// The schema of a task's `matrix`.
+fn matrix_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["object", "null"],
+        "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+        "additionalProperties": {
+            "type": "array",
+            "minItems": 1,
+            "items": { "type": ["string", "number", "boolean"] }
+        }
     })
 }

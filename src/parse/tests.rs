@@ -257,7 +257,7 @@ fn structural_problems() {
                 at(K::UnknownKey, 3, 1)
                     .text("foo")
                     .message("unknown key `foo` in the top level")
-                    .hint("`name`, `description`, `env`, `defaults`, `tasks`"),
+                    .hint("`name`, `description`, `env`, `defaults`, `vars`, `env_file`, `secrets`, `pools`, `include`, `tasks`"),
             ],
         ),
         (
@@ -1098,7 +1098,10 @@ fn the_example_workflows_are_valid() {
                 panic!(
                     "{}:\n{}",
                     path.display(),
-                    crate::diagnostic::render_human(&report, false)
+                    report
+                        .iter()
+                        .map(|r| crate::diagnostic::render_human(r, false))
+                        .collect::<String>()
                 );
             }
             checked += 1;

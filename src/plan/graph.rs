@@ -225,21 +225,24 @@ fn select(workflow: &Workflow, targets: &[String]) -> Result<Vec<bool>, SelectEr
     if targets.is_empty() {
         return Ok(vec![true; workflow.tasks.len()]);
     }
-    let ids: HashMap<&str, TaskId> = workflow
-        .tasks
-        .iter()
-        .map(|task| (task.name.as_str(), task.id))
-        .collect();
+    // A task's own name, and the name of a matrix task for all its expansions.
+    let mut ids: HashMap<&str, Vec<TaskId>> = HashMap::with_capacity(workflow.tasks.len());
+    for task in &workflow.tasks {
+        ids.entry(task.name.as_str()).or_default().push(task.id);
+        if task.group != task.name {
+            ids.entry(task.group.as_str()).or_default().push(task.id);
+        }
+    }
     let mut selected = vec![false; workflow.tasks.len()];
     let mut stack = Vec::new();
     for target in targets {
-        let Some(&id) = ids.get(target.as_str()) else {
+        let Some(found) = ids.get(target.as_str()) else {
             return Err(SelectError {
                 name: target.clone(),
-                suggestion: suggest(target, workflow.tasks.iter().map(|task| task.name.as_str())),
+                suggestion: suggest(target, ids.keys().copied()),
             });
         };
-        stack.push(id);
+        stack.extend(found.iter().copied());
     }
     while let Some(id) = stack.pop() {
         if !std::mem::replace(&mut selected[id.index()], true) {

@@ -29,6 +29,14 @@ fn workflow(deps: &[Vec<usize>]) -> Workflow {
             cwd: PathBuf::from("."),
             timeout: None,
             resources: crate::model::Resources::default(),
+            group: String::new(),
+            matrix: Vec::new(),
+            templates: None,
+            condition: None,
+            allow_failure: false,
+            retries: 0,
+            retry_delay: crate::model::Duration::from_secs(1),
+            pool: None,
         })
         .collect();
     Workflow {
@@ -36,6 +44,9 @@ fn workflow(deps: &[Vec<usize>]) -> Workflow {
         name: "random".to_owned(),
         description: None,
         tasks,
+        vars: Vec::new(),
+        pools: Vec::new(),
+        secrets: Vec::new(),
     }
 }
 

@@ -23,11 +23,17 @@ const MAX_JOIN_LINES: usize = 6;
 /// Successful tasks printed at most per tick (ten ticks a second); failures always are.
 const MAX_OK_LINES_PER_TICK: usize = 8;
 
+/// A running task's line: when the attempt started, the last line it printed, and
+/// `(attempt, attempts)` when it may be retried.
+type RunningLine = (Instant, String, Option<(u32, u32)>);
+
 /// What the ticker draws.
 struct View {
     workflow: Arc<Workflow>,
     /// Running tasks by start order: started, latest output line.
-    running: BTreeMap<TaskId, (Instant, String)>,
+    /// Running tasks: when the attempt started, the last line printed, and the attempt
+    /// (`attempt 2/3`) when the task may be retried.
+    running: BTreeMap<TaskId, RunningLine>,
     /// Tasks with some but not all dependencies done.
     joins: BTreeSet<TaskId>,
     /// Whether each task finished successfully (for "waiting on").
@@ -130,7 +136,7 @@ impl Bars {
     /// Records a task's latest output line.
     pub fn output(&mut self, task: TaskId, line: &str) {
         let mut view = lock(&self.view);
-        if let Some((_, last)) = view.running.get_mut(&task) {
+        if let Some((_, last, _)) = view.running.get_mut(&task) {
             line.trim_end().clone_into(last);
         }
     }
@@ -139,14 +145,45 @@ impl Bars {
     pub fn event(&mut self, event: &Event) {
         let mut view = lock(&self.view);
         match event {
-            Event::TaskStarted { task, .. } => {
+            Event::TaskStarted {
+                task,
+                attempt,
+                attempts,
+                ..
+            } => {
                 view.joins.remove(task);
-                view.running.insert(*task, (Instant::now(), String::new()));
+                let tries = (*attempts > 1).then_some((*attempt, *attempts));
+                view.running
+                    .insert(*task, (Instant::now(), String::new(), tries));
+            }
+            Event::TaskRetrying {
+                task,
+                attempt,
+                attempts,
+                status,
+                delay,
+                ..
+            } => {
+                view.running.remove(task);
+                let name = &view.workflow.task(*task).name;
+                let why = match status {
+                    TaskStatus::Failed { message, .. } => message.clone(),
+                    TaskStatus::TimedOut { .. } => "timed out".to_owned(),
+                    _ => "failed".to_owned(),
+                };
+                let line = format!(
+                    "  {}   {name}  attempt {attempt}/{attempts} {why}; next in {}",
+                    style("retry").yellow().for_stderr(),
+                    format_duration(*delay)
+                );
+                view.finished_lines.push(line);
             }
             Event::TaskFinished {
                 task,
                 status,
                 duration,
+                allowed,
+                ..
             } => {
                 view.running.remove(task);
                 view.finished += 1;
@@ -156,6 +193,12 @@ impl Bars {
                 let line = match status {
                     TaskStatus::Succeeded => {
                         format!("  {}      {name}  {took}", style("ok").green().for_stderr())
+                    }
+                    TaskStatus::Failed { message, .. } if *allowed => {
+                        format!(
+                            "  {}  {name}  {took}  {message} (allowed to fail)",
+                            style("failed").yellow().for_stderr()
+                        )
                     }
                     TaskStatus::Failed { message, .. } => {
                         format!(
@@ -191,7 +234,7 @@ impl Bars {
                         view.unprinted_ok += 1;
                     }
                 }
-                if status.is_success() {
+                if status.is_success() || *allowed {
                     view.done[task.index()] = true;
                     for &next in &self.graph_dependents[task.index()] {
                         self.deps_done[next.index()] += 1;
@@ -272,7 +315,7 @@ fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status
     overall.set_position(view.finished);
     let now = Instant::now();
     let mut lines = Vec::new();
-    for (index, (&task, (started, last))) in view.running.iter().enumerate() {
+    for (index, (&task, (started, last, tries))) in view.running.iter().enumerate() {
         if index == MAX_RUNNING_LINES {
             lines.push(format!(
                 "  … and {} more running",
@@ -290,6 +333,9 @@ fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status
             spec.isolation,
             format_duration(elapsed)
         );
+        if let Some((attempt, attempts)) = tries {
+            line.push_str(&format!("  attempt {attempt}/{attempts}"));
+        }
         if !last.is_empty() {
             line.push_str("  │ ");
             line.push_str(last);
@@ -347,6 +393,14 @@ mod tests {
                 cwd: PathBuf::from("."),
                 timeout: None,
                 resources: crate::model::Resources::default(),
+                group: String::new(),
+                matrix: Vec::new(),
+                templates: None,
+                condition: None,
+                allow_failure: false,
+                retries: 0,
+                retry_delay: crate::model::Duration::from_secs(1),
+                pool: None,
             })
             .collect();
         Workflow {
@@ -354,6 +408,9 @@ mod tests {
             name: "bars".to_owned(),
             description: None,
             tasks,
+            vars: Vec::new(),
+            pools: Vec::new(),
+            secrets: Vec::new(),
         }
     }
 
@@ -364,7 +421,12 @@ mod tests {
         let mut bars = Bars::new(Arc::clone(&workflow), &graph);
         for index in 0..30 {
             let task = TaskId(index);
-            bars.event(&Event::TaskStarted { task, pid: None });
+            bars.event(&Event::TaskStarted {
+                task,
+                pid: None,
+                attempt: 1,
+                attempts: 1,
+            });
             let status = if index == 20 {
                 TaskStatus::Failed {
                     exit_code: Some(1),
@@ -378,6 +440,9 @@ mod tests {
                 task,
                 status,
                 duration: Duration::from_millis(1),
+                attempt: 1,
+                allowed: false,
+                results: Vec::new(),
             });
         }
         let text = take_finished_lines(&mut lock(&bars.view)).expect("lines");
@@ -398,6 +463,9 @@ mod tests {
             task: TaskId(0),
             status: TaskStatus::Succeeded,
             duration: Duration::ZERO,
+            attempt: 1,
+            allowed: false,
+            results: Vec::new(),
         });
         assert!(take_finished_lines(&mut lock(&bars.view)).is_some());
     }

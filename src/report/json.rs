@@ -38,9 +38,33 @@ impl JsonEvents {
                         "file": workflow.path, "tasks": tasks, "unix_ms": unix_ms })
             }
             Event::TaskReady { task } => json!({ "event": "task_ready", "task": name(*task) }),
-            Event::TaskStarted { task, pid } => {
+            Event::TaskStarted {
+                task,
+                pid,
+                attempt,
+                attempts,
+            } => {
                 json!({ "event": "task_started", "task": name(*task), "pid": pid,
-                        "isolation": workflow.task(*task).isolation })
+                        "isolation": workflow.task(*task).isolation,
+                        "attempt": attempt, "attempts": attempts })
+            }
+            Event::TaskRetrying {
+                task,
+                attempt,
+                attempts,
+                status,
+                duration,
+                delay,
+            } => {
+                let mut value = json!({ "event": "task_retrying", "task": name(*task),
+                                        "attempt": attempt, "attempts": attempts,
+                                        "duration_ms": u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                                        "delay_ms": u64::try_from(delay.as_millis()).unwrap_or(u64::MAX) });
+                merge(
+                    &mut value,
+                    serde_json::to_value(status).unwrap_or(Value::Null),
+                );
+                value
             }
             Event::TaskOutput {
                 task,
@@ -53,9 +77,18 @@ impl JsonEvents {
                 task,
                 status,
                 duration,
+                attempt,
+                allowed,
+                results,
             } => {
+                let results: serde_json::Map<String, Value> = results
+                    .iter()
+                    .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+                    .collect();
                 let mut value = json!({ "event": "task_finished", "task": name(*task),
-                                        "duration_ms": u64::try_from(duration.as_millis()).unwrap_or(u64::MAX) });
+                                        "duration_ms": u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                                        "attempt": attempt, "allowed_failure": allowed,
+                                        "results": results });
                 merge(
                     &mut value,
                     serde_json::to_value(status).unwrap_or(Value::Null),

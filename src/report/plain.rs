@@ -31,21 +31,57 @@ impl Plain {
             Event::RunStarted { tasks, .. } => {
                 format!("run   {} ({tasks} tasks)", self.workflow.name)
             }
-            Event::TaskStarted { task, pid } => {
+            Event::TaskStarted {
+                task,
+                pid,
+                attempt,
+                attempts,
+            } => {
                 let isolation = self.workflow.task(*task).isolation;
+                let try_note = if *attempts > 1 {
+                    format!(", attempt {attempt}/{attempts}")
+                } else {
+                    String::new()
+                };
                 match pid {
-                    Some(pid) => format!("start {} ({isolation}, pid {pid})", name(*task)),
-                    None => format!("start {} ({isolation})", name(*task)),
+                    Some(pid) => {
+                        format!("start {} ({isolation}, pid {pid}{try_note})", name(*task))
+                    }
+                    None => format!("start {} ({isolation}{try_note})", name(*task)),
                 }
+            }
+            Event::TaskRetrying {
+                task,
+                attempt,
+                attempts,
+                status,
+                delay,
+                ..
+            } => {
+                let why = match status {
+                    TaskStatus::Failed { message, .. } => message.clone(),
+                    TaskStatus::TimedOut { .. } => "timed out".to_owned(),
+                    _ => "failed".to_owned(),
+                };
+                format!(
+                    "retry {}: attempt {attempt}/{attempts} {why}; next in {}",
+                    name(*task),
+                    format_duration(*delay)
+                )
             }
             Event::TaskFinished {
                 task,
                 status,
                 duration,
+                allowed,
+                ..
             } => {
                 let took = format_duration(*duration);
                 match status {
                     TaskStatus::Succeeded => format!("ok    {} ({took})", name(*task)),
+                    TaskStatus::Failed { message, .. } if *allowed => {
+                        format!("failed (allowed) {}: {message} ({took})", name(*task))
+                    }
                     TaskStatus::Failed { message, .. } => {
                         format!("FAILED {}: {message} ({took})", name(*task))
                     }
@@ -60,6 +96,9 @@ impl Plain {
                         name(*task),
                         name(*dependency)
                     )
+                }
+                SkipReason::ConditionFalse { condition } => {
+                    format!("skip  {}: `if: {condition}` is false", name(*task))
                 }
                 SkipReason::RunStopped | SkipReason::Interrupted => return,
             },

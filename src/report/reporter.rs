@@ -269,6 +269,8 @@ impl EventSink for Reporter {
                 task,
                 status,
                 duration,
+                allowed: false,
+                ..
             } => self.finished(*task, status, *duration),
             Event::TaskSkipped { task, reason } => self.skipped.push((*task, reason.clone())),
             _ => {}

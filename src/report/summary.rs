@@ -89,6 +89,8 @@ pub fn render_summary(
                     .to_owned()
             }
             SkipReason::Interrupted => "not started: the run was interrupted".to_owned(),
+            // Deliberate, not a problem: not listed (the plain and bar output show it).
+            SkipReason::ConditionFalse { .. } => continue,
         };
         let _ = writeln!(out, "skipped {name}: {why}");
     }

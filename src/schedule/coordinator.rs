@@ -4,11 +4,16 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use super::TaskState;
+use super::context::{Outcome, Templating};
+use super::slots::Slots;
 use crate::events::{Event, EventSink, SkipReason, TaskStatus};
-use crate::execute::{Executor, Exit, Launch, Message, Termination};
+use crate::execute::{Executor, Exit, Launch, Message, Results, Termination};
 use crate::model::{Command, Isolation, TaskId, Workflow};
 use crate::plan::Graph;
+use crate::template::DependencyStatus;
 
 /// How a run is scheduled.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +35,8 @@ pub struct Summary {
     pub succeeded: usize,
     /// Tasks that failed or timed out.
     pub failed: usize,
+    /// Tasks that failed with `allow_failure`: they do not fail the run.
+    pub allowed_failures: usize,
     /// Tasks that did not run.
     pub skipped: usize,
     /// Tasks stopped by the interruption.
@@ -61,6 +68,12 @@ struct Running {
 
 /// The coordinator of one run. It is the only owner of the run state and the only caller of
 /// the event sink.
+///
+/// A task's life: `Pending` until every dependency has reached a final state; then it is
+/// decided (its `if`, the dependencies' outcomes, whether the run is stopping) and either
+/// skipped or `Ready`; ready tasks start in critical-path order while their slots and pool
+/// allow; a failed attempt with retries left waits for its retry delay and is ready again;
+/// the final state (`Succeeded`, `Failed`, `Skipped`, `Cancelled`) settles its dependents.
 pub struct Coordinator<'a, E: Executor, S: EventSink> {
     workflow: &'a Workflow,
     graph: &'a Graph,
@@ -70,15 +83,29 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     inbox: Vec<Message>,
     options: Options,
     state: Vec<TaskState>,
-    /// Dependencies not yet succeeded, per task.
-    waiting: Vec<u32>,
+    /// Whether a finished task lets its dependents run (succeeded, skipped by its
+    /// condition, or failed with `allow_failure`).
+    satisfied: Vec<bool>,
+    /// Dependencies not yet in a final state, per task.
+    unsettled: Vec<u32>,
+    /// Attempts started, per task.
+    attempts: Vec<u32>,
+    /// Why the dependents of a failed or skipped task cannot run, to give as their reason.
+    blocked: Vec<Option<SkipReason>>,
+    /// What finished tasks left for templates; kept only when some task has templates or
+    /// a condition.
+    outcomes: Option<Vec<Option<Outcome>>>,
+    templating: Option<Templating>,
     ready_processes: BinaryHeap<ReadyKey>,
     ready_threads: BinaryHeap<ReadyKey>,
+    /// Ready tasks waiting for room in their pool, by pool.
+    pooled: Vec<Vec<ReadyKey>>,
+    /// Failed attempts waiting to run again, by when.
+    retries: BinaryHeap<Reverse<(Instant, TaskId)>>,
     running: RunningMap,
-    /// Process slots in use (a process task takes one).
-    processes: usize,
-    threads: usize,
-    /// No new task starts: after a failure without `keep_going`, or an interruption.
+    slots: Slots,
+    /// No new task starts, except those whose condition looks at failures: after a failure
+    /// without `keep_going`.
     stopping: bool,
     interrupts: u32,
     summary: Summary,
@@ -94,6 +121,10 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         options: Options,
     ) -> Self {
         let count = workflow.tasks.len();
+        let templated = graph.tasks().iter().any(|&task| {
+            let task = workflow.task(task);
+            task.templates.is_some() || task.condition.is_some()
+        });
         Self {
             workflow,
             graph,
@@ -106,12 +137,22 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 ..options
             },
             state: vec![TaskState::Pending; count],
-            waiting: vec![0; count],
+            satisfied: vec![false; count],
+            unsettled: vec![0; count],
+            attempts: vec![0; count],
+            blocked: vec![None; count],
+            outcomes: templated.then(|| vec![None; count]),
+            templating: None,
             ready_processes: BinaryHeap::new(),
             ready_threads: BinaryHeap::new(),
+            pooled: vec![Vec::new(); workflow.pools.len()],
+            retries: BinaryHeap::new(),
             running: RunningMap::default(),
-            processes: 0,
-            threads: 0,
+            slots: Slots::new(
+                options.jobs,
+                options.threads,
+                workflow.pools.iter().map(|pool| pool.size),
+            ),
             stopping: false,
             interrupts: 0,
             summary: Summary::default(),
@@ -125,10 +166,10 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
 
     /// Runs every selected task to its final state.
     ///
-    /// The loop: start ready tasks while capacity allows; when none can start and none run,
-    /// the run is over; otherwise wait for the next message (output, a finished task, an
-    /// interrupt) or the next deadline (a timeout's SIGTERM, a grace period's SIGKILL).
-    /// Tasks still pending at the end are skipped with the reason.
+    /// The loop: start ready tasks while capacity allows; when none can start, none run and
+    /// none waits for a retry, the run is over; otherwise wait for the next message (output,
+    /// a finished task, an interrupt) or the next deadline (a timeout's SIGTERM, a grace
+    /// period's SIGKILL, a retry). Tasks still pending at the end are skipped with the reason.
     pub fn run(&mut self, run_id: &str) -> Summary {
         let started = Instant::now();
         self.sink.event(&Event::RunStarted {
@@ -137,20 +178,23 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         });
         for &task in self.graph.tasks() {
             let deps = self.workflow.task(task).depends_on.len();
-            self.waiting[task.index()] = u32::try_from(deps).unwrap_or(u32::MAX);
-            if deps == 0 {
-                self.make_ready(task);
+            self.unsettled[task.index()] = u32::try_from(deps).unwrap_or(u32::MAX);
+        }
+        for &task in self.graph.tasks() {
+            if self.workflow.task(task).depends_on.is_empty() {
+                self.decide(task);
             }
         }
         loop {
             self.start_ready();
-            if self.running.is_empty() {
+            if self.running.is_empty() && self.retries.is_empty() {
                 break;
             }
             let next_deadline = self
                 .running
                 .values()
                 .filter_map(|r| r.kill_at.or(r.deadline))
+                .chain(self.retries.peek().map(|Reverse((at, _))| *at))
                 .min();
             let mut inbox = std::mem::take(&mut self.inbox);
             let waited = self.executor.wait(next_deadline, &mut inbox);
@@ -174,20 +218,101 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.summary
     }
 
+    /// Decides a task whose dependencies are all final: skip it or make it ready.
+    fn decide(&mut self, task: TaskId) {
+        let spec = self.workflow.task(task);
+        if self.summary.interrupted {
+            self.skip(task, SkipReason::Interrupted);
+            return;
+        }
+        let blocker = spec
+            .depends_on
+            .iter()
+            .copied()
+            .find(|dep| !self.satisfied[dep.index()]);
+        let checks_status = spec
+            .condition
+            .as_ref()
+            .is_some_and(|c| c.runs_after_failure());
+        if let Some(blocker) = blocker
+            && !checks_status
+        {
+            // The reason at the root: the failed task, not a skipped one in between; or that
+            // the run stopped.
+            let reason =
+                self.blocked[blocker.index()]
+                    .clone()
+                    .unwrap_or(SkipReason::DependencyFailed {
+                        dependency: blocker,
+                    });
+            self.skip(task, reason);
+            return;
+        }
+        if self.stopping && !checks_status {
+            self.skip(task, SkipReason::RunStopped);
+            return;
+        }
+        if let Some(condition) = &spec.condition {
+            let status = DependencyStatus {
+                all_succeeded: blocker.is_none(),
+                any_failed: blocker.is_some(),
+            };
+            let templating = self
+                .templating
+                .get_or_insert_with(|| Templating::new(self.workflow));
+            let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
+            match templating.condition(self.workflow, self.graph, spec, outcomes, status) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let reason = SkipReason::ConditionFalse {
+                        condition: condition.text.clone(),
+                    };
+                    self.skip(task, reason);
+                    return;
+                }
+                Err(message) => {
+                    self.sink.event(&Event::TaskStarted {
+                        task,
+                        pid: None,
+                        attempt: 1,
+                        attempts: 1,
+                    });
+                    let status = TaskStatus::Failed {
+                        exit_code: None,
+                        signal: None,
+                        message,
+                    };
+                    self.finish(task, status, Duration::ZERO, Vec::new());
+                    return;
+                }
+            }
+        }
+        self.make_ready(task);
+    }
+
     fn make_ready(&mut self, task: TaskId) {
         self.state[task.index()] = TaskState::Ready;
         self.sink.event(&Event::TaskReady { task });
-        let key = (self.graph.chain(task), Reverse(task));
         let spec = self.workflow.task(task);
         if matches!(spec.command, Command::None) {
-            if self.stopping {
-                // It stays ready and is skipped at the end, like every task not started.
-                return;
-            }
             // A join point: it finishes the moment it is ready.
-            self.sink.event(&Event::TaskStarted { task, pid: None });
-            self.finish(task, TaskStatus::Succeeded, Duration::ZERO);
-        } else if spec.isolation == Isolation::Process {
+            self.attempts[task.index()] = 1;
+            self.sink.event(&Event::TaskStarted {
+                task,
+                pid: None,
+                attempt: 1,
+                attempts: 1,
+            });
+            self.finish(task, TaskStatus::Succeeded, Duration::ZERO, Vec::new());
+        } else {
+            self.queue(task);
+        }
+    }
+
+    /// Puts a ready task in its queue.
+    fn queue(&mut self, task: TaskId) {
+        let key = (self.graph.chain(task), Reverse(task));
+        if self.workflow.task(task).isolation == Isolation::Process {
             self.ready_processes.push(key);
         } else {
             self.ready_threads.push(key);
@@ -195,19 +320,36 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     }
 
     fn start_ready(&mut self) {
-        while !self.stopping && self.processes < self.options.jobs {
-            let Some((_, Reverse(task))) = self.ready_processes.pop() else {
-                break;
-            };
-            self.processes += 1;
-            self.start(task, Isolation::Process);
+        if self.summary.interrupted {
+            return;
         }
-        while !self.stopping && self.threads < self.options.threads {
-            let Some((_, Reverse(task))) = self.ready_threads.pop() else {
-                break;
-            };
-            self.threads += 1;
-            self.start(task, Isolation::Thread);
+        for isolation in [Isolation::Process, Isolation::Thread] {
+            while self.slots.any_free(isolation) {
+                let queue = match isolation {
+                    Isolation::Process => &mut self.ready_processes,
+                    Isolation::Thread => &mut self.ready_threads,
+                };
+                let Some(&(chain, Reverse(task))) = queue.peek() else {
+                    break;
+                };
+                let spec = self.workflow.task(task);
+                if !self.slots.pool_has_room(spec) {
+                    // Others may start meanwhile; it is queued again when its pool has room.
+                    queue.pop();
+                    if let Some(pool) = spec.pool {
+                        self.pooled[pool].push((chain, Reverse(task)));
+                    }
+                    continue;
+                }
+                if !self.slots.fits(spec, isolation) {
+                    // The first in line waits for enough slots; nothing overtakes it, so a
+                    // task that needs many CPUs is not starved by small ones.
+                    break;
+                }
+                queue.pop();
+                self.slots.take(spec, isolation);
+                self.start(task, isolation);
+            }
         }
     }
 
@@ -215,9 +357,27 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let spec = self.workflow.task(task);
         let now = Instant::now();
         self.state[task.index()] = TaskState::Running;
-        match self.executor.start(spec, &Launch::of(spec, 1)) {
+        self.attempts[task.index()] += 1;
+        let attempt = self.attempts[task.index()];
+        let attempts = spec.retries + 1;
+        let launch = if spec.templates.is_some() {
+            let templating = self
+                .templating
+                .get_or_insert_with(|| Templating::new(self.workflow));
+            let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
+            templating.launch(self.workflow, self.graph, spec, outcomes, attempt)
+        } else {
+            Ok(Launch::of(spec, attempt))
+        };
+        let started = launch.and_then(|launch| self.executor.start(spec, &launch));
+        match started {
             Ok(pid) => {
-                self.sink.event(&Event::TaskStarted { task, pid });
+                self.sink.event(&Event::TaskStarted {
+                    task,
+                    pid,
+                    attempt,
+                    attempts,
+                });
                 let deadline = spec.timeout.map(|timeout| now + timeout.get());
                 self.running.insert(
                     task,
@@ -232,22 +392,31 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 );
             }
             Err(message) => {
-                self.sink.event(&Event::TaskStarted { task, pid: None });
-                self.release(isolation);
+                self.sink.event(&Event::TaskStarted {
+                    task,
+                    pid: None,
+                    attempt,
+                    attempts,
+                });
+                self.release(task, isolation);
                 let status = TaskStatus::Failed {
                     exit_code: None,
                     signal: None,
                     message,
                 };
-                self.finish(task, status, Duration::ZERO);
+                self.end_attempt(task, status, Duration::ZERO, Vec::new());
             }
         }
     }
 
-    fn release(&mut self, isolation: Isolation) {
-        match isolation {
-            Isolation::Process => self.processes -= 1,
-            Isolation::Thread => self.threads -= 1,
+    /// Gives a task's slots back; tasks waiting for its pool are queued again.
+    fn release(&mut self, task: TaskId, isolation: Isolation) {
+        let spec = self.workflow.task(task);
+        self.slots.release(spec, isolation);
+        if let Some(pool) = spec.pool {
+            for (_, Reverse(waiting)) in std::mem::take(&mut self.pooled[pool]) {
+                self.queue(waiting);
+            }
         }
     }
 
@@ -264,15 +433,19 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                     lines,
                 });
             }
-            Message::Finished { task, exit, .. } => {
+            Message::Finished {
+                task,
+                exit,
+                results,
+            } => {
                 // A task given up on after its grace period may still report; ignore it then.
                 let Some(running) = self.running.remove(&task) else {
                     return;
                 };
                 self.executor.finished(task);
-                self.release(running.isolation);
+                self.release(task, running.isolation);
                 let status = self.status(&running, task, exit);
-                self.finish(task, status, running.started.elapsed());
+                self.end_attempt(task, status, running.started.elapsed(), results);
             }
             Message::Interrupt => self.interrupt(),
         }
@@ -319,59 +492,167 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         }
     }
 
-    fn finish(&mut self, task: TaskId, status: TaskStatus, duration: Duration) {
+    /// An attempt ended: retry it after its delay, or finish the task.
+    fn end_attempt(
+        &mut self,
+        task: TaskId,
+        status: TaskStatus,
+        duration: Duration,
+        results: Results,
+    ) {
+        let spec = self.workflow.task(task);
+        let attempt = self.attempts[task.index()];
+        let attempts = spec.retries + 1;
+        let retry = matches!(
+            status,
+            TaskStatus::Failed { .. } | TaskStatus::TimedOut { .. }
+        ) && attempt < attempts
+            && !self.stopping
+            && !self.summary.interrupted;
+        if !retry {
+            self.finish(task, status, duration, results);
+            return;
+        }
+        let delay = retry_delay(spec.retry_delay.get(), attempt);
+        self.sink.event(&Event::TaskRetrying {
+            task,
+            attempt,
+            attempts,
+            status,
+            duration,
+            delay,
+        });
+        self.state[task.index()] = TaskState::Ready;
+        self.retries.push(Reverse((Instant::now() + delay, task)));
+    }
+
+    fn finish(&mut self, task: TaskId, status: TaskStatus, duration: Duration, results: Results) {
+        let spec = self.workflow.task(task);
+        let allowed = spec.allow_failure
+            && matches!(
+                status,
+                TaskStatus::Failed { .. } | TaskStatus::TimedOut { .. }
+            );
         let succeeded = status.is_success();
-        let interrupted = matches!(status, TaskStatus::Interrupted);
         self.state[task.index()] = match status {
             TaskStatus::Succeeded => TaskState::Succeeded,
             TaskStatus::Interrupted => TaskState::Cancelled,
             TaskStatus::Failed { .. } | TaskStatus::TimedOut { .. } => TaskState::Failed,
         };
+        self.satisfied[task.index()] = succeeded || allowed;
         match status {
             TaskStatus::Succeeded => self.summary.succeeded += 1,
             TaskStatus::Interrupted => self.summary.cancelled += 1,
+            _ if allowed => self.summary.allowed_failures += 1,
             _ => self.summary.failed += 1,
         }
+        let word = match (&status, allowed) {
+            (TaskStatus::Succeeded, _) => "success",
+            (TaskStatus::Interrupted, _) => "cancelled",
+            _ => "failure",
+        };
+        let results = Arc::new(results);
+        if let Some(outcomes) = &mut self.outcomes {
+            outcomes[task.index()] = Some(Outcome {
+                status: word,
+                results: Arc::clone(&results),
+            });
+        }
+        let attempt = self.attempts[task.index()].max(1);
         self.sink.event(&Event::TaskFinished {
             task,
-            status,
+            status: status.clone(),
             duration,
+            attempt,
+            allowed,
+            results: Arc::unwrap_or_clone(results),
         });
-        if succeeded {
-            // The graph outlives `self`'s borrow: walk its lists in place, without a copy.
-            let graph = self.graph;
-            for next in graph.dependents(task) {
-                let waiting = &mut self.waiting[next.index()];
-                *waiting -= 1;
-                if *waiting == 0 && self.state[next.index()] == TaskState::Pending {
-                    self.make_ready(next);
-                }
-            }
-        } else if interrupted {
-            // Its dependents did not fail because of it: they stay pending and are skipped at
-            // the end as not started because of the interruption.
-        } else {
-            if !self.options.keep_going {
-                self.stopping = true;
-            }
-            self.skip_dependents(task);
+        let failed = !succeeded && !allowed && !matches!(status, TaskStatus::Interrupted);
+        if failed {
+            self.blocked[task.index()] = Some(SkipReason::DependencyFailed { dependency: task });
+        }
+        self.settle(task);
+        if failed {
+            self.stop_after_failure();
         }
     }
 
-    /// Marks everything downstream of a failed task as skipped, naming the failed task.
-    fn skip_dependents(&mut self, failed: TaskId) {
-        let mut stack: Vec<TaskId> = self.graph.dependents(failed).collect();
-        while let Some(task) = stack.pop() {
-            if self.state[task.index()] != TaskState::Pending {
-                continue;
+    /// Without `keep_going`, a failure stops the run: ready tasks that would not run after a
+    /// failure are skipped, and no task starts again unless its condition asks for it.
+    fn stop_after_failure(&mut self) {
+        if self.options.keep_going || self.stopping {
+            return;
+        }
+        self.stopping = true;
+        let mut queued: Vec<TaskId> = self
+            .ready_processes
+            .drain()
+            .chain(self.ready_threads.drain())
+            .chain(self.pooled.iter_mut().flat_map(std::mem::take))
+            .map(|(_, Reverse(task))| task)
+            .collect();
+        queued.sort_unstable();
+        for task in queued {
+            let runs_anyway = self
+                .workflow
+                .task(task)
+                .condition
+                .as_ref()
+                .is_some_and(|c| c.runs_after_failure());
+            if runs_anyway {
+                self.queue(task);
+            } else {
+                self.skip(task, SkipReason::RunStopped);
             }
-            self.state[task.index()] = TaskState::Skipped;
-            self.summary.skipped += 1;
-            self.sink.event(&Event::TaskSkipped {
-                task,
-                reason: SkipReason::DependencyFailed { dependency: failed },
+        }
+        // Failed attempts waiting for a retry are not tried again.
+        let waiting: Vec<TaskId> = self
+            .retries
+            .drain()
+            .map(|Reverse((_, task))| task)
+            .collect();
+        for task in waiting {
+            let status = TaskStatus::Failed {
+                exit_code: None,
+                signal: None,
+                message: "not retried: the run stopped after a failure".into(),
+            };
+            self.finish(task, status, Duration::ZERO, Vec::new());
+        }
+    }
+
+    /// Marks a task skipped and settles its dependents.
+    fn skip(&mut self, task: TaskId, reason: SkipReason) {
+        if !reason.satisfies_dependents() {
+            self.blocked[task.index()] = Some(reason.clone());
+        }
+        self.state[task.index()] = TaskState::Skipped;
+        self.satisfied[task.index()] = reason.satisfies_dependents();
+        self.summary.skipped += 1;
+        if let Some(outcomes) = &mut self.outcomes {
+            outcomes[task.index()] = Some(Outcome {
+                status: "skipped",
+                results: Arc::default(),
             });
-            stack.extend(self.graph.dependents(task));
+        }
+        self.sink.event(&Event::TaskSkipped { task, reason });
+        self.settle(task);
+    }
+
+    /// A task reached its final state: its dependents whose dependencies are now all final
+    /// are decided. Iterative, as a failure can settle a long chain at once.
+    fn settle(&mut self, task: TaskId) {
+        let graph = self.graph;
+        let mut decided: Vec<TaskId> = Vec::new();
+        for next in graph.dependents(task) {
+            let unsettled = &mut self.unsettled[next.index()];
+            *unsettled -= 1;
+            if *unsettled == 0 && self.state[next.index()] == TaskState::Pending {
+                decided.push(next);
+            }
+        }
+        for next in decided {
+            self.decide(next);
         }
     }
 
@@ -403,6 +684,15 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.stopping = true;
         let forced = self.interrupts > 1;
         self.sink.event(&Event::Interrupting { forced });
+        // Attempts waiting for a retry end here; they are skipped at the end.
+        let waiting: Vec<TaskId> = self
+            .retries
+            .drain()
+            .map(|Reverse((_, task))| task)
+            .collect();
+        for task in waiting {
+            self.finish(task, TaskStatus::Interrupted, Duration::ZERO, Vec::new());
+        }
         let how = if forced {
             Termination::Kill
         } else {
@@ -424,10 +714,17 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         }
     }
 
-    /// Handles expired timeouts (SIGTERM, then a grace period) and expired grace periods
-    /// (SIGKILL; a thread task that still runs is given up on).
+    /// Handles expired timeouts (SIGTERM, then a grace period), expired grace periods
+    /// (SIGKILL; a thread task that still runs is given up on) and retries that are due.
     fn deadlines(&mut self) {
         let now = Instant::now();
+        while let Some(&Reverse((at, task))) = self.retries.peek() {
+            if at > now {
+                break;
+            }
+            self.retries.pop();
+            self.queue(task);
+        }
         let mut expired: Vec<(TaskId, bool)> = Vec::new();
         for (&task, running) in &mut self.running {
             if running.kill_at.is_some_and(|at| at <= now) {
@@ -466,30 +763,44 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             return;
         };
         self.executor.finished(task);
-        self.release(running.isolation);
+        self.release(task, running.isolation);
         let exit = Exit::ScriptFailed("the script did not stop when asked".into());
         let status = self.status(&running, task, exit);
-        self.finish(task, status, running.started.elapsed());
+        self.finish(task, status, running.started.elapsed(), Vec::new());
     }
 
-    /// The channel closed, which cannot happen while the executor holds a sender; end the
-    /// running tasks rather than wait forever.
     /// Fails every running task: the executor can no longer say how they end (`why`).
     fn abandon_running(&mut self, why: &str) {
         let tasks: Vec<TaskId> = self.running.keys().copied().collect();
         for task in tasks {
             self.executor.terminate(task, Termination::Kill);
             if let Some(running) = self.running.remove(&task) {
-                self.release(running.isolation);
+                self.release(task, running.isolation);
                 let status = TaskStatus::Failed {
                     exit_code: None,
                     signal: None,
                     message: format!("lost track of the task: {why}"),
                 };
-                self.finish(task, status, running.started.elapsed());
+                self.finish(task, status, running.started.elapsed(), Vec::new());
             }
         }
     }
+}
+
+/// The wait before retrying after attempt `attempt` (from 1): `base` doubled for each
+/// earlier retry, capped at an hour, plus up to a quarter more at random so that tasks
+/// failing together do not retry in lockstep.
+#[must_use]
+pub fn retry_delay(base: Duration, attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let doubled = base
+        .checked_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .unwrap_or(Duration::MAX)
+        .min(Duration::from_secs(3600));
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let fraction = (hasher.finish() % 1000) as f64 / 4000.0;
+    doubled + doubled.mul_f64(fraction)
 }
 
 /// The name of a signal number, like `SIGSEGV`.

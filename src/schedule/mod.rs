@@ -2,10 +2,12 @@
 //! capacity, applies the failure policy, timeouts and interruptions. No I/O of its own:
 //! executors do the work, event sinks do the reporting.
 
+mod context;
 mod coordinator;
+mod slots;
 mod state;
 
-pub use coordinator::{Coordinator, Options, Summary};
+pub use coordinator::{Coordinator, Options, Summary, retry_delay};
 pub use state::TaskState;
 
 #[cfg(test)]

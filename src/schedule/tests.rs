@@ -58,6 +58,14 @@ fn workflow(specs: &[Spec]) -> Workflow {
             cwd: ".".into(),
             timeout: None,
             resources: crate::model::Resources::default(),
+            group: String::new(),
+            matrix: Vec::new(),
+            templates: None,
+            condition: None,
+            allow_failure: false,
+            retries: 0,
+            retry_delay: crate::model::Duration::from_secs(1),
+            pool: None,
         })
         .collect();
     Workflow {
@@ -65,6 +73,9 @@ fn workflow(specs: &[Spec]) -> Workflow {
         name: "test".into(),
         description: None,
         tasks,
+        vars: Vec::new(),
+        pools: Vec::new(),
+        secrets: Vec::new(),
     }
 }
 

@@ -79,6 +79,8 @@ pub struct ScriptScope {
     pub cwd: PathBuf,
     /// The task's own environment, looked up before the engine's.
     pub env: Vec<(String, String)>,
+    /// What `result(key, value)` set, in order, each key once.
+    pub results: RefCell<Vec<(String, String)>>,
 }
 
 thread_local! {
@@ -99,9 +101,25 @@ pub enum ScriptEnd {
 /// Runs a compiled script on this thread with `scope` as its task. Panics inside the script's
 /// host calls are caught and reported as a failure.
 pub fn run_script(engine: &Engine, ast: &AST, scope: ScriptScope) -> ScriptEnd {
+    run_script_with_results(engine, ast, scope).0
+}
+
+/// Runs a compiled script like [`run_script`] and also returns the results it set.
+pub fn run_script_with_results(
+    engine: &Engine,
+    ast: &AST,
+    scope: ScriptScope,
+) -> (ScriptEnd, Vec<(String, String)>) {
     SCOPE.with(|slot| *slot.borrow_mut() = Some(scope));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run_ast(ast)));
-    SCOPE.with(|slot| *slot.borrow_mut() = None);
+    let scope = SCOPE.with(|slot| slot.borrow_mut().take());
+    let results = scope
+        .map(|scope| scope.results.into_inner())
+        .unwrap_or_default();
+    (script_end(result), results)
+}
+
+fn script_end(result: std::thread::Result<Result<(), Box<EvalAltResult>>>) -> ScriptEnd {
     match result {
         Ok(Ok(())) => ScriptEnd::Done,
         Ok(Err(error)) => match *error {
@@ -164,6 +182,32 @@ fn sleep_seconds(seconds: f64) -> HostResult<()> {
     Ok(())
 }
 
+/// `result(key, value)`: sets one of the task's results (a later value replaces an earlier).
+fn set_result(key: &str, value: &Dynamic) -> HostResult<()> {
+    if !crate::template::is_result_key(key) {
+        return Err(host_error(format!(
+            "result: `{key}` is not a result name (letters, digits, `_` and `-`, not starting with a digit)"
+        )));
+    }
+    let text = value.to_string();
+    with_scope(|scope| {
+        let mut results = scope.results.borrow_mut();
+        let size: usize = results.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size + key.len() + text.len() > crate::template::RESULTS_LIMIT {
+            return Err(host_error(format!(
+                "result: the task's results exceed {} bytes",
+                crate::template::RESULTS_LIMIT
+            )));
+        }
+        match results.iter_mut().find(|(known, _)| known == key) {
+            Some(slot) => slot.1 = text,
+            None => results.push((key.to_owned(), text)),
+        }
+        Ok(())
+    })
+    .unwrap_or(Ok(()))
+}
+
 /// Builds the engine that runs scripts: the hardened base, the host functions, `print` and
 /// `debug` routed to the task's output, and cancellation through `on_progress`.
 #[must_use]
@@ -188,6 +232,9 @@ pub fn script_engine() -> Engine {
         with_scope(|scope| scope.token.is_cancelled())
             .unwrap_or(false)
             .then_some(Dynamic::UNIT)
+    });
+    engine.register_fn("result", |key: &str, value: Dynamic| {
+        set_result(key, &value)
     });
     engine.register_fn("sleep", |seconds: f64| sleep_seconds(seconds));
     engine.register_fn("sleep", |seconds: i64| {
@@ -236,6 +283,7 @@ mod tests {
             token,
             cwd: std::env::temp_dir(),
             env: vec![("GREETING".into(), "hi".into())],
+            results: std::cell::RefCell::default(),
         };
         let end = run_script(&engine, &ast, scope);
         let printed = printed.lock().expect("lock").clone();
@@ -290,6 +338,7 @@ mod tests {
             token: Arc::default(),
             cwd: dir.path().to_path_buf(),
             env: Vec::new(),
+            results: std::cell::RefCell::default(),
         };
         assert_eq!(run_script(&engine, &ast, scope), ScriptEnd::Done);
         assert_eq!(*printed.lock().expect("lock"), ["data"]);

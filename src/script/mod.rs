@@ -24,4 +24,6 @@ pub fn base_engine() -> Engine {
 
 mod host;
 
-pub use host::{CancelToken, ScriptEnd, ScriptScope, run_script, script_engine};
+pub use host::{
+    CancelToken, ScriptEnd, ScriptScope, run_script, run_script_with_results, script_engine,
+};

@@ -9,9 +9,10 @@ use crate::diagnostic::{Diagnostic, DiagnosticKind, Span};
 
 /// One cycle per strongly connected component of the dependency graph, as diagnostics.
 /// `edges[t]` lists the tasks that task `t` depends on, with the span of each name.
-/// Self-dependencies are reported elsewhere and ignored here.
+/// Self-dependencies are reported elsewhere and ignored here. Each diagnostic comes with the
+/// first task of its cycle (whose file it belongs to).
 #[must_use]
-pub fn find_cycles(names: &[&str], edges: &[Vec<(usize, Span)>]) -> Vec<Diagnostic> {
+pub fn find_cycles(names: &[&str], edges: &[Vec<(usize, Span)>]) -> Vec<(usize, Diagnostic)> {
     let mut graph =
         DiGraph::<(), Span, u32>::with_capacity(names.len(), edges.iter().map(Vec::len).sum());
     for _ in names {
@@ -34,7 +35,12 @@ pub fn find_cycles(names: &[&str], edges: &[Vec<(usize, Span)>]) -> Vec<Diagnost
     components.sort_unstable();
     components
         .iter()
-        .map(|component| cycle_diagnostic(&graph, names, component))
+        .map(|component| {
+            (
+                component[0].index(),
+                cycle_diagnostic(&graph, names, component),
+            )
+        })
         .collect()
 }
 
@@ -117,7 +123,13 @@ mod tests {
             vec![(0, span(30))],
             vec![(0, span(40))],
         ];
-        let found = find_cycles(&names, &edges);
+        let found: Vec<Diagnostic> = find_cycles(&names, &edges)
+            .into_iter()
+            .map(|(first, diagnostic)| {
+                assert_eq!(first, 0, "the cycle starts at its lowest task");
+                diagnostic
+            })
+            .collect();
         assert_eq!(found.len(), 1);
         assert_eq!(
             found[0].message,
@@ -145,7 +157,9 @@ mod tests {
             vec![(2, span(4))],
         ];
         let found = find_cycles(&names, &edges);
-        let messages: Vec<_> = found.iter().map(|d| d.message.as_str()).collect();
+        let firsts: Vec<usize> = found.iter().map(|(first, _)| *first).collect();
+        assert_eq!(firsts, [0, 2]);
+        let messages: Vec<_> = found.iter().map(|(_, d)| d.message.as_str()).collect();
         assert_eq!(
             messages,
             [

@@ -2,31 +2,135 @@
 //! in one pass, each with its location and a hint; nothing runs unless this succeeds.
 
 mod cycles;
+mod matrix;
 mod names;
 mod script;
+mod settings;
+mod templates;
 mod validator;
 
-pub use validator::validate_workflow;
+pub use matrix::expansion_name;
+pub use settings::override_var;
+pub use validator::{File, validate_files, validate_workflow};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::diagnostic::{Report, Source};
-use crate::model::Workflow;
-use crate::parse::parse_workflow;
+use serde_saphyr::Spanned;
 
-/// Loads a workflow file: read, parse, validate.
+use crate::diagnostic::{Diagnostic, DiagnosticKind, Report, Source};
+use crate::model::Workflow;
+use crate::parse::{RawWorkflow, location_span, parse_workflow};
+
+/// Loads a workflow file and the files it includes: read, parse, validate.
 ///
 /// # Errors
-/// A report with every problem found, located in the file.
-pub fn load_workflow(path: &Path) -> Result<Workflow, Report> {
-    let source = Arc::new(read_source(path)?);
-    let fail = |diagnostics| Report {
-        source: Arc::clone(&source),
-        diagnostics,
-    };
-    let raw = parse_workflow(&source).map_err(fail)?;
-    validate_workflow(&source, raw).map_err(fail)
+/// A report for each file with problems, every problem located.
+pub fn load_workflow(path: &Path) -> Result<Workflow, Vec<Report>> {
+    let (sources, raws) = load_files(path)?;
+    let files = sources
+        .iter()
+        .zip(raws)
+        .map(|(source, raw)| File {
+            source: source.as_ref(),
+            raw,
+        })
+        .collect();
+    validate_files(files).map_err(|found| reports(&sources, found))
+}
+
+/// The files of a workflow, read and parsed, the main one first.
+type Loaded = (Vec<Arc<Source>>, Vec<RawWorkflow>);
+
+/// Reads and parses a workflow file and, depth first, every file it includes, each once.
+fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
+    let main = Arc::new(read_source(path).map_err(|report| vec![report])?);
+    let raw = parse_workflow(&main).map_err(|diagnostics| {
+        vec![Report {
+            source: Arc::clone(&main),
+            diagnostics,
+        }]
+    })?;
+    let mut sources = vec![main];
+    let mut raws = vec![raw];
+    let mut problems: Vec<(usize, Diagnostic)> = Vec::new();
+    let mut failed: Vec<Report> = Vec::new();
+    let mut next = 0;
+    while next < raws.len() {
+        let includes: Vec<Spanned<String>> = raws[next].include.take().unwrap_or_default();
+        let dir = sources[next]
+            .path()
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        for include in includes {
+            let path = dir.join(&include.value);
+            let canonical = std::fs::canonicalize(&path).ok();
+            let known = sources.iter().any(|source| {
+                canonical.as_deref().is_some_and(|c| {
+                    std::fs::canonicalize(source.path()).ok().as_deref() == Some(c)
+                })
+            });
+            if known {
+                continue;
+            }
+            let source = match read_source(&path) {
+                Ok(source) => Arc::new(source),
+                Err(report) => {
+                    let why = report
+                        .diagnostics
+                        .first()
+                        .map_or_else(String::new, |d| d.message.clone());
+                    let span = location_span(&sources[next], include.referenced);
+                    problems.push((
+                        next,
+                        Diagnostic::error(
+                            DiagnosticKind::InvalidInclude,
+                            format!("cannot include `{}`: {why}", include.value),
+                        )
+                        .at(span, None)
+                        .hint("`include` paths are relative to the file that includes them"),
+                    ));
+                    continue;
+                }
+            };
+            match parse_workflow(&source) {
+                Ok(raw) => {
+                    sources.push(source);
+                    raws.push(raw);
+                }
+                Err(diagnostics) => failed.push(Report {
+                    source,
+                    diagnostics,
+                }),
+            }
+        }
+        next += 1;
+    }
+    if problems.is_empty() && failed.is_empty() {
+        return Ok((sources, raws));
+    }
+    let mut all = reports(&sources, problems);
+    all.extend(failed);
+    Err(all)
+}
+
+/// Diagnostics grouped into one report per file, in file order.
+fn reports(sources: &[Arc<Source>], found: Vec<(usize, Diagnostic)>) -> Vec<Report> {
+    let mut reports: Vec<Report> = Vec::new();
+    for (file, source) in sources.iter().enumerate() {
+        let diagnostics: Vec<Diagnostic> = found
+            .iter()
+            .filter(|(at, _)| *at == file)
+            .map(|(_, diagnostic)| diagnostic.clone())
+            .collect();
+        if !diagnostics.is_empty() {
+            reports.push(Report {
+                source: Arc::clone(source),
+                diagnostics,
+            });
+        }
+    }
+    reports
 }
 
 /// Reads a workflow file as UTF-8 text.
@@ -34,7 +138,7 @@ pub fn load_workflow(path: &Path) -> Result<Workflow, Report> {
 /// # Errors
 /// A report when the file cannot be read or is not UTF-8.
 pub fn read_source(path: &Path) -> Result<Source, Report> {
-    use crate::diagnostic::{Diagnostic, DiagnosticKind, Span};
+    use crate::diagnostic::Span;
 
     let name = path.display().to_string();
     // Tasks resolve `cwd` against the workflow's directory and child processes get the

@@ -78,7 +78,7 @@ impl ScriptCompiler {
 /// so columns shift by the column where the script starts; a quoted scalar adds its quote.
 /// `None` when the script's lines are not in the file as they are, as in a folded (`>`) or
 /// multi-line quoted scalar, which joins lines, or a quoted one with escapes.
-fn script_span(
+pub(super) fn script_span(
     source: &Source,
     start: Span,
     script: &str,
@@ -104,7 +104,7 @@ fn script_span(
 }
 
 /// The part of `span` on its first line, so that a whole multi-line script is not underlined.
-fn first_line(source: &Source, span: Span) -> Span {
+pub(super) fn first_line(source: &Source, span: Span) -> Span {
     let rest = source.text().get(span.offset..).unwrap_or("");
     let line = rest.find('\n').unwrap_or(rest.len());
     Span::new(span.offset, span.len.min(line))

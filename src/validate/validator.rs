@@ -7,33 +7,55 @@ use std::sync::Arc;
 use serde_saphyr::Spanned;
 
 use super::cycles::find_cycles;
+use super::matrix::{Combination, expansion_name};
 use super::names::{is_env_name, is_task_name, task_name_like};
 use super::script::ScriptCompiler;
+use super::templates::{TaskReference, Uses};
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span, suggest};
 use crate::model::{
-    Command, Duration, DurationError, Isolation, Memory, MemoryError, Resources, Task, TaskId,
-    Workflow,
+    Command, Duration, DurationError, Isolation, Memory, MemoryError, Pool, Resources, Task,
+    TaskId, Value, Workflow,
 };
 use crate::parse::{
     RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawResources, RawTask, RawWorkflow,
     location_span,
 };
+use crate::template::{Flavor, Template};
 
-/// Validates a parsed workflow.
+/// One parsed file of a workflow: the main file or an included one.
+pub struct File<'a> {
+    /// Its text.
+    pub source: &'a Source,
+    /// What it holds.
+    pub raw: RawWorkflow,
+}
+
+/// Validates a parsed workflow of one file (its `include` list is not followed).
 ///
 /// # Errors
 /// Every problem found, each located in `source`.
 pub fn validate_workflow(source: &Source, raw: RawWorkflow) -> Result<Workflow, Vec<Diagnostic>> {
+    validate_files(vec![File { source, raw }]).map_err(|found| {
+        found
+            .into_iter()
+            .map(|(_, diagnostic)| diagnostic)
+            .collect()
+    })
+}
+
+/// Validates a workflow made of several files, the first being the main one.
+///
+/// # Errors
+/// Every problem found, each with the index of the file it is in.
+pub fn validate_files(files: Vec<File<'_>>) -> Result<Workflow, Vec<(usize, Diagnostic)>> {
     let mut validator = Validator {
-        source,
-        dir: source
-            .path()
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        sources: files.iter().map(|file| file.source).collect(),
+        current: 0,
         found: Vec::new(),
         scripts: ScriptCompiler::new(),
     };
-    let workflow = validator.workflow(raw);
+    let raws: Vec<RawWorkflow> = files.into_iter().map(|file| file.raw).collect();
+    let workflow = validator.workflow(raws);
     if validator.found.is_empty() {
         Ok(workflow)
     } else {
@@ -41,74 +63,206 @@ pub fn validate_workflow(source: &Source, raw: RawWorkflow) -> Result<Workflow, 
     }
 }
 
-struct Validator<'a> {
-    source: &'a Source,
-    dir: PathBuf,
-    found: Vec<Diagnostic>,
+pub(super) struct Validator<'a> {
+    sources: Vec<&'a Source>,
+    /// The file whose values are being checked: spans and diagnostics refer to it.
+    current: usize,
+    found: Vec<(usize, Diagnostic)>,
     scripts: ScriptCompiler,
 }
 
 /// The defaults section after validation.
+#[derive(Clone)]
 struct Defaults {
     isolation: Option<Isolation>,
     shell: Option<Arc<str>>,
     env: Arc<[(String, String)]>,
+    /// Templates among `env`'s values, by index.
+    env_templates: Vec<(usize, Template)>,
     cwd: PathBuf,
     timeout: Option<Duration>,
     resources: Resources,
+    retries: u32,
+    retry_delay: Duration,
 }
 
-impl Validator<'_> {
-    fn span<T>(&self, value: &Spanned<T>) -> Span {
-        location_span(self.source, value.referenced)
+/// A task as written, before matrix expansion.
+struct Entry<'r> {
+    file: usize,
+    name: &'r Spanned<String>,
+    raw: &'r RawTask,
+    /// Its matrix combinations; `None` without a matrix.
+    combinations: Option<Vec<Combination>>,
+    /// The id of its first task.
+    first: u32,
+}
+
+impl Entry<'_> {
+    fn count(&self) -> u32 {
+        self.combinations
+            .as_ref()
+            .map_or(1, |c| u32::try_from(c.len()).unwrap_or(u32::MAX))
+    }
+}
+
+impl<'a> Validator<'a> {
+    pub(super) fn span<T>(&self, value: &Spanned<T>) -> Span {
+        location_span(self.source(), value.referenced)
     }
 
-    fn workflow(&mut self, raw: RawWorkflow) -> Workflow {
-        let name = raw.name.map_or_else(
+    pub(super) fn source(&self) -> &'a Source {
+        self.sources[self.current]
+    }
+
+    pub(super) fn current(&self) -> usize {
+        self.current
+    }
+
+    /// The directory of the current file.
+    pub(super) fn dir(&self) -> PathBuf {
+        self.source()
+            .path()
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
+    pub(super) fn push(&mut self, diagnostic: Diagnostic) {
+        self.found.push((self.current, diagnostic));
+    }
+
+    fn workflow(&mut self, raws: Vec<RawWorkflow>) -> Workflow {
+        let main = &raws[0];
+        let name = main.name.as_ref().map_or_else(
             || {
-                self.source.path().file_stem().map_or_else(
+                self.sources[0].path().file_stem().map_or_else(
                     || "workflow".to_owned(),
                     |s| s.to_string_lossy().into_owned(),
                 )
             },
-            |name| name.value,
+            |name| name.value.clone(),
         );
-        let env = self.env(raw.env.as_ref(), "the workflow");
-        let defaults = self.defaults(raw.defaults.unwrap_or_default(), env);
-        let tasks_map = raw.tasks.value;
-        let ids: HashMap<&str, TaskId> = tasks_map
-            .keys()
+        let mut vars = Vec::new();
+        let mut pools = Vec::new();
+        let mut secrets = Vec::new();
+        let mut defaults: Vec<Defaults> = Vec::with_capacity(raws.len());
+        for (file, raw) in raws.iter().enumerate() {
+            self.current = file;
+            self.vars(raw.vars.as_ref(), &mut vars);
+            self.pools(raw.pools.as_ref(), &mut pools);
+            self.secrets(raw.secrets.as_ref(), &mut secrets);
+        }
+        for (file, raw) in raws.iter().enumerate() {
+            self.current = file;
+            let inherited = defaults.first().cloned();
+            let own = self.defaults(raw, inherited, &vars);
+            defaults.push(own);
+        }
+        // Every task as written, with its matrix expanded and its ids assigned.
+        let mut entries: Vec<Entry<'_>> = Vec::new();
+        let mut next = 0u32;
+        let mut seen: HashMap<&str, (usize, Span)> = HashMap::new();
+        let empty = RawTask::default();
+        for (file, raw) in raws.iter().enumerate() {
+            self.current = file;
+            for (name, task) in &raw.tasks.value {
+                let task = task.value.as_ref().unwrap_or(&empty);
+                let span = self.span(name);
+                if let Some(&(first_file, first_span)) = seen.get(name.value.as_str()) {
+                    let (line, column) = self.sources[first_file].position(first_span.offset);
+                    self.push(
+                        Diagnostic::error(
+                            DiagnosticKind::DuplicateTask,
+                            format!("task `{}` is defined twice", name.value),
+                        )
+                        .at(span, Some("defined again here".into()))
+                        .hint(format!(
+                            "the first definition is at {}:{line}:{column}; rename one of them",
+                            self.sources[first_file].name()
+                        )),
+                    );
+                    continue;
+                }
+                seen.insert(name.value.as_str(), (file, span));
+                let combinations = task
+                    .matrix
+                    .as_ref()
+                    .and_then(|matrix| self.matrix(&name.value, matrix));
+                let entry = Entry {
+                    file,
+                    name,
+                    raw: task,
+                    combinations,
+                    first: next,
+                };
+                next = next.saturating_add(entry.count());
+                entries.push(entry);
+            }
+        }
+        let groups: HashMap<&str, usize> = entries
+            .iter()
             .enumerate()
-            .map(|(index, name)| {
-                (
-                    name.value.as_str(),
-                    TaskId(u32::try_from(index).unwrap_or(u32::MAX)),
-                )
+            .map(|(index, entry)| (entry.name.value.as_str(), index))
+            .collect();
+        let expansions: Vec<Vec<String>> = entries
+            .iter()
+            .map(|entry| {
+                entry
+                    .combinations
+                    .as_ref()
+                    .map_or_else(Vec::new, |combinations| {
+                        combinations
+                            .iter()
+                            .map(|c| expansion_name(&entry.name.value, c))
+                            .collect()
+                    })
             })
             .collect();
-        let names: Vec<&str> = tasks_map.keys().map(|name| name.value.as_str()).collect();
-        let mut edges = Vec::with_capacity(tasks_map.len());
-        let mut tasks = Vec::with_capacity(tasks_map.len());
-        for (index, (name, raw_task)) in tasks_map.iter().enumerate() {
-            let id = TaskId(u32::try_from(index).unwrap_or(u32::MAX));
-            let deps = self.dependencies(name, raw_task.value.as_ref(), &ids, &names);
-            let empty = RawTask::default();
-            let raw_task = raw_task.value.as_ref().unwrap_or(&empty);
-            let task = self.task(
-                id,
-                name,
-                raw_task,
-                &defaults,
-                deps.iter().map(|(dep, _)| TaskId(*dep as u32)).collect(),
+        let expanded: HashMap<&str, TaskId> = entries
+            .iter()
+            .zip(&expansions)
+            .flat_map(|(entry, names)| {
+                names
+                    .iter()
+                    .enumerate()
+                    .map(move |(at, name)| (name.as_str(), TaskId(entry.first + at as u32)))
+            })
+            .collect();
+        let names: Vec<&str> = entries
+            .iter()
+            .map(|entry| entry.name.value.as_str())
+            .collect();
+        let lookup = Lookup {
+            entries: &entries,
+            groups: &groups,
+            expanded: &expanded,
+            names: &names,
+        };
+        let mut edges = Vec::with_capacity(entries.len());
+        let mut tasks = Vec::with_capacity(next as usize);
+        let mut task_refs: Vec<(usize, Vec<TaskReference>)> = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            self.current = entry.file;
+            let (deps, entry_edges) = self.dependencies(entry, &lookup);
+            edges.push(entry_edges);
+            let (built, refs) = self.entry_tasks(
+                entry,
+                &expansions[index],
+                &defaults[entry.file],
+                &deps,
+                &vars,
+                &pools,
             );
-            edges.push(deps);
-            tasks.push(task);
+            tasks.extend(built);
+            if !refs.is_empty() {
+                task_refs.push((index, refs));
+            }
         }
-        if tasks_map.is_empty() {
-            self.found.push(
+        if entries.is_empty() {
+            self.current = 0;
+            self.push(
                 Diagnostic::error(DiagnosticKind::MissingKey, "the workflow has no tasks")
                     .at(
-                        location_span(self.source, raw.tasks.referenced),
+                        location_span(self.sources[0], main.tasks.referenced),
                         Some("empty".into()),
                     )
                     .hint("add a task under `tasks:`, like `hello: { run: echo hello }`"),
@@ -116,42 +270,118 @@ impl Validator<'_> {
         }
         // Unknown, repeated and self dependencies are already dropped from `edges`, so any
         // cycle left is real.
-        self.found.extend(find_cycles(&names, &edges));
+        let cycles = find_cycles(&names, &edges);
+        let acyclic = cycles.is_empty();
+        for (first, diagnostic) in cycles {
+            self.current = entries[first].file;
+            self.push(diagnostic);
+        }
+        if acyclic {
+            self.check_task_references(&task_refs, &lookup, &edges);
+        }
         Workflow {
-            path: self.source.path().to_path_buf(),
+            path: self.sources[0].path().to_path_buf(),
             name,
-            description: raw.description,
+            description: main.description.clone(),
             tasks,
+            vars,
+            pools,
+            secrets,
         }
     }
 
-    fn defaults(&mut self, raw: RawDefaults, workflow_env: Vec<(String, String)>) -> Defaults {
-        let mut env = workflow_env;
-        merge_env(&mut env, self.env(raw.env.as_ref(), "`defaults`"));
+    /// The defaults of one file's tasks: the main file's, under this file's own (`env_file`,
+    /// `env`, `defaults`).
+    fn defaults(
+        &mut self,
+        raw: &RawWorkflow,
+        inherited: Option<Defaults>,
+        vars: &[(String, Value)],
+    ) -> Defaults {
+        let place = if self.current == 0 {
+            "the workflow".to_owned()
+        } else {
+            format!("`{}`", self.source().name())
+        };
+        let empty = RawDefaults::default();
+        let own = raw.defaults.as_ref().unwrap_or(&empty);
+        let mut env: Vec<(String, String)> = inherited
+            .as_ref()
+            .map_or_else(Vec::new, |defaults| defaults.env.to_vec());
+        let mut env_templates = inherited
+            .as_ref()
+            .map_or_else(Vec::new, |defaults| defaults.env_templates.clone());
+        merge_env(&mut env, self.env_file(raw.env_file.as_ref()));
+        let mut uses = Uses {
+            vars,
+            matrix: None,
+            tasks_allowed: false,
+            tasks: Vec::new(),
+        };
+        for (values, place) in [
+            (raw.env.as_ref(), place.clone()),
+            (own.env.as_ref(), "`defaults`".into()),
+        ] {
+            let vars_here = self.env(values, &place);
+            for (name, value) in vars_here {
+                let index = merge_one(&mut env, name.value.clone(), value.value.clone());
+                env_templates.retain(|(at, _)| *at != index);
+                if let Some(template) = self.template(value, Flavor::Plain, &mut uses) {
+                    env_templates.push((index, template));
+                }
+            }
+        }
+        let inherited_or =
+            |pick: fn(&Defaults) -> Option<Duration>| inherited.as_ref().and_then(pick);
+        let timeout = match &own.timeout {
+            Some(timeout) => self.duration(timeout, "timeout", "`defaults`"),
+            None => inherited_or(|d| d.timeout),
+        };
+        let retry_delay = match &own.retry_delay {
+            Some(delay) => self.duration(delay, "retry_delay", "`defaults`"),
+            None => inherited_or(|d| Some(d.retry_delay)),
+        };
+        let base = inherited.as_ref();
         Defaults {
-            isolation: raw.isolation.map(|isolation| isolation_of(isolation.value)),
-            shell: raw.shell.map(|shell| Arc::from(shell.value.as_str())),
+            isolation: own
+                .isolation
+                .as_ref()
+                .map(|isolation| isolation_of(isolation.value))
+                .or_else(|| base.and_then(|d| d.isolation)),
+            shell: own
+                .shell
+                .as_ref()
+                .map(|shell| Arc::from(shell.value.as_str()))
+                .or_else(|| base.and_then(|d| d.shell.clone())),
             env: env.into(),
-            cwd: raw
-                .cwd
-                .map_or_else(|| self.dir.clone(), |cwd| self.dir.join(cwd.value)),
-            timeout: raw
-                .timeout
-                .and_then(|timeout| self.duration(&timeout, "`defaults`")),
-            resources: self.resources(raw.resources.as_ref(), Resources::default(), "`defaults`"),
+            env_templates,
+            cwd: own.cwd.as_ref().map_or_else(
+                || base.map_or_else(|| self.dir(), |d| d.cwd.clone()),
+                |cwd| self.dir().join(&cwd.value),
+            ),
+            timeout,
+            resources: self.resources(
+                own.resources.as_ref(),
+                base.map_or_else(Resources::default, |d| d.resources),
+                "`defaults`",
+            ),
+            retries: own.retries.as_ref().map_or_else(
+                || base.map_or(0, |d| d.retries),
+                |retries| self.retries(retries, "`defaults`"),
+            ),
+            retry_delay: retry_delay.unwrap_or(DEFAULT_RETRY_DELAY),
         }
     }
 
-    /// The dependencies of one task: task indexes with the span of each name.
+    /// The dependencies of one task as task ids (a matrix task stands for all its
+    /// expansions), and as edges between written tasks for the cycle check.
     fn dependencies(
         &mut self,
-        name: &Spanned<String>,
-        task: Option<&RawTask>,
-        ids: &HashMap<&str, TaskId>,
-        names: &[&str],
-    ) -> Vec<(usize, Span)> {
-        let Some(depends_on) = task.and_then(|task| task.depends_on.as_ref()) else {
-            return Vec::new();
+        entry: &Entry<'_>,
+        lookup: &Lookup<'_, '_>,
+    ) -> (Vec<TaskId>, Vec<(usize, Span)>) {
+        let Some(depends_on) = entry.raw.depends_on.as_ref() else {
+            return (Vec::new(), Vec::new());
         };
         let listed: Vec<(&str, Span)> = match &depends_on.value {
             RawDependsOn::One(dep) => vec![(dep.as_str(), self.span(depends_on))],
@@ -160,13 +390,25 @@ impl Validator<'_> {
                 .map(|dep| (dep.value.as_str(), self.span(dep)))
                 .collect(),
         };
-        let task_name = name.value.as_str();
-        let mut resolved: Vec<(usize, Span)> = Vec::with_capacity(listed.len());
+        let task_name = entry.name.value.as_str();
+        let mut ids: Vec<TaskId> = Vec::with_capacity(listed.len());
+        let mut edges: Vec<(usize, Span)> = Vec::with_capacity(listed.len());
+        let mut listed_names: Vec<(&str, Span)> = Vec::with_capacity(listed.len());
         for (dep, span) in listed {
-            let Some(&id) = ids.get(dep) else {
-                let hint = suggest(dep, names.iter().copied().filter(|n| *n != task_name))
-                    .unwrap_or_else(|| "`engine list FILE` shows the task names".to_owned());
-                self.found.push(
+            let target = match lookup.groups.get(dep) {
+                Some(&index) => Some((index, None)),
+                None => lookup
+                    .expanded
+                    .get(dep)
+                    .map(|&id| (lookup.entry_of(id), Some(id))),
+            };
+            let Some((index, single)) = target else {
+                let hint = suggest(
+                    dep,
+                    lookup.names.iter().copied().filter(|n| *n != task_name),
+                )
+                .unwrap_or_else(|| "`engine list FILE` shows the task names".to_owned());
+                self.push(
                     Diagnostic::error(
                         DiagnosticKind::UnknownDependency,
                         format!("task `{task_name}` depends on `{dep}`, which is not a task"),
@@ -176,8 +418,8 @@ impl Validator<'_> {
                 );
                 continue;
             };
-            if dep == task_name {
-                self.found.push(
+            if std::ptr::eq(&lookup.entries[index], entry) {
+                self.push(
                     Diagnostic::error(
                         DiagnosticKind::SelfDependency,
                         format!("task `{task_name}` depends on itself"),
@@ -187,9 +429,9 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            if let Some((_, first)) = resolved.iter().find(|(other, _)| *other == id.index()) {
+            if let Some((_, first)) = listed_names.iter().find(|(other, _)| *other == dep) {
                 let first = *first;
-                self.found.push(
+                self.push(
                     Diagnostic::error(
                         DiagnosticKind::RepeatedDependency,
                         format!("task `{task_name}` lists `{dep}` twice in `depends_on`"),
@@ -200,22 +442,37 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            resolved.push((id.index(), span));
+            listed_names.push((dep, span));
+            let target = &lookup.entries[index];
+            match single {
+                Some(id) => ids.push(id),
+                None => ids.extend((target.first..target.first + target.count()).map(TaskId)),
+            }
+            if !edges.iter().any(|(other, _)| *other == index) {
+                edges.push((index, span));
+            }
         }
-        resolved
+        // A task listed both whole and by one expansion waits once for each.
+        let mut seen = rustc_hash::FxHashSet::default();
+        ids.retain(|id| seen.insert(*id));
+        (ids, edges)
     }
 
-    fn task(
+    /// The tasks of one written task: one, or one per matrix combination.
+    fn entry_tasks(
         &mut self,
-        id: TaskId,
-        name: &Spanned<String>,
-        raw: &RawTask,
+        entry: &Entry<'_>,
+        expansion_names: &[String],
         defaults: &Defaults,
-        depends_on: Vec<TaskId>,
-    ) -> Task {
+        depends_on: &[TaskId],
+        vars: &[(String, Value)],
+        pools: &[Pool],
+    ) -> (Vec<Task>, Vec<TaskReference>) {
+        let name = entry.name;
+        let raw = entry.raw;
         let task_name = name.value.as_str();
         if !is_task_name(task_name) {
-            self.found.push(
+            self.push(
                 Diagnostic::error(
                     DiagnosticKind::InvalidTaskName,
                     format!("invalid task name `{task_name}`"),
@@ -231,34 +488,212 @@ impl Validator<'_> {
             );
         }
         let place = format!("task `{task_name}`");
+        let mut uses = Uses {
+            vars,
+            matrix: raw
+                .matrix
+                .as_ref()
+                .map(|matrix| matrix.value.keys().map(|key| key.value.clone()).collect()),
+            tasks_allowed: true,
+            tasks: Vec::new(),
+        };
         let (isolation, command) = self.command(task_name, raw, defaults);
         // Tasks without their own `env` share the defaults' list.
-        let env = match raw.env.as_ref() {
+        let mut env_templates: Vec<(usize, Template)> = defaults.env_templates.clone();
+        let env: Arc<[(String, String)]> = match raw.env.as_ref() {
             None => Arc::clone(&defaults.env),
             Some(own) => {
                 let mut env = defaults.env.to_vec();
-                merge_env(&mut env, self.env(Some(own), &place));
+                for (key, value) in self.env(Some(own), &place) {
+                    let index = merge_one(&mut env, key.value.clone(), value.value.clone());
+                    env_templates.retain(|(at, _)| *at != index);
+                    if let Some(template) = self.template(value, Flavor::Plain, &mut uses) {
+                        env_templates.push((index, template));
+                    }
+                }
                 env.into()
             }
         };
+        let command_text = match (&raw.run, &raw.script) {
+            (Some(run), None) => Some((run, Flavor::Shell)),
+            (None, Some(script)) => Some((script, Flavor::Script)),
+            _ => None,
+        };
+        let mut templates = self.task_templates(command_text, &[], raw.cwd.as_ref(), &mut uses);
+        if !env_templates.is_empty() {
+            let mut with_env = templates.as_deref().cloned().unwrap_or_default();
+            with_env.env = env_templates;
+            templates = Some(Arc::new(with_env));
+        }
+        let condition = raw
+            .condition
+            .as_ref()
+            .and_then(|text| self.condition(text, &mut uses));
         let timeout = match &raw.timeout {
-            Some(timeout) => self.duration(timeout, &place),
+            Some(timeout) => self.duration(timeout, "timeout", &place),
             None => defaults.timeout,
         };
-        Task {
-            id,
+        let retries = raw
+            .retries
+            .as_ref()
+            .map_or(defaults.retries, |retries| self.retries(retries, &place));
+        let retry_delay = raw
+            .retry_delay
+            .as_ref()
+            .map_or(defaults.retry_delay, |delay| {
+                self.duration(delay, "retry_delay", &place)
+                    .unwrap_or(DEFAULT_RETRY_DELAY)
+            });
+        let pool = raw
+            .pool
+            .as_ref()
+            .and_then(|pool| self.pool(pool, pools, task_name));
+        let cwd = raw
+            .cwd
+            .as_ref()
+            .map_or_else(|| defaults.cwd.clone(), |cwd| self.dir().join(&cwd.value));
+        let resources = self.resources(raw.resources.as_ref(), defaults.resources, &place);
+        let template = Task {
+            id: TaskId(entry.first),
             name: task_name.to_owned(),
             description: raw.description.clone(),
-            depends_on,
+            depends_on: depends_on.to_vec(),
             isolation,
             command,
             env,
-            cwd: raw
-                .cwd
-                .as_ref()
-                .map_or_else(|| defaults.cwd.clone(), |cwd| self.dir.join(&cwd.value)),
+            cwd,
             timeout,
-            resources: self.resources(raw.resources.as_ref(), defaults.resources, &place),
+            resources,
+            group: task_name.to_owned(),
+            matrix: Vec::new(),
+            templates,
+            condition,
+            allow_failure: raw.allow_failure.unwrap_or(false),
+            retries,
+            retry_delay,
+            pool,
+        };
+        let tasks = match &entry.combinations {
+            None => vec![template],
+            Some(combinations) => combinations
+                .iter()
+                .zip(expansion_names)
+                .enumerate()
+                .map(|(at, (combination, expanded))| Task {
+                    id: TaskId(entry.first + at as u32),
+                    name: expanded.clone(),
+                    matrix: combination.clone(),
+                    ..template.clone()
+                })
+                .collect(),
+        };
+        (tasks, uses.tasks)
+    }
+
+    /// `retries`: a count of at most `MAX_RETRIES`.
+    fn retries(&mut self, retries: &Spanned<u64>, place: &str) -> u32 {
+        match u32::try_from(retries.value) {
+            Ok(count) if count <= MAX_RETRIES => count,
+            _ => {
+                self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidSetting,
+                        format!("`retries: {}` in {place} is too many", retries.value),
+                    )
+                    .at(self.span(retries), Some(format!("at most {MAX_RETRIES}")))
+                    .hint("retrying this often hides a broken task; fix the cause or use a smaller count"),
+                );
+                0
+            }
+        }
+    }
+
+    /// The index of a task's pool.
+    fn pool(&mut self, pool: &Spanned<String>, pools: &[Pool], task: &str) -> Option<usize> {
+        if let Some(index) = pools.iter().position(|known| known.name == pool.value) {
+            return Some(index);
+        }
+        let hint = suggest(&pool.value, pools.iter().map(|known| known.name.as_str()))
+            .unwrap_or_else(|| {
+                format!(
+                    "declare it at the top level: `pools: {{ {}: 1 }}`",
+                    pool.value
+                )
+            });
+        self.push(
+            Diagnostic::error(
+                DiagnosticKind::UnknownPool,
+                format!(
+                    "task `{task}` uses pool `{}`, which is not in `pools`",
+                    pool.value
+                ),
+            )
+            .at(self.span(pool), Some("unknown pool".into()))
+            .hint(hint),
+        );
+        None
+    }
+
+    /// Checks that every `tasks.<name>` a template reads names a task this one depends on,
+    /// directly or through others.
+    fn check_task_references(
+        &mut self,
+        references: &[(usize, Vec<TaskReference>)],
+        lookup: &Lookup<'_, '_>,
+        edges: &[Vec<(usize, Span)>],
+    ) {
+        for (entry, refs) in references {
+            let ancestors = ancestors(*entry, edges);
+            for reference in refs {
+                self.current = reference.file;
+                let target = lookup
+                    .groups
+                    .get(reference.name.as_str())
+                    .copied()
+                    .or_else(|| {
+                        lookup
+                            .expanded
+                            .get(reference.name.as_str())
+                            .map(|&id| lookup.entry_of(id))
+                    });
+                let task = &lookup.entries[*entry].name.value;
+                match target {
+                    None => {
+                        let hint = suggest(&reference.name, lookup.names.iter().copied())
+                            .unwrap_or_else(|| {
+                                "`engine list FILE` shows the task names".to_owned()
+                            });
+                        self.push(
+                            Diagnostic::error(
+                                DiagnosticKind::UnknownReference,
+                                format!(
+                                    "task `{task}` reads `tasks.{}`, which is not a task",
+                                    reference.name
+                                ),
+                            )
+                            .at(reference.span, Some("no task has this name".into()))
+                            .hint(hint),
+                        );
+                    }
+                    Some(target) if !ancestors.contains(&target) => {
+                        self.push(
+                            Diagnostic::error(
+                                DiagnosticKind::ResultsWithoutDependency,
+                                format!(
+                                    "task `{task}` reads `tasks.{}` but does not depend on it",
+                                    reference.name
+                                ),
+                            )
+                            .at(reference.span, Some("not a dependency".into()))
+                            .hint(format!(
+                                "add `{}` to `depends_on` of `{task}`: results exist only once the task has run",
+                                lookup.entries[target].name.value
+                            )),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
         }
     }
 
@@ -274,12 +709,15 @@ impl Validator<'_> {
         if let Some(cpus) = &raw.cpus {
             match u32::try_from(cpus.value) {
                 Ok(count) if count >= 1 => resources.cpus = count,
-                _ => self.found.push(
+                _ => self.push(
                     Diagnostic::error(
                         DiagnosticKind::InvalidResources,
                         format!("invalid `cpus` `{}` in {place}", cpus.value),
                     )
-                    .at(self.span(cpus), Some("expected a whole number from 1".into()))
+                    .at(
+                        self.span(cpus),
+                        Some("expected a whole number from 1".into()),
+                    )
                     .hint("a task takes at least one CPU; write `cpus: 1` or more"),
                 ),
             }
@@ -292,7 +730,7 @@ impl Validator<'_> {
                         MemoryError::Overflow => "too large".to_owned(),
                         other => other.to_string(),
                     };
-                    self.found.push(
+                    self.push(
                         Diagnostic::error(
                             DiagnosticKind::InvalidResources,
                             format!("invalid `memory` `{}` in {place}: {detail}", memory.value),
@@ -313,7 +751,7 @@ impl Validator<'_> {
             .map(|isolation| isolation_of(isolation.value));
         match (&raw.run, &raw.script) {
             (Some(run), Some(script)) => {
-                self.found.push(
+                self.push(
                     Diagnostic::error(DiagnosticKind::RunAndScript, format!("task `{task}` has both `run` and `script`"))
                         .at(self.span(script), Some("a script here".into()))
                         .also(self.span(run), "and a shell command here")
@@ -323,7 +761,7 @@ impl Validator<'_> {
             }
             (Some(run), None) => {
                 if let (Some(Isolation::Thread), Some(isolation)) = (explicit, &raw.isolation) {
-                    self.found.push(
+                    self.push(
                         Diagnostic::error(
                             DiagnosticKind::RunOnThread,
                             format!("task `{task}` runs a shell command on a thread"),
@@ -334,7 +772,7 @@ impl Validator<'_> {
                     );
                 }
                 if run.value.trim().is_empty() {
-                    self.found.push(
+                    self.push(
                         Diagnostic::error(
                             DiagnosticKind::InvalidCommand,
                             format!("the `run` command of task `{task}` is empty"),
@@ -359,7 +797,7 @@ impl Validator<'_> {
             }
             (None, script) => {
                 if let Some(shell) = &raw.shell {
-                    self.found.push(
+                    self.push(
                         Diagnostic::error(
                             DiagnosticKind::InvalidCommand,
                             format!("task `{task}` sets `shell` but has no `run` command"),
@@ -370,7 +808,7 @@ impl Validator<'_> {
                 }
                 let isolation = explicit.or(defaults.isolation).unwrap_or(Isolation::Thread);
                 if let Some(script) = script.as_ref().filter(|s| s.value.trim().is_empty()) {
-                    self.found.push(
+                    self.push(
                         Diagnostic::error(
                             DiagnosticKind::InvalidCommand,
                             format!("the `script` of task `{task}` is empty"),
@@ -380,10 +818,29 @@ impl Validator<'_> {
                     );
                 }
                 let command = match script {
-                    Some(script) => match self.scripts.compile(self.source, script, task) {
+                    Some(script) if script.value.contains("${{") => {
+                        // Templates are filled in when the task starts; check the rest of the
+                        // script with each one standing in as `()`, at the same positions.
+                        let stand_in = Spanned::new(
+                            without_templates(&script.value),
+                            script.referenced,
+                            script.defined,
+                        );
+                        match self.scripts.compile(self.source(), &stand_in, task) {
+                            Ok(_) => Command::Script {
+                                source: Arc::from(script.value.as_str()),
+                                ast: Arc::new(rhai::AST::empty()),
+                            },
+                            Err(diagnostic) => {
+                                self.push(diagnostic);
+                                Command::None
+                            }
+                        }
+                    }
+                    Some(script) => match self.scripts.compile(self.source(), script, task) {
                         Ok((source, ast)) => Command::Script { source, ast },
                         Err(diagnostic) => {
-                            self.found.push(diagnostic);
+                            self.push(diagnostic);
                             Command::None
                         }
                     },
@@ -399,14 +856,19 @@ impl Validator<'_> {
         }
     }
 
-    fn env(&mut self, env: Option<&RawEnv>, place: &str) -> Vec<(String, String)> {
+    /// The entries of an `env` mapping with valid names.
+    fn env<'r>(
+        &mut self,
+        env: Option<&'r RawEnv>,
+        place: &str,
+    ) -> Vec<(&'r Spanned<String>, &'r Spanned<String>)> {
         let Some(env) = env else { return Vec::new() };
         let mut vars = Vec::with_capacity(env.len());
         for (name, value) in env {
             if is_env_name(&name.value) {
-                vars.push((name.value.clone(), value.value.clone()));
+                vars.push((name, value));
             } else {
-                self.found.push(
+                self.push(
                     Diagnostic::error(
                         DiagnosticKind::InvalidEnvName,
                         format!(
@@ -422,7 +884,7 @@ impl Validator<'_> {
         vars
     }
 
-    fn duration(&mut self, text: &Spanned<String>, place: &str) -> Option<Duration> {
+    fn duration(&mut self, text: &Spanned<String>, field: &str, place: &str) -> Option<Duration> {
         match text.value.parse::<Duration>() {
             Ok(duration) => Some(duration),
             Err(error) => {
@@ -430,16 +892,64 @@ impl Validator<'_> {
                     DurationError::Overflow => "too large".to_owned(),
                     other => other.to_string(),
                 };
-                self.found.push(
+                self.push(
                     Diagnostic::error(
                         DiagnosticKind::InvalidDuration,
-                        format!("invalid `timeout` `{}` in {place}: {detail}", text.value),
+                        format!("invalid `{field}` `{}` in {place}: {detail}", text.value),
                     )
                     .at(self.span(text), Some("expected a duration like `5m`".into()))
                     .hint("write durations as numbers with units and no spaces: `5m`, `1h30m`, `45s`, `250ms` (units: ms, s, m, h, d)"),
                 );
                 None
             }
+        }
+    }
+}
+
+/// The lookups of task names while dependencies are resolved.
+struct Lookup<'e, 'r> {
+    entries: &'e [Entry<'r>],
+    /// Written task names to their entry.
+    groups: &'e HashMap<&'r str, usize>,
+    /// Matrix expansion names to their task.
+    expanded: &'e HashMap<&'e str, TaskId>,
+    /// Written task names, by entry.
+    names: &'e [&'r str],
+}
+
+impl Lookup<'_, '_> {
+    /// The entry a task id belongs to.
+    fn entry_of(&self, id: TaskId) -> usize {
+        self.entries
+            .partition_point(|entry| entry.first <= id.0)
+            .saturating_sub(1)
+    }
+}
+
+/// The entries `entry` depends on, directly or not.
+fn ancestors(entry: usize, edges: &[Vec<(usize, Span)>]) -> rustc_hash::FxHashSet<usize> {
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut stack = vec![entry];
+    while let Some(next) = stack.pop() {
+        for &(dep, _) in &edges[next] {
+            if seen.insert(dep) {
+                stack.push(dep);
+            }
+        }
+    }
+    seen
+}
+
+/// Sets `name` in `env` (in its old place when present) and returns its index.
+fn merge_one(env: &mut Vec<(String, String)>, name: String, value: String) -> usize {
+    match env.iter().position(|(existing, _)| *existing == name) {
+        Some(index) => {
+            env[index].1 = value;
+            index
+        }
+        None => {
+            env.push((name, value));
+            env.len() - 1
         }
     }
 }
@@ -454,9 +964,32 @@ fn isolation_of(raw: RawIsolation) -> Isolation {
 /// Adds `later` to `env`; a name already present takes the later value in its old place.
 fn merge_env(env: &mut Vec<(String, String)>, later: Vec<(String, String)>) {
     for (name, value) in later {
-        match env.iter_mut().find(|(existing, _)| *existing == name) {
-            Some(slot) => slot.1 = value,
-            None => env.push((name, value)),
-        }
+        merge_one(env, name, value);
     }
 }
+
+/// A script with each `${{ ... }}` replaced by `()` and spaces, keeping every other
+/// character (and so every position) in place.
+fn without_templates(script: &str) -> String {
+    let mut out = String::with_capacity(script.len());
+    let mut rest = script;
+    while let Some(open) = rest.find("${{") {
+        out.push_str(&rest[..open]);
+        let region_end = rest[open..]
+            .find("}}")
+            .map_or(rest.len(), |close| open + close + 2);
+        out.push_str("()");
+        for c in rest[open..region_end].chars().skip(2) {
+            out.push(if c == '\n' { '\n' } else { ' ' });
+        }
+        rest = &rest[region_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The wait before a first retry when neither the task nor `defaults` says.
+const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// The most retries a task may ask for.
+const MAX_RETRIES: u32 = 100;

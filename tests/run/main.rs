@@ -3,6 +3,7 @@
 
 mod examples;
 mod failures;
+mod language;
 mod output;
 mod scheduling;
 mod selection;

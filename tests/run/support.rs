@@ -25,6 +25,7 @@ pub struct Test {
     state_dir: bool,
     stdout_delay: Duration,
     close_stdout: bool,
+    env: Vec<(String, String)>,
 }
 
 impl Test {
@@ -47,6 +48,7 @@ impl Test {
             state_dir: true,
             stdout_delay: Duration::ZERO,
             close_stdout: false,
+            env: Vec::new(),
         }
     }
 
@@ -137,8 +139,15 @@ impl Test {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .env_remove("NO_COLOR");
+            .env_remove("NO_COLOR")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
+    }
+
+    /// Sets an environment variable of the engine.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// Starts the engine without waiting for it.
@@ -441,7 +450,7 @@ impl Run {
                     now += 1;
                     max = max.max(now);
                 }
-                Some("task_finished") => now = now.saturating_sub(1),
+                Some("task_finished" | "task_retrying") => now = now.saturating_sub(1),
                 _ => {}
             }
         }

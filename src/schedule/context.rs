@@ -1,0 +1,195 @@
+//! `Templating`: fills in a task's templates and evaluates its condition when it is ready,
+//! from the workflow's variables, the environment, the task's matrix values and the results
+//! of the tasks it depends on.
+
+use std::sync::Arc;
+
+use rhai::{Dynamic, Map};
+
+use crate::execute::{Launch, Results};
+use crate::model::{Command, Task, TaskId, Workflow};
+use crate::plan::Graph;
+use crate::template::{Context, DependencyStatus, Evaluator};
+
+/// What a finished task left for the templates of the tasks after it.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// `success`, `failure`, `skipped` or `cancelled`.
+    pub status: &'static str,
+    /// Its results.
+    pub results: Arc<Results>,
+}
+
+/// Evaluates templates and conditions; made on first use, as most runs have neither.
+pub struct Templating {
+    evaluator: Evaluator,
+    vars: Map,
+    /// The engine's own environment.
+    process_env: Map,
+}
+
+impl Templating {
+    /// The templating of one run of `workflow`.
+    #[must_use]
+    pub fn new(workflow: &Workflow) -> Self {
+        Self {
+            evaluator: Evaluator::new(),
+            vars: workflow
+                .vars
+                .iter()
+                .map(|(name, value)| (name.as_str().into(), value.to_dynamic()))
+                .collect(),
+            process_env: std::env::vars()
+                .map(|(name, value)| (name.into(), value.into()))
+                .collect(),
+        }
+    }
+
+    /// The values a template of `task` sees.
+    fn context(
+        &self,
+        workflow: &Workflow,
+        graph: &Graph,
+        task: &Task,
+        outcomes: &[Option<Outcome>],
+        status: DependencyStatus,
+    ) -> Context {
+        let mut env = self.process_env.clone();
+        for (name, value) in task.env.iter() {
+            if !value.contains("${{") {
+                env.insert(name.as_str().into(), value.clone().into());
+            }
+        }
+        let matrix: Map = task
+            .matrix
+            .iter()
+            .map(|(key, value)| (key.as_str().into(), value.to_dynamic()))
+            .collect();
+        let mut tasks = Map::new();
+        for ancestor in ancestors(graph, task.id) {
+            let Some(outcome) = &outcomes[ancestor.index()] else {
+                continue;
+            };
+            let results: Map = outcome
+                .results
+                .iter()
+                .map(|(key, value)| (key.as_str().into(), value.clone().into()))
+                .collect();
+            let mut entry = Map::new();
+            entry.insert("status".into(), outcome.status.into());
+            entry.insert("results".into(), Dynamic::from_map(results));
+            tasks.insert(
+                workflow.task(ancestor).name.as_str().into(),
+                Dynamic::from_map(entry),
+            );
+        }
+        Context {
+            vars: self.vars.clone(),
+            env,
+            matrix,
+            tasks,
+            status,
+        }
+    }
+
+    /// Whether the task's condition holds.
+    ///
+    /// # Errors
+    /// Why the condition could not be evaluated.
+    pub fn condition(
+        &self,
+        workflow: &Workflow,
+        graph: &Graph,
+        task: &Task,
+        outcomes: &[Option<Outcome>],
+        status: DependencyStatus,
+    ) -> Result<bool, String> {
+        let Some(condition) = &task.condition else {
+            return Ok(true);
+        };
+        let context = self.context(workflow, graph, task, outcomes, status);
+        self.evaluator
+            .condition(&condition.expr, &context)
+            .map_err(|error| format!("cannot evaluate `if: {}`: {error}", condition.text))
+    }
+
+    /// The task's launch with its templates filled in.
+    ///
+    /// # Errors
+    /// Why a template could not be filled in.
+    pub fn launch(
+        &self,
+        workflow: &Workflow,
+        graph: &Graph,
+        task: &Task,
+        outcomes: &[Option<Outcome>],
+        attempt: u32,
+    ) -> Result<Launch, String> {
+        let mut launch = Launch::of(task, attempt);
+        let Some(templates) = &task.templates else {
+            return Ok(launch);
+        };
+        let status = DependencyStatus {
+            all_succeeded: true,
+            any_failed: false,
+        };
+        let context = self.context(workflow, graph, task, outcomes, status);
+        let render = |template| {
+            self.evaluator
+                .render(template, &context)
+                .map_err(|error| format!("cannot fill in a template: {error}"))
+        };
+        if let Some(template) = &templates.command {
+            let text = render(template)?;
+            launch.command = match &task.command {
+                Command::Shell { shell, .. } => Command::Shell {
+                    run: text.into(),
+                    shell: Arc::clone(shell),
+                },
+                Command::Script { .. } => {
+                    let ast = crate::script::base_engine()
+                        .compile(&text)
+                        .map_err(|error| {
+                            format!("the script does not compile once filled in: {error}")
+                        })?;
+                    Command::Script {
+                        source: text.into(),
+                        ast: Arc::new(ast),
+                    }
+                }
+                Command::None => Command::None,
+            };
+        }
+        if !templates.env.is_empty() {
+            let mut env = task.env.to_vec();
+            for (index, template) in &templates.env {
+                if let Some(slot) = env.get_mut(*index) {
+                    slot.1 = render(template)?;
+                }
+            }
+            launch.env = env.into();
+        }
+        if let Some(template) = &templates.cwd {
+            launch.cwd = workflow
+                .path
+                .parent()
+                .unwrap_or_else(|| std::path::Path::new("."))
+                .join(render(template)?);
+        }
+        Ok(launch)
+    }
+}
+
+/// Every task `task` depends on, directly or not.
+fn ancestors(graph: &Graph, task: TaskId) -> Vec<TaskId> {
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut stack: Vec<TaskId> = graph.dependencies(task).collect();
+    let mut out = Vec::new();
+    while let Some(next) = stack.pop() {
+        if seen.insert(next) {
+            out.push(next);
+            stack.extend(graph.dependencies(next));
+        }
+    }
+    out
+}

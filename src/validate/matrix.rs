@@ -1,0 +1,200 @@
+//! Matrix expansion: a task with `matrix:` becomes one task per combination of values.
+
+use serde_saphyr::Spanned;
+
+use super::settings::value_of;
+use super::validator::Validator;
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
+use crate::model::Value;
+use crate::parse::RawMatrix;
+
+/// The most expansions one matrix may make.
+pub const MAX_EXPANSIONS: usize = 4096;
+
+/// One combination: each matrix key with its value, in the matrix's key order.
+pub type Combination = Vec<(String, Value)>;
+
+impl Validator<'_> {
+    /// The combinations of a task's matrix, in order (the last key varies fastest), or
+    /// `None` when the task has no matrix or the matrix is invalid (then reported).
+    pub(super) fn matrix(
+        &mut self,
+        task: &str,
+        matrix: &Spanned<RawMatrix>,
+    ) -> Option<Vec<Combination>> {
+        if matrix.value.is_empty() {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidMatrix,
+                    format!("the matrix of task `{task}` is empty"),
+                )
+                .at(self.span(matrix), Some("no keys".into()))
+                .hint("give each key a list of values, like `matrix: { os: [linux, mac] }`, or remove `matrix`"),
+            );
+            return None;
+        }
+        let mut valid = true;
+        let mut axes: Vec<(String, Vec<Value>)> = Vec::with_capacity(matrix.value.len());
+        for (key, values) in &matrix.value {
+            if !is_identifier(&key.value) {
+                valid = false;
+                self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidMatrix,
+                        format!("invalid matrix key `{}` in task `{task}`", key.value),
+                    )
+                    .at(self.span(key), Some("not a name".into()))
+                    .hint("use letters, digits and `_`, not starting with a digit, like `python_version`"),
+                );
+            }
+            if values.value.is_empty() {
+                valid = false;
+                self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidMatrix,
+                        format!("matrix key `{}` of task `{task}` has no values", key.value),
+                    )
+                    .at(self.span(values), Some("empty list".into()))
+                    .hint("list at least one value, or remove the key"),
+                );
+            }
+            let mut axis = Vec::with_capacity(values.value.len());
+            for value in &values.value {
+                match value_of(&value.value) {
+                    Some(Value::List(_)) | None => {
+                        valid = false;
+                        self.push(
+                            Diagnostic::error(
+                                DiagnosticKind::InvalidMatrix,
+                                format!(
+                                    "matrix values of `{}` must be strings, numbers or booleans",
+                                    key.value
+                                ),
+                            )
+                            .at(self.span(value), Some("a list".into()))
+                            .hint("write each combination's value as one item of the list"),
+                        );
+                    }
+                    Some(value) => axis.push(value),
+                }
+            }
+            if let Some(repeated) = first_repeat(&axis) {
+                valid = false;
+                self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidMatrix,
+                        format!(
+                            "matrix key `{}` of task `{task}` lists `{repeated}` twice",
+                            key.value
+                        ),
+                    )
+                    .at(self.span(values), None)
+                    .hint("each value makes one task: remove the repeated one"),
+                );
+            }
+            axes.push((key.value.clone(), axis));
+        }
+        let count = axes
+            .iter()
+            .map(|(_, values)| values.len())
+            .try_fold(1usize, usize::checked_mul);
+        if count.is_none_or(|count| count > MAX_EXPANSIONS) {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidMatrix,
+                    format!("the matrix of task `{task}` makes more than {MAX_EXPANSIONS} tasks"),
+                )
+                .at(self.span(matrix), None)
+                .hint("split the task, or generate the workflow when it needs this many"),
+            );
+            return None;
+        }
+        valid.then(|| combinations(&axes))
+    }
+}
+
+/// Every combination of one value per axis, the last axis varying fastest.
+fn combinations(axes: &[(String, Vec<Value>)]) -> Vec<Combination> {
+    let mut out: Vec<Combination> = vec![Vec::new()];
+    for (key, values) in axes {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |value| {
+                    let mut combination = prefix.clone();
+                    combination.push((key.clone(), value.clone()));
+                    combination
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// The name of one expansion: `test[os=linux,py=3.12]`.
+#[must_use]
+pub fn expansion_name(task: &str, combination: &Combination) -> String {
+    let mut name = String::with_capacity(task.len() + 16 * combination.len());
+    name.push_str(task);
+    name.push('[');
+    for (index, (key, value)) in combination.iter().enumerate() {
+        if index > 0 {
+            name.push(',');
+        }
+        name.push_str(key);
+        name.push('=');
+        name.push_str(&value.to_string());
+    }
+    name.push(']');
+    name
+}
+
+/// A value listed twice (as its text), if any.
+fn first_repeat(values: &[Value]) -> Option<String> {
+    let texts: Vec<String> = values.iter().map(Value::to_string).collect();
+    texts
+        .iter()
+        .enumerate()
+        .find(|(index, text)| texts[..*index].contains(text))
+        .map(|(_, text)| text.clone())
+}
+
+/// Whether `name` can be a key of a template's map: letters, digits and `_`, not starting
+/// with a digit.
+#[must_use]
+pub fn is_identifier(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations_vary_the_last_key_fastest() {
+        let axes = vec![
+            (
+                "os".to_owned(),
+                vec![Value::String("linux".into()), Value::String("mac".into())],
+            ),
+            (
+                "py".to_owned(),
+                vec![Value::String("3.11".into()), Value::String("3.12".into())],
+            ),
+        ];
+        let names: Vec<String> = combinations(&axes)
+            .iter()
+            .map(|combination| expansion_name("test", combination))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "test[os=linux,py=3.11]",
+                "test[os=linux,py=3.12]",
+                "test[os=mac,py=3.11]",
+                "test[os=mac,py=3.12]"
+            ]
+        );
+    }
+}

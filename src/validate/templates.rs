@@ -1,0 +1,210 @@
+//! Templates (`${{ }}`) and conditions (`if`) of tasks: parsed once per task, their errors
+//! and the names they use located in the file.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde_saphyr::Spanned;
+
+use super::script::{first_line, script_span};
+use super::validator::Validator;
+use crate::diagnostic::{Diagnostic, DiagnosticKind, Span, suggest};
+use crate::model::{Condition, Templates, Value};
+use crate::parse::location_span;
+use crate::template::{self, Expr, Flavor, Part, Reference, Root, Template, TemplateError};
+
+/// A reference to another task's results or status, checked once the graph is known.
+pub(super) struct TaskReference {
+    /// The file it is in.
+    pub file: usize,
+    /// The task named.
+    pub name: String,
+    /// Where.
+    pub span: Span,
+}
+
+/// What the templates of one task need checked.
+pub(super) struct Uses<'v> {
+    /// The workflow's variables.
+    pub vars: &'v [(String, Value)],
+    /// The task's matrix keys (`None`: not a matrix task).
+    pub matrix: Option<Vec<String>>,
+    /// Whether task references are allowed here (not in workflow-wide `env`).
+    pub tasks_allowed: bool,
+    /// Task references found, for the later check.
+    pub tasks: Vec<TaskReference>,
+}
+
+impl Validator<'_> {
+    /// Parses one templated value: `None` when it has no `${{`, or when it is invalid
+    /// (reported).
+    pub(super) fn template(
+        &mut self,
+        value: &Spanned<String>,
+        flavor: Flavor,
+        uses: &mut Uses<'_>,
+    ) -> Option<Template> {
+        if !value.value.contains("${{") {
+            return None;
+        }
+        match template::parse(&value.value, flavor) {
+            Ok(Some(parsed)) => {
+                for part in &parsed.parts {
+                    if let Part::Expr(expr) = part {
+                        self.check_references(value, expr, uses);
+                    }
+                }
+                Some(parsed)
+            }
+            Ok(None) => None,
+            Err(errors) => {
+                self.template_errors(value, &errors);
+                None
+            }
+        }
+    }
+
+    /// The templated parts of a task: its command, env values and cwd.
+    pub(super) fn task_templates(
+        &mut self,
+        command: Option<(&Spanned<String>, Flavor)>,
+        env: &[(&Spanned<String>, usize)],
+        cwd: Option<&Spanned<String>>,
+        uses: &mut Uses<'_>,
+    ) -> Option<Arc<Templates>> {
+        let mut templates = Templates::default();
+        if let Some((text, flavor)) = command {
+            templates.command = self.template(text, flavor, uses);
+        }
+        for &(value, index) in env {
+            if let Some(parsed) = self.template(value, Flavor::Plain, uses) {
+                templates.env.push((index, parsed));
+            }
+        }
+        if let Some(cwd) = cwd {
+            templates.cwd = self.template(cwd, Flavor::Plain, uses);
+        }
+        let any =
+            templates.command.is_some() || !templates.env.is_empty() || templates.cwd.is_some();
+        any.then(|| Arc::new(templates))
+    }
+
+    /// A task's `if`.
+    pub(super) fn condition(
+        &mut self,
+        text: &Spanned<String>,
+        uses: &mut Uses<'_>,
+    ) -> Option<Arc<Condition>> {
+        match template::parse_condition(&text.value) {
+            Ok(expr) => {
+                self.check_references(text, &expr, uses);
+                Some(Arc::new(Condition {
+                    text: expr.source.clone(),
+                    checks_status: template::uses_status_function(&expr),
+                    expr,
+                }))
+            }
+            Err(errors) => {
+                self.template_errors(text, &errors);
+                None
+            }
+        }
+    }
+
+    fn template_errors(&mut self, value: &Spanned<String>, errors: &[TemplateError]) {
+        for error in errors {
+            let span = self.text_span(value, &error.span);
+            self.push(
+                Diagnostic::error(DiagnosticKind::TemplateSyntax, error.message.clone())
+                    .at(span, None)
+                    .maybe_hint(error.hint.clone()),
+            );
+        }
+    }
+
+    /// Checks the names an expression uses: variables and matrix keys now, tasks later.
+    fn check_references(&mut self, value: &Spanned<String>, expr: &Expr, uses: &mut Uses<'_>) {
+        for reference in template::references(expr) {
+            let span = self.text_span(value, &reference.span);
+            match reference.root {
+                Root::Vars => {
+                    if !uses.vars.iter().any(|(name, _)| *name == reference.name) {
+                        let names = uses.vars.iter().map(|(name, _)| name.as_str());
+                        let hint = suggest(&reference.name, names).unwrap_or_else(|| {
+                            format!("declare it under `vars:`, like `vars: {{ {}: value }}`", reference.name)
+                        });
+                        self.push(
+                            Diagnostic::error(
+                                DiagnosticKind::UnknownReference,
+                                format!("unknown variable `vars.{}`", reference.name),
+                            )
+                            .at(span, Some("not in `vars`".into()))
+                            .hint(hint),
+                        );
+                    }
+                }
+                Root::Matrix => self.check_matrix_reference(&reference, span, uses),
+                Root::Tasks if uses.tasks_allowed => uses.tasks.push(TaskReference {
+                    file: self.current(),
+                    name: reference.name,
+                    span,
+                }),
+                Root::Tasks => self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::UnknownReference,
+                        format!("`tasks.{}` is only known inside a task", reference.name),
+                    )
+                    .at(span, None)
+                    .hint("read other tasks' results in a task's own `run`, `script`, `env`, `cwd` or `if`"),
+                ),
+                Root::Env => {}
+            }
+        }
+    }
+
+    fn check_matrix_reference(&mut self, reference: &Reference, span: Span, uses: &Uses<'_>) {
+        let message = match &uses.matrix {
+            Some(keys) if keys.contains(&reference.name) => return,
+            Some(keys) => (
+                format!("unknown matrix key `matrix.{}`", reference.name),
+                suggest(&reference.name, keys.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("the matrix has: {}", keys.join(", "))),
+            ),
+            None => (
+                format!(
+                    "`matrix.{}` is used, but the task has no matrix",
+                    reference.name
+                ),
+                format!(
+                    "add `matrix: {{ {}: [...] }}` to the task, or use a variable",
+                    reference.name
+                ),
+            ),
+        };
+        self.push(
+            Diagnostic::error(DiagnosticKind::UnknownReference, message.0)
+                .at(span, None)
+                .hint(message.1),
+        );
+    }
+
+    /// The span in the file of bytes `range` of a scalar's value.
+    pub(super) fn text_span(&self, value: &Spanned<String>, range: &Range<usize>) -> Span {
+        let source = self.source();
+        let start = location_span(source, value.referenced);
+        let text = &value.value;
+        let at = range.start.min(text.len());
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+        let column = before[line_start..].chars().count() + 1;
+        match script_span(source, start, text, line, column) {
+            Some(span) => {
+                let rest = &text[at..];
+                let on_line = rest.find('\n').unwrap_or(rest.len());
+                Span::new(span.offset, range.len().min(on_line).max(1))
+            }
+            None => first_line(source, start),
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The workflow language of issue 5 through the binary: matrix, retries, pools, resources,
+//! conditions, `allow_failure`, templates, results, `--var` and secrets.
+
+use crate::support::Test;
+
+#[test]
+fn a_two_by_two_matrix_runs_four_tasks_and_a_dependent_after_all() {
+    let run = Test::new(
+        r#"
+tasks:
+  test:
+    matrix: { os: [linux, mac], py: ["3.11", "3.12"] }
+    run: echo "testing ${{ matrix.os }} ${{ matrix.py }}"
+  report:
+    depends_on: [test]
+    run: echo all four done
+"#,
+    )
+    .run();
+    run.code(0)
+        .stdout_has("testing linux 3.11")
+        .stdout_has("testing linux 3.12")
+        .stdout_has("testing mac 3.11")
+        .stdout_has("testing mac 3.12");
+    let order = run.started_order();
+    assert_eq!(order.len(), 5, "{order:?}");
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some("report"),
+        "{order:?}"
+    );
+    for name in [
+        "test[os=linux,py=3.11]",
+        "test[os=linux,py=3.12]",
+        "test[os=mac,py=3.11]",
+        "test[os=mac,py=3.12]",
+    ] {
+        run.status(name, "succeeded");
+    }
+}
+
+#[test]
+fn a_task_that_fails_twice_succeeds_on_its_third_attempt() {
+    let run = Test::new(
+        "
+tasks:
+  flaky:
+    retries: 2
+    retry_delay: 50ms
+    run: |
+      n=$(cat count 2>/dev/null || echo 0); n=$((n + 1)); echo $n > count
+      echo attempt $n
+      [ $n -ge 3 ]
+",
+    )
+    .run();
+    run.code(0).status("flaky", "succeeded");
+    let retries = run.events_of("task_retrying");
+    assert_eq!(retries.len(), 2, "{retries:?}");
+    assert_eq!(retries[0]["attempt"], 1);
+    assert_eq!(retries[1]["attempt"], 2);
+    assert_eq!(retries[0]["attempts"], 3);
+    assert_eq!(run.finished("flaky")["attempt"], 3);
+    let started: Vec<_> = run
+        .events_of("task_started")
+        .iter()
+        .map(|event| event["attempt"].as_u64())
+        .collect();
+    assert_eq!(started, [Some(1), Some(2), Some(3)]);
+}
+
+#[test]
+fn retries_run_out_and_the_last_failure_counts() {
+    let run = Test::new(
+        "
+tasks:
+  broken:
+    retries: 1
+    retry_delay: 10ms
+    run: exit 4
+  after:
+    depends_on: broken
+    run: echo never
+",
+    )
+    .run();
+    run.code(1)
+        .status("broken", "failed")
+        .skipped("after", "dependency_failed");
+    assert_eq!(run.finished("broken")["exit_code"], 4);
+    assert_eq!(run.finished("broken")["attempt"], 2);
+}
+
+#[test]
+fn a_pool_of_one_runs_its_tasks_one_at_a_time() {
+    let run = Test::new(
+        "
+pools: { db: 1 }
+tasks:
+  migrate_a:
+    pool: db
+    run: sleep 0.3
+  migrate_b:
+    pool: db
+    run: sleep 0.3
+",
+    )
+    .args(["-j", "2"])
+    .run();
+    run.code(0);
+    assert_eq!(run.max_concurrent(), 1);
+}
+
+#[test]
+fn a_task_with_two_cpus_takes_two_slots() {
+    let run = Test::new(
+        "
+tasks:
+  big:
+    resources: { cpus: 2, memory: 1G }
+    run: sleep 0.3
+  small:
+    run: sleep 0.3
+",
+    )
+    .args(["-j", "2"])
+    .run();
+    run.code(0);
+    assert_eq!(run.max_concurrent(), 1);
+}
+
+#[test]
+fn an_allowed_failure_neither_fails_the_run_nor_blocks_dependents() {
+    let run = Test::new(
+        "
+tasks:
+  lint:
+    allow_failure: true
+    run: exit 3
+  build:
+    depends_on: lint
+    run: echo built
+",
+    )
+    .run();
+    run.code(0)
+        .status("lint", "failed")
+        .status("build", "succeeded")
+        .stdout_has("built");
+    assert_eq!(run.finished("lint")["allowed_failure"], true);
+}
+
+#[test]
+fn a_false_condition_skips_the_task_but_not_its_dependents() {
+    let run = Test::new(
+        "
+vars: { deploy: false }
+tasks:
+  deploy:
+    if: ${{ vars.deploy }}
+    run: touch deployed
+  notify:
+    depends_on: deploy
+    run: echo notified
+",
+    )
+    .run();
+    run.code(0)
+        .skipped("deploy", "condition_false")
+        .status("notify", "succeeded");
+}
+
+#[test]
+fn always_runs_a_cleanup_after_a_failure_and_failure_sees_it() {
+    let test = Test::new(
+        "
+tasks:
+  build:
+    run: exit 1
+  cleanup:
+    depends_on: build
+    if: ${{ always() }}
+    run: touch cleaned
+  on_failure:
+    depends_on: build
+    if: failure()
+    run: touch alerted
+  on_success:
+    depends_on: build
+    if: success()
+    run: touch celebrated
+",
+    );
+    let run = test.run();
+    run.code(1)
+        .status("build", "failed")
+        .status("cleanup", "succeeded")
+        .status("on_failure", "succeeded")
+        .skipped("on_success", "condition_false");
+    assert!(test.path("cleaned").exists());
+    assert!(test.path("alerted").exists());
+    assert!(!test.path("celebrated").exists());
+}
+
+#[test]
+fn results_of_a_process_and_a_script_reach_a_dependent() {
+    let run = Test::new(
+        r#"
+tasks:
+  version:
+    run: |
+      echo "tag=v1.2.3" >> "$ENGINE_RESULTS"
+      printf 'notes<<EOF\nline one\nline two\nEOF\n' >> "$ENGINE_RESULTS"
+  count:
+    script: result("files", 42);
+  publish:
+    depends_on: [version, count]
+    run: echo "publishing ${{ tasks.version.results.tag }} with ${{ tasks.count.results.files }} files"
+  summary:
+    depends_on: [publish]
+    run: echo "notes ${{ tasks.version.results.notes }}"
+"#,
+    )
+    .run();
+    run.code(0)
+        .stdout_has("publishing v1.2.3 with 42 files")
+        .stdout_has("line two");
+    assert_eq!(run.finished("version")["results"]["tag"], "v1.2.3");
+    assert_eq!(run.finished("count")["results"]["files"], "42");
+}
+
+#[test]
+fn a_hostile_variable_is_one_word_and_runs_nothing() {
+    let test = Test::new(
+        r#"
+vars: { name: "x; touch pwned" }
+tasks:
+  greet:
+    run: echo hello ${{ vars.name }} "and ${{ vars.name }}"
+"#,
+    )
+    .args(["--var", "name=$(touch pwned2); `touch pwned3`"]);
+    let run = test.run();
+    run.code(0)
+        .stdout_has("hello $(touch pwned2); `touch pwned3` and $(touch pwned2); `touch pwned3`");
+    for file in ["pwned", "pwned2", "pwned3"] {
+        assert!(!test.path(file).exists(), "{file} was created");
+    }
+}
+
+#[test]
+fn an_undeclared_var_on_the_command_line_is_a_usage_error() {
+    let run = Test::new(
+        "
+vars: { tag: dev }
+tasks:
+  show:
+    run: echo ${{ vars.tag }}
+",
+    )
+    .args(["--var", "tagg=v1"])
+    .run();
+    run.code(2)
+        .stderr_has("no variable `tagg`")
+        .stderr_has("did you mean `tag`?");
+}
+
+#[test]
+fn a_secret_is_masked_in_output_log_and_events() {
+    let test = Test::new(
+        "
+secrets: [API_TOKEN]
+tasks:
+  call:
+    run: echo token is $API_TOKEN; echo \"key=$API_TOKEN\" >> \"$ENGINE_RESULTS\"
+",
+    )
+    .args(["--output", "prefixed"])
+    .env("API_TOKEN", "s3cr3t-value");
+    let run = test.run();
+    run.code(0)
+        .stdout_has("token is ***")
+        .stdout_lacks("s3cr3t-value");
+    let events = std::fs::read_to_string(test.events_path()).expect("events file");
+    assert!(!events.contains("s3cr3t-value"), "{events}");
+    let log_dir = run.log_dir(&test.state_dir());
+    let log = std::fs::read_to_string(log_dir.join("call.log")).expect("log");
+    assert!(log.contains("token is ***"), "{log}");
+    assert!(!log.contains("s3cr3t-value"), "{log}");
+}
