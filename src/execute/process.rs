@@ -108,8 +108,6 @@ impl ProcessExecutor {
             self.context
                 .results_dir
                 .join(format!("{}.{}", task.id.index(), launch.attempt));
-        // A file left by an earlier run with the same id would be read as this task's.
-        let _ = std::fs::remove_file(&results);
         let mut child = self
             .command(task, launch, &results)
             .spawn()
@@ -273,7 +271,6 @@ fn read_results(
             return;
         }
     };
-    let _ = std::fs::remove_file(path);
     match crate::template::parse_results(&bytes, crate::template::RESULTS_LIMIT) {
         Ok(parsed) => {
             *results = parsed

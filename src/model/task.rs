@@ -122,6 +122,41 @@ pub struct Task {
     pub pool: Option<usize>,
 }
 
+#[cfg(test)]
+impl Task {
+    /// A task with every optional field at its default, for tests that build workflows by
+    /// hand.
+    pub(crate) fn for_tests(
+        id: TaskId,
+        name: impl Into<String>,
+        isolation: Isolation,
+        command: Command,
+        depends_on: Vec<TaskId>,
+    ) -> Self {
+        let name = name.into();
+        Self {
+            id,
+            group: name.clone(),
+            name,
+            description: None,
+            depends_on,
+            isolation,
+            command,
+            env: Arc::from(Vec::new()),
+            cwd: PathBuf::from("."),
+            timeout: None,
+            resources: Resources::default(),
+            matrix: Vec::new(),
+            templates: None,
+            condition: None,
+            allow_failure: false,
+            retries: 0,
+            retry_delay: Duration::from_secs(1),
+            pool: None,
+        }
+    }
+}
+
 /// The templated parts of a task.
 #[derive(Clone, Debug, Default)]
 pub struct Templates {
@@ -141,16 +176,9 @@ pub struct Condition {
     /// The compiled expression.
     pub expr: Expr,
     /// Whether it calls `success()`, `failure()` or `always()`. Without one, GitHub's rule
-    /// applies: the task also needs every dependency to have succeeded.
+    /// applies: the task also needs every dependency to have succeeded. With one, the task
+    /// may run after a failure, even when the run is stopping.
     pub checks_status: bool,
-}
-
-impl Condition {
-    /// Whether the task may run after a dependency failed: its condition looks at failures.
-    #[must_use]
-    pub fn runs_after_failure(&self) -> bool {
-        self.checks_status
-    }
 }
 
 /// What a task needs while it runs.

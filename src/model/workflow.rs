@@ -23,6 +23,22 @@ pub struct Workflow {
     pub secrets: Vec<String>,
 }
 
+#[cfg(test)]
+impl Workflow {
+    /// A workflow of `tasks` without variables, pools or secrets, for tests.
+    pub(crate) fn for_tests(path: &str, name: &str, tasks: Vec<Task>) -> Self {
+        Self {
+            path: PathBuf::from(path),
+            name: name.to_owned(),
+            description: None,
+            tasks,
+            vars: Vec::new(),
+            pools: Vec::new(),
+            secrets: Vec::new(),
+        }
+    }
+}
+
 /// A named limit on tasks running at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pool {

@@ -3,8 +3,6 @@
 //! targets and what they depend on. Plus a few hand-made graphs.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -18,36 +16,17 @@ fn workflow(deps: &[Vec<usize>]) -> Workflow {
     let tasks = deps
         .iter()
         .enumerate()
-        .map(|(index, deps)| Task {
-            id: id(index),
-            name: format!("t{index}"),
-            description: None,
-            depends_on: deps.iter().copied().map(id).collect(),
-            isolation: Isolation::Thread,
-            command: Command::None,
-            env: Arc::from(Vec::new()),
-            cwd: PathBuf::from("."),
-            timeout: None,
-            resources: crate::model::Resources::default(),
-            group: String::new(),
-            matrix: Vec::new(),
-            templates: None,
-            condition: None,
-            allow_failure: false,
-            retries: 0,
-            retry_delay: crate::model::Duration::from_secs(1),
-            pool: None,
+        .map(|(index, deps)| {
+            Task::for_tests(
+                id(index),
+                format!("t{index}"),
+                Isolation::Thread,
+                Command::None,
+                deps.iter().copied().map(id).collect(),
+            )
         })
         .collect();
-    Workflow {
-        path: PathBuf::from("random.yaml"),
-        name: "random".to_owned(),
-        description: None,
-        tasks,
-        vars: Vec::new(),
-        pools: Vec::new(),
-        secrets: Vec::new(),
-    }
+    Workflow::for_tests("random.yaml", "random", tasks)
 }
 
 fn id(index: usize) -> TaskId {

@@ -166,11 +166,7 @@ impl Bars {
             } => {
                 view.running.remove(task);
                 let name = &view.workflow.task(*task).name;
-                let why = match status {
-                    TaskStatus::Failed { message, .. } => message.clone(),
-                    TaskStatus::TimedOut { .. } => "timed out".to_owned(),
-                    _ => "failed".to_owned(),
-                };
+                let why = super::summary::failure_reason(status).unwrap_or_default();
                 let line = format!(
                     "  {}   {name}  attempt {attempt}/{attempts} {why}; next in {}",
                     style("retry").yellow().for_stderr(),
@@ -372,46 +368,27 @@ fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::model::{Command, Isolation, Task};
 
     fn workflow(tasks: usize) -> Workflow {
         let tasks = (0..tasks)
-            .map(|index| Task {
-                id: TaskId(u32::try_from(index).expect("small")),
-                name: format!("t{index}"),
-                description: None,
-                depends_on: Vec::new(),
-                isolation: Isolation::Process,
-                command: Command::Shell {
+            .map(|index| {
+                let command = Command::Shell {
                     run: "true".into(),
                     shell: "sh".into(),
-                },
-                env: Arc::from(Vec::new()),
-                cwd: PathBuf::from("."),
-                timeout: None,
-                resources: crate::model::Resources::default(),
-                group: String::new(),
-                matrix: Vec::new(),
-                templates: None,
-                condition: None,
-                allow_failure: false,
-                retries: 0,
-                retry_delay: crate::model::Duration::from_secs(1),
-                pool: None,
+                };
+                let id = TaskId(u32::try_from(index).expect("small"));
+                Task::for_tests(
+                    id,
+                    format!("t{index}"),
+                    Isolation::Process,
+                    command,
+                    Vec::new(),
+                )
             })
             .collect();
-        Workflow {
-            path: PathBuf::from("bars.yaml"),
-            name: "bars".to_owned(),
-            description: None,
-            tasks,
-            vars: Vec::new(),
-            pools: Vec::new(),
-            secrets: Vec::new(),
-        }
+        Workflow::for_tests("bars.yaml", "bars", tasks)
     }
 
     #[test]

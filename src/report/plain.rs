@@ -58,11 +58,7 @@ impl Plain {
                 delay,
                 ..
             } => {
-                let why = match status {
-                    TaskStatus::Failed { message, .. } => message.clone(),
-                    TaskStatus::TimedOut { .. } => "timed out".to_owned(),
-                    _ => "failed".to_owned(),
-                };
+                let why = super::summary::failure_reason(status).unwrap_or_default();
                 format!(
                     "retry {}: attempt {attempt}/{attempts} {why}; next in {}",
                     name(*task),

@@ -36,6 +36,21 @@ fn relative(path: &std::path::Path) -> &std::path::Path {
 /// Most skipped tasks listed by name; the rest are counted.
 const MAX_SKIPPED_SHOWN: usize = 20;
 
+/// Why a task did not succeed, in words: its message, `timed out after 5s`, or
+/// `interrupted`; `None` for a success.
+#[must_use]
+pub fn failure_reason(status: &TaskStatus) -> Option<String> {
+    match status {
+        TaskStatus::Failed { message, .. } => Some(message.clone()),
+        TaskStatus::TimedOut { timeout_ms } => Some(format!(
+            "timed out after {}",
+            format_duration(Duration::from_millis(*timeout_ms))
+        )),
+        TaskStatus::Interrupted => Some("interrupted".to_owned()),
+        TaskStatus::Succeeded => None,
+    }
+}
+
 /// The summary text.
 #[must_use]
 pub fn render_summary(
@@ -48,16 +63,8 @@ pub fn render_summary(
     let mut out = String::new();
     for failure in failures {
         let name = &workflow.task(failure.task).name;
-        let why = match &failure.status {
-            TaskStatus::Failed { message, .. } => message.clone(),
-            TaskStatus::TimedOut { timeout_ms } => {
-                format!(
-                    "timed out after {}",
-                    format_duration(Duration::from_millis(*timeout_ms))
-                )
-            }
-            TaskStatus::Interrupted => "interrupted".to_owned(),
-            TaskStatus::Succeeded => continue,
+        let Some(why) = failure_reason(&failure.status) else {
+            continue;
         };
         let verdict = if matches!(failure.status, TaskStatus::Interrupted) {
             "INTERRUPTED"

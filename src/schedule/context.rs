@@ -21,18 +21,22 @@ pub struct Outcome {
 }
 
 /// Evaluates templates and conditions; made on first use, as most runs have neither.
-pub struct Templating {
+pub struct Templating<'a> {
+    workflow: &'a Workflow,
+    graph: &'a Graph,
     evaluator: Evaluator,
     vars: Map,
     /// The engine's own environment.
     process_env: Map,
 }
 
-impl Templating {
-    /// The templating of one run of `workflow`.
+impl<'a> Templating<'a> {
+    /// The templating of one run of the tasks of `graph`.
     #[must_use]
-    pub fn new(workflow: &Workflow) -> Self {
+    pub fn new(workflow: &'a Workflow, graph: &'a Graph) -> Self {
         Self {
+            workflow,
+            graph,
             evaluator: Evaluator::new(),
             vars: workflow
                 .vars
@@ -48,8 +52,6 @@ impl Templating {
     /// The values a template of `task` sees.
     fn context(
         &self,
-        workflow: &Workflow,
-        graph: &Graph,
         task: &Task,
         outcomes: &[Option<Outcome>],
         status: DependencyStatus,
@@ -66,7 +68,7 @@ impl Templating {
             .map(|(key, value)| (key.as_str().into(), value.to_dynamic()))
             .collect();
         let mut tasks = Map::new();
-        for ancestor in ancestors(graph, task.id) {
+        for ancestor in ancestors(self.graph, task.id) {
             let Some(outcome) = &outcomes[ancestor.index()] else {
                 continue;
             };
@@ -79,7 +81,7 @@ impl Templating {
             entry.insert("status".into(), outcome.status.into());
             entry.insert("results".into(), Dynamic::from_map(results));
             tasks.insert(
-                workflow.task(ancestor).name.as_str().into(),
+                self.workflow.task(ancestor).name.as_str().into(),
                 Dynamic::from_map(entry),
             );
         }
@@ -98,8 +100,6 @@ impl Templating {
     /// Why the condition could not be evaluated.
     pub fn condition(
         &self,
-        workflow: &Workflow,
-        graph: &Graph,
         task: &Task,
         outcomes: &[Option<Outcome>],
         status: DependencyStatus,
@@ -107,7 +107,7 @@ impl Templating {
         let Some(condition) = &task.condition else {
             return Ok(true);
         };
-        let context = self.context(workflow, graph, task, outcomes, status);
+        let context = self.context(task, outcomes, status);
         self.evaluator
             .condition(&condition.expr, &context)
             .map_err(|error| format!("cannot evaluate `if: {}`: {error}", condition.text))
@@ -119,8 +119,6 @@ impl Templating {
     /// Why a template could not be filled in.
     pub fn launch(
         &self,
-        workflow: &Workflow,
-        graph: &Graph,
         task: &Task,
         outcomes: &[Option<Outcome>],
         attempt: u32,
@@ -133,7 +131,7 @@ impl Templating {
             all_succeeded: true,
             any_failed: false,
         };
-        let context = self.context(workflow, graph, task, outcomes, status);
+        let context = self.context(task, outcomes, status);
         let render = |template| {
             self.evaluator
                 .render(template, &context)
@@ -170,7 +168,8 @@ impl Templating {
             launch.env = env.into();
         }
         if let Some(template) = &templates.cwd {
-            launch.cwd = workflow
+            launch.cwd = self
+                .workflow
                 .path
                 .parent()
                 .unwrap_or_else(|| std::path::Path::new("."))

@@ -95,7 +95,7 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     /// What finished tasks left for templates; kept only when some task has templates or
     /// a condition.
     outcomes: Option<Vec<Option<Outcome>>>,
-    templating: Option<Templating>,
+    templating: Option<Templating<'a>>,
     ready_processes: BinaryHeap<ReadyKey>,
     ready_threads: BinaryHeap<ReadyKey>,
     /// Ready tasks waiting for room in their pool, by pool.
@@ -230,10 +230,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             .iter()
             .copied()
             .find(|dep| !self.satisfied[dep.index()]);
-        let checks_status = spec
-            .condition
-            .as_ref()
-            .is_some_and(|c| c.runs_after_failure());
+        let checks_status = spec.condition.as_ref().is_some_and(|c| c.checks_status);
         if let Some(blocker) = blocker
             && !checks_status
         {
@@ -257,11 +254,12 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 all_succeeded: blocker.is_none(),
                 any_failed: blocker.is_some(),
             };
+            let (workflow, graph) = (self.workflow, self.graph);
             let templating = self
                 .templating
-                .get_or_insert_with(|| Templating::new(self.workflow));
+                .get_or_insert_with(|| Templating::new(workflow, graph));
             let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
-            match templating.condition(self.workflow, self.graph, spec, outcomes, status) {
+            match templating.condition(spec, outcomes, status) {
                 Ok(true) => {}
                 Ok(false) => {
                     let reason = SkipReason::ConditionFalse {
@@ -361,11 +359,12 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let attempt = self.attempts[task.index()];
         let attempts = spec.retries + 1;
         let launch = if spec.templates.is_some() {
+            let (workflow, graph) = (self.workflow, self.graph);
             let templating = self
                 .templating
-                .get_or_insert_with(|| Templating::new(self.workflow));
+                .get_or_insert_with(|| Templating::new(workflow, graph));
             let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
-            templating.launch(self.workflow, self.graph, spec, outcomes, attempt)
+            templating.launch(spec, outcomes, attempt)
         } else {
             Ok(Launch::of(spec, attempt))
         };
@@ -598,7 +597,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 .task(task)
                 .condition
                 .as_ref()
-                .is_some_and(|c| c.runs_after_failure());
+                .is_some_and(|c| c.checks_status);
             if runs_anyway {
                 self.queue(task);
             } else {

@@ -33,17 +33,8 @@ fn workflow(specs: &[Spec]) -> Workflow {
     let tasks = specs
         .iter()
         .enumerate()
-        .map(|(index, spec)| Task {
-            id: TaskId(u32::try_from(index).expect("small")),
-            name: spec.name.clone(),
-            description: None,
-            depends_on: spec
-                .deps
-                .iter()
-                .map(|&d| TaskId(u32::try_from(d).expect("small")))
-                .collect(),
-            isolation: spec.isolation,
-            command: match (spec.command, spec.isolation) {
+        .map(|(index, spec)| {
+            let command = match (spec.command, spec.isolation) {
                 (false, _) => Command::None,
                 (true, Isolation::Process) => Command::Shell {
                     run: "true".into(),
@@ -53,30 +44,17 @@ fn workflow(specs: &[Spec]) -> Workflow {
                     source: "()".into(),
                     ast: Arc::clone(&ast),
                 },
-            },
-            env: Arc::from(Vec::new()),
-            cwd: ".".into(),
-            timeout: None,
-            resources: crate::model::Resources::default(),
-            group: String::new(),
-            matrix: Vec::new(),
-            templates: None,
-            condition: None,
-            allow_failure: false,
-            retries: 0,
-            retry_delay: crate::model::Duration::from_secs(1),
-            pool: None,
+            };
+            let deps = spec
+                .deps
+                .iter()
+                .map(|&d| TaskId(u32::try_from(d).expect("small")))
+                .collect();
+            let id = TaskId(u32::try_from(index).expect("small"));
+            Task::for_tests(id, spec.name.clone(), spec.isolation, command, deps)
         })
         .collect();
-    Workflow {
-        path: "test.yaml".into(),
-        name: "test".into(),
-        description: None,
-        tasks,
-        vars: Vec::new(),
-        pools: Vec::new(),
-        secrets: Vec::new(),
-    }
+    Workflow::for_tests("test.yaml", "test", tasks)
 }
 
 struct Outcome {
