@@ -102,9 +102,8 @@ pub struct Task {
     pub timeout: Option<Duration>,
     /// What it needs while it runs.
     pub resources: Resources,
-    /// The task's name before matrix expansion (`test` for `test[os=linux]`); its own name
-    /// otherwise.
-    pub group: String,
+    /// For a matrix expansion, the task's name as written (`test` for `test[os=linux]`).
+    pub group: Option<Arc<str>>,
     /// The matrix values of this expansion, in the matrix's key order; empty otherwise.
     pub matrix: Vec<(String, Value)>,
     /// The parts of `command`, `env` and `cwd` written with `${{ }}`, filled in when the task
@@ -136,7 +135,7 @@ impl Task {
         let name = name.into();
         Self {
             id,
-            group: name.clone(),
+            group: None,
             name,
             description: None,
             depends_on,

@@ -106,6 +106,8 @@ pub type RawPools = IndexMap<Spanned<String>, Spanned<u64>, FxBuildHasher>;
 /// A task's matrix: each key with its list of values.
 pub type RawMatrix = IndexMap<Spanned<String>, Spanned<Vec<Spanned<RawValue>>>, FxBuildHasher>;
 
+// Fields most tasks leave out are boxed, so that each absent one costs a pointer rather than
+// its whole size in every task of a large workflow.
 /// One task.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -145,14 +147,14 @@ pub struct RawTask {
     pub timeout: Option<Spanned<String>>,
     /// What the task needs while it runs: `cpus` (slots of `-j` it takes, default 1) and
     /// `memory` (like `2G`; recorded, and requested from cluster executors).
-    pub resources: Option<RawResources>,
+    pub resources: Option<Box<RawResources>>,
     /// A condition evaluated when the task is ready, with or without `${{ }}`: false skips
     /// the task (its dependents still run). `success()` (the default: every dependency
     /// succeeded), `failure()` (one failed) and `always()` work as in GitHub Actions:
     /// `if: ${{ always() }}` runs a cleanup task even after a failure.
     #[serde(rename = "if", default, deserialize_with = "condition")]
     #[schemars(with = "Option<RawConditionSchema>")]
-    pub condition: Option<Spanned<String>>,
+    pub condition: Option<Box<Spanned<String>>>,
     /// Let this task fail without failing the run or blocking the tasks that depend on it.
     pub allow_failure: Option<bool>,
     /// Runs the task once per combination of values: `matrix: { os: [linux, mac] }` makes
@@ -160,18 +162,18 @@ pub struct RawTask {
     /// `name` waits for every combination.
     #[serde(default)]
     #[schemars(schema_with = "matrix_schema")]
-    pub matrix: Option<Spanned<RawMatrix>>,
+    pub matrix: Option<Box<Spanned<RawMatrix>>>,
     /// How many times to run the task again after it fails or times out. Default 0.
     #[schemars(with = "Option<u32>")]
-    pub retries: Option<Spanned<u64>>,
+    pub retries: Option<Box<Spanned<u64>>>,
     /// The wait before the first retry, doubling with each further retry, plus up to a
     /// quarter more at random. Default `1s`.
     #[serde(default)]
     #[schemars(schema_with = "duration_schema")]
-    pub retry_delay: Option<Spanned<String>>,
+    pub retry_delay: Option<Box<Spanned<String>>>,
     /// A pool from the top-level `pools`: at most its size of the pool's tasks run at once.
     #[schemars(with = "Option<String>")]
-    pub pool: Option<Spanned<String>>,
+    pub pool: Option<Box<Spanned<String>>>,
 }
 
 /// The schema of a condition: an expression, or `true`/`false`.
@@ -249,7 +251,7 @@ impl<'de> Deserialize<'de> for RawValue {
 /// Reads `if:` as text: an expression, or `true`/`false` written as YAML booleans.
 fn condition<'de, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Spanned<String>>, D::Error> {
+) -> Result<Option<Box<Spanned<String>>>, D::Error> {
     struct ConditionVisitor;
 
     impl Visitor<'_> for ConditionVisitor {
@@ -279,11 +281,11 @@ fn condition<'de, D: Deserializer<'de>>(
     }
 
     let value = Spanned::<Condition>::deserialize(deserializer)?;
-    Ok(Some(Spanned::new(
+    Ok(Some(Box::new(Spanned::new(
         value.value.0,
         value.referenced,
         value.defined,
-    )))
+    ))))
 }
 
 /// `resources`: what a task needs while it runs.

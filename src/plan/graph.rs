@@ -229,8 +229,8 @@ fn select(workflow: &Workflow, targets: &[String]) -> Result<Vec<bool>, SelectEr
     let mut ids: HashMap<&str, Vec<TaskId>> = HashMap::with_capacity(workflow.tasks.len());
     for task in &workflow.tasks {
         ids.entry(task.name.as_str()).or_default().push(task.id);
-        if task.group != task.name {
-            ids.entry(task.group.as_str()).or_default().push(task.id);
+        if let Some(group) = &task.group {
+            ids.entry(group).or_default().push(task.id);
         }
     }
     let mut selected = vec![false; workflow.tasks.len()];

@@ -1,6 +1,6 @@
 //! `Validator`: turns a `RawWorkflow` into a `Workflow`, collecting every problem.
 
-use std::collections::HashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -160,15 +160,21 @@ impl<'a> Validator<'a> {
         // Every task as written, with its matrix expanded and its ids assigned.
         let mut entries: Vec<Entry<'_>> = Vec::new();
         let mut next = 0u32;
-        let mut seen: HashMap<&str, (usize, Span)> = HashMap::new();
+        let mut groups: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(
+            raws.iter().map(|r| r.tasks.value.len()).sum(),
+            FxBuildHasher,
+        );
         let empty = RawTask::default();
         for (file, raw) in raws.iter().enumerate() {
             self.current = file;
             for (name, task) in &raw.tasks.value {
                 let task = task.value.as_ref().unwrap_or(&empty);
-                let span = self.span(name);
-                if let Some(&(first_file, first_span)) = seen.get(name.value.as_str()) {
-                    let (line, column) = self.sources[first_file].position(first_span.offset);
+                if let Some(&first) = groups.get(name.value.as_str()) {
+                    let first: &Entry<'_> = &entries[first];
+                    let first_source = self.sources[first.file];
+                    let first_span = location_span(first_source, first.name.referenced);
+                    let (line, column) = first_source.position(first_span.offset);
+                    let span = self.span(name);
                     self.push(
                         Diagnostic::error(
                             DiagnosticKind::DuplicateTask,
@@ -177,12 +183,12 @@ impl<'a> Validator<'a> {
                         .at(span, Some("defined again here".into()))
                         .hint(format!(
                             "the first definition is at {}:{line}:{column}; rename one of them",
-                            self.sources[first_file].name()
+                            first_source.name()
                         )),
                     );
                     continue;
                 }
-                seen.insert(name.value.as_str(), (file, span));
+                groups.insert(name.value.as_str(), entries.len());
                 let combinations = task
                     .matrix
                     .as_ref()
@@ -198,11 +204,6 @@ impl<'a> Validator<'a> {
                 entries.push(entry);
             }
         }
-        let groups: HashMap<&str, usize> = entries
-            .iter()
-            .enumerate()
-            .map(|(index, entry)| (entry.name.value.as_str(), index))
-            .collect();
         let expansions: Vec<Vec<String>> = entries
             .iter()
             .map(|entry| {
@@ -217,7 +218,7 @@ impl<'a> Validator<'a> {
                     })
             })
             .collect();
-        let expanded: HashMap<&str, TaskId> = entries
+        let expanded: FxHashMap<&str, TaskId> = entries
             .iter()
             .zip(&expansions)
             .flat_map(|(entry, names)| {
@@ -552,7 +553,7 @@ impl<'a> Validator<'a> {
             .cwd
             .as_ref()
             .map_or_else(|| defaults.cwd.clone(), |cwd| self.dir().join(&cwd.value));
-        let resources = self.resources(raw.resources.as_ref(), defaults.resources, &place);
+        let resources = self.resources(raw.resources.as_deref(), defaults.resources, &place);
         let template = Task {
             id: TaskId(entry.first),
             name: task_name.to_owned(),
@@ -564,7 +565,7 @@ impl<'a> Validator<'a> {
             cwd,
             timeout,
             resources,
-            group: task_name.to_owned(),
+            group: None,
             matrix: Vec::new(),
             templates,
             condition,
@@ -575,17 +576,21 @@ impl<'a> Validator<'a> {
         };
         let tasks = match &entry.combinations {
             None => vec![template],
-            Some(combinations) => combinations
-                .iter()
-                .zip(expansion_names)
-                .enumerate()
-                .map(|(at, (combination, expanded))| Task {
-                    id: TaskId(entry.first + at as u32),
-                    name: expanded.clone(),
-                    matrix: combination.clone(),
-                    ..template.clone()
-                })
-                .collect(),
+            Some(combinations) => {
+                let group: Arc<str> = Arc::from(task_name);
+                combinations
+                    .iter()
+                    .zip(expansion_names)
+                    .enumerate()
+                    .map(|(at, (combination, expanded))| Task {
+                        id: TaskId(entry.first + at as u32),
+                        name: expanded.clone(),
+                        group: Some(Arc::clone(&group)),
+                        matrix: combination.clone(),
+                        ..template.clone()
+                    })
+                    .collect()
+            }
         };
         (tasks, uses.tasks)
     }
@@ -910,9 +915,9 @@ impl<'a> Validator<'a> {
 struct Lookup<'e, 'r> {
     entries: &'e [Entry<'r>],
     /// Written task names to their entry.
-    groups: &'e HashMap<&'r str, usize>,
+    groups: &'e FxHashMap<&'r str, usize>,
     /// Matrix expansion names to their task.
-    expanded: &'e HashMap<&'e str, TaskId>,
+    expanded: &'e FxHashMap<&'e str, TaskId>,
     /// Written task names, by entry.
     names: &'e [&'r str],
 }
