@@ -13,4 +13,5 @@ pub mod plan;
 pub mod report;
 pub mod schedule;
 pub mod script;
+pub mod template;
 pub mod validate;
