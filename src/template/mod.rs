@@ -3,8 +3,10 @@
 //! the results files tasks write and the masking of secrets in output. Nothing here runs a
 //! task, reads a file or knows YAML.
 
+mod mask;
 mod results;
 
+pub use mask::Masker;
 pub use results::{RESULTS_LIMIT, ResultsError, format_result, is_result_key, parse_results};
 
 #[cfg(test)]
