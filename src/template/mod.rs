@@ -3,11 +3,22 @@
 //! the results files tasks write and the masking of secrets in output. Nothing here runs a
 //! task, reads a file or knows YAML.
 
+mod eval;
+mod heredoc;
+mod lex;
 mod mask;
+mod parse;
+mod quote;
 mod results;
+mod shell;
+mod value;
 
+pub use eval::{Context, DependencyStatus, Evaluator, RenderError, uses_status_function};
 pub use mask::Masker;
+pub use parse::{Expr, Flavor, Part, Template, TemplateError, parse, parse_condition};
+pub use quote::{HereDocEnd, QuoteContext, Quoting};
 pub use results::{RESULTS_LIMIT, ResultsError, format_result, is_result_key, parse_results};
+pub use value::Raw;
 
 #[cfg(test)]
 mod tests;
