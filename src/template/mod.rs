@@ -9,6 +9,7 @@ mod lex;
 mod mask;
 mod parse;
 mod quote;
+mod refs;
 mod results;
 mod shell;
 mod value;
@@ -17,6 +18,7 @@ pub use eval::{Context, DependencyStatus, Evaluator, RenderError, uses_status_fu
 pub use mask::Masker;
 pub use parse::{Expr, Flavor, Part, Template, TemplateError, parse, parse_condition};
 pub use quote::{HereDocEnd, QuoteContext, Quoting};
+pub use refs::{Reference, Root, references};
 pub use results::{RESULTS_LIMIT, ResultsError, format_result, is_result_key, parse_results};
 pub use value::Raw;
 
