@@ -3,13 +3,14 @@
 //! starts no processes; one hardened rhai engine with an operation budget does the work.
 
 use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use super::lex::{TokenKind, tokenize};
 use super::parse::{Expr, Part, Template};
 use super::quote::HereDocEnd;
-use super::value::{Raw, insert, no_value, text_of};
+use super::value::{Raw, insert, no_value, raw, text_of};
 
 /// The operations one expression may take, so that a template cannot hang the engine.
 const OPERATIONS_LIMIT: u64 = 100_000;
@@ -17,6 +18,11 @@ const OPERATIONS_LIMIT: u64 = 100_000;
 const STRING_LIMIT: usize = 4 * 1024 * 1024;
 /// The largest array or map an expression may build.
 const COLLECTION_LIMIT: usize = 100_000;
+/// How long one expression may run. Rhai counts the operations of each closure call (as in
+/// `array.map(|x| …)`) from where the call started, so nested closures can exceed the
+/// operation budget many times over; a clock bounds them.
+const TIME_LIMIT: Duration = Duration::from_secs(2);
+const TIME_LIMIT_MESSAGE: &str = "it ran longer than 2 seconds";
 
 /// How the dependencies of a task ended, for `success()` and `failure()`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,21 +72,32 @@ thread_local! {
     static STATUS: Cell<DependencyStatus> = const {
         Cell::new(DependencyStatus { all_succeeded: false, any_failed: false })
     };
+    /// When the expression being evaluated on this thread must stop.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Progress calls on this thread, for checking the deadline now and then.
+    static TICKS: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Sets the thread's dependency status and restores the previous one when dropped, also
-/// when unwinding.
-struct StatusGuard(DependencyStatus);
+/// Sets the thread's evaluation state (dependency status and deadline) and restores the
+/// previous one when dropped, also when unwinding.
+struct EvalGuard {
+    status: DependencyStatus,
+    deadline: Option<Instant>,
+}
 
-impl StatusGuard {
-    fn set(status: DependencyStatus) -> Self {
-        Self(STATUS.with(|cell| cell.replace(status)))
+impl EvalGuard {
+    fn set(status: DependencyStatus, deadline: Option<Instant>) -> Self {
+        Self {
+            status: STATUS.with(|cell| cell.replace(status)),
+            deadline: DEADLINE.with(|cell| cell.replace(deadline)),
+        }
     }
 }
 
-impl Drop for StatusGuard {
+impl Drop for EvalGuard {
     fn drop(&mut self) {
-        STATUS.with(|cell| cell.set(self.0));
+        STATUS.with(|cell| cell.set(self.status));
+        DEADLINE.with(|cell| cell.set(self.deadline));
     }
 }
 
@@ -93,16 +110,25 @@ pub(crate) fn template_engine() -> Engine {
     engine.set_max_string_size(STRING_LIMIT);
     engine.set_max_array_size(COLLECTION_LIMIT);
     engine.set_max_map_size(COLLECTION_LIMIT);
+    engine.on_progress(|_| {
+        // Rhai's own count restarts in each closure call, so count the calls here and look
+        // at the clock every 256 of them.
+        let ticks = TICKS.with(|ticks| {
+            ticks.set(ticks.get().wrapping_add(1));
+            ticks.get()
+        });
+        let late = ticks % 256 == 0
+            && DEADLINE
+                .with(Cell::get)
+                .is_some_and(|deadline| Instant::now() > deadline);
+        late.then(|| Dynamic::from(TIME_LIMIT_MESSAGE))
+    });
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
     engine.disable_symbol("eval");
     engine.register_type_with_name::<Raw>("raw");
     engine.register_fn("to_string", |raw: &mut Raw| raw.0.clone());
-    engine.register_fn("raw", |value: Dynamic| -> Result<Raw, Box<EvalAltResult>> {
-        text_of(&value)
-            .map(Raw)
-            .map_err(|message| format!("raw(): {message}").into())
-    });
+    engine.register_fn("raw", raw);
     engine.register_fn("success", || STATUS.with(Cell::get).all_succeeded);
     engine.register_fn("failure", || STATUS.with(Cell::get).any_failed);
     engine.register_fn("always", || true);
@@ -186,19 +212,11 @@ impl Evaluator {
                 scope.push_constant(name, map.clone());
             }
         }
-        let _status = StatusGuard::set(ctx.status);
+        let _state = EvalGuard::set(ctx.status, Some(Instant::now() + TIME_LIMIT));
         self.engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &expr.ast)
             .map(Dynamic::flatten)
-            .map_err(|mut error| {
-                error.clear_position();
-                let mut message = error.to_string();
-                if let Some(first) = message.get(..1) {
-                    let lower = first.to_ascii_lowercase();
-                    message.replace_range(..1, &lower);
-                }
-                RenderError::new(expr, format!("cannot be evaluated: {message}"))
-            })
+            .map_err(|error| RenderError::new(expr, describe(&error)))
     }
 
     /// The value of a condition, which must be `true` or `false`.
@@ -214,6 +232,36 @@ impl Evaluator {
             format!("must be true or false, not `{shown}`")
         };
         Err(RenderError::new(expr, message))
+    }
+}
+
+/// The message for an evaluation error: reading through a missing value says so.
+fn describe(error: &EvalAltResult) -> String {
+    // The error inside the calls of `map`, closures and the like is the one that matters.
+    let error = error.unwrap_inner();
+    let mut message = error.to_string();
+    // The position within a one-line expression says little; it is cut off.
+    if !error.position().is_none()
+        && let Some(cut) = message.strip_suffix(&format!(" ({})", error.position()))
+    {
+        message.truncate(cut.len());
+    }
+    if let Some(first) = message.get(..1) {
+        let lower = first.to_ascii_lowercase();
+        message.replace_range(..1, &lower);
+    }
+    if let EvalAltResult::ErrorTerminated(..) = error {
+        return format!("cannot be evaluated: {TIME_LIMIT_MESSAGE}");
+    }
+    let through_nothing = match error {
+        EvalAltResult::ErrorDotExpr(text, _) => text.contains("type '()'"),
+        EvalAltResult::ErrorIndexingType(text, _) => text.starts_with("()"),
+        _ => false,
+    };
+    if through_nothing {
+        format!("{} ({message})", no_value())
+    } else {
+        format!("cannot be evaluated: {message}")
     }
 }
 
@@ -268,4 +316,19 @@ pub fn uses_status_function(expr: &Expr) -> bool {
                 "success" | "failure" | "always"
             )
     })
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::{Cell, DependencyStatus, EvalGuard, STATUS};
+
+    /// Sets the thread's status as an evaluation does, until the result is dropped.
+    pub(crate) fn set_status(status: DependencyStatus) -> impl Drop {
+        EvalGuard::set(status, None)
+    }
+
+    /// The thread's status outside any evaluation.
+    pub(crate) fn current_status() -> DependencyStatus {
+        STATUS.with(Cell::get)
+    }
 }

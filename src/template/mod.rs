@@ -4,6 +4,7 @@
 //! task, reads a file or knows YAML.
 
 mod eval;
+mod heredoc;
 mod lex;
 mod mask;
 mod parse;

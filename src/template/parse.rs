@@ -220,7 +220,14 @@ fn compile(source: &str, start: usize) -> Result<Expr, TemplateError> {
 
 fn syntax_error(source: &str, start: usize, error: &ParseError) -> TemplateError {
     let at = offset_of(source, error.position());
-    let len = source[at..].chars().next().map_or(0, char::len_utf8);
+    // Rhai gives a position; the span covers the word or character there.
+    let word = |c: char| c == '_' || c.is_alphanumeric();
+    let rest = &source[at..];
+    let len = match rest.chars().next() {
+        Some(c) if word(c) => rest.find(|c| !word(c)).unwrap_or(rest.len()),
+        Some(c) => c.len_utf8(),
+        None => 0,
+    };
     let mut message = error.err_type().to_string();
     if let Some(first) = message.get(..1) {
         let lower = first.to_ascii_lowercase();

@@ -120,11 +120,11 @@ mod tests {
     use super::*;
     use crate::template::{Flavor, Part, parse};
 
-    /// The references of the one expression in `text`, with the text their spans select.
-    /// A reference as (root, name, its text, the field and its text).
-    type Found<'t> = (Root, String, &'t str, Option<(String, &'t str)>);
+    /// A reference as the text its spans select: root, name, name's text, field and its text.
+    type Shown<'t> = (Root, String, &'t str, Option<(String, &'t str)>);
 
-    fn refs(text: &str) -> Vec<Found<'_>> {
+    /// The references of the one expression in `text`.
+    fn refs(text: &str) -> Vec<Shown<'_>> {
         let template = parse(text, Flavor::Plain)
             .expect("valid template")
             .expect("has an expression");

@@ -3,6 +3,7 @@
 //! It follows quoting only; it does not parse commands. Where dash and bash could disagree
 //! about the context, it refuses the expression instead of guessing.
 
+use super::heredoc::{HereDoc, find_body, read_operator};
 use super::quote::{HereDocEnd, QuoteContext, Quoting, Refusal};
 
 /// Where a stretch of shell text is.
@@ -34,18 +35,24 @@ enum Frame {
     },
 }
 
+impl Frame {
+    /// For backticks: whether they are inside double quotes.
+    fn backticks(&self) -> Option<bool> {
+        match self {
+            Self::Code {
+                end: CodeEnd::Backtick { in_double },
+                ..
+            } => Some(*in_double),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CodeEnd {
     Top,
     Paren,
     Backtick { in_double: bool },
-}
-
-/// A here-document whose body starts after the next newline.
-#[derive(Debug, Clone)]
-struct Pending {
-    quoted: bool,
-    delimiter: HereDocEnd,
 }
 
 /// The context of each expression of a shell template. `text` is the template with one
@@ -80,7 +87,8 @@ struct ShellScanner<'t> {
     exprs: &'t [usize],
     results: Vec<Option<Result<Quoting, Refusal>>>,
     stack: Vec<Frame>,
-    pending: Vec<Pending>,
+    /// Here-documents whose bodies start after the next newline of code.
+    pending: Vec<HereDoc>,
     /// A construct after which the contexts cannot be told for certain.
     confused: Option<&'static str>,
     /// The offset of an expression right after an escaping `\`.
@@ -140,14 +148,27 @@ impl ShellScanner<'_> {
     fn place(&self, i: usize) -> Result<Quoting, Refusal> {
         if let Some(reason) = self.confused {
             return Err(Refusal::new(
-                format!("cannot tell how to quote it after {reason}"),
+                format!("after {reason}: where it stands is unclear"),
                 Some("move that construct to a line without `${{ }}`, or into a separate script"),
             ));
         }
         if self.backslashed == Some(i) {
             return Err(Refusal::new(
-                "`${{` right after an escaping `\\`",
+                "right after an escaping `\\`",
                 Some("remove the `\\`, or write `$${{` for a literal `${{`"),
+            ));
+        }
+        // Quotes inside `${ … }` mean different things to different shells.
+        let in_param = self
+            .stack
+            .iter()
+            .rev()
+            .take_while(|frame| !matches!(frame, Frame::Code { .. }))
+            .any(|frame| matches!(frame, Frame::Param));
+        if in_param {
+            return Err(Refusal::new(
+                "inside `${ … }`",
+                Some("assign the value to a shell variable first: `v=${{ … }}`"),
             ));
         }
         let context = match self.top() {
@@ -164,12 +185,7 @@ impl ShellScanner<'_> {
                     Some("use '…' or \"…\" quoting around it"),
                 ));
             }
-            Frame::Param => {
-                return Err(Refusal::new(
-                    "inside `${ … }`",
-                    Some("assign the value to a shell variable first: `v=${{ … }}`"),
-                ));
-            }
+            Frame::Param => unreachable!("refused above"),
         };
         let mut quoting = Quoting::new(context);
         // A value anywhere inside `$(( ))` ends up evaluated as arithmetic.
@@ -180,17 +196,7 @@ impl ShellScanner<'_> {
         {
             quoting.context = QuoteContext::ShellArithmetic;
         }
-        let backticks: Vec<_> = self
-            .stack
-            .iter()
-            .filter_map(|frame| match frame {
-                Frame::Code {
-                    end: CodeEnd::Backtick { in_double },
-                    ..
-                } => Some(*in_double),
-                _ => None,
-            })
-            .collect();
+        let backticks: Vec<_> = self.stack.iter().filter_map(Frame::backticks).collect();
         match backticks[..] {
             [] => {}
             [false] => quoting.in_backticks = true,
@@ -307,164 +313,63 @@ impl ShellScanner<'_> {
 
     /// Ends the current word; a `case` inside `$( )` makes its `)` ambiguous.
     fn end_word(&mut self) {
-        if self.word.take().as_deref() == Some("case")
-            && self.in_frame(|frame| {
-                matches!(
-                    frame,
-                    Frame::Code {
-                        end: CodeEnd::Paren,
-                        ..
-                    }
-                )
-            })
-        {
+        let in_paren = |frame: &Frame| {
+            matches!(
+                frame,
+                Frame::Code {
+                    end: CodeEnd::Paren,
+                    ..
+                }
+            )
+        };
+        if self.word.take().as_deref() == Some("case") && self.stack.iter().any(in_paren) {
             self.confused = Some("`case` inside `$( )`");
         }
     }
 
-    fn in_frame(&self, test: impl Fn(&Frame) -> bool) -> bool {
-        self.stack.iter().any(test)
-    }
-
     fn in_backticks(&self) -> bool {
-        self.in_frame(|frame| {
-            matches!(
-                frame,
-                Frame::Code {
-                    end: CodeEnd::Backtick { .. },
-                    ..
-                }
-            )
-        })
+        self.stack.iter().any(|frame| frame.backticks().is_some())
     }
 
     /// `<<`, `<<-` and bash's `<<<`: reads a here-document's delimiter word.
     fn heredoc_operator(&mut self, i: usize) -> usize {
-        let bytes = self.bytes;
-        let mut j = i + 2;
-        if bytes.get(j) == Some(&b'<') {
-            return j + 1;
-        }
-        let strip_tabs = bytes.get(j) == Some(&b'-');
-        if strip_tabs {
-            j += 1;
-        }
-        while matches!(bytes.get(j), Some(b' ' | b'\t')) {
-            j += 1;
+        if self.bytes.get(i + 2) == Some(&b'<') {
+            return i + 3;
         }
         if self.in_backticks() {
             self.confused = Some("a here-document inside backticks");
         }
-        let word = j;
-        let mut delimiter = Vec::new();
-        let mut quoted = false;
-        while let Some(&byte) = bytes.get(j) {
-            j += 1;
-            match byte {
-                b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')' => {
-                    j -= 1;
-                    break;
-                }
-                b'\'' => {
-                    quoted = true;
-                    while let Some(&byte) = bytes.get(j) {
-                        j += 1;
-                        if byte == b'\'' {
-                            break;
-                        }
-                        delimiter.push(byte);
-                    }
-                }
-                b'"' => {
-                    quoted = true;
-                    while let Some(&byte) = bytes.get(j) {
-                        j += 1;
-                        match byte {
-                            b'"' => break,
-                            b'\\' if matches!(bytes.get(j), Some(b'$' | b'`' | b'"' | b'\\')) => {
-                                delimiter.push(bytes[j]);
-                                j += 1;
-                            }
-                            _ => delimiter.push(byte),
-                        }
-                    }
-                }
-                b'\\' => {
-                    quoted = true;
-                    delimiter.extend(bytes.get(j));
-                    j += 1;
-                }
-                _ => delimiter.push(byte),
+        let operator = read_operator(self.bytes, i);
+        for (index, at) in self.exprs.iter().enumerate() {
+            if operator.word.contains(at) {
+                self.results[index] = Some(Err(Refusal::new(
+                    "in a here-document delimiter",
+                    Some("write the delimiter literally"),
+                )));
             }
         }
-        let j = j.min(bytes.len());
-        for (index, _) in self
-            .exprs
-            .iter()
-            .enumerate()
-            .filter(|(_, at)| (word..j).contains(*at))
-        {
-            self.results[index] = Some(Err(Refusal::new(
-                "in a here-document delimiter",
-                Some("write the delimiter literally"),
-            )));
-        }
-        if !delimiter.is_empty() {
-            self.pending.push(Pending {
-                quoted,
-                delimiter: HereDocEnd {
-                    delimiter: String::from_utf8_lossy(&delimiter).into_owned(),
-                    strip_tabs,
-                },
-            });
-        }
-        j
+        self.pending.extend(operator.heredoc);
+        operator.word.end
     }
 
     /// At a newline of code: the bodies of the pending here-documents start at `start`.
     fn start_heredocs(&mut self, mut start: usize) {
         let mut frames = Vec::new();
-        for pending in std::mem::take(&mut self.pending) {
-            let (end, resume) = self.delimiter_line(start, &pending);
+        for heredoc in std::mem::take(&mut self.pending) {
+            let body = find_body(self.bytes, self.exprs, start, &heredoc);
+            if body.continued {
+                self.confused = Some("a `\\` at the end of a here-document line");
+            }
             frames.push(Frame::HereDoc {
-                end,
-                resume,
-                quoted: pending.quoted,
-                delimiter: pending.delimiter,
+                end: body.end,
+                resume: body.resume,
+                quoted: heredoc.quoted,
+                delimiter: heredoc.end,
             });
-            start = resume;
+            start = body.resume;
         }
         // The first body is read first, so its frame goes on top.
         self.stack.extend(frames.into_iter().rev());
-    }
-
-    /// Where the body starting at `start` ends (the start of its delimiter line) and where the
-    /// text resumes (after that line). A line with an expression is never the delimiter.
-    fn delimiter_line(&mut self, start: usize, pending: &Pending) -> (usize, usize) {
-        let len = self.bytes.len();
-        let mut line = start;
-        while line < len {
-            let line_end = self.bytes[line..]
-                .iter()
-                .position(|&byte| byte == b'\n')
-                .map_or(len, |offset| line + offset);
-            let mut content = &self.bytes[line..line_end];
-            if pending.delimiter.strip_tabs {
-                while let [b'\t', rest @ ..] = content {
-                    content = rest;
-                }
-            }
-            let has_expr = self.exprs.iter().any(|at| (line..line_end).contains(at));
-            if !has_expr && content == pending.delimiter.delimiter.as_bytes() {
-                return (line, (line_end + 1).min(len));
-            }
-            // Shells join an unquoted body's `\`-newline before looking for the delimiter.
-            if !pending.quoted && content.ends_with(b"\\") {
-                self.confused = Some("a `\\` at the end of a here-document line");
-            }
-            line = line_end + 1;
-        }
-        (len, len)
     }
 
     fn set_parens(&mut self, value: u32) {

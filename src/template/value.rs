@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use rhai::{Array, Dynamic, ImmutableString, Map};
+use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map};
 
 use super::quote::{self, QuoteContext, Quoting};
 
@@ -14,6 +14,15 @@ use super::quote::{self, QuoteContext, Quoting};
 /// `${{ raw(vars.flags) }}` to pass several words; the value must then be trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Raw(pub String);
+
+/// `raw(x)`, registered in every template engine: the text of `x`, to be inserted verbatim
+/// instead of quoted. The documented way to insert shell syntax (several words, a pipe, a
+/// redirection) or rhai code from a value; the value must then be trusted.
+pub(crate) fn raw(value: Dynamic) -> Result<Raw, Box<EvalAltResult>> {
+    text_of(&value)
+        .map(Raw)
+        .map_err(|message| format!("raw(): {message}").into())
+}
 
 /// The text of a value: strings as is, numbers and booleans as written, arrays and maps as
 /// JSON. Fails for `()` and for types that have no text.

@@ -1,38 +1,43 @@
-//! Tests of templates across their parts.
+//! Tests of templates across their parts: parsing and quoting contexts, rendering into real
+//! shells and a real rhai engine, evaluation, and results files.
+
+use rhai::Dynamic;
+
 use super::*;
 
-#[test]
-fn scratch() {
-    for text in [
-        "${{ 1 + }}",
-        "${{ (1 }}",
-        "${{ let x = 1 }}",
-        "${{ 1 +\n  * 2 }}",
-        "${{ x = 1 }}",
-        "${{ \"abc }}",
-        "${{ |x| x + 1 }}",
-        "${{ a b }}",
-    ] {
-        println!("{text:?} => {:?}", parse(text, Flavor::Plain).err());
-    }
-    let ev = Evaluator::new();
-    let ctx = Context::default();
-    for text in [
-        "${{ tasks.build.results.dir }}",
-        "${{ vars.x }}",
-        "${{ eval(\"1\") }}",
-        "${{ x }}",
-        "${{ [1].pad(1000000, 0) }}",
-        "${{ \"x\".pad(10000000, \"y\") }}",
-        "${{ range(0, 1000000).reduce(|a, b| a + b) }}",
-        "${{ 1e300 }}",
-        "${{ print(1) }}",
-        "${{ [1,2].map(|x| x * 2) }}",
-    ] {
-        let t = parse(text, Flavor::Plain);
-        match t {
-            Ok(Some(t)) => println!("{text:?} => {:?}", ev.render(&t, &ctx)),
-            other => println!("{text:?} => parse {:?}", other.err()),
-        }
-    }
+mod eval;
+mod parse;
+mod results;
+mod script;
+mod shell;
+
+/// The template of `text`, which must parse and contain `${{`.
+fn template(text: &str, flavor: Flavor) -> Template {
+    parse(text, flavor)
+        .unwrap_or_else(|errors| panic!("{text:?} does not parse: {errors:?}"))
+        .unwrap_or_else(|| panic!("{text:?} has no `${{{{`"))
+}
+
+/// The expressions of a template, in order.
+fn exprs(template: &Template) -> Vec<&Expr> {
+    template
+        .parts
+        .iter()
+        .filter_map(|part| match part {
+            Part::Expr(expr) => Some(expr),
+            Part::Text(_) => None,
+        })
+        .collect()
+}
+
+/// A context whose `vars.v` is `value`.
+fn with_v(value: impl Into<Dynamic>) -> Context {
+    let mut ctx = Context::default();
+    ctx.vars.insert("v".into(), value.into());
+    ctx
+}
+
+/// `text` rendered with `vars.v` set to `value`.
+fn render(text: &str, flavor: Flavor, value: impl Into<Dynamic>) -> Result<String, RenderError> {
+    Evaluator::new().render(&template(text, flavor), &with_v(value))
 }
