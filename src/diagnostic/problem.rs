@@ -59,6 +59,11 @@ pub enum DiagnosticKind {
     InvalidEnvName,
     /// A requested task name that does not exist.
     UnknownTarget,
+    /// `executor: slurm` or `slurm` options on a task that runs on a thread.
+    InvalidExecutor,
+    /// A `slurm` option that cannot be passed to `sbatch`: empty, not an option, or one that
+    /// engine sets itself.
+    InvalidSlurmOption,
 }
 
 impl DiagnosticKind {

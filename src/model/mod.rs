@@ -3,10 +3,12 @@
 
 mod duration;
 mod memory;
+mod slurm;
 mod task;
 mod workflow;
 
 pub use duration::{Duration, DurationError};
 pub use memory::{Memory, MemoryError};
+pub use slurm::{ExecutorKind, SlurmOptions};
 pub use task::{Command, Isolation, Resources, Task, TaskId};
 pub use workflow::Workflow;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Duration, Memory};
+use super::{Duration, ExecutorKind, Memory, SlurmOptions};
 
 /// A task's index in `Workflow::tasks`, which keeps file order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,6 +101,10 @@ pub struct Task {
     pub timeout: Option<Duration>,
     /// What it needs while it runs.
     pub resources: Resources,
+    /// Where it runs if it is a process task, unless `engine run --executor` says otherwise.
+    pub executor: ExecutorKind,
+    /// Its `sbatch` options when it runs on Slurm.
+    pub slurm: Arc<SlurmOptions>,
 }
 
 /// What a task needs while it runs.

@@ -9,7 +9,8 @@ mod schema;
 mod structure;
 
 pub use raw::{
-    RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawResources, RawTask, RawTasks, RawWorkflow,
+    RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawResources, RawSlurm, RawTask,
+    RawTasks, RawWorkflow,
 };
 pub use schema::workflow_schema;
 

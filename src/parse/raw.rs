@@ -37,6 +37,11 @@ pub struct RawWorkflow {
     pub env: Option<RawEnv>,
     /// Defaults for every task's fields; a task's own value wins.
     pub defaults: Option<RawDefaults>,
+    /// Where process tasks run: `local` (child processes of the engine, the default) or
+    /// `slurm` (one batch job each on a Slurm cluster). A task's or `defaults`' `executor`
+    /// wins over this; `engine run --executor` wins over all of them.
+    #[schemars(with = "Option<RawExecutor>")]
+    pub executor: Option<Spanned<RawExecutor>>,
     /// The tasks, by name. Names are lowercase letters, digits and underscores, starting with a letter.
     #[schemars(with = "IndexMap<String, Option<RawTask>>")]
     #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9_]*$" }))]
@@ -66,6 +71,12 @@ pub struct RawDefaults {
     pub timeout: Option<Spanned<String>>,
     /// Default resources of every task.
     pub resources: Option<RawResources>,
+    /// Default executor of process tasks: `local` or `slurm` (see the task field).
+    #[schemars(with = "Option<RawExecutor>")]
+    pub executor: Option<Spanned<RawExecutor>>,
+    /// Default Slurm options of every process task; a task's `partition` and `account` win,
+    /// its `extra` options come after these.
+    pub slurm: Option<RawSlurm>,
 }
 
 /// One task.
@@ -108,6 +119,42 @@ pub struct RawTask {
     /// What the task needs while it runs: `cpus` (slots of `-j` it takes, default 1) and
     /// `memory` (like `2G`; recorded, and requested from cluster executors).
     pub resources: Option<RawResources>,
+    /// Where this process task runs: `local` (a child process of the engine) or `slurm` (a
+    /// batch job on a Slurm cluster). Thread tasks always run inside the engine.
+    /// `engine run --executor` wins over this.
+    #[schemars(with = "Option<RawExecutor>")]
+    pub executor: Option<Spanned<RawExecutor>>,
+    /// Options for the Slurm job of this process task, used when it runs on Slurm:
+    /// `partition`, `account` and `extra` `sbatch` options.
+    pub slurm: Option<RawSlurm>,
+}
+
+/// `executor`: where process tasks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawExecutor {
+    /// A child process of the engine on this machine.
+    Local,
+    /// A batch job on a Slurm cluster, submitted with `sbatch`.
+    Slurm,
+}
+
+/// `slurm`: a task's `sbatch` options. `cpus` and `memory` come from `resources`, the time
+/// limit from `timeout` (rounded up to whole minutes).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlurm {
+    /// The partition (queue) to submit to: `sbatch --partition`. Default: the cluster's.
+    #[schemars(with = "Option<String>")]
+    pub partition: Option<Spanned<String>>,
+    /// The account to charge: `sbatch --account`. Default: the user's.
+    #[schemars(with = "Option<String>")]
+    pub account: Option<Spanned<String>>,
+    /// Further `sbatch` options, one per item, written `--name=value`: like `--qos=high`,
+    /// `--gres=gpu:1` or `--constraint=avx2`. Options that engine sets itself (job name,
+    /// directory, output files, CPUs, memory, time, partition, account) are refused.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub extra: Option<Vec<Spanned<String>>>,
 }
 
 /// `resources`: what a task needs while it runs.

@@ -29,6 +29,8 @@ fn workflow(deps: &[Vec<usize>]) -> Workflow {
             cwd: PathBuf::from("."),
             timeout: None,
             resources: crate::model::Resources::default(),
+            executor: crate::model::ExecutorKind::Local,
+            slurm: Arc::default(),
         })
         .collect();
     Workflow {

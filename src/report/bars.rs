@@ -347,6 +347,8 @@ mod tests {
                 cwd: PathBuf::from("."),
                 timeout: None,
                 resources: crate::model::Resources::default(),
+                executor: crate::model::ExecutorKind::Local,
+                slurm: Arc::default(),
             })
             .collect();
         Workflow {

@@ -58,6 +58,8 @@ fn workflow(specs: &[Spec]) -> Workflow {
             cwd: ".".into(),
             timeout: None,
             resources: crate::model::Resources::default(),
+            executor: crate::model::ExecutorKind::Local,
+            slurm: Arc::default(),
         })
         .collect();
     Workflow {

@@ -4,6 +4,7 @@
 mod cycles;
 mod names;
 mod script;
+mod slurm;
 mod validator;
 
 pub use validator::validate_workflow;

@@ -9,14 +9,15 @@ use serde_saphyr::Spanned;
 use super::cycles::find_cycles;
 use super::names::{is_env_name, is_task_name, task_name_like};
 use super::script::ScriptCompiler;
+use super::slurm::slurm_options;
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span, suggest};
 use crate::model::{
-    Command, Duration, DurationError, Isolation, Memory, MemoryError, Resources, Task, TaskId,
-    Workflow,
+    Command, Duration, DurationError, ExecutorKind, Isolation, Memory, MemoryError, Resources,
+    SlurmOptions, Task, TaskId, Workflow,
 };
 use crate::parse::{
-    RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawResources, RawTask, RawWorkflow,
-    location_span,
+    RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawResources, RawTask,
+    RawWorkflow, location_span,
 };
 
 /// Validates a parsed workflow.
@@ -56,6 +57,9 @@ struct Defaults {
     cwd: PathBuf,
     timeout: Option<Duration>,
     resources: Resources,
+    /// From `defaults`, else the workflow's `executor`.
+    executor: ExecutorKind,
+    slurm: Arc<SlurmOptions>,
 }
 
 impl Validator<'_> {
@@ -74,7 +78,8 @@ impl Validator<'_> {
             |name| name.value,
         );
         let env = self.env(raw.env.as_ref(), "the workflow");
-        let defaults = self.defaults(raw.defaults.unwrap_or_default(), env);
+        let executor = raw.executor.map(|executor| executor_of(executor.value));
+        let defaults = self.defaults(raw.defaults.unwrap_or_default(), env, executor);
         let tasks_map = raw.tasks.value;
         let ids: HashMap<&str, TaskId> = tasks_map
             .keys()
@@ -125,7 +130,12 @@ impl Validator<'_> {
         }
     }
 
-    fn defaults(&mut self, raw: RawDefaults, workflow_env: Vec<(String, String)>) -> Defaults {
+    fn defaults(
+        &mut self,
+        raw: RawDefaults,
+        workflow_env: Vec<(String, String)>,
+        workflow_executor: Option<ExecutorKind>,
+    ) -> Defaults {
         let mut env = workflow_env;
         merge_env(&mut env, self.env(raw.env.as_ref(), "`defaults`"));
         Defaults {
@@ -139,6 +149,18 @@ impl Validator<'_> {
                 .timeout
                 .and_then(|timeout| self.duration(&timeout, "`defaults`")),
             resources: self.resources(raw.resources.as_ref(), Resources::default(), "`defaults`"),
+            executor: raw
+                .executor
+                .map(|executor| executor_of(executor.value))
+                .or(workflow_executor)
+                .unwrap_or_default(),
+            slurm: slurm_options(
+                self.source,
+                raw.slurm.as_ref(),
+                &Arc::default(),
+                "`defaults`",
+                &mut self.found,
+            ),
         }
     }
 
@@ -245,6 +267,14 @@ impl Validator<'_> {
             Some(timeout) => self.duration(timeout, &place),
             None => defaults.timeout,
         };
+        self.check_executor(task_name, raw, isolation);
+        let slurm = slurm_options(
+            self.source,
+            raw.slurm.as_ref(),
+            &defaults.slurm,
+            &place,
+            &mut self.found,
+        );
         Task {
             id,
             name: task_name.to_owned(),
@@ -259,6 +289,58 @@ impl Validator<'_> {
                 .map_or_else(|| defaults.cwd.clone(), |cwd| self.dir.join(&cwd.value)),
             timeout,
             resources: self.resources(raw.resources.as_ref(), defaults.resources, &place),
+            executor: raw
+                .executor
+                .as_ref()
+                .map_or(defaults.executor, |executor| executor_of(executor.value)),
+            slurm,
+        }
+    }
+
+    /// A thread task runs inside the engine: its own `executor: slurm` or `slurm` options
+    /// could never apply. (Inherited ones apply to process tasks only.)
+    fn check_executor(&mut self, task: &str, raw: &RawTask, isolation: Isolation) {
+        if isolation != Isolation::Thread || (raw.run.is_none() && raw.script.is_none()) {
+            return;
+        }
+        let hint = "thread tasks always run inside the engine; set `isolation: process` to run \
+                    the script as a job";
+        if let Some(executor) = raw
+            .executor
+            .as_ref()
+            .filter(|executor| executor.value == RawExecutor::Slurm)
+        {
+            self.found.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidExecutor,
+                    format!("task `{task}` runs on a thread and cannot run on Slurm"),
+                )
+                .at(
+                    self.span(executor),
+                    Some("only process tasks run on Slurm".into()),
+                )
+                .hint(hint),
+            );
+        }
+        let first = raw.slurm.as_ref().and_then(|slurm| {
+            let extra = slurm.extra.iter().flatten().next();
+            let span = |value: &Spanned<String>| self.span(value);
+            slurm
+                .partition
+                .as_ref()
+                .map(span)
+                .or_else(|| slurm.account.as_ref().map(span))
+                .or_else(|| extra.map(span))
+        });
+        if let Some(span) = first {
+            self.found.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidExecutor,
+                    format!("task `{task}` runs on a thread but has `slurm` options"),
+                )
+                .at(span, Some("used only by Slurm jobs".into()))
+                .hint(hint),
+            );
         }
     }
 
@@ -279,7 +361,10 @@ impl Validator<'_> {
                         DiagnosticKind::InvalidResources,
                         format!("invalid `cpus` `{}` in {place}", cpus.value),
                     )
-                    .at(self.span(cpus), Some("expected a whole number from 1".into()))
+                    .at(
+                        self.span(cpus),
+                        Some("expected a whole number from 1".into()),
+                    )
                     .hint("a task takes at least one CPU; write `cpus: 1` or more"),
                 ),
             }
@@ -441,6 +526,13 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+}
+
+fn executor_of(raw: RawExecutor) -> ExecutorKind {
+    match raw {
+        RawExecutor::Local => ExecutorKind::Local,
+        RawExecutor::Slurm => ExecutorKind::Slurm,
     }
 }
 
