@@ -9,6 +9,7 @@ mod log;
 mod pool;
 mod process;
 mod reactor;
+pub mod slurm;
 mod thread;
 
 pub use fake::FakeExecutor;
@@ -43,6 +44,19 @@ pub enum Message {
         exit: Exit,
         /// The results it set (`$ENGINE_RESULTS`, `result(key, value)`), in the order set.
         results: Results,
+    },
+    /// A task's cluster job changed state: submitted, pending (with Slurm's reason), running
+    /// on a node.
+    Job {
+        /// The task.
+        task: TaskId,
+        /// The job's id on the cluster.
+        job_id: String,
+        /// The state as shown to people, like `PENDING (Resources)` or `RUNNING on node1`.
+        state: String,
+        /// Whether the job has just begun to run: its timeout counts from here. Until then
+        /// (`false`: queued) it has none, so time in the queue is not held against it.
+        running: bool,
     },
     /// Ctrl-C or SIGTERM reached the engine.
     Interrupt,
@@ -95,6 +109,9 @@ pub enum Exit {
     ScriptCancelled,
     /// The task could not be started.
     StartFailed(String),
+    /// A cluster job ended without an exit status of its command: cancelled outside engine,
+    /// out of memory, its node failed, gone from the queue.
+    JobFailed(String),
 }
 
 /// How hard to stop a running task.

@@ -28,6 +28,8 @@ struct View {
     workflow: Arc<Workflow>,
     /// Running tasks by start order: started, latest output line.
     running: BTreeMap<TaskId, (Instant, String)>,
+    /// The cluster job of running tasks that have one: `slurm 12 PENDING (Resources)`.
+    jobs: BTreeMap<TaskId, String>,
     /// Tasks with some but not all dependencies done.
     joins: BTreeSet<TaskId>,
     /// Whether each task finished successfully (for "waiting on").
@@ -79,6 +81,7 @@ impl Bars {
             done: vec![false; workflow.tasks.len()],
             workflow,
             running: BTreeMap::new(),
+            jobs: BTreeMap::new(),
             joins: BTreeSet::new(),
             finished_lines: Vec::new(),
             ok_lines: 0,
@@ -143,12 +146,20 @@ impl Bars {
                 view.joins.remove(task);
                 view.running.insert(*task, (Instant::now(), String::new()));
             }
+            Event::TaskJob {
+                task,
+                job_id,
+                state,
+            } => {
+                view.jobs.insert(*task, format!("slurm {job_id} {state}"));
+            }
             Event::TaskFinished {
                 task,
                 status,
                 duration,
             } => {
                 view.running.remove(task);
+                view.jobs.remove(task);
                 view.finished += 1;
                 let name = &view.workflow.task(*task).name;
                 let took = format_duration(*duration);
@@ -284,10 +295,14 @@ fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status
         let elapsed = now.duration_since(*started);
         let frame =
             SPINNER[usize::try_from(elapsed.as_millis() / 100).unwrap_or(0) % SPINNER.len()];
+        // A cluster job shows where it is instead of the isolation, which is `process`.
+        let place = view
+            .jobs
+            .get(&task)
+            .map_or_else(|| spec.isolation.to_string(), Clone::clone);
         let mut line = format!(
-            "{frame} {}  {}  {}",
+            "{frame} {}  {place}  {}",
             spec.name,
-            spec.isolation,
             format_duration(elapsed)
         );
         if !last.is_empty() {

@@ -42,6 +42,13 @@ impl JsonEvents {
                 json!({ "event": "task_started", "task": name(*task), "pid": pid,
                         "isolation": workflow.task(*task).isolation })
             }
+            Event::TaskJob {
+                task,
+                job_id,
+                state,
+            } => {
+                json!({ "event": "task_job", "task": name(*task), "job_id": job_id, "state": state })
+            }
             Event::TaskOutput {
                 task,
                 stream,

@@ -38,6 +38,11 @@ impl Plain {
                     None => format!("start {} ({isolation})", name(*task)),
                 }
             }
+            Event::TaskJob {
+                task,
+                job_id,
+                state,
+            } => format!("job   {} (slurm job {job_id}): {state}", name(*task)),
             Event::TaskFinished {
                 task,
                 status,

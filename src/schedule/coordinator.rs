@@ -274,7 +274,34 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 let status = self.status(&running, task, exit);
                 self.finish(task, status, running.started.elapsed());
             }
+            Message::Job {
+                task,
+                job_id,
+                state,
+                running,
+            } => {
+                self.job_state(task, running);
+                self.sink.event(&Event::TaskJob {
+                    task,
+                    job_id,
+                    state,
+                });
+            }
             Message::Interrupt => self.interrupt(),
+        }
+    }
+
+    /// A cluster job's timeout counts from the moment it begins to run, as a local task's
+    /// counts from its start: time spent waiting in the cluster's queue is not held against
+    /// it. So a job in the queue has no deadline, and one that begins to run gets it now.
+    fn job_state(&mut self, task: TaskId, began_running: bool) {
+        let timeout = self.workflow.task(task).timeout;
+        if let Some(running) = self.running.get_mut(&task)
+            && !running.terminated
+        {
+            running.deadline = timeout
+                .filter(|_| began_running)
+                .map(|timeout| Instant::now() + timeout.get());
         }
     }
 
@@ -306,11 +333,13 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 signal: Some(signal),
                 message: format!("killed by signal {}", signal_name(signal)),
             },
-            Exit::ScriptFailed(message) | Exit::StartFailed(message) => TaskStatus::Failed {
-                exit_code: None,
-                signal: None,
-                message,
-            },
+            Exit::ScriptFailed(message) | Exit::StartFailed(message) | Exit::JobFailed(message) => {
+                TaskStatus::Failed {
+                    exit_code: None,
+                    signal: None,
+                    message,
+                }
+            }
             Exit::ScriptCancelled => TaskStatus::Failed {
                 exit_code: None,
                 signal: None,
