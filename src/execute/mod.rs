@@ -54,12 +54,23 @@ pub enum Message {
         job_id: String,
         /// The state as shown to people, like `PENDING (Resources)` or `RUNNING on node1`.
         state: String,
-        /// Whether the job has just begun to run: its timeout counts from here. Until then
-        /// (`false`: queued) it has none, so time in the queue is not held against it.
-        running: bool,
+        /// What the change means for the task's timeout.
+        phase: JobPhase,
     },
     /// Ctrl-C or SIGTERM reached the engine.
     Interrupt,
+}
+
+/// Where a cluster job is, as far as the task's timeout is concerned: it counts from the
+/// moment the job begins to run, so that time in the cluster's queue is not held against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobPhase {
+    /// Waiting in the queue: no timeout runs.
+    Queued,
+    /// Has just begun to run: the timeout starts now.
+    Started,
+    /// Runs, as already reported: the timeout runs on.
+    Running,
 }
 
 /// The results a task set: keys and values, each key once, in the order first set.

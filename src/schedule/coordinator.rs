@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::TaskState;
 use crate::events::{Event, EventSink, SkipReason, TaskStatus};
-use crate::execute::{Executor, Exit, Launch, Message, Termination};
+use crate::execute::{Executor, Exit, JobPhase, Launch, Message, Termination};
 use crate::model::{Command, Isolation, TaskId, Workflow};
 use crate::plan::Graph;
 
@@ -278,9 +278,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 task,
                 job_id,
                 state,
-                running,
+                phase,
             } => {
-                self.job_state(task, running);
+                self.job_phase(task, phase);
                 self.sink.event(&Event::TaskJob {
                     task,
                     job_id,
@@ -294,14 +294,18 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     /// A cluster job's timeout counts from the moment it begins to run, as a local task's
     /// counts from its start: time spent waiting in the cluster's queue is not held against
     /// it. So a job in the queue has no deadline, and one that begins to run gets it now.
-    fn job_state(&mut self, task: TaskId, began_running: bool) {
+    fn job_phase(&mut self, task: TaskId, phase: JobPhase) {
         let timeout = self.workflow.task(task).timeout;
         if let Some(running) = self.running.get_mut(&task)
             && !running.terminated
         {
-            running.deadline = timeout
-                .filter(|_| began_running)
-                .map(|timeout| Instant::now() + timeout.get());
+            match phase {
+                JobPhase::Queued => running.deadline = None,
+                JobPhase::Started => {
+                    running.deadline = timeout.map(|timeout| Instant::now() + timeout.get());
+                }
+                JobPhase::Running => {}
+            }
         }
     }
 

@@ -21,6 +21,7 @@ pub struct Test {
     dir: tempfile::TempDir,
     workflow: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, std::ffi::OsString)>,
     wrapper: Vec<String>,
     state_dir: bool,
     stdout_delay: Duration,
@@ -43,6 +44,7 @@ impl Test {
             dir: tempfile::tempdir().expect("create a temp dir"),
             workflow: workflow.to_path_buf(),
             args: Vec::new(),
+            env: Vec::new(),
             wrapper: Vec::new(),
             state_dir: true,
             stdout_delay: Duration::ZERO,
@@ -77,6 +79,16 @@ impl Test {
         S: Into<String>,
     {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable of the engine.
+    #[allow(
+        dead_code,
+        reason = "used by the Slurm tests, which share this builder"
+    )]
+    pub fn env(mut self, name: &str, value: impl Into<std::ffi::OsString>) -> Self {
+        self.env.push((name.to_owned(), value.into()));
         self
     }
 
@@ -137,7 +149,8 @@ impl Test {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .env_remove("NO_COLOR");
+            .env_remove("NO_COLOR")
+            .envs(self.env.iter().map(|(name, value)| (name, value)));
         command
     }
 

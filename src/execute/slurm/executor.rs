@@ -21,7 +21,7 @@ use super::tail::Tail;
 use super::wrapper::{StatusFile, Wrapper, read_status};
 use crate::events::Stream;
 use crate::execute::{
-    Executor, Exit, Launch, LocalExecutor, Message, RunContext, TaskLog, Termination,
+    Executor, Exit, JobPhase, Launch, LocalExecutor, Message, RunContext, TaskLog, Termination,
 };
 use crate::model::{Command, Task, TaskId, Workflow};
 
@@ -90,8 +90,24 @@ struct Job {
 
 impl Job {
     fn read_output(&mut self, task: TaskId, out: &mut Vec<Message>) {
+        let existed = self.stdout.exists();
         let stdout = self.stdout.read(&self.log);
         let stderr = self.stderr.read(&self.log);
+        // The log grows as the job's files do (at most one write per look; nothing when
+        // nothing was read), so that it can be followed while the job runs.
+        self.log.flush();
+        if !existed && self.stdout.exists() && self.state != Some(JobState::Running) {
+            // Slurm creates the output file as the job starts: that is the start, up to a
+            // second before `squeue` tells.
+            self.state = Some(JobState::Running);
+            self.shown = "RUNNING".into();
+            out.push(Message::Job {
+                task,
+                job_id: self.id.clone(),
+                state: self.shown.clone(),
+                phase: JobPhase::Started,
+            });
+        }
         push_output(task, stdout, stderr, out);
     }
 
@@ -114,11 +130,16 @@ impl Job {
         let text = entry.describe();
         if text != self.shown {
             self.shown.clone_from(&text);
+            let phase = match (running, was_running) {
+                (false, _) => JobPhase::Queued,
+                (true, false) => JobPhase::Started,
+                (true, true) => JobPhase::Running,
+            };
             out.push(Message::Job {
                 task,
                 job_id: self.id.clone(),
                 state: text,
-                running: running && !was_running,
+                phase,
             });
         }
     }
@@ -210,7 +231,7 @@ impl SlurmExecutor {
             task: task.id,
             job_id: id.clone(),
             state: "submitted".into(),
-            running: false,
+            phase: JobPhase::Queued,
         });
         let log = TaskLog::new(self.context.log_dir.join(format!("{}.log", task.name)));
         self.jobs.insert(

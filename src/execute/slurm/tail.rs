@@ -37,6 +37,12 @@ impl Tail {
         }
     }
 
+    /// Whether the file exists (Slurm creates it when the job starts).
+    #[must_use]
+    pub fn exists(&self) -> bool {
+        self.file.is_some()
+    }
+
     /// Reads what was appended since the last look, copies it to `log` and returns the
     /// complete lines (lines longer than the display limit are cut into pieces).
     pub fn read(&mut self, log: &TaskLog) -> Vec<String> {
