@@ -99,7 +99,11 @@ mod tests {
             ("2GiB", 2 << 30),
             ("1T", 1 << 40),
         ] {
-            assert_eq!(text.parse::<Memory>().map(Memory::bytes), Ok(bytes), "{text}");
+            assert_eq!(
+                text.parse::<Memory>().map(Memory::bytes),
+                Ok(bytes),
+                "{text}"
+            );
         }
     }
 
