@@ -165,6 +165,13 @@ pub trait Executor {
     /// Tells the executor that a task's `Finished` message was handled.
     fn finished(&mut self, _task: TaskId) {}
 
+    /// The run starts nothing more (a task failed without `--keep-going`): withdraws the
+    /// started tasks that still wait in a queue elsewhere (cluster jobs that have not begun to
+    /// run) and returns them. They count as never started; no `Finished` follows for them.
+    fn withdraw_queued(&mut self) -> Vec<TaskId> {
+        Vec::new()
+    }
+
     /// Waits until something happens (output, a task's end, an interruption) or `deadline`
     /// passes (`None`: no limit), and appends the messages to `out`. The coordinator calls it
     /// when it has started all it can.

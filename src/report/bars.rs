@@ -217,6 +217,9 @@ impl Bars {
             }
             Event::TaskSkipped { task, .. } => {
                 view.joins.remove(task);
+                // A queued cluster job withdrawn after a failure started, then was skipped.
+                view.running.remove(task);
+                view.jobs.remove(task);
                 view.finished += 1;
             }
             Event::Interrupting { forced } => view.finished_lines.push(if *forced {

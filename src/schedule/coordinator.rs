@@ -384,10 +384,23 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             // Its dependents did not fail because of it: they stay pending and are skipped at
             // the end as not started because of the interruption.
         } else {
-            if !self.options.keep_going {
+            if !self.options.keep_going && !self.stopping {
                 self.stopping = true;
+                self.withdraw_queued();
             }
             self.skip_dependents(task);
+        }
+    }
+
+    /// Takes back the tasks that still waited in a queue outside the engine when the run
+    /// stopped (cluster jobs not yet running): they did not start, so like every task that did
+    /// not, they are skipped at the end.
+    fn withdraw_queued(&mut self) {
+        for task in self.executor.withdraw_queued() {
+            if let Some(running) = self.running.remove(&task) {
+                self.release(running.isolation);
+                self.state[task.index()] = TaskState::Ready;
+            }
         }
     }
 

@@ -129,3 +129,70 @@ tasks:
         "the bystander job {bystander} was cancelled too"
     );
 }
+
+#[test]
+fn after_a_failure_jobs_still_waiting_in_the_queue_are_withdrawn() {
+    let name = unique_name("fail-fast");
+    // `holder` (submitted first, so first to get a CPU) keeps a CPU busy until the test
+    // releases it, so `wide`, which needs both of the node's CPUs, waits in the queue while
+    // `fails` runs and fails. Running jobs finish, as local tasks do; the waiting one is
+    // cancelled before it ever runs, and counts as not started.
+    let test = slurm_test(&format!(
+        r#"
+name: {name}
+tasks:
+  holder:
+    run: 'touch holder.started; while [ ! -e release ]; do sleep 0.1; done'
+  fails:
+    run: 'sleep 1; exit 3'
+  wide:
+    run: 'touch wide.ran'
+    resources: {{ cpus: 2 }}
+"#
+    ));
+    let engine = test.spawn();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let wide_job = format!("{name}.wide");
+    while !jobs_named(&name)
+        .iter()
+        .any(|job| job.contains(&wide_job) && job.ends_with(" CANCELLED"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "`wide` was not withdrawn: {:?}",
+            jobs_named(&name)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::write(test.path("release"), "").expect("release `holder`");
+    let run = engine.wait();
+    run.code(1)
+        .status("holder", "succeeded")
+        .status("fails", "failed")
+        .skipped("wide", "run_stopped")
+        .stderr_has("skipped wide: not started: the run stopped after a failure");
+    assert!(!test.path("wide.ran").exists(), "the withdrawn job ran");
+    let wide = job_id(&run, "wide");
+    let states: Vec<String> = run
+        .events_of("task_job")
+        .iter()
+        .filter(|e| e["task"] == "wide")
+        .map(|e| e["state"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("withdrawn before it ran (the run stopped after a failure)"),
+        "{states:?}"
+    );
+    let record = show_job(&wide);
+    assert_eq!(field(&record, "JobState"), Some("CANCELLED"), "{record}");
+    assert_eq!(
+        field(&record, "NodeList"),
+        Some(""),
+        "never on a node: {record}"
+    );
+    assert_eq!(field(&record, "RunTime"), Some("00:00:00"), "{record}");
+    // Nothing of the run is left in the queue.
+    let ids: Vec<String> = job_ids(&run).into_iter().map(|(_, id)| id).collect();
+    assert_eq!(in_queue(&ids), Vec::<String>::new());
+}

@@ -148,6 +148,24 @@ impl Controller {
     }
 }
 
+impl Controller {
+    /// Cancels those of `ids` that are still pending, in one `scancel --state=PENDING`: the
+    /// controller itself skips any that began to run meanwhile.
+    ///
+    /// # Errors
+    /// When `scancel` fails.
+    pub fn cancel_pending(&self, ids: &[&str]) -> Result<(), String> {
+        let mut args: Vec<OsString> = vec!["--state=PENDING".into()];
+        args.extend(ids.iter().map(OsString::from));
+        let output = run(&self.scancel, &args)?;
+        if output.status.success() || is_unknown_job(&String::from_utf8_lossy(&output.stderr)) {
+            Ok(())
+        } else {
+            Err(message(&output))
+        }
+    }
+}
+
 /// The first executable file called `name` in the directories of `path`.
 fn find_program(path: Option<&std::ffi::OsStr>, name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;

@@ -440,6 +440,54 @@ impl SlurmExecutor {
         self.end(task, exit, out);
     }
 
+    /// Cancels the jobs that have not begun to run, and forgets those that Slurm confirms
+    /// never ran; the others (which began meanwhile) run on as before.
+    fn withdraw(&mut self) -> Vec<TaskId> {
+        let queued: Vec<(TaskId, String)> = self
+            .jobs
+            .iter()
+            .filter(|(_, job)| {
+                !job.cancelled
+                    && !job.stdout.exists()
+                    && job.state.as_ref().is_none_or(JobState::is_queued)
+            })
+            .map(|(&task, job)| (task, job.id.clone()))
+            .collect();
+        if queued.is_empty() {
+            return Vec::new();
+        }
+        let ids: Vec<&str> = queued.iter().map(|(_, id)| id.as_str()).collect();
+        if self.controller.cancel_pending(&ids).is_err() {
+            return Vec::new();
+        }
+        let Ok(entries) = self.controller.queue(&ids) else {
+            // Some were cancelled, but which is unknown: the polls will tell how each ended.
+            for (task, _) in &queued {
+                if let Some(job) = self.jobs.get_mut(task) {
+                    job.cancelled = true;
+                }
+            }
+            return Vec::new();
+        };
+        let mut withdrawn = Vec::new();
+        for (task, id) in queued {
+            let never_ran = entries.iter().any(|entry| {
+                entry.id == id && entry.state == JobState::Cancelled && entry.nodes.is_empty()
+            });
+            if never_ran {
+                self.jobs.remove(&task);
+                self.messages.push(Message::Job {
+                    task,
+                    job_id: id,
+                    state: "withdrawn before it ran (the run stopped after a failure)".into(),
+                    phase: JobPhase::Queued,
+                });
+                withdrawn.push(task);
+            }
+        }
+        withdrawn
+    }
+
     /// Reports a job's end after its last output.
     fn end(&mut self, task: TaskId, exit: Exit, out: &mut Vec<Message>) {
         let Some(mut job) = self.jobs.remove(&task) else {
@@ -532,6 +580,10 @@ impl Executor for SlurmExecutor {
         if !self.goes_to_slurm(task) {
             self.local.finished(task);
         }
+    }
+
+    fn withdraw_queued(&mut self) -> Vec<TaskId> {
+        self.withdraw()
     }
 
     fn wait(&mut self, deadline: Option<Instant>, out: &mut Vec<Message>) -> Result<(), String> {
