@@ -9,4 +9,6 @@ pub use coordinator::{Coordinator, Options, Summary};
 pub use state::TaskState;
 
 #[cfg(test)]
+mod job_tests;
+#[cfg(test)]
 mod tests;
