@@ -206,3 +206,29 @@ tasks:
         "first\nsecond\n"
     );
 }
+
+#[test]
+fn the_slurm_example_runs_on_the_cluster() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("workflows")
+        .join("slurm_fan_out.yaml");
+    let test = slurm_test(&std::fs::read_to_string(example).expect("read the example"));
+    let run = test.run();
+    run.code(0)
+        .stderr_has("done: 8 succeeded")
+        .stdout_has("[check] the six shards add up to 21");
+    let tasks: Vec<String> = job_ids(&run).into_iter().map(|(task, _)| task).collect();
+    assert_eq!(
+        tasks.len(),
+        7,
+        "six shards and the join are jobs, the check is not: {tasks:?}"
+    );
+    assert!(!tasks.iter().any(|task| task == "check"));
+    for shard in 1..=6 {
+        let id = job_id(&run, &format!("shard_{shard}"));
+        run.stdout_has(&format!("Slurm job {id}\n"));
+    }
+    let join = show_job(&job_id(&run, "join"));
+    assert_eq!(field(&join, "NumCPUs"), Some("2"), "{join}");
+    assert_eq!(field(&join, "Nice"), Some("10"), "{join}");
+}
