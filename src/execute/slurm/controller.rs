@@ -15,6 +15,12 @@ use super::queue::{
 /// is what engine reports.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Most jobs asked about by id in one `squeue`; for more, `squeue` lists all of the user's
+/// jobs and engine picks its own. Measured with Slurm 22.05: `squeue -j` with 1,000 ids costs
+/// the client 0.26 s of CPU, listing all 6,600 jobs of the user 0.05 s (the controller sends
+/// all jobs either way).
+const LISTED_JOBS: usize = 50;
+
 /// The Slurm client commands, found on `PATH` once.
 #[derive(Clone, Debug)]
 pub struct Controller {
@@ -90,15 +96,25 @@ impl Controller {
     /// # Errors
     /// When `squeue` fails.
     pub fn queue(&self, ids: &[&str]) -> Result<Vec<QueueEntry>, String> {
+        let which = if ids.len() <= LISTED_JOBS {
+            format!("--jobs={}", ids.join(","))
+        } else {
+            format!("--user={}", rustix::process::getuid().as_raw())
+        };
         let args: Vec<OsString> = vec![
             "--noheader".into(),
             "--states=all".into(),
-            format!("--jobs={}", ids.join(",")).into(),
+            which.into(),
             format!("--format={SQUEUE_FORMAT}").into(),
         ];
         let output = run(&self.squeue, &args)?;
         if output.status.success() {
-            return Ok(parse_squeue(&String::from_utf8_lossy(&output.stdout)));
+            let mut entries = parse_squeue(&String::from_utf8_lossy(&output.stdout));
+            if ids.len() > LISTED_JOBS {
+                let wanted: rustc_hash::FxHashSet<&str> = ids.iter().copied().collect();
+                entries.retain(|entry| wanted.contains(entry.id.as_str()));
+            }
+            return Ok(entries);
         }
         // With one id that Slurm has forgotten, squeue fails instead of listing nothing.
         if is_unknown_job(&String::from_utf8_lossy(&output.stderr)) {
@@ -308,6 +324,40 @@ mod tests {
             controller.ping(),
             Err("Slurmctld(primary) at vm is DOWN".to_owned())
         );
+    }
+
+    #[test]
+    fn many_jobs_are_picked_from_all_of_the_users_jobs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fake_commands(dir.path(), "", "", 0);
+        // This squeue lists jobs 1 to 200 and records its arguments.
+        let calls = dir.path().join("calls");
+        std::fs::write(
+            dir.path().join("squeue"),
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nfor i in $(seq 200); do echo \"$i|PENDING|Priority|\"; done\n",
+                calls.display()
+            ),
+        )
+        .expect("write the fake squeue");
+        let controller = Controller::find(Some(dir.path().as_os_str())).expect("found");
+        let many: Vec<String> = (101..=100 + LISTED_JOBS + 1)
+            .map(|i| i.to_string())
+            .collect();
+        let many_refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        // The fake ignores the filter it is given; engine filters only in the second case.
+        assert_eq!(
+            controller.queue(&["1", "2", "3"]).expect("queue").len(),
+            200
+        );
+        let entries = controller.queue(&many_refs).expect("queue");
+        let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, many_refs);
+        let calls = std::fs::read_to_string(calls).expect("calls");
+        let calls: Vec<&str> = calls.lines().collect();
+        assert!(calls[0].contains("--jobs=1,2,3"), "{}", calls[0]);
+        let uid = rustix::process::getuid().as_raw();
+        assert!(calls[1].contains(&format!("--user={uid}")), "{}", calls[1]);
     }
 
     #[test]

@@ -331,10 +331,16 @@ impl SlurmExecutor {
         self.next_poll = self.next_poll.min(Instant::now() + POLL_AFTER_CANCEL);
     }
 
-    /// Reads every job's new output and its status file; ends the jobs that have one.
-    fn look(&mut self, out: &mut Vec<Message>) {
+    /// Reads the jobs' new output and status files; ends the jobs that have one. Jobs that
+    /// `squeue` last saw waiting in the queue have neither yet: they are looked at only with
+    /// `all` (after each poll), which keeps the cost of a look at thousands of queued jobs
+    /// to the running ones.
+    fn look(&mut self, all: bool, out: &mut Vec<Message>) {
         let mut ended = Vec::new();
         for (&task, job) in &mut self.jobs {
+            if !all && job.state.as_ref().is_some_and(JobState::is_queued) {
+                continue;
+            }
             job.read_output(task, out);
             match read_status(&job.files.status) {
                 StatusFile::Missing => {}
@@ -376,27 +382,28 @@ impl SlurmExecutor {
                 Some(entry) => {
                     job.update(task, entry, out);
                     if entry.state.is_final() {
-                        over.push(task);
+                        over.push((task, Some(entry.state.clone())));
                     }
                 }
                 // Forgotten by `squeue` (once could be a race with its listing).
                 None => {
                     job.missing += 1;
                     if job.missing >= 2 {
-                        over.push(task);
+                        over.push((task, None));
                     }
                 }
             }
         }
-        for task in over {
-            self.settle(task, out);
+        for (task, state) in over {
+            self.settle(task, state, out);
         }
         Ok(())
     }
 
-    /// Ends a job that Slurm says is over or has forgotten: from its status file if there is
-    /// one, else (after a grace period for the shared filesystem) from Slurm's record.
-    fn settle(&mut self, task: TaskId, out: &mut Vec<Message>) {
+    /// Ends a job that Slurm says is over (in `state`) or has forgotten (`None`): from its
+    /// status file if there is one, else (after a grace period for the shared filesystem)
+    /// from what Slurm knows.
+    fn settle(&mut self, task: TaskId, state: Option<JobState>, out: &mut Vec<Message>) {
         let Some(job) = self.jobs.get_mut(&task) else {
             return;
         };
@@ -415,16 +422,25 @@ impl SlurmExecutor {
                 return;
             }
         }
-        let record = self.controller.show_job(&job.id);
-        if let Ok(Some(record)) = &record
-            && !record.state.is_final()
-        {
-            // `squeue` left it out, but it is not over: keep following it.
-            job.missing = 0;
-            job.over_since = None;
-            return;
-        }
-        let exit = exit_without_status(&job.id, job.cancelled, record);
+        let exit = match state {
+            // The state says how it ended; only an exit code needs `scontrol` (which costs a
+            // call per job: thousands of cancelled jobs would take seconds).
+            Some(state) if !matches!(state, JobState::Completed | JobState::Failed) => {
+                exit_of_state(&job.id, job.cancelled, &state, None)
+            }
+            _ => {
+                let record = self.controller.show_job(&job.id);
+                if let Ok(Some(record)) = &record
+                    && !record.state.is_final()
+                {
+                    // `squeue` left it out, but it is not over: keep following it.
+                    job.missing = 0;
+                    job.over_since = None;
+                    return;
+                }
+                exit_without_status(&job.id, job.cancelled, record)
+            }
+        };
         if matches!(exit, Exit::Code(_)) {
             out.push(Message::Output {
                 task,
@@ -524,7 +540,13 @@ fn exit_without_status(
             ));
         }
     };
-    match (&record.state, record.exit) {
+    exit_of_state(id, cancelled, &record.state, record.exit)
+}
+
+/// How a job ended that left no status file, from its final state and, for `COMPLETED` and
+/// `FAILED`, the exit code of its batch script (`code:signal`).
+fn exit_of_state(id: &str, cancelled: bool, state: &JobState, exit: Option<(i32, i32)>) -> Exit {
+    match (state, exit) {
         (JobState::Completed | JobState::Failed, Some((code, 0))) => Exit::Code(code),
         (JobState::Failed, Some((_, signal))) => Exit::JobFailed(format!(
             "Slurm job {id} FAILED: killed by signal {}",
@@ -543,10 +565,9 @@ fn exit_without_status(
         (JobState::OutOfMemory, _) => {
             Exit::JobFailed(format!("Slurm job {id} ran out of memory (OUT_OF_MEMORY)"))
         }
-        (JobState::NodeFail, _) => Exit::JobFailed(format!(
-            "the node of Slurm job {id} failed (NODE_FAIL on {})",
-            record.nodes
-        )),
+        (JobState::NodeFail, _) => {
+            Exit::JobFailed(format!("the node of Slurm job {id} failed (NODE_FAIL)"))
+        }
         (state, _) => Exit::JobFailed(format!("Slurm job {id} ended {state}")),
     }
 }
@@ -605,11 +626,12 @@ impl Executor for SlurmExecutor {
         }
         self.local.wait(Some(wake), out)?;
         let now = Instant::now();
-        if now >= self.next_look {
-            self.look(out);
+        let polling = now >= self.next_poll;
+        if now >= self.next_look || polling {
+            self.look(polling, out);
             self.next_look = now + LOOK_INTERVAL;
         }
-        if now >= self.next_poll && !self.jobs.is_empty() {
+        if polling && !self.jobs.is_empty() {
             self.poll(out)?;
             let cancelling = self.jobs.values().any(|job| job.cancelled);
             self.next_poll = Instant::now()
@@ -654,6 +676,76 @@ impl Drop for SlurmExecutor {
         let _ = writeln!(
             err,
             "engine: Slurm jobs may still be in the queue; cancel them with `scancel {left}`"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_without_a_status_file_end_as_slurm_says() {
+        let failed = |message: &str| Exit::JobFailed(message.to_owned());
+        for (state, exit, cancelled, expected) in [
+            (JobState::Completed, Some((0, 0)), false, Exit::Code(0)),
+            (JobState::Failed, Some((3, 0)), false, Exit::Code(3)),
+            (
+                JobState::Failed,
+                Some((0, 9)),
+                false,
+                failed("Slurm job 7 FAILED: killed by signal SIGKILL"),
+            ),
+            (
+                JobState::Cancelled,
+                None,
+                true,
+                failed("Slurm job 7 was cancelled"),
+            ),
+            (
+                JobState::Cancelled,
+                None,
+                false,
+                failed("Slurm job 7 was cancelled outside engine"),
+            ),
+            (
+                JobState::Timeout,
+                None,
+                false,
+                failed("Slurm job 7 reached its time limit (TIMEOUT)"),
+            ),
+            (
+                JobState::OutOfMemory,
+                None,
+                false,
+                failed("Slurm job 7 ran out of memory (OUT_OF_MEMORY)"),
+            ),
+            (
+                JobState::NodeFail,
+                None,
+                false,
+                failed("the node of Slurm job 7 failed (NODE_FAIL)"),
+            ),
+            (
+                JobState::Deadline,
+                None,
+                false,
+                failed("Slurm job 7 ended DEADLINE"),
+            ),
+        ] {
+            assert_eq!(
+                exit_of_state("7", cancelled, &state, exit),
+                expected,
+                "{state}"
+            );
+        }
+        assert_eq!(
+            exit_without_status("7", false, Ok(None)),
+            failed("Slurm job 7 is gone from the queue and left no exit status")
+        );
+        assert_eq!(
+            exit_without_status("7", false, Err("no answer".into())),
+            failed("Slurm job 7 ended without an exit status, and `scontrol` failed: no answer")
         );
     }
 }
