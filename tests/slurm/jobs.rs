@@ -232,3 +232,42 @@ fn the_slurm_example_runs_on_the_cluster() {
     assert_eq!(field(&join, "NumCPUs"), Some("2"), "{join}");
     assert_eq!(field(&join, "Nice"), Some("10"), "{join}");
 }
+
+/// A workflow that sends its process tasks to Slurm, except one.
+const MOSTLY_SLURM: &str = r#"
+executor: slurm
+tasks:
+  on_slurm:
+    run: 'echo "job ${SLURM_JOB_ID:-none}"'
+  stays_local:
+    executor: local
+    run: 'echo "job ${SLURM_JOB_ID:-none}"'
+"#;
+
+#[test]
+fn the_workflow_and_each_task_say_where_process_tasks_run() {
+    crate::cluster::require();
+    let test = crate::support::Test::new(MOSTLY_SLURM).args(["--progress", "plain"]);
+    let run = test.run();
+    run.code(0)
+        .stdout_has(&format!("[on_slurm] job {}", job_id(&run, "on_slurm")))
+        .stdout_has("[stays_local] job none");
+    let tasks: Vec<String> = job_ids(&run).into_iter().map(|(task, _)| task).collect();
+    assert_eq!(tasks, ["on_slurm"]);
+    // A local process task reports its pid; a job has none.
+    assert!(run.task_pid("stays_local") > 0);
+}
+
+#[test]
+fn the_command_line_wins_and_local_needs_no_slurm_at_all() {
+    let test = crate::support::Test::new(MOSTLY_SLURM).args(["--executor", "local"]);
+    // A PATH with a shell and no Slurm command: nothing may ask for one.
+    let bin = test.path("bin");
+    std::fs::create_dir_all(&bin).expect("a PATH dir");
+    std::os::unix::fs::symlink("/bin/sh", bin.join("sh")).expect("link sh");
+    let run = test.env("PATH", bin.as_os_str()).run();
+    run.code(0)
+        .stdout_has("[on_slurm] job none")
+        .stdout_has("[stays_local] job none");
+    assert!(job_ids(&run).is_empty());
+}
