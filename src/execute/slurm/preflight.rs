@@ -55,13 +55,36 @@ pub fn check_cluster<'a>(
             .push(&task.name);
     }
     let requests: Vec<(JobRequest, Vec<&str>)> = requests.into_iter().collect();
+    let refused = refused_requests(&controller, &requests);
+    if refused.is_empty() {
+        return Ok(controller);
+    }
+    Err(ClusterError {
+        message: format!(
+            "Slurm refuses {} of this run; nothing was submitted\n  {}",
+            if refused.len() == 1 {
+                "one request"
+            } else {
+                "requests"
+            },
+            refused.join("\n  ")
+        ),
+        hint: "ask for what the cluster has: lower the task's `resources` or `timeout`, or \
+               pick another `slurm.partition` (`sinfo -o '%P %c %m %l'` lists each \
+               partition's CPUs, memory and time limit)"
+            .into(),
+    })
+}
+
+/// Tries each request with `sbatch --test-only`, a few at once; returns a line for each
+/// one refused: the tasks that make it, its options and Slurm's reason.
+fn refused_requests(controller: &Controller, requests: &[(JobRequest, Vec<&str>)]) -> Vec<String> {
     let mut refused = Vec::new();
     for batch in requests.chunks(PARALLEL_TESTS) {
         let answers: Vec<Result<(), String>> = std::thread::scope(|scope| {
             let running: Vec<_> = batch
                 .iter()
                 .map(|(request, _)| {
-                    let controller = &controller;
                     scope.spawn(move || controller.test_only(&test_only_args(request)))
                 })
                 .collect();
@@ -84,24 +107,7 @@ pub fn check_cluster<'a>(
             }
         }
     }
-    if refused.is_empty() {
-        return Ok(controller);
-    }
-    Err(ClusterError {
-        message: format!(
-            "Slurm refuses {} of this run; nothing was submitted\n  {}",
-            if refused.len() == 1 {
-                "one request"
-            } else {
-                "requests"
-            },
-            refused.join("\n  ")
-        ),
-        hint: "ask for what the cluster has: lower the task's `resources` or `timeout`, or \
-               pick another `slurm.partition` (`sinfo -o '%P %c %m %l'` lists each \
-               partition's CPUs, memory and time limit)"
-            .into(),
-    })
+    refused
 }
 
 /// `task `a``, `tasks `a`, `b``, `tasks `a`, `b`, `c` and 4 more`.
