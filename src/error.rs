@@ -37,6 +37,15 @@ pub enum EngineError {
         /// How many.
         failed: usize,
     },
+    /// The cluster cannot run the workflow (no client commands, no controller, a request it
+    /// refuses); nothing was submitted.
+    #[error("{message}")]
+    Cluster {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// The run was interrupted by a signal.
     #[error("interrupted")]
     Interrupted,
@@ -55,7 +64,10 @@ impl EngineError {
     #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Invalid(_) | Self::AlreadyReported | Self::Usage { .. } => exit_code::INVALID,
+            Self::Invalid(_)
+            | Self::AlreadyReported
+            | Self::Usage { .. }
+            | Self::Cluster { .. } => exit_code::INVALID,
             Self::TasksFailed { .. } | Self::Io { .. } => exit_code::TASK_FAILED,
             Self::Interrupted => exit_code::INTERRUPTED,
         }

@@ -109,6 +109,15 @@ pub enum Event {
         /// How many attempts it may have (1 + `retries`).
         attempts: u32,
     },
+    /// A task's cluster job changed state (submitted, pending, running).
+    TaskJob {
+        /// The task.
+        task: TaskId,
+        /// The job's id on the cluster.
+        job_id: String,
+        /// Its state as shown to people, like `PENDING (Resources)` or `RUNNING on node1`.
+        state: String,
+    },
     /// A task printed lines.
     TaskOutput {
         /// The task.

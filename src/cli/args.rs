@@ -74,9 +74,14 @@ pub struct RunArgs {
     /// Only these tasks and what they depend on (default: all).
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
-    /// Most process tasks at once [default: the CPUs this process may use].
+    /// Most process tasks at once; on Slurm, most jobs in the queue at once [default: the CPUs
+    /// this process may use; 100 with Slurm jobs].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     pub jobs: Option<usize>,
+    /// Where process tasks run, whatever the workflow says: `local` (child processes) or
+    /// `slurm` (one batch job each) [default: each task's `executor`, else local].
+    #[arg(long, value_enum, value_name = "EXECUTOR")]
+    pub executor: Option<ExecutorChoice>,
     /// Worker threads for thread tasks [default: the CPUs, at least 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     pub threads: Option<usize>,
@@ -104,6 +109,24 @@ pub struct RunArgs {
     /// Set a workflow variable (`vars:`) for this run, like `--var tag=v1.2`. Repeatable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+}
+
+/// `engine run --executor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorChoice {
+    /// Child processes of the engine on this machine.
+    Local,
+    /// Batch jobs on a Slurm cluster (`sbatch`); thread tasks still run inside the engine.
+    Slurm,
+}
+
+impl From<ExecutorChoice> for crate::model::ExecutorKind {
+    fn from(choice: ExecutorChoice) -> Self {
+        match choice {
+            ExecutorChoice::Local => Self::Local,
+            ExecutorChoice::Slurm => Self::Slurm,
+        }
+    }
 }
 
 /// `engine __script`.

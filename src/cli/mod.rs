@@ -102,6 +102,10 @@ fn print_error(error: &EngineError, color: bool) {
                 let _ = writeln!(err, "  hint: {hint}");
             }
         }
+        EngineError::Cluster { message, hint } => {
+            let _ = writeln!(err, "error: {message}");
+            let _ = writeln!(err, "  hint: {hint}");
+        }
         EngineError::Io { .. } => {
             let _ = writeln!(err, "error: {error}");
         }

@@ -7,10 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::args::{RunArgs, ScriptArgs};
 use crate::error::EngineError;
-use crate::execute::{Inbox, LocalExecutor, Message, Outbox, RunContext};
-use crate::model::Command;
+use crate::events::EventSink;
+use crate::execute::slurm::{SlurmExecutor, check_cluster, runs_on_slurm};
+use crate::execute::{Executor, Inbox, LocalExecutor, Message, Outbox, RunContext};
+use crate::model::{Command, ExecutorKind, Workflow};
+use crate::plan::Graph;
 use crate::report::Reporter;
-use crate::schedule::{Coordinator, Options};
+use crate::schedule::{Coordinator, Options, Summary};
 
 /// Runs the selected tasks of a workflow.
 ///
@@ -22,12 +25,33 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     if args.dry_run {
         return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
     }
+    // Before anything else: a run that the cluster cannot take submits nothing.
+    let on_slurm = slurm_tasks(&workflow, &graph, args.executor.map(ExecutorKind::from));
+    let controller = if on_slurm.contains(&true) {
+        let tasks = graph
+            .tasks()
+            .iter()
+            .map(|&id| workflow.task(id))
+            .filter(|task| on_slurm[task.id.index()]);
+        let path = std::env::var_os("PATH");
+        Some(
+            check_cluster(path.as_deref(), tasks).map_err(|error| EngineError::Cluster {
+                message: error.message,
+                hint: error.hint,
+            })?,
+        )
+    } else {
+        None
+    };
     let run_id = run_id();
     let state_dir = args
         .state_dir
         .clone()
         .unwrap_or_else(|| default_state_dir(&workflow.path));
-    let log_dir = state_dir.join("runs").join(&run_id).join("logs");
+    // Jobs run elsewhere, in other directories: they need absolute paths.
+    let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
+    let run_dir = state_dir.join("runs").join(&run_id);
+    let log_dir = run_dir.join("logs");
     let events = match &args.events {
         Some(path) => Some(std::fs::File::create(path).map_err(EngineError::io(format!(
             "cannot create `{}`",
@@ -44,18 +68,23 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     let signals = forward_signals(outbox.clone())?;
     // Finding the CPUs reads cgroup files: once, and only when a default needs them.
     let cpus = std::cell::LazyCell::new(default_jobs);
-    let jobs = within_open_file_limit(args.jobs.unwrap_or_else(|| *cpus));
+    let default_jobs = if controller.is_some() {
+        SLURM_JOBS
+    } else {
+        *cpus
+    };
+    let jobs = within_open_file_limit(args.jobs.unwrap_or(default_jobs));
     let threads = args.threads.unwrap_or_else(|| (*cpus).max(4));
     let masker = secrets_masker(&workflow)?;
     let context = RunContext {
         run_id: run_id.clone(),
         workflow_path: workflow.path.clone(),
         log_dir: log_dir.clone(),
-        results_dir: state_dir.join("runs").join(&run_id).join("results"),
+        results_dir: run_dir.join("results"),
         outbox,
         masker: masker.clone(),
     };
-    let executor = LocalExecutor::new(context, inbox, threads, workflow.tasks.len());
+    let local = LocalExecutor::new(context.clone(), inbox, threads, workflow.tasks.len());
     let reporter = Reporter::new(
         Arc::clone(&workflow),
         &graph,
@@ -70,11 +99,16 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         keep_going: args.keep_going,
         grace: args.grace.get(),
     };
-    let mut coordinator = Coordinator::new(&workflow, &graph, executor, reporter, options);
-    let summary = coordinator.run(&run_id);
+    let (summary, reporter) = match controller {
+        None => drive(&workflow, &graph, local, reporter, options, &run_id),
+        Some(controller) => {
+            let job_dir = run_dir.join("slurm");
+            let executor =
+                SlurmExecutor::new(local, controller, context, job_dir, &workflow, on_slurm);
+            drive(&workflow, &graph, executor, reporter, options, &run_id)
+        }
+    };
     signals.close();
-    let (executor, reporter) = coordinator.into_parts();
-    drop(executor);
     reporter
         .finish(&summary)
         .map_err(EngineError::io("cannot write the events file"))?;
@@ -122,6 +156,37 @@ fn secrets_masker(
     }
     Ok(crate::template::Masker::new(values))
 }
+
+/// Runs the coordinator to the end with `executor`, which is dropped (its last tasks
+/// stopped) before the reporter is handed back.
+fn drive<E: Executor, S: EventSink>(
+    workflow: &Workflow,
+    graph: &Graph,
+    executor: E,
+    sink: S,
+    options: Options,
+    run_id: &str,
+) -> (Summary, S) {
+    let mut coordinator = Coordinator::new(workflow, graph, executor, sink, options);
+    let summary = coordinator.run(run_id);
+    let (executor, sink) = coordinator.into_parts();
+    drop(executor);
+    (summary, sink)
+}
+
+/// Per task: whether it runs as a Slurm job in this run (selected, a process task with a
+/// command, and Slurm by `choice` or by its own `executor`).
+fn slurm_tasks(workflow: &Workflow, graph: &Graph, choice: Option<ExecutorKind>) -> Vec<bool> {
+    let mut on_slurm = vec![false; workflow.tasks.len()];
+    for &id in graph.tasks() {
+        on_slurm[id.index()] = runs_on_slurm(workflow.task(id), choice);
+    }
+    on_slurm
+}
+
+/// Default `-j` when tasks run on Slurm: jobs in the queue at once. Enough to keep a small
+/// cluster busy, far below the usual per-user submission limits.
+const SLURM_JOBS: usize = 100;
 
 /// Messages waiting for the coordinator at most: about 8 MiB of output in the worst case.
 const MESSAGE_QUEUE: usize = 128;

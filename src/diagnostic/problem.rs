@@ -73,6 +73,11 @@ pub enum DiagnosticKind {
     InvalidSetting,
     /// An `include` that cannot be read.
     InvalidInclude,
+    /// `executor: slurm` or `slurm` options on a task that runs on a thread.
+    InvalidExecutor,
+    /// A `slurm` option that cannot be passed to `sbatch`: empty, not an option, or one that
+    /// engine sets itself.
+    InvalidSlurmOption,
 }
 
 impl DiagnosticKind {

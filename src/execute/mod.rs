@@ -9,6 +9,7 @@ mod log;
 mod pool;
 mod process;
 mod reactor;
+pub mod slurm;
 mod thread;
 
 pub use fake::FakeExecutor;
@@ -44,8 +45,32 @@ pub enum Message {
         /// The results it set (`$ENGINE_RESULTS`, `result(key, value)`), in the order set.
         results: Results,
     },
+    /// A task's cluster job changed state: submitted, pending (with Slurm's reason), running
+    /// on a node.
+    Job {
+        /// The task.
+        task: TaskId,
+        /// The job's id on the cluster.
+        job_id: String,
+        /// The state as shown to people, like `PENDING (Resources)` or `RUNNING on node1`.
+        state: String,
+        /// What the change means for the task's timeout.
+        phase: JobPhase,
+    },
     /// Ctrl-C or SIGTERM reached the engine.
     Interrupt,
+}
+
+/// Where a cluster job is, as far as the task's timeout is concerned: it counts from the
+/// moment the job begins to run, so that time in the cluster's queue is not held against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobPhase {
+    /// Waiting in the queue: no timeout runs.
+    Queued,
+    /// Has just begun to run: the timeout starts now.
+    Started,
+    /// Runs, as already reported: the timeout runs on.
+    Running,
 }
 
 /// The results a task set: keys and values, each key once, in the order first set.
@@ -95,6 +120,9 @@ pub enum Exit {
     ScriptCancelled,
     /// The task could not be started.
     StartFailed(String),
+    /// A cluster job ended without an exit status of its command: cancelled outside engine,
+    /// out of memory, its node failed, gone from the queue.
+    JobFailed(String),
 }
 
 /// How hard to stop a running task.
@@ -138,6 +166,13 @@ pub trait Executor {
 
     /// Tells the executor that a task's `Finished` message was handled.
     fn finished(&mut self, _task: TaskId) {}
+
+    /// The run starts nothing more (a task failed without `--keep-going`): withdraws the
+    /// started tasks that still wait in a queue elsewhere (cluster jobs that have not begun to
+    /// run) and returns them. They count as never started; no `Finished` follows for them.
+    fn withdraw_queued(&mut self) -> Vec<TaskId> {
+        Vec::new()
+    }
 
     /// Waits until something happens (output, a task's end, an interruption) or `deadline`
     /// passes (`None`: no limit), and appends the messages to `out`. The coordinator calls it

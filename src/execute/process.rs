@@ -181,15 +181,6 @@ impl ProcessExecutor {
             None => Ok(()),
         };
         for message in &mut out[first..] {
-            if let Message::Output { lines, .. } = message
-                && !self.context.masker.is_empty()
-            {
-                for line in lines.iter_mut() {
-                    if let std::borrow::Cow::Owned(masked) = self.context.masker.mask(line) {
-                        *line = masked;
-                    }
-                }
-            }
             if let Message::Finished {
                 task,
                 exit,
@@ -200,6 +191,7 @@ impl ProcessExecutor {
                 read_results(&path, exit, results, &self.context.masker);
             }
         }
+        mask_output(&mut out[first..], &self.context.masker);
         polled
     }
 
@@ -253,9 +245,25 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Replaces the secrets in the output lines among `messages`.
+pub(super) fn mask_output(messages: &mut [Message], masker: &crate::template::Masker) {
+    if masker.is_empty() {
+        return;
+    }
+    for message in messages {
+        if let Message::Output { lines, .. } = message {
+            for line in lines.iter_mut() {
+                if let std::borrow::Cow::Owned(masked) = masker.mask(line) {
+                    *line = masked;
+                }
+            }
+        }
+    }
+}
+
 /// Reads a finished task's results file into `results`. A file that cannot be read fails a
 /// task that otherwise succeeded, with the reason; values are masked.
-fn read_results(
+pub(super) fn read_results(
     path: &std::path::Path,
     exit: &mut Exit,
     results: &mut Results,

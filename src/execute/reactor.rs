@@ -517,7 +517,7 @@ mod tests {
                         seen[task.index()].extend(lines);
                     }
                     Message::Finished { task, exit, .. } => exits[task.index()] = Some(exit),
-                    Message::Interrupt => unreachable!(),
+                    Message::Interrupt | Message::Job { .. } => unreachable!(),
                 }
             }
         }

@@ -3,12 +3,14 @@
 
 mod duration;
 mod memory;
+mod slurm;
 mod task;
 mod value;
 mod workflow;
 
 pub use duration::{Duration, DurationError};
 pub use memory::{Memory, MemoryError};
+pub use slurm::{ExecutorKind, SlurmOptions};
 pub use task::{Command, Condition, Isolation, Resources, Task, TaskId, Templates};
 pub use value::Value;
 pub use workflow::{Pool, Workflow};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Duration, Memory, Value};
+use super::{Duration, ExecutorKind, Memory, SlurmOptions, Value};
 use crate::template::{Expr, Template};
 
 /// A task's index in `Workflow::tasks`, which keeps file order.
@@ -119,6 +119,10 @@ pub struct Task {
     pub retry_delay: Duration,
     /// The index of its pool in `Workflow::pools`.
     pub pool: Option<usize>,
+    /// Where it runs if it is a process task, unless `engine run --executor` says otherwise.
+    pub executor: ExecutorKind,
+    /// Its `sbatch` options when it runs on Slurm.
+    pub slurm: Arc<SlurmOptions>,
 }
 
 #[cfg(test)]
@@ -152,6 +156,8 @@ impl Task {
             retries: 0,
             retry_delay: Duration::from_secs(1),
             pool: None,
+            executor: ExecutorKind::Local,
+            slurm: Arc::default(),
         }
     }
 }

@@ -9,8 +9,8 @@ mod schema;
 mod structure;
 
 pub use raw::{
-    RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawMatrix, RawPools, RawResources, RawTask,
-    RawTasks, RawValue, RawVars, RawWorkflow,
+    RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawMatrix, RawPools,
+    RawResources, RawSlurm, RawTask, RawTasks, RawValue, RawVars, RawWorkflow,
 };
 pub use schema::workflow_schema;
 

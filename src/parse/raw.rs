@@ -59,6 +59,11 @@ pub struct RawWorkflow {
     /// join this workflow. Their `env` and `defaults` apply to their own tasks.
     #[schemars(with = "Option<Vec<String>>")]
     pub include: Option<Vec<Spanned<String>>>,
+    /// Where process tasks run: `local` (child processes of the engine, the default) or
+    /// `slurm` (one batch job each on a Slurm cluster). A task's or `defaults`' `executor`
+    /// wins over this; `engine run --executor` wins over all of them.
+    #[schemars(with = "Option<RawExecutor>")]
+    pub executor: Option<Spanned<RawExecutor>>,
     /// The tasks, by name. Names are lowercase letters, digits and underscores, starting with a letter.
     #[schemars(with = "IndexMap<String, Option<RawTask>>")]
     #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9_]*$" }))]
@@ -95,6 +100,12 @@ pub struct RawDefaults {
     #[serde(default)]
     #[schemars(schema_with = "duration_schema")]
     pub retry_delay: Option<Spanned<String>>,
+    /// Default executor of process tasks: `local` or `slurm` (see the task field).
+    #[schemars(with = "Option<RawExecutor>")]
+    pub executor: Option<Spanned<RawExecutor>>,
+    /// Default Slurm options of every process task; a task's `partition` and `account` win,
+    /// its `extra` options come after these.
+    pub slurm: Option<RawSlurm>,
 }
 
 /// Template variables by name.
@@ -174,6 +185,14 @@ pub struct RawTask {
     /// A pool from the top-level `pools`: at most its size of the pool's tasks run at once.
     #[schemars(with = "Option<String>")]
     pub pool: Option<Box<Spanned<String>>>,
+    /// Where this process task runs: `local` (a child process of the engine) or `slurm` (a
+    /// batch job on a Slurm cluster). Thread tasks always run inside the engine.
+    /// `engine run --executor` wins over this.
+    #[schemars(with = "Option<RawExecutor>")]
+    pub executor: Option<Spanned<RawExecutor>>,
+    /// Options for the Slurm job of this process task, used when it runs on Slurm:
+    /// `partition`, `account` and `extra` `sbatch` options.
+    pub slurm: Option<RawSlurm>,
 }
 
 /// The schema of a condition: an expression, or `true`/`false`.
@@ -286,6 +305,34 @@ fn condition<'de, D: Deserializer<'de>>(
         value.referenced,
         value.defined,
     ))))
+}
+
+/// `executor`: where process tasks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawExecutor {
+    /// A child process of the engine on this machine.
+    Local,
+    /// A batch job on a Slurm cluster, submitted with `sbatch`.
+    Slurm,
+}
+
+/// `slurm`: a task's `sbatch` options. `cpus` and `memory` come from `resources`, the time
+/// limit from `timeout` (rounded up to whole minutes).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlurm {
+    /// The partition (queue) to submit to: `sbatch --partition`. Default: the cluster's.
+    #[schemars(with = "Option<String>")]
+    pub partition: Option<Spanned<String>>,
+    /// The account to charge: `sbatch --account`. Default: the user's.
+    #[schemars(with = "Option<String>")]
+    pub account: Option<Spanned<String>>,
+    /// Further `sbatch` options, one per item, written `--name=value`: like `--qos=high`,
+    /// `--gres=gpu:1` or `--constraint=avx2`. Options that engine sets itself (job name,
+    /// directory, output files, CPUs, memory, time, partition, account) are refused.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub extra: Option<Vec<Spanned<String>>>,
 }
 
 /// `resources`: what a task needs while it runs.

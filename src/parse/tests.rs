@@ -257,7 +257,7 @@ fn structural_problems() {
                 at(K::UnknownKey, 3, 1)
                     .text("foo")
                     .message("unknown key `foo` in the top level")
-                    .hint("`name`, `description`, `env`, `defaults`, `vars`, `env_file`, `secrets`, `pools`, `include`, `tasks`"),
+                    .hint("`name`, `description`, `env`, `defaults`, `vars`, `env_file`, `secrets`, `pools`, `include`, `executor`, `tasks`"),
             ],
         ),
         (

@@ -34,6 +34,8 @@ struct View {
     /// Running tasks: when the attempt started, the last line printed, and the attempt
     /// (`attempt 2/3`) when the task may be retried.
     running: BTreeMap<TaskId, RunningLine>,
+    /// The cluster job of running tasks that have one: `slurm 12 PENDING (Resources)`.
+    jobs: BTreeMap<TaskId, String>,
     /// Tasks with some but not all dependencies done.
     joins: BTreeSet<TaskId>,
     /// Whether each task finished successfully (for "waiting on").
@@ -85,6 +87,7 @@ impl Bars {
             done: vec![false; workflow.tasks.len()],
             workflow,
             running: BTreeMap::new(),
+            jobs: BTreeMap::new(),
             joins: BTreeSet::new(),
             finished_lines: Vec::new(),
             ok_lines: 0,
@@ -174,6 +177,13 @@ impl Bars {
                 );
                 view.finished_lines.push(line);
             }
+            Event::TaskJob {
+                task,
+                job_id,
+                state,
+            } => {
+                view.jobs.insert(*task, format!("slurm {job_id} {state}"));
+            }
             Event::TaskFinished {
                 task,
                 status,
@@ -182,6 +192,7 @@ impl Bars {
                 ..
             } => {
                 view.running.remove(task);
+                view.jobs.remove(task);
                 view.finished += 1;
                 let name = &view.workflow.task(*task).name;
                 let took = format_duration(*duration);
@@ -245,6 +256,9 @@ impl Bars {
             }
             Event::TaskSkipped { task, .. } => {
                 view.joins.remove(task);
+                // A queued cluster job withdrawn after a failure started, then was skipped.
+                view.running.remove(task);
+                view.jobs.remove(task);
                 view.finished += 1;
             }
             Event::Interrupting { forced } => view.finished_lines.push(if *forced {
@@ -323,10 +337,14 @@ fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status
         let elapsed = now.duration_since(*started);
         let frame =
             SPINNER[usize::try_from(elapsed.as_millis() / 100).unwrap_or(0) % SPINNER.len()];
+        // A cluster job shows where it is instead of the isolation, which is `process`.
+        let place = view
+            .jobs
+            .get(&task)
+            .map_or_else(|| spec.isolation.to_string(), Clone::clone);
         let mut line = format!(
-            "{frame} {}  {}  {}",
+            "{frame} {}  {place}  {}",
             spec.name,
-            spec.isolation,
             format_duration(elapsed)
         );
         if let Some((attempt, attempts)) = tries {

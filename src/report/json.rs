@@ -66,6 +66,13 @@ impl JsonEvents {
                 );
                 value
             }
+            Event::TaskJob {
+                task,
+                job_id,
+                state,
+            } => {
+                json!({ "event": "task_job", "task": name(*task), "job_id": job_id, "state": state })
+            }
             Event::TaskOutput {
                 task,
                 stream,

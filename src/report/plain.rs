@@ -65,6 +65,11 @@ impl Plain {
                     format_duration(*delay)
                 )
             }
+            Event::TaskJob {
+                task,
+                job_id,
+                state,
+            } => format!("job   {} (slurm job {job_id}): {state}", name(*task)),
             Event::TaskFinished {
                 task,
                 status,

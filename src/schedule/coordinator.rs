@@ -10,7 +10,7 @@ use super::TaskState;
 use super::context::{Outcome, Templating};
 use super::slots::Slots;
 use crate::events::{Event, EventSink, SkipReason, TaskStatus};
-use crate::execute::{Executor, Exit, Launch, Message, Results, Termination};
+use crate::execute::{Executor, Exit, JobPhase, Launch, Message, Results, Termination};
 use crate::model::{Command, Isolation, TaskId, Workflow};
 use crate::plan::Graph;
 use crate::template::DependencyStatus;
@@ -446,7 +446,38 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 let status = self.status(&running, task, exit);
                 self.end_attempt(task, status, running.started.elapsed(), results);
             }
+            Message::Job {
+                task,
+                job_id,
+                state,
+                phase,
+            } => {
+                self.job_phase(task, phase);
+                self.sink.event(&Event::TaskJob {
+                    task,
+                    job_id,
+                    state,
+                });
+            }
             Message::Interrupt => self.interrupt(),
+        }
+    }
+
+    /// A cluster job's timeout counts from the moment it begins to run, as a local task's
+    /// counts from its start: time spent waiting in the cluster's queue is not held against
+    /// it. So a job in the queue has no deadline, and one that begins to run gets it now.
+    fn job_phase(&mut self, task: TaskId, phase: JobPhase) {
+        let timeout = self.workflow.task(task).timeout;
+        if let Some(running) = self.running.get_mut(&task)
+            && !running.terminated
+        {
+            match phase {
+                JobPhase::Queued => running.deadline = None,
+                JobPhase::Started => {
+                    running.deadline = timeout.map(|timeout| Instant::now() + timeout.get());
+                }
+                JobPhase::Running => {}
+            }
         }
     }
 
@@ -478,11 +509,13 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 signal: Some(signal),
                 message: format!("killed by signal {}", signal_name(signal)),
             },
-            Exit::ScriptFailed(message) | Exit::StartFailed(message) => TaskStatus::Failed {
-                exit_code: None,
-                signal: None,
-                message,
-            },
+            Exit::ScriptFailed(message) | Exit::StartFailed(message) | Exit::JobFailed(message) => {
+                TaskStatus::Failed {
+                    exit_code: None,
+                    signal: None,
+                    message,
+                }
+            }
             Exit::ScriptCancelled => TaskStatus::Failed {
                 exit_code: None,
                 signal: None,
@@ -583,6 +616,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             return;
         }
         self.stopping = true;
+        self.withdraw_queued();
         let mut queued: Vec<TaskId> = self
             .ready_processes
             .drain()
@@ -617,6 +651,18 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 message: "not retried: the run stopped after a failure".into(),
             };
             self.finish(task, status, Duration::ZERO, Vec::new());
+        }
+    }
+
+    /// Takes back the tasks that still waited in a queue outside the engine when the run
+    /// stopped (cluster jobs not yet running): they did not start, so they are skipped like
+    /// every task that did not.
+    fn withdraw_queued(&mut self) {
+        for task in self.executor.withdraw_queued() {
+            if let Some(running) = self.running.remove(&task) {
+                self.release(task, running.isolation);
+                self.skip(task, SkipReason::RunStopped);
+            }
         }
     }
 

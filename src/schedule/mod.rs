@@ -11,4 +11,6 @@ pub use coordinator::{Coordinator, Options, Summary, retry_delay};
 pub use state::TaskState;
 
 #[cfg(test)]
+mod job_tests;
+#[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ mod matrix;
 mod names;
 mod script;
 mod settings;
+mod slurm;
 mod templates;
 mod validator;
 

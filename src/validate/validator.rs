@@ -10,15 +10,16 @@ use super::cycles::find_cycles;
 use super::matrix::{Combination, expansion_name};
 use super::names::{is_env_name, is_task_name, task_name_like};
 use super::script::ScriptCompiler;
+use super::slurm::slurm_options;
 use super::templates::{TaskReference, Uses};
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span, suggest};
 use crate::model::{
-    Command, Duration, DurationError, Isolation, Memory, MemoryError, Pool, Resources, Task,
-    TaskId, Value, Workflow,
+    Command, Duration, DurationError, ExecutorKind, Isolation, Memory, MemoryError, Pool,
+    Resources, SlurmOptions, Task, TaskId, Value, Workflow,
 };
 use crate::parse::{
-    RawDefaults, RawDependsOn, RawEnv, RawIsolation, RawResources, RawTask, RawWorkflow,
-    location_span,
+    RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawResources, RawSlurm, RawTask,
+    RawWorkflow, location_span,
 };
 use crate::template::{Flavor, Template};
 
@@ -84,6 +85,9 @@ struct Defaults {
     resources: Resources,
     retries: u32,
     retry_delay: Duration,
+    /// From `defaults`, else the workflow's `executor`.
+    executor: ExecutorKind,
+    slurm: Arc<SlurmOptions>,
 }
 
 /// A task as written, before matrix expansion.
@@ -371,6 +375,18 @@ impl<'a> Validator<'a> {
                 |retries| self.retries(retries, "`defaults`"),
             ),
             retry_delay: retry_delay.unwrap_or(DEFAULT_RETRY_DELAY),
+            executor: own
+                .executor
+                .as_ref()
+                .or(raw.executor.as_ref())
+                .map(|executor| executor_of(executor.value))
+                .or_else(|| base.map(|d| d.executor))
+                .unwrap_or_default(),
+            slurm: self.slurm_options(
+                own.slurm.as_ref(),
+                &base.map_or_else(Arc::default, |d| Arc::clone(&d.slurm)),
+                "`defaults`",
+            ),
         }
     }
 
@@ -554,6 +570,12 @@ impl<'a> Validator<'a> {
             .as_ref()
             .map_or_else(|| defaults.cwd.clone(), |cwd| self.dir().join(&cwd.value));
         let resources = self.resources(raw.resources.as_deref(), defaults.resources, &place);
+        self.check_executor(task_name, raw, isolation);
+        let slurm = self.slurm_options(raw.slurm.as_ref(), &defaults.slurm, &place);
+        let executor = raw
+            .executor
+            .as_ref()
+            .map_or(defaults.executor, |executor| executor_of(executor.value));
         let template = Task {
             id: TaskId(entry.first),
             name: task_name.to_owned(),
@@ -573,6 +595,8 @@ impl<'a> Validator<'a> {
             retries,
             retry_delay,
             pool,
+            executor,
+            slurm,
         };
         let tasks = match &entry.combinations {
             None => vec![template],
@@ -699,6 +723,68 @@ impl<'a> Validator<'a> {
                     Some(_) => {}
                 }
             }
+        }
+    }
+
+    /// `slurm` options, each field falling back to `inherited`.
+    fn slurm_options(
+        &mut self,
+        raw: Option<&RawSlurm>,
+        inherited: &Arc<SlurmOptions>,
+        place: &str,
+    ) -> Arc<SlurmOptions> {
+        let mut found = Vec::new();
+        let options = slurm_options(self.source(), raw, inherited, place, &mut found);
+        for diagnostic in found {
+            self.push(diagnostic);
+        }
+        options
+    }
+
+    /// A thread task runs inside the engine: its own `executor: slurm` or `slurm` options
+    /// could never apply. (Inherited ones apply to process tasks only.)
+    fn check_executor(&mut self, task: &str, raw: &RawTask, isolation: Isolation) {
+        if isolation != Isolation::Thread || (raw.run.is_none() && raw.script.is_none()) {
+            return;
+        }
+        let hint = "thread tasks always run inside the engine; set `isolation: process` to run \
+                    the script as a job";
+        if let Some(executor) = raw
+            .executor
+            .as_ref()
+            .filter(|executor| executor.value == RawExecutor::Slurm)
+        {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidExecutor,
+                    format!("task `{task}` runs on a thread and cannot run on Slurm"),
+                )
+                .at(
+                    self.span(executor),
+                    Some("only process tasks run on Slurm".into()),
+                )
+                .hint(hint),
+            );
+        }
+        let first = raw.slurm.as_ref().and_then(|slurm| {
+            let extra = slurm.extra.iter().flatten().next();
+            let span = |value: &Spanned<String>| self.span(value);
+            slurm
+                .partition
+                .as_ref()
+                .map(span)
+                .or_else(|| slurm.account.as_ref().map(span))
+                .or_else(|| extra.map(span))
+        });
+        if let Some(span) = first {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidExecutor,
+                    format!("task `{task}` runs on a thread but has `slurm` options"),
+                )
+                .at(span, Some("used only by Slurm jobs".into()))
+                .hint(hint),
+            );
         }
     }
 
@@ -956,6 +1042,13 @@ fn merge_one(env: &mut Vec<(String, String)>, name: String, value: String) -> us
             env.push((name, value));
             env.len() - 1
         }
+    }
+}
+
+fn executor_of(raw: RawExecutor) -> ExecutorKind {
+    match raw {
+        RawExecutor::Local => ExecutorKind::Local,
+        RawExecutor::Slurm => ExecutorKind::Slurm,
     }
 }
 

@@ -21,11 +21,11 @@ pub struct Test {
     dir: tempfile::TempDir,
     workflow: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, std::ffi::OsString)>,
     wrapper: Vec<String>,
     state_dir: bool,
     stdout_delay: Duration,
     close_stdout: bool,
-    env: Vec<(String, String)>,
 }
 
 impl Test {
@@ -44,11 +44,11 @@ impl Test {
             dir: tempfile::tempdir().expect("create a temp dir"),
             workflow: workflow.to_path_buf(),
             args: Vec::new(),
+            env: Vec::new(),
             wrapper: Vec::new(),
             state_dir: true,
             stdout_delay: Duration::ZERO,
             close_stdout: false,
-            env: Vec::new(),
         }
     }
 
@@ -79,6 +79,13 @@ impl Test {
         S: Into<String>,
     {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable of the engine.
+    /// Sets an environment variable of the engine.
+    pub fn env(mut self, name: &str, value: impl Into<std::ffi::OsString>) -> Self {
+        self.env.push((name.to_owned(), value.into()));
         self
     }
 
@@ -142,12 +149,6 @@ impl Test {
             .env_remove("NO_COLOR")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
-    }
-
-    /// Sets an environment variable of the engine.
-    pub fn env(mut self, name: &str, value: &str) -> Self {
-        self.env.push((name.to_owned(), value.to_owned()));
-        self
     }
 
     /// Starts the engine without waiting for it.

@@ -1,0 +1,296 @@
+//! Jobs that run to their end: a fan-out and a join, a failure, resources, thread tasks next
+//! to jobs, output streaming into the logs.
+
+use crate::cluster::{field, job_id, job_ids, show_job, slurm_test};
+
+/// Each task prints the Slurm job id it saw and the host, the way the tests recognise a task
+/// that ran as a job.
+const FAN_OUT: &str = r#"
+defaults:
+  run: 'true'
+tasks:
+  part_1: { run: 'echo "job=$SLURM_JOB_ID task=$ENGINE_TASK run=$ENGINE_RUN_ID"' }
+  part_2: { run: 'echo "job=$SLURM_JOB_ID task=$ENGINE_TASK run=$ENGINE_RUN_ID"' }
+  part_3: { run: 'echo "job=$SLURM_JOB_ID task=$ENGINE_TASK run=$ENGINE_RUN_ID"' }
+  part_4: { run: 'echo "job=$SLURM_JOB_ID task=$ENGINE_TASK run=$ENGINE_RUN_ID"' }
+  part_5: { run: 'echo "job=$SLURM_JOB_ID task=$ENGINE_TASK run=$ENGINE_RUN_ID"' }
+  part_6: { run: 'echo "job=$SLURM_JOB_ID task=$ENGINE_TASK run=$ENGINE_RUN_ID"' }
+  join:
+    depends_on: [part_1, part_2, part_3, part_4, part_5, part_6]
+    run: 'echo "job=$SLURM_JOB_ID task=$ENGINE_TASK run=$ENGINE_RUN_ID"'
+"#;
+
+#[test]
+fn results_pass_from_six_jobs_to_their_join_and_a_matrix_runs_as_jobs() {
+    let test = slurm_test(
+        r#"
+tasks:
+  part:
+    matrix: { n: [1, 2, 3, 4, 5, 6] }
+    run: echo "square=$(( ${{ matrix.n }} * ${{ matrix.n }} ))" >> "$ENGINE_RESULTS"
+  join:
+    depends_on: [part]
+    run: >-
+      echo "sum=$(( ${{ tasks["part[n=1]"].results.square }}
+      + ${{ tasks["part[n=2]"].results.square }} + ${{ tasks["part[n=3]"].results.square }}
+      + ${{ tasks["part[n=4]"].results.square }} + ${{ tasks["part[n=5]"].results.square }}
+      + ${{ tasks["part[n=6]"].results.square }} )) job=$SLURM_JOB_ID"
+"#,
+    );
+    let run = test.run();
+    run.code(0).stdout_has("sum=91 job=");
+    assert_eq!(job_ids(&run).len(), 7, "every task ran as a job");
+    assert_eq!(run.finished("part[n=4]")["results"]["square"], "16");
+}
+
+#[test]
+fn a_fan_out_of_six_jobs_and_a_join_each_run_as_their_own_job() {
+    let yaml = FAN_OUT.replace("defaults:\n  run: 'true'\n", "");
+    let test = slurm_test(&yaml);
+    let run = test.run();
+    run.code(0).stderr_has("done: 7 succeeded");
+    let run_id = run.events_of("run_started")[0]["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    let ids = job_ids(&run);
+    assert_eq!(ids.len(), 7, "one job per task: {ids:?}");
+    let mut distinct: Vec<&String> = ids.iter().map(|(_, id)| id).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 7, "seven different jobs: {ids:?}");
+    for (task, id) in &ids {
+        // The job's own output names the job Slurm ran it as.
+        run.stdout_has(&format!("[{task}] job={id} task={task} run={run_id}"));
+        let log =
+            std::fs::read_to_string(run.log_dir(&test.state_dir()).join(format!("{task}.log")))
+                .expect("the task's log");
+        assert_eq!(log, format!("job={id} task={task} run={run_id}\n"));
+    }
+    // The join started only after all six had finished.
+    let events = run.events();
+    let position = |kind: &str, task: &str| {
+        events
+            .iter()
+            .position(|e| e["event"] == kind && e["task"] == task)
+            .unwrap_or_else(|| run.fail(&format!("no {kind} event for {task}")))
+    };
+    let join_started = position("task_started", "join");
+    for part in 1..=6 {
+        assert!(
+            position("task_finished", &format!("part_{part}")) < join_started,
+            "the join started before part_{part} finished"
+        );
+    }
+    let join_id: u64 = job_id(&run, "join").parse().expect("a numeric job id");
+    for part in 1..=6 {
+        let id: u64 = job_id(&run, &format!("part_{part}"))
+            .parse()
+            .expect("numeric");
+        assert!(id < join_id, "the join was submitted before part_{part}");
+    }
+}
+
+#[test]
+fn a_failing_job_reports_its_exact_exit_code_and_stops_its_dependents() {
+    let test = slurm_test(
+        r#"
+tasks:
+  fails:
+    run: 'echo "about to fail" >&2; exit 7'
+  after:
+    depends_on: fails
+    run: 'echo never'
+"#,
+    );
+    let run = test.run();
+    run.code(1)
+        .status("fails", "failed")
+        .skipped("after", "dependency_failed")
+        .not_started("after")
+        .stdout_has("[fails!] about to fail")
+        .stderr_has("FAILED fails: exited with code 7");
+    assert_eq!(run.finished("fails")["exit_code"], 7);
+    // Slurm agrees.
+    let record = show_job(&job_id(&run, "fails"));
+    assert_eq!(field(&record, "ExitCode"), Some("7:0"), "{record}");
+}
+
+#[test]
+fn resources_timeout_and_slurm_options_reach_the_job() {
+    let test = slurm_test(
+        r#"
+tasks:
+  sized:
+    run: 'echo "cpus=$SLURM_CPUS_PER_TASK mem=$SLURM_MEM_PER_NODE"'
+    timeout: 150s
+    resources: { cpus: 2, memory: 300M }
+    slurm:
+      partition: debug
+      extra: [--comment=engine-resources-test, --nice=5]
+"#,
+    );
+    let run = test.run();
+    run.code(0).stdout_has("[sized] cpus=2 mem=300");
+    let record = show_job(&job_id(&run, "sized"));
+    for (key, value) in [
+        ("CPUs/Task", "2"),
+        ("NumCPUs", "2"),
+        ("MinMemoryNode", "300M"),
+        // 150 s is rounded up to 3 whole minutes.
+        ("TimeLimit", "00:03:00"),
+        ("Partition", "debug"),
+        ("Comment", "engine-resources-test"),
+        ("Nice", "5"),
+        ("JobState", "COMPLETED"),
+    ] {
+        assert_eq!(field(&record, key), Some(value), "{key} in {record}");
+    }
+    let name = field(&record, "JobName").expect("a job name");
+    assert_eq!(name, "workflow.sized", "job names are <workflow>.<task>");
+    let workdir = field(&record, "WorkDir").expect("a working directory");
+    assert_eq!(std::path::Path::new(workdir), test.dir());
+}
+
+#[test]
+fn thread_tasks_run_in_the_engine_next_to_slurm_jobs() {
+    let test = slurm_test(
+        r#"
+tasks:
+  on_thread:
+    script: 'let id = env("SLURM_JOB_ID"); if id == () { print("no Slurm job here") } else { print("job " + id) }'
+  script_job:
+    isolation: process
+    script: 'print("script job " + env("SLURM_JOB_ID"));'
+  shell_job:
+    run: 'echo "shell job $SLURM_JOB_ID"'
+  both:
+    depends_on: [on_thread, script_job, shell_job]
+    script: 'print("after both");'
+"#,
+    );
+    let run = test.run();
+    run.code(0).stdout_has("[both] after both");
+    // The thread tasks ran inside the engine, where there is no Slurm job.
+    run.stdout_has("[on_thread] no Slurm job here");
+    let tasks: Vec<String> = job_ids(&run).into_iter().map(|(task, _)| task).collect();
+    assert_eq!(
+        tasks,
+        ["script_job", "shell_job"],
+        "only process tasks are jobs"
+    );
+    run.stdout_has(&format!(
+        "[shell_job] shell job {}",
+        job_id(&run, "shell_job")
+    ));
+    // A script with `isolation: process` runs as a job of the engine binary itself.
+    run.stdout_has(&format!(
+        "[script_job] script job {}",
+        job_id(&run, "script_job")
+    ));
+}
+
+#[test]
+fn output_streams_while_the_job_runs() {
+    let test = slurm_test(
+        r#"
+tasks:
+  talks:
+    run: 'echo first; while [ ! -e release ]; do sleep 0.1; done; echo second'
+"#,
+    );
+    let engine = test.spawn();
+    // `first` reaches the task's log while the job still runs, blocked on `release`.
+    let log_dir_glob = test.state_dir().join("runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let log = loop {
+        let found = std::fs::read_dir(&log_dir_glob)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|run| run.path().join("logs").join("talks.log"))
+            .find(|log| log.exists());
+        if let Some(log) = found
+            && std::fs::read_to_string(&log).unwrap_or_default() == "first\n"
+        {
+            break log;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first line did not reach the log while the job ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    std::fs::write(test.path("release"), "").expect("release the job");
+    let run = engine.wait();
+    run.code(0).stdout_has("[talks] first\n[talks] second\n");
+    assert_eq!(
+        std::fs::read_to_string(log).expect("log"),
+        "first\nsecond\n"
+    );
+}
+
+#[test]
+fn the_slurm_example_runs_on_the_cluster() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("workflows")
+        .join("slurm_fan_out.yaml");
+    let test = slurm_test(&std::fs::read_to_string(example).expect("read the example"));
+    let run = test.run();
+    run.code(0)
+        .stderr_has("done: 8 succeeded")
+        .stdout_has("[check] the six shards add up to 21");
+    let tasks: Vec<String> = job_ids(&run).into_iter().map(|(task, _)| task).collect();
+    assert_eq!(
+        tasks.len(),
+        7,
+        "six shards and the join are jobs, the check is not: {tasks:?}"
+    );
+    assert!(!tasks.iter().any(|task| task == "check"));
+    for shard in 1..=6 {
+        let id = job_id(&run, &format!("shard_{shard}"));
+        run.stdout_has(&format!("Slurm job {id}\n"));
+    }
+    let join = show_job(&job_id(&run, "join"));
+    assert_eq!(field(&join, "NumCPUs"), Some("2"), "{join}");
+    assert_eq!(field(&join, "Nice"), Some("10"), "{join}");
+}
+
+/// A workflow that sends its process tasks to Slurm, except one.
+const MOSTLY_SLURM: &str = r#"
+executor: slurm
+tasks:
+  on_slurm:
+    run: 'echo "job ${SLURM_JOB_ID:-none}"'
+  stays_local:
+    executor: local
+    run: 'echo "job ${SLURM_JOB_ID:-none}"'
+"#;
+
+#[test]
+fn the_workflow_and_each_task_say_where_process_tasks_run() {
+    crate::cluster::require();
+    let test = crate::support::Test::new(MOSTLY_SLURM).args(["--progress", "plain"]);
+    let run = test.run();
+    run.code(0)
+        .stdout_has(&format!("[on_slurm] job {}", job_id(&run, "on_slurm")))
+        .stdout_has("[stays_local] job none");
+    let tasks: Vec<String> = job_ids(&run).into_iter().map(|(task, _)| task).collect();
+    assert_eq!(tasks, ["on_slurm"]);
+    // A local process task reports its pid; a job has none.
+    assert!(run.task_pid("stays_local") > 0);
+}
+
+#[test]
+fn the_command_line_wins_and_local_needs_no_slurm_at_all() {
+    let test = crate::support::Test::new(MOSTLY_SLURM).args(["--executor", "local"]);
+    // A PATH with a shell and no Slurm command: nothing may ask for one.
+    let bin = test.path("bin");
+    std::fs::create_dir_all(&bin).expect("a PATH dir");
+    std::os::unix::fs::symlink("/bin/sh", bin.join("sh")).expect("link sh");
+    let run = test.env("PATH", bin.as_os_str()).run();
+    run.code(0)
+        .stdout_has("[on_slurm] job none")
+        .stdout_has("[stays_local] job none");
+    assert!(job_ids(&run).is_empty());
+}

@@ -1,0 +1,15 @@
+//! Integration tests of `engine run --executor slurm` against a real Slurm cluster: the
+//! one-node cluster of `scripts/slurm-dev-cluster.sh up` (which `.ci/run` brings up). When
+//! no cluster answers, every test here fails and says how to start one.
+
+#[path = "../run/support.rs"]
+#[allow(
+    dead_code,
+    reason = "the builder is shared with the `run` tests, which use all of it"
+)]
+mod support;
+
+mod cluster;
+mod errors;
+mod jobs;
+mod stopping;

@@ -1,0 +1,198 @@
+//! Jobs that engine stops: a timeout and Ctrl-C `scancel` exactly the run's jobs, and none is
+//! left in the queue when the engine exits.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::cluster::{
+    field, in_queue, job_id, job_ids, jobs_named, show_job, slurm_test, unique_name,
+};
+
+#[test]
+fn a_timeout_cancels_the_job_long_before_slurms_own_limit() {
+    // Slurm's smallest limit is a minute (`--time=1`); engine's own timer stops the job at
+    // the exact timeout, counted from when the job began to run.
+    let test = slurm_test(
+        r#"
+tasks:
+  slow:
+    run: 'touch started; sleep 300; touch finished'
+    timeout: 2s
+  after:
+    depends_on: slow
+    run: 'touch after'
+"#,
+    );
+    let run = test.run();
+    run.code(1)
+        .status("slow", "timed_out")
+        .skipped("after", "dependency_failed")
+        .not_started("after")
+        .stderr_has("TIMEOUT slow")
+        .faster_than(Duration::from_secs(50));
+    assert!(test.path("started").exists(), "the job never ran");
+    assert!(!test.path("finished").exists());
+    let id = job_id(&run, "slow");
+    assert_eq!(
+        in_queue(std::slice::from_ref(&id)),
+        Vec::<String>::new(),
+        "the job is still in the queue"
+    );
+    let record = show_job(&id);
+    assert_eq!(field(&record, "JobState"), Some("CANCELLED"), "{record}");
+    assert_eq!(field(&record, "TimeLimit"), Some("00:01:00"), "{record}");
+    // It ran about its 2 s, not Slurm's minute.
+    let ran = field(&record, "RunTime").expect("a run time");
+    assert!(ran < "00:00:15", "the job ran for {ran}");
+}
+
+#[test]
+fn ctrl_c_cancels_every_job_of_the_run_and_only_those() {
+    let name = unique_name("ctrl-c");
+    // Someone else's job, submitted outside engine: it must survive the run.
+    let bystander = Command::new("sbatch")
+        .args([
+            "--parsable",
+            &format!("--job-name=bystander-{name}"),
+            "--output=/dev/null",
+            "--wrap=sleep 120",
+        ])
+        .output()
+        .expect("run sbatch");
+    assert!(
+        bystander.status.success(),
+        "cannot submit the bystander job"
+    );
+    let bystander = String::from_utf8_lossy(&bystander.stdout).trim().to_owned();
+    let test = slurm_test(&format!(
+        r#"
+name: {name}
+tasks:
+  first:
+    run: 'touch first.started; sleep 300'
+  second:
+    run: 'touch second.started; sleep 300'
+  wide:
+    run: 'touch wide.started; sleep 300'
+    resources: {{ cpus: 2 }}
+  on_thread:
+    script: 'sleep(300.0)'
+  later:
+    depends_on: [first, second]
+    run: 'touch later.started'
+"#
+    ));
+    let mut engine = test.spawn();
+    // Wait until at least one job runs; the others may still pend (the node has 2 CPUs).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !["first", "second", "wide"]
+        .iter()
+        .any(|task| test.path(&format!("{task}.started")).exists())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no job of the run started within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    engine.signal(Signal::SIGINT);
+    let run = engine.wait();
+    run.code(130)
+        .status("first", "interrupted")
+        .status("second", "interrupted")
+        .status("wide", "interrupted")
+        .status("on_thread", "interrupted")
+        .skipped("later", "interrupted")
+        .not_started("later")
+        .ended_within_after_signal(Duration::from_secs(15));
+    let ids: Vec<String> = job_ids(&run).into_iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.len(), 3, "three jobs were submitted: {ids:?}");
+    assert_eq!(
+        in_queue(&ids),
+        Vec::<String>::new(),
+        "jobs of the run are left in the queue"
+    );
+    let jobs = jobs_named(&name);
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
+    assert!(
+        jobs.iter().all(|job| job.ends_with(" CANCELLED")),
+        "{jobs:?}"
+    );
+    // The bystander was not touched.
+    let still = in_queue(std::slice::from_ref(&bystander));
+    let _ = Command::new("scancel").arg(&bystander).status();
+    assert_eq!(
+        still.len(),
+        1,
+        "the bystander job {bystander} was cancelled too"
+    );
+}
+
+#[test]
+fn after_a_failure_jobs_still_waiting_in_the_queue_are_withdrawn() {
+    let name = unique_name("fail-fast");
+    // `holder` (submitted first, so first to get a CPU) keeps a CPU busy until the test
+    // releases it, so `wide`, which needs both of the node's CPUs, waits in the queue while
+    // `fails` runs and fails. Running jobs finish, as local tasks do; the waiting one is
+    // cancelled before it ever runs, and counts as not started.
+    let test = slurm_test(&format!(
+        r#"
+name: {name}
+tasks:
+  holder:
+    run: 'touch holder.started; while [ ! -e release ]; do sleep 0.1; done'
+  fails:
+    run: 'sleep 1; exit 3'
+  wide:
+    run: 'touch wide.ran'
+    resources: {{ cpus: 2 }}
+"#
+    ));
+    let engine = test.spawn();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let wide_job = format!("{name}.wide");
+    while !jobs_named(&name)
+        .iter()
+        .any(|job| job.contains(&wide_job) && job.ends_with(" CANCELLED"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "`wide` was not withdrawn: {:?}",
+            jobs_named(&name)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::write(test.path("release"), "").expect("release `holder`");
+    let run = engine.wait();
+    run.code(1)
+        .status("holder", "succeeded")
+        .status("fails", "failed")
+        .skipped("wide", "run_stopped")
+        .stderr_has("skipped wide: not started: the run stopped after a failure");
+    assert!(!test.path("wide.ran").exists(), "the withdrawn job ran");
+    let wide = job_id(&run, "wide");
+    let states: Vec<String> = run
+        .events_of("task_job")
+        .iter()
+        .filter(|e| e["task"] == "wide")
+        .map(|e| e["state"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("withdrawn before it ran (the run stopped after a failure)"),
+        "{states:?}"
+    );
+    let record = show_job(&wide);
+    assert_eq!(field(&record, "JobState"), Some("CANCELLED"), "{record}");
+    assert_eq!(
+        field(&record, "NodeList"),
+        Some(""),
+        "never on a node: {record}"
+    );
+    assert_eq!(field(&record, "RunTime"), Some("00:00:00"), "{record}");
+    // Nothing of the run is left in the queue.
+    let ids: Vec<String> = job_ids(&run).into_iter().map(|(_, id)| id).collect();
+    assert_eq!(in_queue(&ids), Vec::<String>::new());
+}
