@@ -74,6 +74,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         *cpus
     };
     let jobs = within_open_file_limit(args.jobs.unwrap_or(default_jobs));
+    too_big_for_jobs(&workflow, &graph, &on_slurm, jobs)?;
     let threads = args.threads.unwrap_or_else(|| (*cpus).max(4));
     let masker = secrets_masker(&workflow)?;
     let context = RunContext {
@@ -182,6 +183,41 @@ fn slurm_tasks(workflow: &Workflow, graph: &Graph, choice: Option<ExecutorKind>)
         on_slurm[id.index()] = runs_on_slurm(workflow.task(id), choice);
     }
     on_slurm
+}
+
+/// Refuses a run in which a local process task needs more CPUs than `-j` gives: it could
+/// never start.
+///
+/// # Errors
+/// A usage error naming the first such task.
+fn too_big_for_jobs(
+    workflow: &Workflow,
+    graph: &Graph,
+    on_slurm: &[bool],
+    jobs: usize,
+) -> Result<(), EngineError> {
+    let too_big = graph
+        .tasks()
+        .iter()
+        .map(|&id| workflow.task(id))
+        .find(|task| {
+            task.isolation == crate::model::Isolation::Process
+                && !on_slurm[task.id.index()]
+                && task.resources.cpus as usize > jobs
+        });
+    match too_big {
+        None => Ok(()),
+        Some(task) => Err(EngineError::Usage {
+            message: format!(
+                "task `{}` needs {} CPUs (`resources.cpus`), but this run has {jobs} job slots (`-j {jobs}`)",
+                task.name, task.resources.cpus
+            ),
+            hint: Some(format!(
+                "run with `-j {}` or more, or lower the task's `resources.cpus`",
+                task.resources.cpus
+            )),
+        }),
+    }
 }
 
 /// Default `-j` when tasks run on Slurm: jobs in the queue at once. Enough to keep a small
@@ -309,6 +345,32 @@ pub fn script_worker(args: &ScriptArgs) -> Result<(), EngineError> {
             hint: None,
         });
     };
+    let engine = script_engine();
+    // The engine passes the script with its templates filled in, and the constants.
+    let filled_in = match std::env::var(crate::execute::SCRIPT_SOURCE) {
+        Ok(source) => Some(
+            engine
+                .compile(&source)
+                .map_err(|error| EngineError::Usage {
+                    message: format!(
+                        "the script of task `{}` does not compile: {error}",
+                        task.name
+                    ),
+                    hint: None,
+                })?,
+        ),
+        Err(_) => None,
+    };
+    let ast = filled_in.as_ref().unwrap_or(ast);
+    let constants = match std::env::var(crate::execute::SCRIPT_CONSTANTS) {
+        Ok(json) => Some(Arc::new(engine.parse_json(&json, true).map_err(
+            |error| EngineError::Usage {
+                message: format!("invalid {}: {error}", crate::execute::SCRIPT_CONSTANTS),
+                hint: None,
+            },
+        )?)),
+        Err(_) => None,
+    };
     let scope = ScriptScope {
         print: Box::new(|line| {
             let mut out = std::io::stdout().lock();
@@ -318,8 +380,9 @@ pub fn script_worker(args: &ScriptArgs) -> Result<(), EngineError> {
         cwd: std::env::current_dir().unwrap_or_else(|_| task.cwd.clone()),
         env: Vec::new(),
         results: std::cell::RefCell::default(),
+        constants,
     };
-    let (end, results) = crate::script::run_script_with_results(&script_engine(), ast, scope);
+    let (end, results) = crate::script::run_script_with_results(&engine, ast, scope);
     if let Some(path) = std::env::var_os("ENGINE_RESULTS")
         && !results.is_empty()
     {

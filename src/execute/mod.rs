@@ -16,6 +16,7 @@ pub use fake::FakeExecutor;
 pub use inbox::{Inbox, Outbox};
 pub use local::LocalExecutor;
 pub use log::TaskLog;
+pub use process::{SCRIPT_CONSTANTS, SCRIPT_SOURCE};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -89,6 +90,8 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// Which attempt this is, from 1.
     pub attempt: u32,
+    /// For scripts: the constants `vars`, `matrix` and `tasks` they may read.
+    pub constants: Option<Arc<rhai::Map>>,
 }
 
 impl Launch {
@@ -100,6 +103,7 @@ impl Launch {
             env: Arc::clone(&task.env),
             cwd: task.cwd.clone(),
             attempt,
+            constants: None,
         }
     }
 }

@@ -15,6 +15,14 @@ use super::reactor::{Group, Reactor, Watch};
 use super::{Exit, Launch, Message, Results, RunContext, TaskLog, Termination};
 use crate::model::{Command as TaskCommand, Task, TaskId};
 
+/// The environment variable that gives the `__script` worker its script when templates were
+/// filled in.
+pub const SCRIPT_SOURCE: &str = "ENGINE_SCRIPT_SOURCE";
+
+/// The environment variable that gives the `__script` worker the constants `vars`, `matrix`
+/// and `tasks`, as JSON.
+pub const SCRIPT_CONSTANTS: &str = "ENGINE_SCRIPT_CONSTANTS";
+
 /// Starts process tasks and signals their groups.
 #[derive(Debug)]
 pub struct ProcessExecutor {
@@ -64,7 +72,25 @@ impl ProcessExecutor {
                     }
                 }
             }
-            TaskCommand::Script { .. } | TaskCommand::None => {
+            TaskCommand::Script { source, .. } => {
+                let mut command = Command::new(&self.worker);
+                command
+                    .arg("__script")
+                    .arg(&self.context.workflow_path)
+                    .arg(&task.name);
+                // What the worker cannot read from the workflow file: the script with its
+                // templates filled in, and the constants `vars`, `matrix` and `tasks`.
+                let templated = !matches!(&task.command,
+                    TaskCommand::Script { source: own, .. } if Arc::ptr_eq(own, source));
+                if templated {
+                    command.env(SCRIPT_SOURCE, &**source);
+                }
+                if let Some(constants) = &launch.constants {
+                    command.env(SCRIPT_CONSTANTS, rhai::format_map_as_json(constants));
+                }
+                command
+            }
+            TaskCommand::None => {
                 let mut command = Command::new(&self.worker);
                 command
                     .arg("__script")

@@ -73,6 +73,7 @@ impl ThreadExecutor {
         ));
         env.push(("ENGINE_RUN_ID".into(), self.context.run_id.clone()));
         let cwd = launch.cwd.clone();
+        let constants = launch.constants.clone();
         let Some((pool, _)) = &self.workers else {
             return Err("the worker threads are missing".into());
         };
@@ -95,6 +96,7 @@ impl ThreadExecutor {
                 cwd,
                 env,
                 results: std::cell::RefCell::default(),
+                constants,
             };
             let (end, results) = run_script_with_results(&engine, &ast, scope);
             let results = results

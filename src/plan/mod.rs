@@ -1,6 +1,7 @@
 //! Planning: the dependency graph of the selected tasks (petgraph), its waves and the
 //! critical-path priorities, plus the dry-run and graph renderings. Knows the model only.
 
+mod filled;
 mod graph;
 mod render_graph;
 mod render_plan;

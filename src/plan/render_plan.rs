@@ -6,12 +6,14 @@ use std::fmt::Write;
 use serde_json::json;
 
 use super::Graph;
+use super::filled::Filler;
 use crate::model::{Command, Task, TaskId, Workflow};
 
 /// The plan as text for a terminal or a log. Deterministic: waves in order, tasks in file order.
 #[must_use]
 pub fn render_plan_text(workflow: &Workflow, graph: &Graph) -> String {
     let waves = graph.waves();
+    let filler = Filler::new(workflow);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -30,7 +32,7 @@ pub fn render_plan_text(workflow: &Workflow, graph: &Graph) -> String {
         };
         let _ = writeln!(out, "\nwave {}{together}", number + 1);
         for &id in wave {
-            render_task(&mut out, workflow, graph, workflow.task(id));
+            render_task(&mut out, workflow, graph, &filler, workflow.task(id));
         }
     }
     out
@@ -40,10 +42,25 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
     if count == 1 { one } else { many }
 }
 
-fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, task: &Task) {
+fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, filler: &Filler, task: &Task) {
     let _ = write!(out, "  {}  [{}]", task.name, task.isolation);
     if let Some(timeout) = task.timeout {
         let _ = write!(out, "  timeout {timeout}");
+    }
+    if task.resources.cpus > 1 {
+        let _ = write!(out, "  cpus {}", task.resources.cpus);
+    }
+    if let Some(pool) = task.pool.and_then(|pool| workflow.pools.get(pool)) {
+        let _ = write!(out, "  pool {}", pool.name);
+    }
+    if task.retries > 0 {
+        let _ = write!(out, "  retries {}", task.retries);
+    }
+    if task.allow_failure {
+        out.push_str("  may fail");
+    }
+    if let Some(condition) = &task.condition {
+        let _ = write!(out, "  if {}", condition.text);
     }
     let deps: Vec<&str> = graph
         .dependencies(task.id)
@@ -61,12 +78,14 @@ fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, task: &Task
             } else {
                 format!("{shell}$ ")
             };
+            let run = filler.command(task).unwrap_or_else(|| run.to_string());
             for (index, line) in run.trim_end().lines().enumerate() {
                 let lead = if index == 0 { prefix.as_str() } else { "  " };
                 let _ = writeln!(out, "      {lead}{line}");
             }
         }
         Command::Script { source, .. } => {
+            let source = filler.command(task).unwrap_or_else(|| source.to_string());
             let lines = source.trim_end().lines().count();
             let first = source
                 .lines()
@@ -86,12 +105,22 @@ fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, task: &Task
 /// The plan as JSON: the workflow name and its waves, each a list of tasks.
 #[must_use]
 pub fn render_plan_json(workflow: &Workflow, graph: &Graph) -> serde_json::Value {
+    let filler = Filler::new(workflow);
     let task_json = |id: TaskId| {
         let task = workflow.task(id);
+        let filled = filler.command(task);
         let (run, shell, script) = match &task.command {
             Command::None => (None, None, None),
-            Command::Shell { run, shell } => (Some(run.to_string()), Some(shell.to_string()), None),
-            Command::Script { source, .. } => (None, None, Some(source.to_string())),
+            Command::Shell { run, shell } => (
+                Some(filled.unwrap_or_else(|| run.to_string())),
+                Some(shell.to_string()),
+                None,
+            ),
+            Command::Script { source, .. } => (
+                None,
+                None,
+                Some(filled.unwrap_or_else(|| source.to_string())),
+            ),
         };
         json!({
             "name": task.name,
@@ -103,6 +132,12 @@ pub fn render_plan_json(workflow: &Workflow, graph: &Graph) -> serde_json::Value
             "depends_on": graph.dependencies(id).map(|dep| workflow.task(dep).name.clone()).collect::<Vec<_>>(),
             "timeout_ms": task.timeout.map(|t| u64::try_from(t.get().as_millis()).unwrap_or(u64::MAX)),
             "cwd": task.cwd,
+            "if": task.condition.as_ref().map(|condition| condition.text.clone()),
+            "retries": task.retries,
+            "allow_failure": task.allow_failure,
+            "pool": task.pool.and_then(|pool| workflow.pools.get(pool)).map(|pool| pool.name.clone()),
+            "cpus": task.resources.cpus,
+            "memory": task.resources.memory.map(|memory| memory.to_string()),
         })
     };
     json!({

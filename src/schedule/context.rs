@@ -62,11 +62,7 @@ impl<'a> Templating<'a> {
                 env.insert(name.as_str().into(), value.clone().into());
             }
         }
-        let matrix: Map = task
-            .matrix
-            .iter()
-            .map(|(key, value)| (key.as_str().into(), value.to_dynamic()))
-            .collect();
+        let matrix = matrix_of(task);
         let mut tasks = Map::new();
         for ancestor in ancestors(self.graph, task.id) {
             let Some(outcome) = &outcomes[ancestor.index()] else {
@@ -92,6 +88,31 @@ impl<'a> Templating<'a> {
             tasks,
             status,
         }
+    }
+
+    /// The constants a script of `task` reads: `vars`, `matrix` and, when the script names
+    /// it, `tasks` (the status and results of every task it depends on).
+    pub fn constants(&self, task: &Task, outcomes: &[Option<Outcome>]) -> Map {
+        let status = DependencyStatus {
+            all_succeeded: true,
+            any_failed: false,
+        };
+        let reads_tasks =
+            matches!(&task.command, Command::Script { source, .. } if source.contains("tasks"));
+        let context = if reads_tasks {
+            self.context(task, outcomes, status)
+        } else {
+            Context {
+                vars: self.vars.clone(),
+                matrix: matrix_of(task),
+                ..Context::default()
+            }
+        };
+        let mut constants = Map::new();
+        constants.insert("vars".into(), Dynamic::from_map(context.vars));
+        constants.insert("matrix".into(), Dynamic::from_map(context.matrix));
+        constants.insert("tasks".into(), Dynamic::from_map(context.tasks));
+        constants
     }
 
     /// Whether the task's condition holds.
@@ -177,6 +198,14 @@ impl<'a> Templating<'a> {
         }
         Ok(launch)
     }
+}
+
+/// A task's matrix values as a rhai map.
+fn matrix_of(task: &Task) -> Map {
+    task.matrix
+        .iter()
+        .map(|(key, value)| (key.as_str().into(), value.to_dynamic()))
+        .collect()
 }
 
 /// Every task `task` depends on, directly or not.

@@ -123,7 +123,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let count = workflow.tasks.len();
         let templated = graph.tasks().iter().any(|&task| {
             let task = workflow.task(task);
-            task.templates.is_some() || task.condition.is_some()
+            task.templates.is_some() || task.condition.is_some() || reads_constants(task)
         });
         Self {
             workflow,
@@ -358,13 +358,20 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.attempts[task.index()] += 1;
         let attempt = self.attempts[task.index()];
         let attempts = spec.retries + 1;
-        let launch = if spec.templates.is_some() {
+        let launch = if spec.templates.is_some() || reads_constants(spec) {
             let (workflow, graph) = (self.workflow, self.graph);
             let templating = self
                 .templating
                 .get_or_insert_with(|| Templating::new(workflow, graph));
             let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
-            templating.launch(spec, outcomes, attempt)
+            templating
+                .launch(spec, outcomes, attempt)
+                .map(|mut launch| {
+                    if reads_constants(spec) {
+                        launch.constants = Some(Arc::new(templating.constants(spec, outcomes)));
+                    }
+                    launch
+                })
         } else {
             Ok(Launch::of(spec, attempt))
         };
@@ -829,6 +836,18 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 self.finish(task, status, running.started.elapsed(), Vec::new());
             }
         }
+    }
+}
+
+/// Whether a task is a script that names `vars`, `matrix` or `tasks`, which it may read as
+/// constants. (A plain text search: a script that only mentions them in a string gets them
+/// too, at no harm.)
+fn reads_constants(task: &crate::model::Task) -> bool {
+    match &task.command {
+        Command::Script { source, .. } => ["vars", "matrix", "tasks"]
+            .iter()
+            .any(|name| source.contains(name)),
+        _ => false,
     }
 }
 

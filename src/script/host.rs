@@ -81,6 +81,8 @@ pub struct ScriptScope {
     pub env: Vec<(String, String)>,
     /// What `result(key, value)` set, in order, each key once.
     pub results: RefCell<Vec<(String, String)>>,
+    /// Constants the script can read: `vars`, `matrix`, `tasks`.
+    pub constants: Option<Arc<rhai::Map>>,
 }
 
 thread_local! {
@@ -110,8 +112,14 @@ pub fn run_script_with_results(
     ast: &AST,
     scope: ScriptScope,
 ) -> (ScriptEnd, Vec<(String, String)>) {
+    let mut constants = rhai::Scope::new();
+    for (name, value) in scope.constants.iter().flat_map(|map| map.iter()) {
+        constants.push_constant(name.as_str(), value.clone());
+    }
     SCOPE.with(|slot| *slot.borrow_mut() = Some(scope));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run_ast(ast)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engine.run_ast_with_scope(&mut constants, ast)
+    }));
     let scope = SCOPE.with(|slot| slot.borrow_mut().take());
     let results = scope
         .map(|scope| scope.results.into_inner())
@@ -284,6 +292,7 @@ mod tests {
             cwd: std::env::temp_dir(),
             env: vec![("GREETING".into(), "hi".into())],
             results: std::cell::RefCell::default(),
+            constants: None,
         };
         let end = run_script(&engine, &ast, scope);
         let printed = printed.lock().expect("lock").clone();
@@ -339,6 +348,7 @@ mod tests {
             cwd: dir.path().to_path_buf(),
             env: Vec::new(),
             results: std::cell::RefCell::default(),
+            constants: None,
         };
         assert_eq!(run_script(&engine, &ast, scope), ScriptEnd::Done);
         assert_eq!(*printed.lock().expect("lock"), ["data"]);

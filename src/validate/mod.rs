@@ -74,7 +74,12 @@ fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
             if known {
                 continue;
             }
-            let source = match read_source(&path) {
+            // Shown as the user would write it: next to the including file's shown name.
+            let shown = Path::new(sources[next].name()).parent().map_or_else(
+                || PathBuf::from(&include.value),
+                |dir| dir.join(&include.value),
+            );
+            let source = match read_source_as(&path, shown.display().to_string()) {
                 Ok(source) => Arc::new(source),
                 Err(report) => {
                     let why = report
@@ -139,9 +144,13 @@ fn reports(sources: &[Arc<Source>], found: Vec<(usize, Diagnostic)>) -> Vec<Repo
 /// # Errors
 /// A report when the file cannot be read or is not UTF-8.
 pub fn read_source(path: &Path) -> Result<Source, Report> {
+    read_source_as(path, path.display().to_string())
+}
+
+/// Reads a workflow file as UTF-8 text, shown to users as `name`.
+fn read_source_as(path: &Path, name: String) -> Result<Source, Report> {
     use crate::diagnostic::Span;
 
-    let name = path.display().to_string();
     // Tasks resolve `cwd` against the workflow's directory and child processes get the
     // workflow's path, so keep it absolute; messages show the path as the user gave it.
     let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());

@@ -124,6 +124,19 @@ impl Validator<'_> {
 
     /// Checks the names an expression uses: variables and matrix keys now, tasks later.
     fn check_references(&mut self, value: &Spanned<String>, expr: &Expr, uses: &mut Uses<'_>) {
+        if let Some((name, range)) = undefined_variable(expr) {
+            let span = self.text_span(value, &range);
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::UnknownReference,
+                    format!("unknown name `{name}` in a template"),
+                )
+                .at(span, Some("not known here".into()))
+                .hint(format!(
+                    "templates read `vars.{name}`, `env.{name}`, `matrix.{name}` or `tasks.<task>.results.{name}`"
+                )),
+            );
+        }
         for reference in template::references(expr) {
             let span = self.text_span(value, &reference.span);
             match reference.root {
@@ -207,4 +220,41 @@ impl Validator<'_> {
             None => first_line(source, start),
         }
     }
+}
+
+/// The first name an expression uses as a variable that is none of `vars`, `env`, `matrix`
+/// and `tasks`, with its byte range in the template text. (Misspelled paths under those
+/// four are checked by `references`.)
+fn undefined_variable(expr: &Expr) -> Option<(String, Range<usize>)> {
+    thread_local! {
+        static STRICT: rhai::Engine = {
+            let mut engine = crate::script::base_engine();
+            engine.set_strict_variables(true);
+            engine
+        };
+    }
+    let mut scope = rhai::Scope::new();
+    for name in ["vars", "env", "matrix", "tasks"] {
+        scope.push_constant(name, ());
+    }
+    let error = STRICT
+        .with(|engine| engine.compile_expression_with_scope(&scope, &expr.source))
+        .err()?;
+    let rhai::ParseErrorType::VariableUndefined(name) = *error.0 else {
+        return None;
+    };
+    let line = error.1.line()?;
+    let column = error.1.position().unwrap_or(1);
+    let line_start: usize = expr
+        .source
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    let within = expr.source[line_start..]
+        .char_indices()
+        .nth(column - 1)
+        .map_or(expr.source.len() - line_start, |(at, _)| at);
+    let start = expr.span.start + line_start + within;
+    Some((name.clone(), start..start + name.len()))
 }

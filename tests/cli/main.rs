@@ -4,6 +4,7 @@
 mod check;
 mod files;
 mod graph;
+mod language;
 mod misc;
 mod plan;
 mod snapshots;

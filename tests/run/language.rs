@@ -288,3 +288,51 @@ tasks:
     assert!(log.contains("token is ***"), "{log}");
     assert!(!log.contains("s3cr3t-value"), "{log}");
 }
+
+#[test]
+fn scripts_read_results_vars_and_matrix_as_constants_on_threads_and_in_processes() {
+    let run = Test::new(
+        r#"
+vars: { greeting: hello }
+tasks:
+  version:
+    run: echo "tag=v2" >> "$ENGINE_RESULTS"
+  on_thread:
+    depends_on: version
+    matrix: { size: [small] }
+    script: |
+      print(`${vars.greeting} ${tasks.version.results.tag} ${matrix.size} ${tasks.version.status}`);
+  in_process:
+    depends_on: version
+    isolation: process
+    script: |
+      print(`${vars.greeting} from a process: ${tasks.version.results.tag} and ${{ tasks.version.results.tag }}`);
+      result("seen", tasks.version.results.tag);
+"#,
+    )
+    .run();
+    run.code(0)
+        .stdout_has("hello v2 small success")
+        .stdout_has("hello from a process: v2 and v2");
+    assert_eq!(run.finished("in_process")["results"]["seen"], "v2");
+}
+
+#[test]
+fn a_task_needing_more_cpus_than_jobs_is_refused_before_anything_runs() {
+    let test = Test::new(
+        "
+tasks:
+  first:
+    run: touch ran
+  big:
+    resources: { cpus: 4 }
+    run: echo big
+",
+    )
+    .args(["-j", "2"]);
+    let run = test.run();
+    run.code(2)
+        .stderr_has("task `big` needs 4 CPUs")
+        .stderr_has("-j 4");
+    assert!(!test.path("ran").exists());
+}

@@ -1,0 +1,147 @@
+//! `check` and `plan` for the workflow language of issue 5: every new kind of mistake located
+//! at its line and column, `include`, and plans with templates filled in.
+
+use crate::support::{Test, WORKFLOW, json};
+
+/// One or more mistakes of every new kind.
+const MISTAKES: &str = r#"vars: { tag: v1 }
+pools: { db: 1, empty: 0 }
+secrets: [bad-name]
+env_file: missing.env
+tasks:
+  a:
+    run: echo ${{ version }} ${{ vars.tga }}
+    pool: dbb
+    resources: { cpus: 0, memory: 2 GB }
+    retries: 1000
+  b:
+    run: echo ${{ tasks.a.results.x }} ${{ matrix.os }}
+    if: ${{ success( }}
+  c:
+    depends_on: [b]
+    matrix: { os: [], 9x: [a] }
+    retry_delay: 5 sec
+    run: echo ${{ tasks.nope.results.y }}
+  d:
+    run: echo "${{ vars.tag "
+"#;
+
+#[test]
+fn every_new_kind_of_mistake_is_reported_at_its_place_in_one_pass() {
+    let output = Test::new()
+        .workflow(MISTAKES)
+        .args(["check", "--format", "json", WORKFLOW])
+        .status(2)
+        .run();
+    let report = json(&output.stdout);
+    let found: Vec<(String, u64, u64)> = report["files"][0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().expect("kind").to_owned(),
+                d["line"].as_u64().expect("line"),
+                d["column"].as_u64().expect("column"),
+            )
+        })
+        .collect();
+    let expected = [
+        ("unknown_pool", 2, 24),
+        ("invalid_env_name", 3, 11),
+        ("invalid_setting", 4, 11),
+        ("invalid_matrix", 16, 19),
+        ("invalid_matrix", 16, 23),
+        ("unknown_reference", 7, 19),
+        ("unknown_reference", 7, 39),
+        ("invalid_setting", 10, 14),
+        ("unknown_pool", 8, 11),
+        ("invalid_resources", 9, 24),
+        ("invalid_resources", 9, 35),
+        ("unknown_reference", 12, 51),
+        ("template_syntax", 13, 21),
+        ("invalid_duration", 17, 18),
+        ("template_syntax", 20, 16),
+        ("results_without_dependency", 12, 25),
+        ("unknown_reference", 18, 25),
+    ];
+    let expected: Vec<(String, u64, u64)> = expected
+        .iter()
+        .map(|(kind, line, column)| ((*kind).to_owned(), *line, *column))
+        .collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn hints_name_the_fix() {
+    Test::new()
+        .workflow(MISTAKES)
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("help: did you mean `db`?")
+        .stderr_has("add `a` to `depends_on` of `b`")
+        .stderr_has("templates read `vars.version`")
+        .stderr_has("add `matrix: { os: [...] }` to the task")
+        .run();
+}
+
+#[test]
+fn include_adds_tasks_and_a_name_defined_twice_names_both_places() {
+    Test::new()
+        .workflow("include: [lib.yaml]\ntasks:\n  deploy:\n    depends_on: [build]\n    run: echo deploy\n")
+        .file("lib.yaml", "tasks:\n  build:\n    run: echo build\n")
+        .args(["check", WORKFLOW])
+        .stdout("ok: workflow.yaml (2 tasks)\n")
+        .run();
+    Test::new()
+        .workflow("include: [lib.yaml]\ntasks:\n  build:\n    run: echo mine\n")
+        .file(
+            "lib.yaml",
+            "tasks:\n  other:\n    run: 'true'\n  build:\n    run: echo theirs\n",
+        )
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("task `build` is defined twice")
+        .stderr_has("[lib.yaml:4:3]")
+        .stderr_has("the first definition is at workflow.yaml:3:3")
+        .run();
+}
+
+#[test]
+fn a_missing_include_is_located_in_the_including_file() {
+    Test::new()
+        .workflow("include: [nowhere.yaml]\ntasks:\n  a:\n    run: 'true'\n")
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("cannot include `nowhere.yaml`")
+        .stderr_has("[workflow.yaml:1:11]")
+        .run();
+}
+
+#[test]
+fn the_plan_fills_in_what_is_known_and_shows_results_as_placeholders() {
+    Test::new()
+        .workflow(
+            r#"
+vars: { tag: v1 }
+tasks:
+  build:
+    matrix: { os: [linux] }
+    run: echo "build ${{ vars.tag }} for ${{ matrix.os }}" >> "$ENGINE_RESULTS"
+  ship:
+    depends_on: [build]
+    if: ${{ vars.tag != "" }}
+    retries: 2
+    run: echo shipping ${{ tasks["build[os=linux]"].results.artifact }} tagged ${{ vars.tag }}
+"#,
+        )
+        .args(["plan", WORKFLOW, "--var", "tag=v2; rm -rf /"])
+        .status(0)
+        .stdout_has("build[os=linux]  [process]")
+        .stdout_has(r#"$ echo "build v2; rm -rf / for linux" >> "$ENGINE_RESULTS""#)
+        .stdout_has(r#"retries 2  if vars.tag != """#)
+        .stdout_has(
+            r#"$ echo shipping <tasks["build[os=linux]"].results.artifact> tagged 'v2; rm -rf /'"#,
+        )
+        .run();
+}
