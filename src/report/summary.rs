@@ -112,6 +112,9 @@ pub fn render_summary(
     if summary.failed > 0 {
         counts.push(format!("{} failed", summary.failed));
     }
+    if summary.allowed_failures > 0 {
+        counts.push(format!("{} failed (allowed)", summary.allowed_failures));
+    }
     if summary.skipped > 0 {
         counts.push(format!("{} skipped", summary.skipped));
     }

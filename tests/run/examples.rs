@@ -50,7 +50,7 @@ fn every_example_workflow_succeeds() {
         }
         run.code(0);
         for finished in run.events_of("task_finished") {
-            if finished["status"] != "succeeded" {
+            if finished["status"] != "succeeded" && finished["allowed_failure"] != true {
                 run.fail(&format!("{}: {finished}", example.display()));
             }
         }

@@ -146,7 +146,8 @@ tasks:
     run.code(0)
         .status("lint", "failed")
         .status("build", "succeeded")
-        .stdout_has("built");
+        .stdout_has("built")
+        .stderr_has("1 succeeded, 1 failed (allowed)");
     assert_eq!(run.finished("lint")["allowed_failure"], true);
 }
 
