@@ -7,12 +7,12 @@ use std::cell::OnceCell;
 use rhai::Map;
 
 use crate::model::{Task, Workflow};
-use crate::template::{Context, Evaluator, Part, Root, Template, references};
+use crate::template::{Context, Evaluator, Masker, Part, Root, Template, references};
 
 /// Fills in templates for the plan; the evaluator is made on the first template.
 pub struct Filler<'a> {
     workflow: &'a Workflow,
-    evaluator: OnceCell<(Evaluator, Map, Map)>,
+    evaluator: OnceCell<(Evaluator, Map, Map, Masker)>,
 }
 
 impl<'a> Filler<'a> {
@@ -33,7 +33,7 @@ impl<'a> Filler<'a> {
     }
 
     fn fill(&self, task: &Task, template: &Template) -> String {
-        let (evaluator, vars, process_env) = self.evaluator.get_or_init(|| {
+        let (evaluator, vars, process_env, masker) = self.evaluator.get_or_init(|| {
             let vars = self
                 .workflow
                 .vars
@@ -43,7 +43,13 @@ impl<'a> Filler<'a> {
             let env = std::env::vars()
                 .map(|(name, value)| (name.into(), value.into()))
                 .collect();
-            (Evaluator::new(), vars, env)
+            // A secret filled in from the environment is shown as `***`, as in a run.
+            let secrets = self
+                .workflow
+                .secrets
+                .iter()
+                .filter_map(|name| std::env::var(name).ok());
+            (Evaluator::new(), vars, env, Masker::new(secrets))
         });
         let mut env = process_env.clone();
         for (name, value) in task.env.iter() {
@@ -72,7 +78,7 @@ impl<'a> Filler<'a> {
                         flavor: template.flavor,
                     };
                     match evaluator.render(&alone, &context) {
-                        Ok(text) if !reads_tasks => out.push_str(&text),
+                        Ok(text) if !reads_tasks => out.push_str(&masker.mask(&text)),
                         // Known only once the run is under way.
                         _ => {
                             out.push('<');

@@ -145,3 +145,16 @@ tasks:
         )
         .run();
 }
+
+#[test]
+fn the_plan_masks_a_secret_filled_in_from_the_environment() {
+    Test::new()
+        .workflow(
+            "secrets: [TOKEN]\ntasks:\n  call:\n    run: curl -H ${{ env.TOKEN }} example.org\n",
+        )
+        .env("TOKEN", "s3cr3t-value")
+        .args(["plan", WORKFLOW])
+        .stdout_has("$ curl -H *** example.org")
+        .stdout_lacks("s3cr3t")
+        .run();
+}

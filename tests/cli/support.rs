@@ -32,6 +32,7 @@ pub struct Test {
     stdout_has: Vec<String>,
     stderr_has: Vec<String>,
     stdout_lacks: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 /// What a run printed, for checks beyond the builder's.
@@ -53,7 +54,14 @@ impl Test {
             stdout_has: Vec::new(),
             stderr_has: Vec::new(),
             stdout_lacks: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable of the engine.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// Writes `yaml` to `workflow.yaml` in the temp dir.
@@ -135,6 +143,7 @@ impl Test {
             .current_dir(current_dir)
             .env("NO_COLOR", "1")
             .env_remove("CLICOLOR_FORCE")
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .stdin(std::process::Stdio::null())
             .output()
             .expect("start engine");
