@@ -10,6 +10,7 @@ pub mod execute;
 pub mod model;
 pub mod parse;
 pub mod plan;
+pub mod record;
 pub mod report;
 pub mod schedule;
 pub mod script;
