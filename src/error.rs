@@ -46,6 +46,15 @@ pub enum EngineError {
         /// What to do.
         hint: String,
     },
+    /// The state dir cannot be used: its run record is damaged or from a newer engine, or
+    /// another run of the workflow holds it; nothing ran.
+    #[error("{message}")]
+    State {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// The run was interrupted by a signal.
     #[error("interrupted")]
     Interrupted,
@@ -67,7 +76,8 @@ impl EngineError {
             Self::Invalid(_)
             | Self::AlreadyReported
             | Self::Usage { .. }
-            | Self::Cluster { .. } => exit_code::INVALID,
+            | Self::Cluster { .. }
+            | Self::State { .. } => exit_code::INVALID,
             Self::TasksFailed { .. } | Self::Io { .. } => exit_code::TASK_FAILED,
             Self::Interrupted => exit_code::INTERRUPTED,
         }

@@ -72,6 +72,14 @@ pub enum SkipReason {
         /// The condition, as written.
         condition: String,
     },
+    /// Nothing it depends on changed since its last success, and its outputs are as that
+    /// run left them.
+    UpToDate,
+    /// The run being resumed finished it.
+    Resumed {
+        /// That run's id.
+        run: String,
+    },
 }
 
 impl SkipReason {
@@ -79,7 +87,10 @@ impl SkipReason {
     /// condition is a decision, not a failure.
     #[must_use]
     pub fn satisfies_dependents(&self) -> bool {
-        matches!(self, Self::ConditionFalse { .. })
+        matches!(
+            self,
+            Self::ConditionFalse { .. } | Self::UpToDate | Self::Resumed { .. }
+        )
     }
 }
 
@@ -169,6 +180,12 @@ pub enum Event {
     Interrupting {
         /// Whether running tasks are killed at once.
         forced: bool,
+    },
+    /// Something the user should know that is no task's doing, like a run record that
+    /// cannot be written.
+    Warning {
+        /// What happened.
+        message: String,
     },
     /// The run ended.
     RunFinished {

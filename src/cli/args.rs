@@ -57,6 +57,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// List the recorded runs of a workflow: id, start, duration, outcome, task counts.
+    Runs(RunsArgs),
+    /// Show each task's last recorded state and whether it would run now, and why.
+    Status(StatusArgs),
+    /// Print a task's log from the latest run in which it ran (or `--run ID`).
+    Logs(LogsArgs),
     /// Internal: run one script task in this process (used for `isolation: process`).
     #[command(name = "__script", hide = true)]
     Script(ScriptArgs),
@@ -109,6 +115,112 @@ pub struct RunArgs {
     /// Set a workflow variable (`vars:`) for this run, like `--var tag=v1.2`. Repeatable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Run tasks even when they are up to date: all of them, or (`--force TASK`, repeatable)
+    /// the named ones and every task that depends on them.
+    #[arg(long, value_name = "TASK", num_args = 0..=1, default_missing_value = "", action = clap::ArgAction::Append)]
+    pub force: Vec<String>,
+    /// Continue the last run of this workflow that did not succeed: what it finished is not
+    /// run again, what it was running starts over. Without TASK or --var, those of that run.
+    #[arg(long, conflicts_with = "no_record")]
+    pub resume: bool,
+    /// Keep the outputs of a task that fails or is interrupted, instead of deleting them
+    /// (they are never taken as up to date).
+    #[arg(long)]
+    pub keep_incomplete: bool,
+    /// If another `engine run` of this workflow uses the state dir, wait for it to end
+    /// instead of refusing to start.
+    #[arg(long)]
+    pub wait: bool,
+    /// Keep no run record: no up-to-date checks (every task runs), no history, no resume.
+    #[arg(long)]
+    pub no_record: bool,
+}
+
+/// Reads `--force FILE.yaml` (a flag followed by the workflow) as `--force=` and the file:
+/// task names never contain a dot, so a `.yaml` or `.yml` value is no task.
+#[must_use]
+pub fn untangle_force(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.into_iter().peekable();
+    while let Some(arg) = iter.next() {
+        let workflow_next = iter
+            .peek()
+            .and_then(|next| next.to_str())
+            .is_some_and(|next| {
+                std::path::Path::new(next)
+                    .extension()
+                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
+            });
+        if arg == "--force" && workflow_next {
+            out.push(std::ffi::OsString::from("--force="));
+        } else {
+            out.push(arg);
+        }
+    }
+    out
+}
+
+/// `engine runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The workflow file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Most runs shown, newest first.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Where run records are [default: `.engine/` next to the workflow].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// How to print them.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+/// `engine status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The workflow file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Only these tasks and what they depend on (default: all).
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+    /// Where run records are [default: `.engine/` next to the workflow].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Set a workflow variable, as for `engine run`.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// How to print it.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+/// `engine logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The workflow file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The task whose log to print.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+    /// The run (an id from `engine runs`) [default: the latest run in which the task ran].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Where run records are [default: `.engine/` next to the workflow].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Text for people or JSON for programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// A table.
+    Text,
+    /// JSON.
+    Json,
 }
 
 /// `engine run --executor`.
@@ -173,6 +285,12 @@ pub struct PlanArgs {
     /// Set a workflow variable (`vars:`), like `--var tag=v1.2`. Repeatable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Say for each task why it would run or be skipped as up to date (from the run record).
+    #[arg(long)]
+    pub explain: bool,
+    /// Where run records are, for `--explain` [default: `.engine/` next to the workflow].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `NAME=VALUE` of `--var`.

@@ -3,6 +3,7 @@
 mod args;
 mod check;
 mod graph;
+mod history;
 mod list;
 mod plan;
 mod run;
@@ -20,7 +21,7 @@ use crate::error::{EngineError, exit_code};
 /// Runs the `engine` command line and returns its exit code.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(args::untangle_force(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(error) => {
             // clap prints help and version to stdout with success, usage errors with code 2.
@@ -50,6 +51,9 @@ pub fn run(cli: Cli) -> Result<(), EngineError> {
     let color = cli.color.enabled();
     match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Runs(args) => history::runs(&args),
+        Command::Status(args) => history::status(&args),
+        Command::Logs(args) => history::logs(&args),
         Command::Script(args) => run::script_worker(&args),
         Command::Check(args) => check::run(&args, color),
         Command::Plan(args) => plan::run(&args),
@@ -102,7 +106,7 @@ fn print_error(error: &EngineError, color: bool) {
                 let _ = writeln!(err, "  hint: {hint}");
             }
         }
-        EngineError::Cluster { message, hint } => {
+        EngineError::Cluster { message, hint } | EngineError::State { message, hint } => {
             let _ = writeln!(err, "error: {message}");
             let _ = writeln!(err, "  hint: {hint}");
         }

@@ -3,6 +3,8 @@
 use super::args::{PlanArgs, PlanFormat};
 use crate::error::EngineError;
 use crate::plan::{render_plan_json, render_plan_text};
+use crate::record::explain::{explain, in_file_order};
+use crate::record::{Store, StoreError};
 
 /// Prints the plan of the requested tasks.
 ///
@@ -11,9 +13,57 @@ use crate::plan::{render_plan_json, render_plan_text};
 pub fn run(args: &PlanArgs) -> Result<(), EngineError> {
     let workflow = super::load_with_vars(&args.file, &args.vars)?;
     let graph = super::select(&workflow, &args.tasks, &args.file)?;
+    let verdicts = if args.explain {
+        let dir = args
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| super::run::default_state_dir(&args.file));
+        let successes = match Store::open_existing(&dir).map_err(StoreError::into_engine_error)? {
+            Some(store) => store
+                .successes(&super::run::workflow_key(&args.file))
+                .map_err(StoreError::into_engine_error)?,
+            None => rustc_hash::FxHashMap::default(),
+        };
+        Some(in_file_order(
+            &graph,
+            explain(&workflow, &graph, &successes),
+        ))
+    } else {
+        None
+    };
     let text = match args.format {
-        PlanFormat::Text => render_plan_text(&workflow, &graph),
-        PlanFormat::Json => format!("{:#}\n", render_plan_json(&workflow, &graph)),
+        PlanFormat::Text => {
+            let mut text = render_plan_text(&workflow, &graph);
+            if let Some(verdicts) = &verdicts {
+                text.push_str("\nwhy each task runs or not (from the run record):\n");
+                let width = verdicts
+                    .iter()
+                    .map(|(task, _)| workflow.task(*task).name.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                for (task, verdict) in verdicts {
+                    let name = &workflow.task(*task).name;
+                    text.push_str(&format!("  {name:<width$}  {verdict}\n"));
+                }
+            }
+            text
+        }
+        PlanFormat::Json => {
+            let mut plan = render_plan_json(&workflow, &graph);
+            if let Some(verdicts) = &verdicts {
+                plan["explain"] = verdicts
+                    .iter()
+                    .map(|(task, verdict)| {
+                        serde_json::json!({
+                            "task": workflow.task(*task).name,
+                            "now": verdict.kind(),
+                            "why": verdict.to_string(),
+                        })
+                    })
+                    .collect();
+            }
+            format!("{plan:#}\n")
+        }
     };
     super::write_stdout(&text)
 }

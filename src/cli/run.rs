@@ -12,6 +12,8 @@ use crate::execute::slurm::{SlurmExecutor, check_cluster, runs_on_slurm};
 use crate::execute::{Executor, Inbox, LocalExecutor, Message, Outbox, RunContext};
 use crate::model::{Command, ExecutorKind, Workflow};
 use crate::plan::Graph;
+use crate::record::lock::{self, RunLock};
+use crate::record::{Forced, Journal, Resume, RunInfo, Store, StoreError};
 use crate::report::Reporter;
 use crate::schedule::{Coordinator, Options, Summary};
 
@@ -20,11 +22,29 @@ use crate::schedule::{Coordinator, Options, Summary};
 /// # Errors
 /// An invalid workflow or request (exit 2), failed tasks (1), an interruption (130).
 pub fn run(args: &RunArgs) -> Result<(), EngineError> {
-    let workflow = Arc::new(super::load_with_vars(&args.file, &args.vars)?);
-    let graph = super::select(&workflow, &args.tasks, &args.file)?;
     if args.dry_run {
+        let workflow = super::load_with_vars(&args.file, &args.vars)?;
+        let graph = super::select(&workflow, &args.tasks, &args.file)?;
         return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
     }
+    let run_id = run_id();
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| default_state_dir(&args.file));
+    // Jobs run elsewhere, in other directories: they need absolute paths.
+    let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
+    let record = if args.no_record {
+        None
+    } else {
+        Some(open_record(args, &state_dir, &run_id)?)
+    };
+    let (tasks, vars) = match record.as_ref().and_then(|r| r.resume.as_ref()) {
+        Some(resume) => (resume.tasks.clone(), resume.vars.clone()),
+        None => (args.tasks.clone(), args.vars.clone()),
+    };
+    let workflow = Arc::new(super::load_with_vars(&args.file, &vars)?);
+    let mut graph = super::select(&workflow, &tasks, &args.file)?;
     // Before anything else: a run that the cluster cannot take submits nothing.
     let on_slurm = slurm_tasks(&workflow, &graph, args.executor.map(ExecutorKind::from));
     let controller = if on_slurm.contains(&true) {
@@ -43,13 +63,6 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     } else {
         None
     };
-    let run_id = run_id();
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| default_state_dir(&workflow.path));
-    // Jobs run elsewhere, in other directories: they need absolute paths.
-    let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
     let run_dir = state_dir.join("runs").join(&run_id);
     let log_dir = run_dir.join("logs");
     let events = match &args.events {
@@ -85,6 +98,20 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         outbox,
         masker: masker.clone(),
     };
+    let journal = match record {
+        Some(record) => Some(start_journal(
+            record,
+            &workflow,
+            &mut graph,
+            &tasks,
+            &vars,
+            args,
+            &run_id,
+            log_dir.clone(),
+            context.outbox.clone(),
+        )?),
+        None => None,
+    };
     let local = LocalExecutor::new(context.clone(), inbox, threads, workflow.tasks.len());
     let reporter = Reporter::new(
         Arc::clone(&workflow),
@@ -101,12 +128,16 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         grace: args.grace.get(),
     };
     let (summary, reporter) = match controller {
-        None => drive(&workflow, &graph, local, reporter, options, &run_id),
+        None => drive(
+            &workflow, &graph, local, reporter, options, &run_id, journal,
+        ),
         Some(controller) => {
             let job_dir = run_dir.join("slurm");
             let executor =
                 SlurmExecutor::new(local, controller, context, job_dir, &workflow, on_slurm);
-            drive(&workflow, &graph, executor, reporter, options, &run_id)
+            drive(
+                &workflow, &graph, executor, reporter, options, &run_id, journal,
+            )
         }
     };
     signals.close();
@@ -158,6 +189,257 @@ fn secrets_masker(
     Ok(crate::template::Masker::new(values))
 }
 
+/// The run record, opened before the workflow is loaded: this run holds the workflow's lock,
+/// and a resumed run's tasks and variables are those of the run it continues.
+struct OpenRecord {
+    store: Store,
+    _lock: RunLock,
+    workflow_key: String,
+    resume: Option<Resuming>,
+}
+
+/// The run `--resume` continues.
+struct Resuming {
+    finished: Resume,
+    tasks: Vec<String>,
+    vars: Vec<(String, String)>,
+    force: Vec<String>,
+}
+
+/// Takes the workflow's lock (or waits for it with `--wait`), opens the record and, with
+/// `--resume`, finds the run to continue.
+///
+/// # Errors
+/// Another run holds the lock; the record is damaged; there is nothing to resume.
+fn open_record(args: &RunArgs, state_dir: &Path, run_id: &str) -> Result<OpenRecord, EngineError> {
+    let workflow_key = workflow_key(&args.file);
+    let shown = args.file.display();
+    let lock = lock::acquire(state_dir, &workflow_key, run_id, args.wait, |holder| {
+        eprintln!(
+            "engine: waiting for {} of {shown} to end",
+            describe_holder(holder)
+        );
+    })
+    .map_err(|error| match error {
+        lock::LockError::Held(holder) => EngineError::State {
+            message: format!(
+                "{} of {shown} is already using the state dir `{}`",
+                describe_holder(&holder),
+                state_dir.display()
+            ),
+            hint: format!(
+                "wait for it with `engine run --wait {shown}`{}; runs of one workflow share                  its record, so they take turns (another `--state-dir` keeps a separate record)",
+                holder
+                    .pid
+                    .map(|pid| format!(", or stop it with `kill {pid}`"))
+                    .unwrap_or_default()
+            ),
+        },
+        lock::LockError::Io(path, error) => EngineError::State {
+            message: format!("cannot lock `{}`: {error}", path.display()),
+            hint: "check that the state dir is writable, or give another `--state-dir`".into(),
+        },
+    })?;
+    let store = Store::open(state_dir).map_err(StoreError::into_engine_error)?;
+    let resume = if args.resume {
+        Some(find_resume(&store, &workflow_key, args)?)
+    } else {
+        None
+    };
+    Ok(OpenRecord {
+        store,
+        _lock: lock,
+        workflow_key,
+        resume,
+    })
+}
+
+/// The last run of the workflow, which must not have succeeded, and what it finished.
+fn find_resume(store: &Store, workflow_key: &str, args: &RunArgs) -> Result<Resuming, EngineError> {
+    let shown = args.file.display();
+    let last = store
+        .runs(workflow_key, 1)
+        .map_err(StoreError::into_engine_error)?
+        .into_iter()
+        .next();
+    let Some(last) = last else {
+        return Err(EngineError::Usage {
+            message: format!("nothing to resume: no run of {shown} is recorded"),
+            hint: Some(format!("start one with `engine run {shown}`")),
+        });
+    };
+    if last.outcome.as_deref() == Some("succeeded") {
+        return Err(EngineError::Usage {
+            message: format!(
+                "nothing to resume: the last run of {shown} ({}) succeeded",
+                last.id
+            ),
+            hint: Some(format!(
+                "run it again with `engine run {shown}` (tasks that are up to date are skipped)"
+            )),
+        });
+    }
+    let finished = crate::record::journal::finished_tasks(store, &last.id)
+        .map_err(StoreError::into_engine_error)?;
+    let stored: serde_json::Value = serde_json::from_str(&last.args).unwrap_or_default();
+    let strings = |key: &str| -> Vec<String> {
+        stored[key]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let tasks = if args.tasks.is_empty() {
+        strings("tasks")
+    } else {
+        args.tasks.clone()
+    };
+    let vars = if args.vars.is_empty() {
+        stored["vars"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|pair| {
+                        Some((pair[0].as_str()?.to_owned(), pair[1].as_str()?.to_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        args.vars.clone()
+    };
+    let force = if args.force.is_empty() {
+        strings("force")
+    } else {
+        args.force.clone()
+    };
+    Ok(Resuming {
+        finished,
+        tasks,
+        vars,
+        force,
+    })
+}
+
+/// "run 2026… (pid 42, started 12s ago)": who holds a workflow's lock.
+fn describe_holder(holder: &lock::Holder) -> String {
+    let mut parts = Vec::new();
+    if let Some(pid) = holder.pid {
+        parts.push(format!("pid {pid}"));
+    }
+    if let Some(started) = holder.started_ms {
+        let ago = (crate::record::journal::now_ms() - started).max(0) / 1000;
+        parts.push(format!("started {ago}s ago"));
+    }
+    let run = holder.run.as_deref().map_or_else(
+        || "another `engine run`".to_owned(),
+        |id| format!("run {id}"),
+    );
+    if parts.is_empty() {
+        run
+    } else {
+        format!("{run} ({})", parts.join(", "))
+    }
+}
+
+/// The workflow's identity in the record: its absolute path, symbolic links resolved.
+pub(crate) fn workflow_key(file: &Path) -> String {
+    std::fs::canonicalize(file)
+        .or_else(|_| std::path::absolute(file))
+        .unwrap_or_else(|_| file.to_owned())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Starts the journal of this run: forced tasks resolved, the critical-path order weighed by
+/// the durations of earlier runs.
+#[allow(clippy::too_many_arguments)]
+fn start_journal(
+    record: OpenRecord,
+    workflow: &Workflow,
+    graph: &mut Graph,
+    tasks: &[String],
+    vars: &[(String, String)],
+    args: &RunArgs,
+    run_id: &str,
+    log_dir: PathBuf,
+    outbox: Outbox,
+) -> Result<Journal, EngineError> {
+    let force = match &record.resume {
+        Some(resume) => &resume.force,
+        None => &args.force,
+    };
+    let forced = forced_tasks(workflow, graph, force, &args.file)?;
+    let text = std::fs::read(&args.file).unwrap_or_default();
+    let request = serde_json::json!({
+        "tasks": tasks,
+        "vars": vars,
+        "force": force,
+    });
+    let info = RunInfo {
+        run_id: run_id.to_owned(),
+        workflow: record.workflow_key.clone(),
+        workflow_hash: blake3::hash(&text).to_hex().to_string(),
+        args: request.to_string(),
+        tasks: graph.len(),
+        log_dir,
+        forced,
+        keep_incomplete: args.keep_incomplete,
+        resume: record.resume.map(|resume| resume.finished),
+    };
+    let journal =
+        Journal::start(record.store, info, outbox).map_err(StoreError::into_engine_error)?;
+    let durations = journal.durations();
+    let by_task: Vec<Option<u64>> = workflow
+        .tasks
+        .iter()
+        .map(|task| durations.get(task.name.as_str()).copied())
+        .collect();
+    graph.weigh(&by_task);
+    Ok(journal)
+}
+
+/// The tasks `--force` names and everything that depends on them (`--force` alone: all).
+///
+/// # Errors
+/// A name that is no task.
+fn forced_tasks(
+    workflow: &Workflow,
+    graph: &Graph,
+    force: &[String],
+    file: &Path,
+) -> Result<Forced, EngineError> {
+    if force.is_empty() {
+        return Ok(Forced::None);
+    }
+    if force.iter().any(String::is_empty) {
+        return Ok(Forced::All);
+    }
+    // Names are checked as selections are: a matrix task's group name means every expansion.
+    let named = super::select(workflow, force, file)?;
+    let mut stack: Vec<crate::model::TaskId> = workflow
+        .tasks
+        .iter()
+        .filter(|task| {
+            force
+                .iter()
+                .any(|name| task.name == *name || task.group.as_deref() == Some(name.as_str()))
+        })
+        .map(|task| task.id)
+        .filter(|&task| named.contains(task) && graph.contains(task))
+        .collect();
+    let mut forced = rustc_hash::FxHashSet::default();
+    while let Some(task) = stack.pop() {
+        if forced.insert(task) {
+            stack.extend(graph.dependents(task));
+        }
+    }
+    Ok(Forced::Tasks(forced))
+}
+
 /// Runs the coordinator to the end with `executor`, which is dropped (its last tasks
 /// stopped) before the reporter is handed back.
 fn drive<E: Executor, S: EventSink>(
@@ -167,8 +449,12 @@ fn drive<E: Executor, S: EventSink>(
     sink: S,
     options: Options,
     run_id: &str,
+    journal: Option<Journal>,
 ) -> (Summary, S) {
     let mut coordinator = Coordinator::new(workflow, graph, executor, sink, options);
+    if let Some(journal) = journal {
+        coordinator = coordinator.with_journal(journal);
+    }
     let summary = coordinator.run(run_id);
     let (executor, sink) = coordinator.into_parts();
     drop(executor);
@@ -233,7 +519,7 @@ fn default_jobs() -> usize {
 }
 
 /// `.engine/` next to the workflow file.
-fn default_state_dir(workflow: &Path) -> PathBuf {
+pub(crate) fn default_state_dir(workflow: &Path) -> PathBuf {
     workflow
         .parent()
         .map_or_else(|| PathBuf::from(".engine"), |dir| dir.join(".engine"))
@@ -312,7 +598,7 @@ fn run_id() -> String {
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_date(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_date(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -78,6 +78,8 @@ pub enum DiagnosticKind {
     /// A `slurm` option that cannot be passed to `sbatch`: empty, not an option, or one that
     /// engine sets itself.
     InvalidSlurmOption,
+    /// An `inputs` or `outputs` entry that is no usable path or glob.
+    InvalidFilePattern,
 }
 
 impl DiagnosticKind {

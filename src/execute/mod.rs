@@ -60,6 +60,13 @@ pub enum Message {
     },
     /// Ctrl-C or SIGTERM reached the engine.
     Interrupt,
+    /// The run record made every write up to this ticket durable (`record::Journal`).
+    Recorded {
+        /// The last ticket in the commit.
+        ticket: u64,
+        /// Why the record could not be written; it writes nothing more in this run.
+        error: Option<String>,
+    },
 }
 
 /// Where a cluster job is, as far as the task's timeout is concerned: it counts from the
@@ -92,6 +99,8 @@ pub struct Launch {
     pub attempt: u32,
     /// For scripts: the constants `vars`, `matrix` and `tasks` they may read.
     pub constants: Option<Arc<rhai::Map>>,
+    /// Its `inputs` and `outputs`, templates filled in.
+    pub files: Option<Arc<crate::model::TaskFiles>>,
 }
 
 impl Launch {
@@ -104,6 +113,7 @@ impl Launch {
             cwd: task.cwd.clone(),
             attempt,
             constants: None,
+            files: task.files.clone(),
         }
     }
 }

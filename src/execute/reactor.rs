@@ -517,7 +517,9 @@ mod tests {
                         seen[task.index()].extend(lines);
                     }
                     Message::Finished { task, exit, .. } => exits[task.index()] = Some(exit),
-                    Message::Interrupt | Message::Job { .. } => unreachable!(),
+                    Message::Interrupt | Message::Job { .. } | Message::Recorded { .. } => {
+                        unreachable!()
+                    }
                 }
             }
         }

@@ -123,6 +123,32 @@ pub struct Task {
     pub executor: ExecutorKind,
     /// Its `sbatch` options when it runs on Slurm.
     pub slurm: Arc<SlurmOptions>,
+    /// The files it reads and writes (`inputs`, `outputs`), for up-to-date checks; `None`
+    /// when it lists neither.
+    pub files: Option<Arc<TaskFiles>>,
+}
+
+/// A task's `inputs` and `outputs`, as written (templates are filled in when it is ready).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskFiles {
+    /// Paths or globs it reads, relative to its `cwd`.
+    pub inputs: Vec<String>,
+    /// Paths or globs it creates, relative to its `cwd`.
+    pub outputs: Vec<String>,
+}
+
+impl Task {
+    /// The patterns of its `outputs` (empty without).
+    #[must_use]
+    pub fn outputs(&self) -> &[String] {
+        self.files.as_deref().map_or(&[], |files| &files.outputs)
+    }
+
+    /// The patterns of its `inputs` (empty without).
+    #[must_use]
+    pub fn inputs(&self) -> &[String] {
+        self.files.as_deref().map_or(&[], |files| &files.inputs)
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +184,7 @@ impl Task {
             pool: None,
             executor: ExecutorKind::Local,
             slurm: Arc::default(),
+            files: None,
         }
     }
 }
@@ -171,6 +198,10 @@ pub struct Templates {
     pub env: Vec<(usize, Template)>,
     /// The working directory (relative paths resolve against the workflow's directory).
     pub cwd: Option<Template>,
+    /// `inputs` entries, by index into `TaskFiles::inputs`.
+    pub inputs: Vec<(usize, Template)>,
+    /// `outputs` entries, by index into `TaskFiles::outputs`.
+    pub outputs: Vec<(usize, Template)>,
 }
 
 /// A task's `if`.

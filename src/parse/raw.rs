@@ -193,6 +193,19 @@ pub struct RawTask {
     /// Options for the Slurm job of this process task, used when it runs on Slurm:
     /// `partition`, `account` and `extra` `sbatch` options.
     pub slurm: Option<RawSlurm>,
+    /// Files the task reads: paths, directories or globs (`src/**/*.c`) relative to its
+    /// `cwd`. Their content is part of the task's fingerprint: an edited input reruns the
+    /// task and what depends on it. A path that does not exist when the task is about to run
+    /// fails it.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub inputs: Option<Box<Spanned<Vec<Spanned<String>>>>>,
+    /// Files, directories or globs the task creates, relative to its `cwd`. A task with
+    /// `outputs` is skipped as up to date when nothing it depends on changed since its last
+    /// successful run and its outputs still hold what that run left. A task that succeeds
+    /// without creating a listed path fails; one that fails has its outputs deleted (unless
+    /// `engine run --keep-incomplete`).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub outputs: Option<Box<Spanned<Vec<Spanned<String>>>>>,
 }
 
 /// The schema of a condition: an expression, or `true`/`false`.

@@ -195,6 +195,38 @@ impl Graph {
         self.chain[self.node(task).index()]
     }
 
+    /// Weighs the critical-path priority by how long each task took the last time it
+    /// succeeded (`durations` in milliseconds by task index; a task without one counts as the
+    /// average of those with one): `chain` becomes the milliseconds of the longest path that
+    /// starts at a task. Without any duration the priority stays a count of tasks.
+    pub fn weigh(&mut self, durations: &[Option<u64>]) {
+        let known: Vec<u64> = self
+            .tasks
+            .iter()
+            .filter_map(|task| durations.get(task.index()).copied().flatten())
+            .collect();
+        if known.is_empty() {
+            return;
+        }
+        let average = known.iter().sum::<u64>() / known.len() as u64;
+        for &node in self.order.iter().rev() {
+            let task = self.graph[node];
+            let own = durations
+                .get(task.index())
+                .copied()
+                .flatten()
+                .unwrap_or(average)
+                .max(1);
+            let rest = self
+                .graph
+                .neighbors_directed(node, Direction::Outgoing)
+                .map(|next| self.chain[next.index()])
+                .max()
+                .unwrap_or(0);
+            self.chain[node.index()] = rest.saturating_add(u32::try_from(own).unwrap_or(u32::MAX));
+        }
+    }
+
     /// The tasks grouped by wave, each wave in file order.
     #[must_use]
     pub fn waves(&self) -> Vec<Vec<TaskId>> {

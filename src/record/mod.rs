@@ -1,2 +1,12 @@
 //! The run record: a durable journal of every run in the state dir, and the up-to-date
 //! checks that read it.
+
+pub mod explain;
+pub mod files;
+pub mod fresh;
+pub mod journal;
+pub mod lock;
+pub mod store;
+
+pub use journal::{Checked, Decision, Forced, Journal, Resume, RunInfo};
+pub use store::{Store, StoreError};

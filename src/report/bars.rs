@@ -261,6 +261,7 @@ impl Bars {
                 view.jobs.remove(task);
                 view.finished += 1;
             }
+            Event::Warning { message } => view.finished_lines.push(format!("  warning: {message}")),
             Event::Interrupting { forced } => view.finished_lines.push(if *forced {
                 "  interrupted again: killing running tasks".to_owned()
             } else {

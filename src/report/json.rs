@@ -114,6 +114,7 @@ impl JsonEvents {
                 value
             }
             Event::Interrupting { forced } => json!({ "event": "interrupting", "forced": forced }),
+            Event::Warning { message } => json!({ "event": "warning", "message": message }),
             Event::RunFinished {
                 duration,
                 interrupted,

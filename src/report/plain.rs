@@ -101,12 +101,17 @@ impl Plain {
                 SkipReason::ConditionFalse { condition } => {
                     format!("skip  {}: `if: {condition}` is false", name(*task))
                 }
+                SkipReason::UpToDate => format!("fresh {}: up to date", name(*task)),
+                SkipReason::Resumed { run } => {
+                    format!("done  {}: finished in run {run} (resumed)", name(*task))
+                }
                 SkipReason::RunStopped | SkipReason::Interrupted => return,
             },
             Event::Interrupting { forced: false } => {
                 "interrupted: stopping running tasks (press Ctrl-C again to kill them now)"
                     .to_owned()
             }
+            Event::Warning { message } => format!("warning: {message}"),
             Event::Interrupting { forced: true } => {
                 "interrupted again: killing running tasks".to_owned()
             }

@@ -272,7 +272,10 @@ impl EventSink for Reporter {
                 allowed: false,
                 ..
             } => self.finished(*task, status, *duration),
-            Event::TaskSkipped { task, reason } => self.skipped.push((*task, reason.clone())),
+            // Tasks skipped by decision (a false `if`, up to date) are no problem to list.
+            Event::TaskSkipped { task, reason } if !reason.satisfies_dependents() => {
+                self.skipped.push((*task, reason.clone()));
+            }
             _ => {}
         }
     }

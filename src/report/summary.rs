@@ -96,8 +96,10 @@ pub fn render_summary(
                     .to_owned()
             }
             SkipReason::Interrupted => "not started: the run was interrupted".to_owned(),
-            // Deliberate, not a problem: not listed (the plain and bar output show it).
-            SkipReason::ConditionFalse { .. } => continue,
+            // Deliberate, not a problem: not listed (the plain and bar output show them).
+            SkipReason::ConditionFalse { .. }
+            | SkipReason::UpToDate
+            | SkipReason::Resumed { .. } => continue,
         };
         let _ = writeln!(out, "skipped {name}: {why}");
     }
@@ -114,6 +116,9 @@ pub fn render_summary(
     }
     if summary.allowed_failures > 0 {
         counts.push(format!("{} failed (allowed)", summary.allowed_failures));
+    }
+    if summary.up_to_date > 0 {
+        counts.push(format!("{} up to date", summary.up_to_date));
     }
     if summary.skipped > 0 {
         counts.push(format!("{} skipped", summary.skipped));

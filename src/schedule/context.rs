@@ -188,6 +188,20 @@ impl<'a> Templating<'a> {
             }
             launch.env = env.into();
         }
+        if !templates.inputs.is_empty() || !templates.outputs.is_empty() {
+            let mut files = task.files.as_deref().cloned().unwrap_or_default();
+            for (index, template) in &templates.inputs {
+                if let Some(slot) = files.inputs.get_mut(*index) {
+                    *slot = render(template)?;
+                }
+            }
+            for (index, template) in &templates.outputs {
+                if let Some(slot) = files.outputs.get_mut(*index) {
+                    *slot = render(template)?;
+                }
+            }
+            launch.files = Some(Arc::new(files));
+        }
         if let Some(template) = &templates.cwd {
             launch.cwd = self
                 .workflow

@@ -13,6 +13,8 @@ use crate::events::{Event, EventSink, SkipReason, TaskStatus};
 use crate::execute::{Executor, Exit, JobPhase, Launch, Message, Results, Termination};
 use crate::model::{Command, Isolation, TaskId, Workflow};
 use crate::plan::Graph;
+use crate::record::files::{Digest, FileDigest};
+use crate::record::{Checked, Decision, Journal};
 use crate::template::DependencyStatus;
 
 /// How a run is scheduled.
@@ -41,6 +43,8 @@ pub struct Summary {
     pub skipped: usize,
     /// Tasks stopped by the interruption.
     pub cancelled: usize,
+    /// Tasks skipped as up to date, or as finished by the run resumed.
+    pub up_to_date: usize,
     /// Whether the run was interrupted.
     pub interrupted: bool,
 }
@@ -109,6 +113,18 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     stopping: bool,
     interrupts: u32,
     summary: Summary,
+    /// The run record, when the run keeps one.
+    journal: Option<Journal>,
+    /// Per task, once decided: its fingerprint and why it runs (only with a journal).
+    checked: Vec<Option<Box<Checked>>>,
+    /// Per task, once final: the key its dependents' fingerprints include.
+    keys: Vec<Digest>,
+    /// The outputs each task made in its last attempt, digested.
+    made: rustc_hash::FxHashMap<TaskId, Vec<FileDigest>>,
+    /// Finished tasks whose end the record has not made durable yet, by ticket: their
+    /// dependents are decided once it has, so that a task something started after is
+    /// always in the record.
+    parked: std::collections::VecDeque<(u64, TaskId)>,
 }
 
 impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
@@ -156,7 +172,23 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             stopping: false,
             interrupts: 0,
             summary: Summary::default(),
+            journal: None,
+            checked: Vec::new(),
+            keys: Vec::new(),
+            made: rustc_hash::FxHashMap::default(),
+            parked: std::collections::VecDeque::new(),
         }
+    }
+
+    /// Keeps the run record in `journal`: tasks up to date (or finished by the run being
+    /// resumed) are skipped, and every task's end is durable before it is announced.
+    #[must_use]
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        let count = self.workflow.tasks.len();
+        self.checked = vec![None; count];
+        self.keys = vec![Digest::default(); count];
+        self.journal = Some(journal);
+        self
     }
 
     /// The executor and the event sink, once the run is over (tests inspect a fake executor).
@@ -187,7 +219,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         }
         loop {
             self.start_ready();
-            if self.running.is_empty() && self.retries.is_empty() {
+            if self.running.is_empty() && self.retries.is_empty() && self.parked.is_empty() {
                 break;
             }
             let next_deadline = self
@@ -211,6 +243,16 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             }
         }
         self.skip_the_rest();
+        if let Some(journal) = self.journal.take() {
+            let outcome = if self.summary.interrupted {
+                "interrupted"
+            } else if self.summary.failed > 0 {
+                "failed"
+            } else {
+                "succeeded"
+            };
+            journal.finish(outcome);
+        }
         self.sink.event(&Event::RunFinished {
             duration: started.elapsed(),
             interrupted: self.summary.interrupted,
@@ -269,23 +311,91 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                     return;
                 }
                 Err(message) => {
-                    self.sink.event(&Event::TaskStarted {
-                        task,
-                        pid: None,
-                        attempt: 1,
-                        attempts: 1,
-                    });
-                    let status = TaskStatus::Failed {
-                        exit_code: None,
-                        signal: None,
-                        message,
-                    };
-                    self.finish(task, status, Duration::ZERO, Vec::new());
+                    self.fail_unstarted(task, message);
                     return;
                 }
             }
         }
+        if self.journal.is_some() && !self.check(task) {
+            return;
+        }
         self.make_ready(task);
+    }
+
+    /// Fails a task that could not start (its condition or its inputs could not be read).
+    fn fail_unstarted(&mut self, task: TaskId, message: String) {
+        self.attempts[task.index()] = self.attempts[task.index()].max(1);
+        self.sink.event(&Event::TaskStarted {
+            task,
+            pid: None,
+            attempt: 1,
+            attempts: 1,
+        });
+        let status = TaskStatus::Failed {
+            exit_code: None,
+            signal: None,
+            message,
+        };
+        self.finish(task, status, Duration::ZERO, Vec::new());
+    }
+
+    /// Asks the run record whether a task runs; false when it was skipped (up to date, or
+    /// finished by the run being resumed) or failed (its inputs could not be read).
+    fn check(&mut self, task: TaskId) -> bool {
+        let launch = match self.launch(task, 1) {
+            Ok(launch) => launch,
+            // Filled in again when it starts, which fails it with the reason.
+            Err(_) => return true,
+        };
+        let spec = self.workflow.task(task);
+        let deps: Vec<(String, Digest)> = spec
+            .depends_on
+            .iter()
+            .map(|dep| {
+                (
+                    self.workflow.task(*dep).name.clone(),
+                    self.keys[dep.index()],
+                )
+            })
+            .collect();
+        let Some(journal) = &self.journal else {
+            return true;
+        };
+        match journal.check(spec, &launch, &deps) {
+            Err(message) => {
+                self.fail_unstarted(task, message);
+                false
+            }
+            Ok(checked) => {
+                let done = match &checked.decision {
+                    Decision::Run(_) => None,
+                    Decision::UpToDate { outputs, results } => {
+                        Some((SkipReason::UpToDate, *outputs, results.clone()))
+                    }
+                    Decision::Resumed {
+                        run,
+                        outputs,
+                        results,
+                    } => Some((
+                        SkipReason::Resumed { run: run.clone() },
+                        *outputs,
+                        results.clone(),
+                    )),
+                };
+                let Some((reason, outputs, results)) = done else {
+                    self.checked[task.index()] = Some(Box::new(checked));
+                    return true;
+                };
+                self.keys[task.index()] =
+                    crate::record::fresh::key(&checked.fingerprint, &outputs, "success");
+                if let Some(journal) = &mut self.journal {
+                    journal.skipped(spec, &reason, Some(&checked));
+                }
+                self.checked[task.index()] = Some(Box::new(checked));
+                self.skip_done(task, reason, results);
+                false
+            }
+        }
     }
 
     fn make_ready(&mut self, task: TaskId) {
@@ -321,6 +431,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         if self.summary.interrupted {
             return;
         }
+        let held = self.held_for_record();
         for isolation in [Isolation::Process, Isolation::Thread] {
             while self.slots.any_free(isolation) {
                 let queue = match isolation {
@@ -330,6 +441,13 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 let Some(&(chain, Reverse(task))) = queue.peek() else {
                     break;
                 };
+                if held[usize::from(isolation == Isolation::Thread)]
+                    .is_some_and(|held| held > (chain, Reverse(task)))
+                {
+                    // A task ahead of it in line becomes ready once the record has its
+                    // dependency's end: a moment's wait keeps the critical path first.
+                    break;
+                }
                 let spec = self.workflow.task(task);
                 if !self.slots.pool_has_room(spec) {
                     // Others may start meanwhile; it is queued again when its pool has room.
@@ -351,6 +469,28 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         }
     }
 
+    /// For process and thread tasks: the best place in line of a task that will be ready as
+    /// soon as the record has made a finished dependency durable.
+    fn held_for_record(&self) -> [Option<ReadyKey>; 2] {
+        let mut held = [None, None];
+        for &(_, parked) in &self.parked {
+            for next in self.graph.dependents(parked) {
+                if self.unsettled[next.index()] != 1
+                    || self.state[next.index()] != TaskState::Pending
+                {
+                    continue;
+                }
+                let spec = self.workflow.task(next);
+                let slot = &mut held[usize::from(spec.isolation == Isolation::Thread)];
+                let key = (self.graph.chain(next), Reverse(next));
+                if slot.is_none_or(|held| key > held) {
+                    *slot = Some(key);
+                }
+            }
+        }
+        held
+    }
+
     fn start(&mut self, task: TaskId, isolation: Isolation) {
         let spec = self.workflow.task(task);
         let now = Instant::now();
@@ -358,26 +498,13 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.attempts[task.index()] += 1;
         let attempt = self.attempts[task.index()];
         let attempts = spec.retries + 1;
-        let launch = if spec.templates.is_some() || reads_constants(spec) {
-            let (workflow, graph) = (self.workflow, self.graph);
-            let templating = self
-                .templating
-                .get_or_insert_with(|| Templating::new(workflow, graph));
-            let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
-            templating
-                .launch(spec, outcomes, attempt)
-                .map(|mut launch| {
-                    if reads_constants(spec) {
-                        launch.constants = Some(Arc::new(templating.constants(spec, outcomes)));
-                    }
-                    launch
-                })
-        } else {
-            Ok(Launch::of(spec, attempt))
-        };
+        let launch = self.launch(task, attempt);
         let started = launch.and_then(|launch| self.executor.start(spec, &launch));
         match started {
             Ok(pid) => {
+                if let Some(journal) = &mut self.journal {
+                    journal.started(spec, attempt, self.checked[task.index()].as_deref());
+                }
                 self.sink.event(&Event::TaskStarted {
                     task,
                     pid,
@@ -412,6 +539,57 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 };
                 self.end_attempt(task, status, Duration::ZERO, Vec::new());
             }
+        }
+    }
+
+    /// The launch of a task's attempt, its templates filled in.
+    fn launch(&mut self, task: TaskId, attempt: u32) -> Result<Launch, String> {
+        let spec = self.workflow.task(task);
+        if spec.templates.is_none() && !reads_constants(spec) {
+            return Ok(Launch::of(spec, attempt));
+        }
+        let (workflow, graph) = (self.workflow, self.graph);
+        let templating = self
+            .templating
+            .get_or_insert_with(|| Templating::new(workflow, graph));
+        let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
+        templating
+            .launch(spec, outcomes, attempt)
+            .map(|mut launch| {
+                if reads_constants(spec) {
+                    launch.constants = Some(Arc::new(templating.constants(spec, outcomes)));
+                }
+                launch
+            })
+    }
+
+    /// A task that exited successfully must have made its `outputs`: they are digested for
+    /// the record, and a missing one fails it.
+    fn check_outputs(&mut self, task: TaskId, status: TaskStatus) -> TaskStatus {
+        if self.journal.is_none() || !status.is_success() {
+            return status;
+        }
+        let Some(checked) = self.checked[task.index()].as_deref() else {
+            return status;
+        };
+        if checked.outputs.is_empty() {
+            return status;
+        }
+        match crate::record::files::digest_all(&checked.cwd, &checked.outputs) {
+            Ok(files) => {
+                self.made.insert(task, files);
+                status
+            }
+            Err(crate::record::files::FilesError::Missing { path }) => TaskStatus::Failed {
+                exit_code: None,
+                signal: None,
+                message: format!("it did not create its output `{path}`"),
+            },
+            Err(error) => TaskStatus::Failed {
+                exit_code: None,
+                signal: None,
+                message: format!("cannot read its outputs: {error}"),
+            },
         }
     }
 
@@ -451,6 +629,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 self.executor.finished(task);
                 self.release(task, running.isolation);
                 let status = self.status(&running, task, exit);
+                let status = self.check_outputs(task, status);
                 self.end_attempt(task, status, running.started.elapsed(), results);
             }
             Message::Job {
@@ -467,6 +646,20 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 });
             }
             Message::Interrupt => self.interrupt(),
+            Message::Recorded { ticket, error } => {
+                if let Some(message) = error {
+                    self.sink.event(&Event::Warning {
+                        message: format!(
+                            "the run record cannot be written, so this run cannot be resumed: {message}"
+                        ),
+                    });
+                }
+                while self.parked.front().is_some_and(|(at, _)| *at <= ticket) {
+                    if let Some((_, task)) = self.parked.pop_front() {
+                        self.settle(task);
+                    }
+                }
+            }
         }
     }
 
@@ -553,6 +746,10 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             return;
         }
         let delay = retry_delay(spec.retry_delay.get(), attempt);
+        if let Some(journal) = &mut self.journal {
+            let checked = self.checked[task.index()].as_deref();
+            journal.ended(spec, attempt, &status, &results, checked, None, false);
+        }
         self.sink.event(&Event::TaskRetrying {
             task,
             attempt,
@@ -565,7 +762,39 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.retries.push(Reverse((Instant::now() + delay, task)));
     }
 
+    /// A task reached its final state. With a run record, its dependents are decided once
+    /// the record holds it; a task that did not succeed loses its outputs first
+    /// (`--keep-incomplete` keeps them).
     fn finish(&mut self, task: TaskId, status: TaskStatus, duration: Duration, results: Results) {
+        let Some(journal) = &mut self.journal else {
+            self.announce(task, status, duration, results, None);
+            return;
+        };
+        let spec = self.workflow.task(task);
+        let checked = self.checked[task.index()].as_deref();
+        let made = self.made.get(&task).map(Vec::as_slice);
+        if !status.is_success()
+            && !journal.keeps_incomplete()
+            && let Some(checked) = checked
+            && !checked.outputs.is_empty()
+        {
+            crate::record::files::remove_all(&checked.cwd, &checked.outputs);
+        }
+        let attempt = self.attempts[task.index()].max(1);
+        let ticket = journal.ended(spec, attempt, &status, &results, checked, made, true);
+        self.announce(task, status, duration, results, Some(ticket));
+    }
+
+    /// A task's final state, made known; its dependents are decided now, or once the record
+    /// has made `ticket` durable.
+    fn announce(
+        &mut self,
+        task: TaskId,
+        status: TaskStatus,
+        duration: Duration,
+        results: Results,
+        ticket: Option<u64>,
+    ) {
         let spec = self.workflow.task(task);
         let allowed = spec.allow_failure
             && matches!(
@@ -597,6 +826,12 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 results: Arc::clone(&results),
             });
         }
+        if let Some(checked) = self.checked.get(task.index()).and_then(Option::as_deref) {
+            let made = self.made.remove(&task).unwrap_or_default();
+            let outputs = crate::record::fresh::outputs_digest(&made);
+            self.keys[task.index()] =
+                crate::record::fresh::key(&checked.fingerprint, &outputs, word);
+        }
         let attempt = self.attempts[task.index()].max(1);
         self.sink.event(&Event::TaskFinished {
             task,
@@ -610,7 +845,10 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         if failed {
             self.blocked[task.index()] = Some(SkipReason::DependencyFailed { dependency: task });
         }
-        self.settle(task);
+        match ticket {
+            Some(ticket) => self.parked.push_back((ticket, task)),
+            None => self.settle(task),
+        }
         if failed {
             self.stop_after_failure();
         }
@@ -678,6 +916,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         if !reason.satisfies_dependents() {
             self.blocked[task.index()] = Some(reason.clone());
         }
+        if let Some(journal) = &mut self.journal {
+            journal.skipped(self.workflow.task(task), &reason, None);
+            // What depends on a task skipped by its condition sees that in its fingerprint.
+            self.keys[task.index()] = *blake3::hash(b"skipped").as_bytes();
+        }
         self.state[task.index()] = TaskState::Skipped;
         self.satisfied[task.index()] = reason.satisfies_dependents();
         self.summary.skipped += 1;
@@ -685,6 +928,22 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             outcomes[task.index()] = Some(Outcome {
                 status: "skipped",
                 results: Arc::default(),
+            });
+        }
+        self.sink.event(&Event::TaskSkipped { task, reason });
+        self.settle(task);
+    }
+
+    /// Skips a task whose work is done (up to date, or finished by the run resumed): to its
+    /// dependents it succeeded, with the results it had then.
+    fn skip_done(&mut self, task: TaskId, reason: SkipReason, results: Results) {
+        self.state[task.index()] = TaskState::Skipped;
+        self.satisfied[task.index()] = true;
+        self.summary.up_to_date += 1;
+        if let Some(outcomes) = &mut self.outcomes {
+            outcomes[task.index()] = Some(Outcome {
+                status: "success",
+                results: Arc::new(results),
             });
         }
         self.sink.event(&Event::TaskSkipped { task, reason });

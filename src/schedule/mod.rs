@@ -7,6 +7,7 @@ mod coordinator;
 mod slots;
 mod state;
 
+pub use context::{Outcome, Templating};
 pub use coordinator::{Coordinator, Options, Summary, retry_delay};
 pub use state::TaskState;
 

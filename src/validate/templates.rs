@@ -9,7 +9,8 @@ use serde_saphyr::Spanned;
 use super::script::{first_line, script_span};
 use super::validator::Validator;
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Span, suggest};
-use crate::model::{Condition, Templates, Value};
+use crate::model::{Condition, TaskFiles, Templates, Value};
+use crate::parse::RawTask;
 use crate::parse::location_span;
 use crate::template::{self, Expr, Flavor, Part, Reference, Root, Template, TemplateError};
 
@@ -87,6 +88,77 @@ impl Validator<'_> {
         let any =
             templates.command.is_some() || !templates.env.is_empty() || templates.cwd.is_some();
         any.then(|| Arc::new(templates))
+    }
+
+    /// A task's `inputs` and `outputs`: each entry checked as a path or glob, and its
+    /// templates parsed. Returns the files (`None` without either list) and, when some entry
+    /// has a template, the templates of each list.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn task_files(
+        &mut self,
+        raw: &RawTask,
+        uses: &mut Uses<'_>,
+    ) -> (
+        Option<Arc<TaskFiles>>,
+        Option<(Vec<(usize, Template)>, Vec<(usize, Template)>)>,
+    ) {
+        if raw.inputs.is_none() && raw.outputs.is_none() {
+            return (None, None);
+        }
+        let mut files = TaskFiles::default();
+        let mut templates = (Vec::new(), Vec::new());
+        for (list, patterns, found, field) in [
+            (
+                raw.inputs.as_deref(),
+                &mut files.inputs,
+                &mut templates.0,
+                "inputs",
+            ),
+            (
+                raw.outputs.as_deref(),
+                &mut files.outputs,
+                &mut templates.1,
+                "outputs",
+            ),
+        ] {
+            for (index, entry) in list
+                .map(|l| l.value.as_slice())
+                .unwrap_or(&[])
+                .iter()
+                .enumerate()
+            {
+                match self.template(entry, Flavor::Plain, uses) {
+                    Some(template) => found.push((index, template)),
+                    None => self.check_file_pattern(entry, field),
+                }
+                patterns.push(entry.value.clone());
+            }
+        }
+        let any = !templates.0.is_empty() || !templates.1.is_empty();
+        (Some(Arc::new(files)), any.then_some(templates))
+    }
+
+    /// An `inputs` or `outputs` entry without templates: a non-empty path or a valid glob.
+    fn check_file_pattern(&mut self, entry: &Spanned<String>, field: &str) {
+        let problem = if entry.value.trim().is_empty() {
+            Some("an empty path".to_owned())
+        } else if entry.value.contains('\0') {
+            Some("a NUL byte in a path".to_owned())
+        } else {
+            glob::Pattern::new(&entry.value)
+                .err()
+                .map(|error| format!("not a valid glob: {}", error.msg))
+        };
+        if let Some(problem) = problem {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidFilePattern,
+                    format!("`{field}` entry `{}` is {problem}", entry.value),
+                )
+                .at(self.span(entry), Some("expected a path or a glob like `src/**/*.c`".into()))
+                .hint("paths are relative to the task's `cwd`; `*` matches within one directory, `**` any depth, `[abc]` one of the characters"),
+            );
+        }
     }
 
     /// A task's `if`.

@@ -542,6 +542,13 @@ impl<'a> Validator<'a> {
             with_env.env = env_templates;
             templates = Some(Arc::new(with_env));
         }
+        let (files, file_templates) = self.task_files(raw, &mut uses);
+        if let Some((inputs, outputs)) = file_templates {
+            let mut with_files = templates.as_deref().cloned().unwrap_or_default();
+            with_files.inputs = inputs;
+            with_files.outputs = outputs;
+            templates = Some(Arc::new(with_files));
+        }
         let condition = raw
             .condition
             .as_ref()
@@ -597,6 +604,7 @@ impl<'a> Validator<'a> {
             pool,
             executor,
             slurm,
+            files,
         };
         let tasks = match &entry.combinations {
             None => vec![template],

@@ -1,0 +1,331 @@
+//! `engine runs`, `engine status` and `engine logs`: what the run record says.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::args::{ListFormat, LogsArgs, RunsArgs, StatusArgs};
+use super::run::{default_state_dir, workflow_key};
+use crate::error::EngineError;
+use crate::record::explain::{Verdict, explain, in_file_order};
+use crate::record::store::{AttemptRow, RunRow};
+use crate::record::{Store, StoreError, lock};
+use crate::report::format_duration;
+
+/// The state dir of a command: `--state-dir`, or `.engine/` next to the workflow.
+fn state_dir(given: Option<&PathBuf>, file: &Path) -> PathBuf {
+    given.cloned().unwrap_or_else(|| default_state_dir(file))
+}
+
+/// The record, if the state dir has one.
+fn open(state_dir: &Path) -> Result<Option<Store>, EngineError> {
+    Store::open_existing(state_dir).map_err(StoreError::into_engine_error)
+}
+
+/// `2026-11-25 22:41:26` (UTC) for milliseconds since the epoch.
+fn timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (year, month, day) = super::run::civil_date(secs.div_euclid(86_400));
+    let rest = secs.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        (rest / 60) % 60,
+        rest % 60
+    )
+}
+
+fn millis(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0))
+}
+
+/// What became of a run: its recorded outcome; without one, running (its engine holds the
+/// workflow's lock) or died (the engine was killed: `--resume` continues it).
+fn outcome(run: &RunRow, running: Option<&str>) -> &'static str {
+    match run.outcome.as_deref() {
+        Some("succeeded") => "succeeded",
+        Some("failed") => "failed",
+        Some("interrupted") => "interrupted",
+        Some(_) => "unknown",
+        None if running == Some(run.id.as_str()) => "running",
+        None => "died",
+    }
+}
+
+/// `engine runs FILE`.
+///
+/// # Errors
+/// A damaged record; stdout closed.
+pub fn runs(args: &RunsArgs) -> Result<(), EngineError> {
+    let dir = state_dir(args.state_dir.as_ref(), &args.file);
+    let key = workflow_key(&args.file);
+    let runs = match open(&dir)? {
+        Some(store) => store
+            .runs(&key, args.limit)
+            .map_err(StoreError::into_engine_error)?,
+        None => Vec::new(),
+    };
+    let holder = lock::holder(&dir, &key).and_then(|holder| holder.run);
+    let running = holder.as_deref();
+    if args.format == ListFormat::Json {
+        let list: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|run| {
+                serde_json::json!({
+                    "id": run.id,
+                    "started_ms": run.started_ms,
+                    "ended_ms": run.ended_ms,
+                    "duration_ms": run.ended_ms.map(|end| end - run.started_ms),
+                    "outcome": outcome(run, running),
+                    "resumed_from": run.resumed_from,
+                    "tasks": run.tasks,
+                    "succeeded": run.counts.succeeded,
+                    "failed": run.counts.failed,
+                    "skipped": run.counts.skipped,
+                    "up_to_date": run.counts.up_to_date,
+                    "cancelled": run.counts.cancelled,
+                })
+            })
+            .collect();
+        return super::write_stdout(&format!("{:#}\n", serde_json::Value::from(list)));
+    }
+    if runs.is_empty() {
+        return super::write_stdout(&format!(
+            "no runs of {} are recorded in {}\n",
+            args.file.display(),
+            dir.display()
+        ));
+    }
+    let mut rows = vec![[
+        "RUN".to_owned(),
+        "STARTED (UTC)".to_owned(),
+        "DURATION".to_owned(),
+        "OUTCOME".to_owned(),
+        "TASKS".to_owned(),
+    ]];
+    for run in &runs {
+        let duration = run.ended_ms.map_or_else(
+            || "-".to_owned(),
+            |end| format_duration(millis(end - run.started_ms)),
+        );
+        let outcome = outcome(run, running);
+        let counts = if run.ended_ms.is_some() {
+            counts_text(run)
+        } else {
+            format!("{} selected", run.tasks)
+        };
+        let mut outcome = outcome.to_owned();
+        if let Some(from) = &run.resumed_from {
+            let _ = write!(outcome, " (resumed {from})");
+        }
+        rows.push([
+            run.id.clone(),
+            timestamp(run.started_ms),
+            duration,
+            outcome,
+            counts,
+        ]);
+    }
+    super::write_stdout(&table(&rows))
+}
+
+fn counts_text(run: &RunRow) -> String {
+    let counts = run.counts;
+    let mut parts = vec![format!("{} ok", counts.succeeded)];
+    for (count, word) in [
+        (counts.failed, "failed"),
+        (counts.up_to_date, "up to date"),
+        (counts.skipped, "skipped"),
+        (counts.cancelled, "interrupted"),
+    ] {
+        if count > 0 {
+            parts.push(format!("{count} {word}"));
+        }
+    }
+    parts.join(", ")
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<width$}  ", width = widths[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// "succeeded 2026-11-25 22:41:26 in 1.2s (run …)".
+fn last_state(row: &AttemptRow) -> String {
+    let word = match row.status.as_str() {
+        "up_to_date" => "up to date",
+        "resumed" => "carried over",
+        "timed_out" => "timed out",
+        other => other,
+    };
+    let mut text = word.to_owned();
+    if let Some(end) = row.ended_ms.or(row.started_ms) {
+        let _ = write!(text, " {}", timestamp(end));
+    }
+    if let (Some(start), Some(end)) = (row.started_ms, row.ended_ms) {
+        let _ = write!(text, " in {}", format_duration(millis(end - start)));
+    }
+    if row.attempt > 1 {
+        let _ = write!(text, " (attempt {})", row.attempt);
+    }
+    text
+}
+
+/// `engine status FILE [TASK...]`.
+///
+/// # Errors
+/// An invalid workflow, an unknown task, a damaged record; stdout closed.
+pub fn status(args: &StatusArgs) -> Result<(), EngineError> {
+    let workflow = super::load_with_vars(&args.file, &args.vars)?;
+    let graph = super::select(&workflow, &args.tasks, &args.file)?;
+    let dir = state_dir(args.state_dir.as_ref(), &args.file);
+    let key = workflow_key(&args.file);
+    let (successes, latest) = match open(&dir)? {
+        Some(store) => (
+            store
+                .successes(&key)
+                .map_err(StoreError::into_engine_error)?,
+            store
+                .latest_attempts(&key)
+                .map_err(StoreError::into_engine_error)?,
+        ),
+        None => Default::default(),
+    };
+    let verdicts = in_file_order(&graph, explain(&workflow, &graph, &successes));
+    if args.format == ListFormat::Json {
+        let list: Vec<serde_json::Value> = verdicts
+            .iter()
+            .map(|(task, verdict)| {
+                let name = &workflow.task(*task).name;
+                let last = latest.get(name);
+                serde_json::json!({
+                    "task": name,
+                    "last": last.map(|row| serde_json::json!({
+                        "run": row.run,
+                        "status": row.status,
+                        "attempt": row.attempt,
+                        "started_ms": row.started_ms,
+                        "ended_ms": row.ended_ms,
+                        "exit_code": row.exit_code,
+                        "signal": row.signal,
+                        "reason": row.reason,
+                    })),
+                    "now": verdict.kind(),
+                    "why": verdict.to_string(),
+                })
+            })
+            .collect();
+        return super::write_stdout(&format!("{:#}\n", serde_json::Value::from(list)));
+    }
+    let mut rows = vec![["TASK".to_owned(), "LAST".to_owned(), "NOW".to_owned()]];
+    for (task, verdict) in &verdicts {
+        let name = &workflow.task(*task).name;
+        let last = latest
+            .get(name)
+            .map_or_else(|| "never ran".to_owned(), last_state);
+        rows.push([name.clone(), last, verdict.to_string()]);
+    }
+    let mut text = table(&rows);
+    let runs = verdicts
+        .iter()
+        .filter(|(_, verdict)| !matches!(verdict, Verdict::UpToDate))
+        .count();
+    let _ = writeln!(
+        text,
+        "\n{} of {} tasks would run; {} up to date",
+        runs,
+        verdicts.len(),
+        verdicts.len() - runs
+    );
+    super::write_stdout(&text)
+}
+
+/// `engine logs FILE TASK [--run ID]`.
+///
+/// # Errors
+/// No such task or run, no log recorded; stdout closed.
+pub fn logs(args: &LogsArgs) -> Result<(), EngineError> {
+    let dir = state_dir(args.state_dir.as_ref(), &args.file);
+    let key = workflow_key(&args.file);
+    let shown = args.file.display();
+    let Some(store) = open(&dir)? else {
+        return Err(EngineError::Usage {
+            message: format!("no runs of {shown} are recorded in {}", dir.display()),
+            hint: Some(format!("run it with `engine run {shown}`")),
+        });
+    };
+    let runs: Vec<RunRow> = match &args.run {
+        Some(id) => {
+            let run = store.run(id).map_err(StoreError::into_engine_error)?;
+            match run {
+                Some(run) if run.workflow == key => vec![run],
+                _ => {
+                    return Err(EngineError::Usage {
+                        message: format!("no run `{id}` of {shown} is recorded"),
+                        hint: Some(format!("`engine runs {shown}` lists them")),
+                    });
+                }
+            }
+        }
+        None => store
+            .runs(&key, usize::MAX)
+            .map_err(StoreError::into_engine_error)?,
+    };
+    for run in &runs {
+        let attempts = store
+            .attempts(&run.id)
+            .map_err(StoreError::into_engine_error)?;
+        let log = attempts
+            .iter()
+            .filter(|row| row.task == args.task && row.attempt > 0)
+            .find_map(|row| row.log.clone());
+        if let Some(log) = log {
+            let text = std::fs::read(&log).map_err(EngineError::io(format!(
+                "cannot read the log of `{}` in run {} at `{log}`",
+                args.task, run.id
+            )))?;
+            let mut out = std::io::stdout().lock();
+            return match std::io::Write::write_all(&mut out, &text) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(EngineError::io("cannot write to stdout")(error))
+                }
+                _ => Ok(()),
+            };
+        }
+    }
+    let known = crate::validate::load_workflow(&args.file)
+        .ok()
+        .is_some_and(|workflow| workflow.find(&args.task).is_some());
+    Err(EngineError::Usage {
+        message: if known {
+            match &args.run {
+                Some(id) => format!("task `{}` did not run in run {id}", args.task),
+                None => format!("task `{}` has not run in any recorded run", args.task),
+            }
+        } else {
+            format!("no task named `{}` in {shown}", args.task)
+        },
+        hint: Some(format!(
+            "`engine status {shown}` shows each task's last run"
+        )),
+    })
+}

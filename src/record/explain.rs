@@ -1,0 +1,188 @@
+//! Why each task would run or be skipped now: `engine status` and `engine plan --explain`.
+//!
+//! The same decisions as a run, made ahead of it: tasks in dependency order, each checked
+//! against its last success. A task whose dependency would run (and may change its outputs)
+//! is decided only after that dependency has run; the explanation says so.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::files::Digest;
+use super::fresh::{self, Parts, Why};
+use super::store::Success;
+use crate::execute::Launch;
+use crate::model::{Command, TaskId, Workflow};
+use crate::plan::Graph;
+use crate::schedule::{Outcome, Templating};
+
+/// What a run would do with a task now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Skipped: up to date.
+    UpToDate,
+    /// Runs, for this reason.
+    Runs(String),
+    /// Decided once these dependencies have run: up to date unless their outputs change.
+    AfterDependencies(Vec<String>),
+    /// Fails before it starts (an input is missing).
+    Fails(String),
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UpToDate => f.write_str("up to date"),
+            Self::Runs(why) => write!(f, "runs: {why}"),
+            Self::AfterDependencies(names) => {
+                let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+                write!(
+                    f,
+                    "decided after {} {}: up to date unless that changes what it depends on",
+                    names.join(", "),
+                    if names.len() == 1 { "runs" } else { "run" }
+                )
+            }
+            Self::Fails(why) => write!(f, "fails: {why}"),
+        }
+    }
+}
+
+impl Verdict {
+    /// A one-word kind for JSON: `up_to_date`, `runs`, `after_dependencies`, `fails`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UpToDate => "up_to_date",
+            Self::Runs(_) => "runs",
+            Self::AfterDependencies(_) => "after_dependencies",
+            Self::Fails(_) => "fails",
+        }
+    }
+}
+
+/// The verdict of every task of `graph`, by task index (`None` outside the graph).
+#[must_use]
+pub fn explain(
+    workflow: &Workflow,
+    graph: &Graph,
+    successes: &FxHashMap<String, Success>,
+) -> Vec<Option<Verdict>> {
+    let count = workflow.tasks.len();
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; count];
+    // A task's key when it is known before the run: it is up to date, or has no outputs.
+    let mut keys: Vec<Option<Digest>> = vec![None; count];
+    // Dependencies that would run and may change a task's inputs, per task.
+    let mut waits_on: Vec<Vec<String>> = vec![Vec::new(); count];
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
+    let templating = Templating::new(workflow, graph);
+    for task in graph.topological() {
+        let spec = workflow.task(task);
+        let mut pending: Vec<String> = Vec::new();
+        let mut deps = Vec::with_capacity(spec.depends_on.len());
+        for &dep in &spec.depends_on {
+            match keys[dep.index()] {
+                Some(key) => deps.push((workflow.task(dep).name.clone(), key)),
+                None if waits_on[dep.index()].is_empty()
+                    && !matches!(verdicts[dep.index()], Some(Verdict::AfterDependencies(_))) =>
+                {
+                    pending.push(workflow.task(dep).name.clone());
+                }
+                None => {
+                    for name in &waits_on[dep.index()] {
+                        if !pending.contains(name) {
+                            pending.push(name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if !pending.is_empty() {
+            verdicts[task.index()] = Some(if spec.outputs().is_empty() {
+                Verdict::Runs(Why::NoOutputs.to_string())
+            } else {
+                Verdict::AfterDependencies(pending.clone())
+            });
+            waits_on[task.index()] = pending;
+            continue;
+        }
+        let launch = if spec.templates.is_some() {
+            templating.launch(spec, &outcomes, 1)
+        } else {
+            Ok(Launch::of(spec, 1))
+        };
+        let launch = match launch {
+            Ok(mut launch) => {
+                if matches!(spec.command, Command::Script { .. }) {
+                    launch.constants = Some(Arc::new(templating.constants(spec, &outcomes)));
+                }
+                launch
+            }
+            Err(message) => {
+                // Results of a dependency that runs again are known only once it has.
+                let ran: Vec<String> = spec
+                    .depends_on
+                    .iter()
+                    .filter(|dep| outcomes[dep.index()].is_none())
+                    .map(|dep| workflow.task(*dep).name.clone())
+                    .collect();
+                verdicts[task.index()] = Some(if ran.is_empty() {
+                    Verdict::Fails(message)
+                } else {
+                    waits_on[task.index()].clone_from(&ran);
+                    Verdict::AfterDependencies(ran)
+                });
+                continue;
+            }
+        };
+        let parts = match Parts::of(spec, &launch, &deps) {
+            Ok(parts) => parts,
+            Err(error) => {
+                verdicts[task.index()] =
+                    Some(Verdict::Fails(format!("cannot read its inputs: {error}")));
+                continue;
+            }
+        };
+        let fingerprint = parts.fingerprint();
+        let outputs = launch
+            .files
+            .as_deref()
+            .map_or(&[][..], |files| &files.outputs);
+        let last = successes.get(&spec.name);
+        let verdict = match fresh::up_to_date(outputs, &launch.cwd, &parts, &fingerprint, last) {
+            Ok(()) => {
+                let last = last.expect("up to date only with a success");
+                keys[task.index()] = Some(fresh::key(&fingerprint, &last.outputs, "success"));
+                outcomes[task.index()] = Some(Outcome {
+                    status: "success",
+                    results: Arc::new(serde_json::from_str(&last.results).unwrap_or_default()),
+                });
+                Verdict::UpToDate
+            }
+            Err(why) => {
+                if why == Why::NoOutputs && spec.condition.is_none() {
+                    // What it makes is nothing the record follows: its key is known.
+                    keys[task.index()] = Some(fresh::key(
+                        &fingerprint,
+                        &fresh::outputs_digest(&[]),
+                        "success",
+                    ));
+                }
+                Verdict::Runs(why.to_string())
+            }
+        };
+        verdicts[task.index()] = Some(verdict);
+    }
+    verdicts
+}
+
+/// The verdicts of `graph`'s tasks in file order, with their names.
+#[must_use]
+pub fn in_file_order(graph: &Graph, verdicts: Vec<Option<Verdict>>) -> Vec<(TaskId, Verdict)> {
+    let mut verdicts = verdicts;
+    graph
+        .tasks()
+        .iter()
+        .filter_map(|&task| verdicts[task.index()].take().map(|verdict| (task, verdict)))
+        .collect()
+}

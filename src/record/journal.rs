@@ -1,0 +1,561 @@
+//! `Journal`: what the coordinator tells the run record, written by one thread that commits
+//! in groups.
+//!
+//! Each commit is durable (`synchronous = FULL`), and costs a disk flush (about 150 µs
+//! here), so the writer thread takes everything queued since its last commit into the next
+//! one: a thousand tasks ending at once cost one flush, not a thousand. When the commit
+//! holding a task's end is durable, the writer tells the coordinator (`Message::Recorded`),
+//! which only then reports the task finished and lets its dependents start: a task seen to
+//! finish is in the record, whenever the engine dies after.
+
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::files::{Digest, FileDigest};
+use super::fresh::{self, Parts, Why};
+use super::store::{AttemptRow, Counts, RunRow, Store, Success};
+use crate::events::{SkipReason, TaskStatus};
+use crate::execute::{Launch, Message, Outbox, Results};
+use crate::model::{Task, TaskId};
+
+/// Milliseconds since the epoch, now.
+#[must_use]
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Which tasks `--force` reruns.
+#[derive(Clone, Debug, Default)]
+pub enum Forced {
+    /// None: up-to-date tasks are skipped.
+    #[default]
+    None,
+    /// Every task.
+    All,
+    /// These tasks (the named ones and everything that depends on them).
+    Tasks(FxHashSet<TaskId>),
+}
+
+impl Forced {
+    fn contains(&self, task: TaskId) -> bool {
+        match self {
+            Self::None => false,
+            Self::All => true,
+            Self::Tasks(tasks) => tasks.contains(&task),
+        }
+    }
+}
+
+/// What a task left in the run being resumed.
+#[derive(Clone, Debug)]
+pub struct Done {
+    /// Its fingerprint then.
+    pub fingerprint: Digest,
+    /// The digest of its outputs then.
+    pub outputs: Digest,
+    /// Its results.
+    pub results: Results,
+}
+
+/// The run being resumed: the tasks it finished.
+#[derive(Clone, Debug, Default)]
+pub struct Resume {
+    /// Its id.
+    pub run: String,
+    /// Its finished tasks by name.
+    pub done: FxHashMap<String, Done>,
+}
+
+/// Reads the tasks a recorded run finished (succeeded, was up to date, or carried over from
+/// a run it resumed).
+///
+/// # Errors
+/// What the store said.
+pub fn finished_tasks(store: &Store, run: &str) -> Result<Resume, super::StoreError> {
+    let mut done = FxHashMap::default();
+    for row in store.attempts(run)? {
+        if !matches!(row.status.as_str(), "succeeded" | "up_to_date" | "resumed") {
+            continue;
+        }
+        if let (Some(fingerprint), Some(outputs)) = (row.fingerprint, row.outputs) {
+            let results = row
+                .results
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default();
+            done.insert(
+                row.task,
+                Done {
+                    fingerprint,
+                    outputs,
+                    results,
+                },
+            );
+        }
+    }
+    Ok(Resume {
+        run: run.to_owned(),
+        done,
+    })
+}
+
+/// A task checked before it runs.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// What went into its fingerprint.
+    pub parts: Parts,
+    /// Its fingerprint.
+    pub fingerprint: Digest,
+    /// What to do with it.
+    pub decision: Decision,
+    /// Its working directory, templates filled in.
+    pub cwd: PathBuf,
+    /// Its output patterns, templates filled in.
+    pub outputs: Vec<String>,
+}
+
+/// Whether a task runs.
+#[derive(Clone, Debug)]
+pub enum Decision {
+    /// It runs, for this reason.
+    Run(Why),
+    /// It is up to date: its last success stands, with these outputs and results.
+    UpToDate {
+        /// The digest of its outputs.
+        outputs: Digest,
+        /// Its results.
+        results: Results,
+    },
+    /// The run being resumed finished it.
+    Resumed {
+        /// That run.
+        run: String,
+        /// The digest of its outputs.
+        outputs: Digest,
+        /// Its results.
+        results: Results,
+    },
+}
+
+/// One write for the writer thread.
+enum Write {
+    Run(Box<RunRow>),
+    Attempt(Box<AttemptRow>),
+    Success(String, Box<Success>),
+    Incomplete(String),
+    RunEnd {
+        ended_ms: i64,
+        outcome: &'static str,
+        counts: Counts,
+    },
+    /// Tell the coordinator once everything before this is durable.
+    Ack(u64),
+}
+
+/// The coordinator's side of the run record.
+pub struct Journal {
+    run_id: String,
+    log_dir: PathBuf,
+    successes: FxHashMap<String, Success>,
+    resume: Option<Resume>,
+    forced: Forced,
+    keep_incomplete: bool,
+    sender: Option<Sender<Write>>,
+    writer: Option<JoinHandle<()>>,
+    tickets: u64,
+    counts: Counts,
+    started_ms: FxHashMap<TaskId, i64>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("run_id", &self.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a new run records about itself.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// The run's id.
+    pub run_id: String,
+    /// The workflow file, absolute.
+    pub workflow: String,
+    /// blake3 of its text, hex.
+    pub workflow_hash: String,
+    /// The request, as JSON.
+    pub args: String,
+    /// Tasks selected.
+    pub tasks: usize,
+    /// Where the task logs go.
+    pub log_dir: PathBuf,
+    /// `--force`.
+    pub forced: Forced,
+    /// `--keep-incomplete`.
+    pub keep_incomplete: bool,
+    /// `--resume`: the run continued.
+    pub resume: Option<Resume>,
+}
+
+impl Journal {
+    /// Starts recording a run in `store`: the run's row is the first write. Acks go to
+    /// `outbox`.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub fn start(store: Store, info: RunInfo, outbox: Outbox) -> Result<Self, super::StoreError> {
+        let successes = store.successes(&info.workflow)?;
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let run = RunRow {
+            id: info.run_id.clone(),
+            workflow: info.workflow.clone(),
+            workflow_hash: info.workflow_hash,
+            started_ms: now_ms(),
+            pid: std::process::id(),
+            resumed_from: info.resume.as_ref().map(|resume| resume.run.clone()),
+            args: info.args,
+            tasks: i64::try_from(info.tasks).unwrap_or(i64::MAX),
+            ..RunRow::default()
+        };
+        let _ = sender.send(Write::Run(Box::new(run)));
+        let workflow = info.workflow.clone();
+        let run_id = info.run_id.clone();
+        let writer = std::thread::Builder::new()
+            .name("engine-record".into())
+            .spawn(move || write_loop(store, &workflow, &run_id, &receiver, &outbox))
+            .map_err(|error| super::StoreError::Other {
+                path: PathBuf::from(super::store::FILE_NAME),
+                detail: format!("cannot start the record's writer: {error}"),
+            })?;
+        Ok(Self {
+            run_id: info.run_id,
+            log_dir: info.log_dir,
+            successes,
+            resume: info.resume,
+            forced: info.forced,
+            keep_incomplete: info.keep_incomplete,
+            sender: Some(sender),
+            writer: Some(writer),
+            tickets: 0,
+            counts: Counts::default(),
+            started_ms: FxHashMap::default(),
+        })
+    }
+
+    fn send(&self, write: Write) {
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(write);
+        }
+    }
+
+    /// How long each task took in its last success, in milliseconds, by name.
+    #[must_use]
+    pub fn durations(&self) -> FxHashMap<&str, u64> {
+        self.successes
+            .iter()
+            .map(|(name, success)| {
+                (
+                    name.as_str(),
+                    u64::try_from(success.duration_ms).unwrap_or(0),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether failed tasks keep their outputs.
+    #[must_use]
+    pub fn keeps_incomplete(&self) -> bool {
+        self.keep_incomplete
+    }
+
+    /// Decides whether a ready task runs: done in the run being resumed, forced, up to date.
+    ///
+    /// # Errors
+    /// An input is missing or unreadable: the task fails with this message.
+    pub fn check(
+        &self,
+        task: &Task,
+        launch: &Launch,
+        deps: &[(String, Digest)],
+    ) -> Result<Checked, String> {
+        let parts = Parts::of(task, launch, deps)
+            .map_err(|error| format!("cannot read its inputs: {error}"))?;
+        let fingerprint = parts.fingerprint();
+        let resumed = self
+            .resume
+            .as_ref()
+            .and_then(|resume| Some((resume, resume.done.get(&task.name)?)))
+            .filter(|(_, done)| done.fingerprint == fingerprint);
+        let decision = if let Some((resume, done)) = resumed {
+            Decision::Resumed {
+                run: resume.run.clone(),
+                outputs: done.outputs,
+                results: done.results.clone(),
+            }
+        } else if self.forced.contains(task.id) {
+            Decision::Run(Why::Forced)
+        } else {
+            let outputs = launch
+                .files
+                .as_deref()
+                .map_or(&[][..], |files| &files.outputs);
+            let last = self.successes.get(&task.name);
+            match fresh::up_to_date(outputs, &launch.cwd, &parts, &fingerprint, last) {
+                Ok(()) => {
+                    let last = last.map_or_else(Default::default, |last| {
+                        (
+                            last.outputs,
+                            serde_json::from_str(&last.results).unwrap_or_default(),
+                        )
+                    });
+                    Decision::UpToDate {
+                        outputs: last.0,
+                        results: last.1,
+                    }
+                }
+                Err(why) => Decision::Run(why),
+            }
+        };
+        Ok(Checked {
+            parts,
+            fingerprint,
+            decision,
+            cwd: launch.cwd.clone(),
+            outputs: launch
+                .files
+                .as_deref()
+                .map(|files| files.outputs.clone())
+                .unwrap_or_default(),
+        })
+    }
+
+    fn log(&self, task: &Task) -> String {
+        self.log_dir
+            .join(format!("{}.log", task.name))
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// An attempt starts. A task with outputs has them marked incomplete until it succeeds.
+    pub fn started(&mut self, task: &Task, attempt: u32, checked: Option<&Checked>) {
+        let now = now_ms();
+        self.started_ms.insert(task.id, now);
+        if !task.outputs().is_empty() {
+            self.send(Write::Incomplete(task.name.clone()));
+        }
+        self.send(Write::Attempt(Box::new(AttemptRow {
+            run: self.run_id.clone(),
+            task: task.name.clone(),
+            attempt,
+            status: "running".to_owned(),
+            started_ms: Some(now),
+            fingerprint: checked.map(|checked| checked.fingerprint),
+            log: Some(self.log(task)),
+            ..AttemptRow::default()
+        })));
+    }
+
+    /// An attempt ended. For the task's last attempt, also its success (with the outputs it
+    /// made). Returns the ticket that `Message::Recorded` acknowledges once it is durable.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ended(
+        &mut self,
+        task: &Task,
+        attempt: u32,
+        status: &TaskStatus,
+        results: &Results,
+        checked: Option<&Checked>,
+        outputs: Option<&[FileDigest]>,
+        last: bool,
+    ) -> u64 {
+        let ended = now_ms();
+        let started = self.started_ms.get(&task.id).copied();
+        let (word, exit_code, signal, reason) = match status {
+            TaskStatus::Succeeded => ("succeeded", Some(0), None, None),
+            TaskStatus::Failed {
+                exit_code,
+                signal,
+                message,
+            } => ("failed", *exit_code, *signal, Some(message.clone())),
+            TaskStatus::TimedOut { .. } => ("timed_out", None, None, None),
+            TaskStatus::Interrupted => ("interrupted", None, None, None),
+        };
+        let results_json = serde_json::to_string(results).ok();
+        let outputs_digest = outputs.map(fresh::outputs_digest);
+        self.send(Write::Attempt(Box::new(AttemptRow {
+            run: self.run_id.clone(),
+            task: task.name.clone(),
+            attempt,
+            status: word.to_owned(),
+            reason,
+            exit_code,
+            signal,
+            started_ms: started,
+            ended_ms: Some(ended),
+            fingerprint: checked.map(|checked| checked.fingerprint),
+            outputs: outputs_digest,
+            results: results_json.clone(),
+            log: Some(self.log(task)),
+        })));
+        if last {
+            match status {
+                TaskStatus::Succeeded => self.counts.succeeded += 1,
+                TaskStatus::Interrupted => self.counts.cancelled += 1,
+                _ => self.counts.failed += 1,
+            }
+        }
+        if let (true, TaskStatus::Succeeded, Some(checked)) = (last, status, checked) {
+            let files = outputs.map(<[FileDigest]>::to_vec).unwrap_or_default();
+            self.send(Write::Success(
+                task.name.clone(),
+                Box::new(Success {
+                    fingerprint: checked.fingerprint,
+                    parts: checked.parts.to_json(),
+                    outputs: outputs_digest.unwrap_or_else(|| fresh::outputs_digest(&[])),
+                    output_files: files,
+                    results: results_json.unwrap_or_else(|| "[]".to_owned()),
+                    run: self.run_id.clone(),
+                    duration_ms: started.map_or(0, |started| ended - started),
+                    complete: true,
+                }),
+            ));
+        }
+        self.tickets += 1;
+        self.send(Write::Ack(self.tickets));
+        self.tickets
+    }
+
+    /// A task did not run.
+    pub fn skipped(&mut self, task: &Task, reason: &SkipReason, checked: Option<&Checked>) {
+        let (status, outputs, results) = match (reason, checked.map(|c| &c.decision)) {
+            (SkipReason::UpToDate, Some(Decision::UpToDate { outputs, results })) => {
+                ("up_to_date", Some(*outputs), Some(results))
+            }
+            (
+                SkipReason::Resumed { .. },
+                Some(Decision::Resumed {
+                    outputs, results, ..
+                }),
+            ) => ("resumed", Some(*outputs), Some(results)),
+            _ => ("skipped", None, None),
+        };
+        if outputs.is_some() {
+            self.counts.up_to_date += 1;
+        } else {
+            self.counts.skipped += 1;
+        }
+        let reason = serde_json::to_value(reason).ok().and_then(|value| {
+            value
+                .get("reason")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned)
+        });
+        self.send(Write::Attempt(Box::new(AttemptRow {
+            run: self.run_id.clone(),
+            task: task.name.clone(),
+            attempt: 0,
+            status: status.to_owned(),
+            reason,
+            ended_ms: Some(now_ms()),
+            fingerprint: checked.map(|checked| checked.fingerprint),
+            outputs,
+            results: results.and_then(|results| serde_json::to_string(results).ok()),
+            ..AttemptRow::default()
+        })));
+    }
+
+    /// The run ended: its outcome is written and the writer finishes every write.
+    pub fn finish(mut self, outcome: &'static str) {
+        self.send(Write::RunEnd {
+            ended_ms: now_ms(),
+            outcome,
+            counts: self.counts,
+        });
+        self.sender = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.sender = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Most writes in one commit.
+const MAX_BATCH: usize = 8192;
+
+/// The writer thread: takes every queued write into one transaction, commits, and
+/// acknowledges the last ticket in it. After a failed commit it writes nothing more and
+/// acknowledges everything, so that the run goes on (and says so).
+fn write_loop(
+    mut store: Store,
+    workflow: &str,
+    run_id: &str,
+    receiver: &Receiver<Write>,
+    outbox: &Outbox,
+) {
+    let mut batch: Vec<Write> = Vec::new();
+    let mut broken = false;
+    while let Ok(first) = receiver.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(write) => batch.push(write),
+                Err(_) => break,
+            }
+        }
+        let ack = batch
+            .iter()
+            .filter_map(|write| match write {
+                Write::Ack(ticket) => Some(*ticket),
+                _ => None,
+            })
+            .max();
+        let mut error = None;
+        if !broken {
+            let written = store.transaction(|writer| {
+                for write in &batch {
+                    match write {
+                        Write::Run(run) => writer.insert_run(run)?,
+                        Write::Attempt(row) => writer.put_attempt(row)?,
+                        Write::Success(task, success) => {
+                            writer.put_success(workflow, task, success)?;
+                        }
+                        Write::Incomplete(task) => writer.mark_incomplete(workflow, task)?,
+                        Write::RunEnd {
+                            ended_ms,
+                            outcome,
+                            counts,
+                        } => writer.finish_run(run_id, *ended_ms, outcome, *counts)?,
+                        Write::Ack(_) => {}
+                    }
+                }
+                Ok(())
+            });
+            if let Err(failed) = written {
+                broken = true;
+                error = Some(failed.to_string());
+            }
+        }
+        batch.clear();
+        if ack.is_some() || error.is_some() {
+            outbox.send(Message::Recorded {
+                ticket: ack.unwrap_or(0),
+                error,
+            });
+        }
+    }
+}

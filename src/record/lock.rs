@@ -1,0 +1,153 @@
+//! One run of a workflow at a time per state dir: an exclusive `flock` on a file named after
+//! the workflow, holding who has it. The kernel drops the lock when its holder exits, however
+//! it exits, so a crashed engine never leaves a stale lock behind.
+
+use std::fs::File;
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+/// The lock of a running workflow; released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: Flock<File>,
+}
+
+/// Who holds a lock, as written in its file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Holder {
+    /// Its process id.
+    pub pid: Option<u32>,
+    /// Its run id.
+    pub run: Option<String>,
+    /// When it started, milliseconds since the epoch.
+    pub started_ms: Option<i64>,
+}
+
+/// Why the lock was not taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another engine runs this workflow.
+    Held(Holder),
+    /// The lock file cannot be made or locked.
+    Io(PathBuf, std::io::Error),
+}
+
+/// The lock file of `workflow` (its absolute path) in `state_dir`.
+#[must_use]
+pub fn lock_path(state_dir: &Path, workflow: &str) -> PathBuf {
+    let digest = blake3::hash(workflow.as_bytes()).to_hex();
+    state_dir
+        .join("locks")
+        .join(format!("{}.lock", &digest.as_str()[..16]))
+}
+
+/// Takes the lock of `workflow`, writing `run_id` and this process into it. With `wait`,
+/// blocks until the holder is done (calling `waiting` once with it first).
+///
+/// # Errors
+/// The lock is held (without `wait`), or cannot be taken.
+pub fn acquire(
+    state_dir: &Path,
+    workflow: &str,
+    run_id: &str,
+    wait: bool,
+    waiting: impl FnOnce(&Holder),
+) -> Result<RunLock, LockError> {
+    let path = lock_path(state_dir, workflow);
+    let io = |error: std::io::Error| LockError::Io(path.clone(), error);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let open = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+    };
+    let file = open().map_err(io)?;
+    let mut locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(locked) => locked,
+        Err((mut file, Errno::EWOULDBLOCK)) => {
+            let holder = read_holder(&mut file);
+            if !wait {
+                return Err(LockError::Held(holder));
+            }
+            waiting(&holder);
+            Flock::lock(file, FlockArg::LockExclusive)
+                .map_err(|(_, errno)| io(std::io::Error::from(errno)))?
+        }
+        Err((_, errno)) => return Err(io(std::io::Error::from(errno))),
+    };
+    let text = format!(
+        "pid={}\nrun={run_id}\nstarted_ms={}\nworkflow={workflow}\n",
+        std::process::id(),
+        super::journal::now_ms()
+    );
+    locked.set_len(0).map_err(io)?;
+    locked.rewind().map_err(io)?;
+    locked.write_all(text.as_bytes()).map_err(io)?;
+    Ok(RunLock { _file: locked })
+}
+
+/// Who holds the lock, if its file says; a lock being written reads as unknown.
+fn read_holder(file: &mut File) -> Holder {
+    let mut text = String::new();
+    let _ = file.rewind();
+    let _ = file.read_to_string(&mut text);
+    let mut holder = Holder::default();
+    for line in text.lines() {
+        match line.split_once('=') {
+            Some(("pid", value)) => holder.pid = value.parse().ok(),
+            Some(("run", value)) => holder.run = Some(value.to_owned()),
+            Some(("started_ms", value)) => holder.started_ms = value.parse().ok(),
+            _ => {}
+        }
+    }
+    holder
+}
+
+/// Whether some engine holds the lock of `workflow` now (for `engine runs`: a run without
+/// an end is still running, or died).
+#[must_use]
+pub fn holder(state_dir: &Path, workflow: &str) -> Option<Holder> {
+    let path = lock_path(state_dir, workflow);
+    let file = File::open(&path).ok()?;
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_) => None,
+        Err((mut file, Errno::EWOULDBLOCK)) => Some(read_holder(&mut file)),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_with_the_holder_and_freed_on_drop() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = acquire(dir.path(), "/w/a.yaml", "run-1", false, |_| {}).expect("locks");
+        match acquire(dir.path(), "/w/a.yaml", "run-2", false, |_| {}) {
+            Err(LockError::Held(holder)) => {
+                assert_eq!(holder.pid, Some(std::process::id()));
+                assert_eq!(holder.run.as_deref(), Some("run-1"));
+            }
+            other => panic!("expected the lock to be held, got {other:?}"),
+        }
+        assert_eq!(
+            holder(dir.path(), "/w/a.yaml").and_then(|h| h.run),
+            Some("run-1".to_owned())
+        );
+        // Another workflow in the same state dir is not held up.
+        let other = acquire(dir.path(), "/w/b.yaml", "run-3", false, |_| {});
+        assert!(other.is_ok());
+        drop(first);
+        assert!(holder(dir.path(), "/w/a.yaml").is_none());
+        assert!(acquire(dir.path(), "/w/a.yaml", "run-4", false, |_| {}).is_ok());
+    }
+}

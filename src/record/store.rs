@@ -1,0 +1,807 @@
+//! The run record's file: an SQLite database in WAL mode in the state dir.
+//!
+//! Why SQLite: a commit is durable once it returns (`synchronous = FULL` makes the WAL
+//! reach the disk at each commit), a process killed at any instant leaves the last commit
+//! intact (the WAL is replayed or ignored frame by frame, with checksums), readers never
+//! block the one writer, and the file can be opened with the `sqlite3` shell to inspect or
+//! repair. The engine writes through one thread that commits in groups (`journal.rs`).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::files::{Digest, FileDigest, from_hex, to_hex};
+
+/// The record's file name inside the state dir.
+pub const FILE_NAME: &str = "record.sqlite";
+
+/// The schema this engine writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    workflow_hash TEXT NOT NULL,
+    started_ms INTEGER NOT NULL,
+    ended_ms INTEGER,
+    outcome TEXT,
+    pid INTEGER NOT NULL,
+    resumed_from TEXT,
+    args TEXT NOT NULL,
+    tasks INTEGER NOT NULL,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    up_to_date INTEGER NOT NULL DEFAULT 0,
+    cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_by_workflow ON runs (workflow, started_ms);
+CREATE TABLE attempts (
+    run TEXT NOT NULL,
+    task TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    exit_code INTEGER,
+    signal INTEGER,
+    message TEXT,
+    started_ms INTEGER,
+    ended_ms INTEGER,
+    fingerprint TEXT,
+    outputs TEXT,
+    results TEXT,
+    log TEXT,
+    PRIMARY KEY (run, task, attempt)
+) WITHOUT ROWID;
+CREATE TABLE last_success (
+    workflow TEXT NOT NULL,
+    task TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    parts TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    output_files TEXT NOT NULL,
+    results TEXT NOT NULL,
+    run TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    complete INTEGER NOT NULL,
+    PRIMARY KEY (workflow, task)
+) WITHOUT ROWID;
+";
+
+/// Why the record cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file is not a database, or its pages do not add up.
+    #[error("the run record `{}` is damaged: {detail}", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
+    /// A newer engine wrote it.
+    #[error(
+        "the run record `{}` was written by a newer engine (schema {found}; this engine reads {SCHEMA_VERSION})",
+        path.display()
+    )]
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i32,
+    },
+    /// Anything else: permissions, a full disk, a lock held too long.
+    #[error("cannot use the run record `{}`: {detail}", path.display())]
+    Other {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    fn from_sqlite(path: &Path, error: &rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        let detail = error.to_string();
+        match error.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => Self::Damaged {
+                path: path.to_owned(),
+                detail,
+            },
+            _ => Self::Other {
+                path: path.to_owned(),
+                detail,
+            },
+        }
+    }
+
+    /// What to do about it.
+    #[must_use]
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Damaged { path, .. } => {
+                let path = path.display();
+                format!(
+                    "move it aside and run again to start a new record (logs stay where they are): \
+                     `mv {path} {path}.damaged`; `sqlite3 {path}.damaged .recover` may save its history"
+                )
+            }
+            Self::Newer { .. } => {
+                "use that engine, or give this one another `--state-dir`".to_owned()
+            }
+            Self::Other { .. } => {
+                "check that the state dir is writable and its disk not full, or give another `--state-dir`"
+                    .to_owned()
+            }
+        }
+    }
+
+    /// As the command line's error (exit code 2).
+    #[must_use]
+    pub fn into_engine_error(self) -> crate::error::EngineError {
+        crate::error::EngineError::State {
+            hint: self.hint(),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// One run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunRow {
+    /// Its id, like `20261125-153012-123-4242`.
+    pub id: String,
+    /// The workflow file, absolute.
+    pub workflow: String,
+    /// blake3 of the workflow file's text, hex.
+    pub workflow_hash: String,
+    /// Milliseconds since the epoch.
+    pub started_ms: i64,
+    /// `None` while it runs, or if the engine died.
+    pub ended_ms: Option<i64>,
+    /// `succeeded`, `failed` or `interrupted`; `None` while it runs or if the engine died.
+    pub outcome: Option<String>,
+    /// The engine's process id.
+    pub pid: u32,
+    /// The run it resumed.
+    pub resumed_from: Option<String>,
+    /// The request as JSON: selected tasks, forced tasks, variables.
+    pub args: String,
+    /// Tasks selected.
+    pub tasks: i64,
+    /// Final counts.
+    pub counts: Counts,
+}
+
+/// How many tasks of a run ended how.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Ran and succeeded (failures allowed with `allow_failure` count as failed).
+    pub succeeded: i64,
+    /// Failed, timed out.
+    pub failed: i64,
+    /// Skipped for any reason but being up to date.
+    pub skipped: i64,
+    /// Skipped as up to date, or as done by the run resumed.
+    pub up_to_date: i64,
+    /// Stopped by an interruption.
+    pub cancelled: i64,
+}
+
+/// One attempt of one task in one run (attempt 0: the task did not run; `status` says why).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptRow {
+    /// The run's id.
+    pub run: String,
+    /// The task's name.
+    pub task: String,
+    /// From 1; 0 for a task that was skipped.
+    pub attempt: u32,
+    /// `running`, `succeeded`, `failed`, `timed_out`, `interrupted`, `skipped`, `up_to_date`
+    /// or `resumed`.
+    pub status: String,
+    /// Why it was skipped, or what failed.
+    pub reason: Option<String>,
+    /// The exit code of a process.
+    pub exit_code: Option<i32>,
+    /// The signal that ended a process.
+    pub signal: Option<i32>,
+    /// When it started, milliseconds since the epoch.
+    pub started_ms: Option<i64>,
+    /// When it ended.
+    pub ended_ms: Option<i64>,
+    /// Its fingerprint.
+    pub fingerprint: Option<Digest>,
+    /// The digest of its outputs once it succeeded.
+    pub outputs: Option<Digest>,
+    /// Its results, as a JSON list of `[key, value]`.
+    pub results: Option<String>,
+    /// Its log file.
+    pub log: Option<String>,
+}
+
+/// The last successful run of a task: what an up-to-date check compares with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Success {
+    /// Its fingerprint.
+    pub fingerprint: Digest,
+    /// What went into the fingerprint, as JSON (`fresh::Parts`), to explain a change.
+    pub parts: String,
+    /// The digest of its outputs.
+    pub outputs: Digest,
+    /// Each output path and its digest.
+    pub output_files: Vec<FileDigest>,
+    /// Its results, as a JSON list of `[key, value]`.
+    pub results: String,
+    /// The run it succeeded in.
+    pub run: String,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// False once a later run started it again and did not finish it: its outputs are then
+    /// incomplete.
+    pub complete: bool,
+}
+
+/// The open record.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens the record in `state_dir`, making the dir and the file if needed.
+    ///
+    /// # Errors
+    /// A damaged file, one from a newer engine, or one that cannot be opened or written.
+    pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
+        let path = state_dir.join(FILE_NAME);
+        std::fs::create_dir_all(state_dir).map_err(|error| StoreError::Other {
+            path: path.clone(),
+            detail: format!("cannot create the state dir: {error}"),
+        })?;
+        let conn = Connection::open(&path).map_err(|e| StoreError::from_sqlite(&path, &e))?;
+        let mut store = Self { conn, path };
+        store.prepare(true)?;
+        Ok(store)
+    }
+
+    /// Opens an existing record for reading; `None` when the state dir has none.
+    ///
+    /// # Errors
+    /// As `open`.
+    pub fn open_existing(state_dir: &Path) -> Result<Option<Self>, StoreError> {
+        let path = state_dir.join(FILE_NAME);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| StoreError::from_sqlite(&path, &e))?;
+        let mut store = Self { conn, path };
+        store.prepare(false)?;
+        Ok(Some(store))
+    }
+
+    /// The file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fail(&self, error: &rusqlite::Error) -> StoreError {
+        StoreError::from_sqlite(&self.path, error)
+    }
+
+    /// Pragmas, then the schema: made in a new file, checked in an old one.
+    fn prepare(&mut self, create: bool) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| StoreError::from_sqlite(&path, &e);
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(fail)?;
+        // `journal_mode` reads the header: a file that is no database fails here.
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(fail)?;
+        let version: i32 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(fail)?;
+        match version {
+            0 if create => {
+                let tx = self.conn.transaction().map_err(fail)?;
+                // Another engine may have made it meanwhile.
+                let again: i32 = tx
+                    .pragma_query_value(None, "user_version", |row| row.get(0))
+                    .map_err(fail)?;
+                if again == 0 {
+                    tx.execute_batch(SCHEMA).map_err(fail)?;
+                    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                        .map_err(fail)?;
+                }
+                tx.commit().map_err(fail)?;
+            }
+            0 => {
+                return Err(StoreError::Damaged {
+                    path,
+                    detail: "it has no tables".to_owned(),
+                });
+            }
+            SCHEMA_VERSION => {}
+            found if found > SCHEMA_VERSION => return Err(StoreError::Newer { path, found }),
+            found => {
+                return Err(StoreError::Damaged {
+                    path,
+                    detail: format!("unknown schema version {found}"),
+                });
+            }
+        }
+        // Reading the tables' root pages finds a file cut short early.
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM runs WHERE rowid < 0) + \
+                 (SELECT count(*) FROM last_success WHERE task = '')",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(fail)?;
+        Ok(())
+    }
+
+    /// Runs `write` in one transaction (committed durably, or not at all).
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn transaction<T>(
+        &mut self,
+        write: impl FnOnce(&Writer<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| StoreError::from_sqlite(&path, &e);
+        let tx = self.conn.transaction().map_err(fail)?;
+        let value = write(&Writer { tx: &tx }).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(value)
+    }
+
+    /// The last successful state of every task of `workflow` that has one.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn successes(
+        &self,
+        workflow: &str,
+    ) -> Result<rustc_hash::FxHashMap<String, Success>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT task, fingerprint, parts, outputs, output_files, results, run, \
+                 duration_ms, complete FROM last_success WHERE workflow = ?1",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = statement
+            .query_map([workflow], |row| {
+                let task: String = row.get(0)?;
+                let files: String = row.get(4)?;
+                Ok((
+                    task,
+                    Success {
+                        fingerprint: digest(&row.get::<_, String>(1)?),
+                        parts: row.get(2)?,
+                        outputs: digest(&row.get::<_, String>(3)?),
+                        output_files: files_from_json(&files),
+                        results: row.get(5)?,
+                        run: row.get(6)?,
+                        duration_ms: row.get(7)?,
+                        complete: row.get(8)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.fail(&e))
+    }
+
+    /// The runs of `workflow`, newest first.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn runs(&self, workflow: &str, limit: usize) -> Result<Vec<RunRow>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE workflow = ?1 \
+                 ORDER BY started_ms DESC, id DESC LIMIT ?2"
+            ))
+            .map_err(|e| self.fail(&e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement
+            .query_map(params![workflow, limit], run_row)
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.fail(&e))
+    }
+
+    /// One run by id (of any workflow).
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn run(&self, id: &str) -> Result<Option<RunRow>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                [id],
+                run_row,
+            )
+            .optional()
+            .map_err(|e| self.fail(&e))
+    }
+
+    /// Every attempt of a run, by task name then attempt.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn attempts(&self, run: &str) -> Result<Vec<AttemptRow>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run = ?1 ORDER BY task, attempt"
+            ))
+            .map_err(|e| self.fail(&e))?;
+        let rows = statement
+            .query_map([run], attempt_row)
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.fail(&e))
+    }
+
+    /// The latest attempt of each task of `workflow`, over all its runs.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn latest_attempts(
+        &self,
+        workflow: &str,
+    ) -> Result<rustc_hash::FxHashMap<String, AttemptRow>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts \
+                 WHERE run IN (SELECT id FROM runs WHERE workflow = ?1) \
+                 ORDER BY run, attempt"
+            ))
+            .map_err(|e| self.fail(&e))?;
+        let rows = statement
+            .query_map([workflow], attempt_row)
+            .map_err(|e| self.fail(&e))?;
+        let mut latest = rustc_hash::FxHashMap::default();
+        for row in rows {
+            let row = row.map_err(|e| self.fail(&e))?;
+            // Run ids sort by time, so the last row seen of a task is its latest.
+            latest.insert(row.task.clone(), row);
+        }
+        Ok(latest)
+    }
+}
+
+/// Writes inside one transaction.
+pub struct Writer<'t> {
+    tx: &'t rusqlite::Transaction<'t>,
+}
+
+impl Writer<'_> {
+    /// Records a new run.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn insert_run(&self, run: &RunRow) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO runs (id, workflow, workflow_hash, started_ms, pid, resumed_from, \
+                 args, tasks) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                run.id,
+                run.workflow,
+                run.workflow_hash,
+                run.started_ms,
+                run.pid,
+                run.resumed_from,
+                run.args,
+                run.tasks
+            ])?;
+        Ok(())
+    }
+
+    /// Records how a run ended.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn finish_run(
+        &self,
+        id: &str,
+        ended_ms: i64,
+        outcome: &str,
+        counts: Counts,
+    ) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE runs SET ended_ms = ?2, outcome = ?3, succeeded = ?4, failed = ?5, \
+                 skipped = ?6, up_to_date = ?7, cancelled = ?8 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                ended_ms,
+                outcome,
+                counts.succeeded,
+                counts.failed,
+                counts.skipped,
+                counts.up_to_date,
+                counts.cancelled
+            ])?;
+        Ok(())
+    }
+
+    /// Records an attempt, or what became of it.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn put_attempt(&self, row: &AttemptRow) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT OR REPLACE INTO attempts ({ATTEMPT_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            ))?
+            .execute(params![
+                row.run,
+                row.task,
+                row.attempt,
+                row.status,
+                row.reason,
+                row.exit_code,
+                row.signal,
+                row.started_ms,
+                row.ended_ms,
+                row.fingerprint.as_ref().map(to_hex),
+                row.outputs.as_ref().map(to_hex),
+                row.results,
+                row.log
+            ])?;
+        Ok(())
+    }
+
+    /// Records the successful run of a task.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn put_success(
+        &self,
+        workflow: &str,
+        task: &str,
+        success: &Success,
+    ) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO last_success (workflow, task, fingerprint, parts, \
+                 outputs, output_files, results, run, duration_ms, complete) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                workflow,
+                task,
+                to_hex(&success.fingerprint),
+                success.parts,
+                to_hex(&success.outputs),
+                files_to_json(&success.output_files),
+                success.results,
+                success.run,
+                success.duration_ms,
+                success.complete
+            ])?;
+        Ok(())
+    }
+
+    /// Marks the outputs of a task's last success as incomplete: a run started it again.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn mark_incomplete(&self, workflow: &str, task: &str) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE last_success SET complete = 0 WHERE workflow = ?1 AND task = ?2",
+            )?
+            .execute(params![workflow, task])?;
+        Ok(())
+    }
+}
+
+const RUN_COLUMNS: &str = "id, workflow, workflow_hash, started_ms, ended_ms, outcome, pid, \
+                           resumed_from, args, tasks, succeeded, failed, skipped, up_to_date, \
+                           cancelled";
+
+const ATTEMPT_COLUMNS: &str = "run, task, attempt, status, reason, exit_code, signal, \
+                               started_ms, ended_ms, fingerprint, outputs, results, log";
+
+fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: row.get(0)?,
+        workflow: row.get(1)?,
+        workflow_hash: row.get(2)?,
+        started_ms: row.get(3)?,
+        ended_ms: row.get(4)?,
+        outcome: row.get(5)?,
+        pid: row.get(6)?,
+        resumed_from: row.get(7)?,
+        args: row.get(8)?,
+        tasks: row.get(9)?,
+        counts: Counts {
+            succeeded: row.get(10)?,
+            failed: row.get(11)?,
+            skipped: row.get(12)?,
+            up_to_date: row.get(13)?,
+            cancelled: row.get(14)?,
+        },
+    })
+}
+
+fn attempt_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRow> {
+    let hex = |value: Option<String>| value.as_deref().and_then(from_hex);
+    Ok(AttemptRow {
+        run: row.get(0)?,
+        task: row.get(1)?,
+        attempt: row.get(2)?,
+        status: row.get(3)?,
+        reason: row.get(4)?,
+        exit_code: row.get(5)?,
+        signal: row.get(6)?,
+        started_ms: row.get(7)?,
+        ended_ms: row.get(8)?,
+        fingerprint: hex(row.get(9)?),
+        outputs: hex(row.get(10)?),
+        results: row.get(11)?,
+        log: row.get(12)?,
+    })
+}
+
+/// A digest from hex; a damaged value reads as all zeros, which matches nothing real.
+fn digest(text: &str) -> Digest {
+    from_hex(text).unwrap_or_default()
+}
+
+/// Output files as JSON: `[["path", "hex"], ...]`.
+#[must_use]
+pub fn files_to_json(files: &[FileDigest]) -> String {
+    let list: Vec<(&str, String)> = files
+        .iter()
+        .map(|file| (file.path.as_str(), to_hex(&file.digest)))
+        .collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The inverse of `files_to_json`; damaged entries are dropped (and so never match).
+#[must_use]
+pub fn files_from_json(text: &str) -> Vec<FileDigest> {
+    let list: Vec<(String, String)> = serde_json::from_str(text).unwrap_or_default();
+    list.into_iter()
+        .filter_map(|(path, hex)| from_hex(&hex).map(|digest| FileDigest { path, digest }))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str) -> RunRow {
+        RunRow {
+            id: id.to_owned(),
+            workflow: "/w/flow.yaml".to_owned(),
+            workflow_hash: "00".to_owned(),
+            started_ms: 1,
+            pid: 42,
+            args: "{}".to_owned(),
+            tasks: 2,
+            ..RunRow::default()
+        }
+    }
+
+    #[test]
+    fn a_new_record_keeps_runs_attempts_and_successes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open(dir.path()).expect("opens");
+        store
+            .transaction(|w| {
+                w.insert_run(&run("r1"))?;
+                w.put_attempt(&AttemptRow {
+                    run: "r1".into(),
+                    task: "build".into(),
+                    attempt: 1,
+                    status: "succeeded".into(),
+                    fingerprint: Some([7; 32]),
+                    ..AttemptRow::default()
+                })?;
+                w.put_success(
+                    "/w/flow.yaml",
+                    "build",
+                    &Success {
+                        fingerprint: [7; 32],
+                        parts: "{}".into(),
+                        outputs: [9; 32],
+                        output_files: vec![FileDigest {
+                            path: "out".into(),
+                            digest: [3; 32],
+                        }],
+                        results: "[]".into(),
+                        run: "r1".into(),
+                        duration_ms: 5,
+                        complete: true,
+                    },
+                )?;
+                w.finish_run("r1", 9, "succeeded", Counts::default())
+            })
+            .expect("writes");
+        drop(store);
+        let store = Store::open_existing(dir.path())
+            .expect("opens")
+            .expect("exists");
+        let runs = store.runs("/w/flow.yaml", 10).expect("runs");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].outcome.as_deref(), Some("succeeded"));
+        let attempts = store.attempts("r1").expect("attempts");
+        assert_eq!(attempts[0].fingerprint, Some([7; 32]));
+        let successes = store.successes("/w/flow.yaml").expect("successes");
+        assert_eq!(successes["build"].output_files[0].digest, [3; 32]);
+        assert!(successes["build"].complete);
+    }
+
+    #[test]
+    fn a_file_that_is_no_database_is_damaged_with_a_way_out() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(FILE_NAME), vec![b'x'; 8192]).expect("writes");
+        let error = Store::open(dir.path()).expect_err("refuses");
+        assert!(matches!(error, StoreError::Damaged { .. }), "{error:?}");
+        assert!(error.hint().contains("mv "), "{}", error.hint());
+    }
+
+    #[test]
+    fn a_record_cut_short_is_damaged() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open(dir.path()).expect("opens");
+        store
+            .transaction(|w| {
+                for i in 0..200 {
+                    w.insert_run(&run(&format!("r{i}")))?;
+                }
+                Ok(())
+            })
+            .expect("writes");
+        // Fold the WAL into the file, then cut the file in the middle of its pages.
+        store
+            .conn
+            .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .expect("checkpoint");
+        drop(store);
+        let path = dir.path().join(FILE_NAME);
+        let length = std::fs::metadata(&path).expect("exists").len();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("opens");
+        file.set_len(length / 2).expect("truncates");
+        drop(file);
+        let error = Store::open(dir.path())
+            .and_then(|store| store.runs("/w/flow.yaml", 1000).map(|_| ()))
+            .expect_err("refuses");
+        assert!(matches!(error, StoreError::Damaged { .. }), "{error:?}");
+    }
+}
