@@ -46,6 +46,7 @@ fn outcome(run: &RunRow, running: Option<&str>) -> &'static str {
         Some("succeeded") => "succeeded",
         Some("failed") => "failed",
         Some("interrupted") => "interrupted",
+        Some("died") => "died",
         Some(_) => "unknown",
         None if running == Some(run.id.as_str()) => "running",
         None => "died",

@@ -98,19 +98,23 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         outbox,
         masker: masker.clone(),
     };
-    let journal = match record {
-        Some(record) => Some(start_journal(
-            record,
-            &workflow,
-            &mut graph,
-            &tasks,
-            &vars,
-            args,
-            &run_id,
-            log_dir.clone(),
-            context.outbox.clone(),
-        )?),
-        None => None,
+    // The lock is held until the run has ended and its record is complete.
+    let (journal, _lock) = match record {
+        Some(record) => {
+            let (journal, lock) = start_journal(
+                record,
+                &workflow,
+                &mut graph,
+                &tasks,
+                &vars,
+                args,
+                &run_id,
+                log_dir.clone(),
+                context.outbox.clone(),
+            )?;
+            (Some(journal), Some(lock))
+        }
+        None => (None, None),
     };
     let local = LocalExecutor::new(context.clone(), inbox, threads, workflow.tasks.len());
     let reporter = Reporter::new(
@@ -193,7 +197,7 @@ fn secrets_masker(
 /// and a resumed run's tasks and variables are those of the run it continues.
 struct OpenRecord {
     store: Store,
-    _lock: RunLock,
+    lock: RunLock,
     workflow_key: String,
     resume: Option<Resuming>,
 }
@@ -228,7 +232,7 @@ fn open_record(args: &RunArgs, state_dir: &Path, run_id: &str) -> Result<OpenRec
                 state_dir.display()
             ),
             hint: format!(
-                "wait for it with `engine run --wait {shown}`{}; runs of one workflow share                  its record, so they take turns (another `--state-dir` keeps a separate record)",
+                "wait for it with `engine run --wait {shown}`{}; one workflow runs once at a time per state dir (another `--state-dir` keeps a separate record)",
                 holder
                     .pid
                     .map(|pid| format!(", or stop it with `kill {pid}`"))
@@ -240,7 +244,8 @@ fn open_record(args: &RunArgs, state_dir: &Path, run_id: &str) -> Result<OpenRec
             hint: "check that the state dir is writable, or give another `--state-dir`".into(),
         },
     })?;
-    let store = Store::open(state_dir).map_err(StoreError::into_engine_error)?;
+    let mut store = Store::open(state_dir).map_err(StoreError::into_engine_error)?;
+    stop_strays(&mut store, &workflow_key)?;
     let resume = if args.resume {
         Some(find_resume(&store, &workflow_key, args)?)
     } else {
@@ -248,10 +253,46 @@ fn open_record(args: &RunArgs, state_dir: &Path, run_id: &str) -> Result<OpenRec
     };
     Ok(OpenRecord {
         store,
-        _lock: lock,
+        lock,
         workflow_key,
         resume,
     })
+}
+
+/// Stops what earlier runs of this workflow left running when their engine was killed
+/// (SIGKILL, a crash), and records them as died. Their processes are found by the run id
+/// every task inherits in its environment (`ENGINE_RUN_ID`), so a process that took over a
+/// recorded pid is never touched.
+///
+/// # Errors
+/// The record cannot be read or written.
+fn stop_strays(store: &mut Store, workflow_key: &str) -> Result<(), EngineError> {
+    // This engine holds the workflow's lock: no run without an end is still going.
+    let died = store
+        .unfinished_runs(workflow_key)
+        .map_err(StoreError::into_engine_error)?;
+    if died.is_empty() {
+        return Ok(());
+    }
+    let stopped = crate::record::strays::stop(&died);
+    if stopped > 0 {
+        eprintln!(
+            "engine: stopped {stopped} process(es) left running by {} whose engine died",
+            if died.len() == 1 {
+                format!("run {}", died[0])
+            } else {
+                format!("{} earlier runs", died.len())
+            }
+        );
+    }
+    store
+        .transaction(|writer| {
+            for run in &died {
+                writer.mark_died(run)?;
+            }
+            Ok(())
+        })
+        .map_err(StoreError::into_engine_error)
 }
 
 /// The last run of the workflow, which must not have succeeded, and what it finished.
@@ -367,7 +408,7 @@ fn start_journal(
     run_id: &str,
     log_dir: PathBuf,
     outbox: Outbox,
-) -> Result<Journal, EngineError> {
+) -> Result<(Journal, RunLock), EngineError> {
     let force = match &record.resume {
         Some(resume) => &resume.force,
         None => &args.force,
@@ -399,7 +440,7 @@ fn start_journal(
         .map(|task| durations.get(task.name.as_str()).copied())
         .collect();
     graph.weigh(&by_task);
-    Ok(journal)
+    Ok((journal, record.lock))
 }
 
 /// The tasks `--force` names and everything that depends on them (`--force` alone: all).

@@ -388,7 +388,9 @@ impl Journal {
             TaskStatus::Interrupted => ("interrupted", None, None, None),
         };
         let results_json = serde_json::to_string(results).ok();
-        let outputs_digest = outputs.map(fresh::outputs_digest);
+        // A success made its outputs (none for a task without `outputs`).
+        let outputs_digest = matches!(status, TaskStatus::Succeeded)
+            .then(|| fresh::outputs_digest(outputs.unwrap_or_default()));
         self.send(Write::Attempt(Box::new(AttemptRow {
             run: self.run_id.clone(),
             task: task.name.clone(),

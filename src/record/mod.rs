@@ -7,6 +7,7 @@ pub mod fresh;
 pub mod journal;
 pub mod lock;
 pub mod store;
+pub mod strays;
 
 pub use journal::{Checked, Decision, Forced, Journal, Resume, RunInfo};
 pub use store::{Store, StoreError};

@@ -466,6 +466,23 @@ impl Store {
             .map_err(|e| self.fail(&e))
     }
 
+    /// The runs of `workflow` that never recorded an end. Called by the holder of the
+    /// workflow's lock, so their engines died.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn unfinished_runs(&self, workflow: &str) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id FROM runs WHERE workflow = ?1 AND outcome IS NULL")
+            .map_err(|e| self.fail(&e))?;
+        let rows = statement
+            .query_map([workflow], |row| row.get(0))
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.fail(&e))
+    }
+
     /// The latest attempt of each task of `workflow`, over all its runs.
     ///
     /// # Errors
@@ -609,6 +626,23 @@ impl Writer<'_> {
                 success.duration_ms,
                 success.complete
             ])?;
+        Ok(())
+    }
+
+    /// Records that a run's engine died: the run's outcome is `died`, and its attempts that
+    /// were running are `interrupted`.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn mark_died(&self, run: &str) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("UPDATE runs SET outcome = 'died' WHERE id = ?1 AND outcome IS NULL")?
+            .execute([run])?;
+        self.tx
+            .prepare_cached(
+                "UPDATE attempts SET status = 'interrupted', reason = 'the engine died'                  WHERE run = ?1 AND status = 'running'",
+            )?
+            .execute([run])?;
         Ok(())
     }
 
