@@ -25,6 +25,7 @@ Example:  python3 bench/gen_workflow.py layered 100000 --seed 1 -o /tmp/layered.
 
 import argparse
 import json
+import os
 import random
 import sys
 
@@ -126,12 +127,14 @@ def render_just(graph, command):
 RENDERERS = {"make": render_make, "ninja": render_ninja, "task": render_task, "just": render_just}
 
 
-def render(shape, count, seed, width, fmt="engine", thread=False, command="true"):
+def render(shape, count, seed, width, fmt="engine", thread=False, command="true", files=False):
     rng = random.Random(seed)
     graph = SHAPES[shape](count, rng, width)
     if fmt != "engine":
         return RENDERERS[fmt](graph, command)
     command = 'script: "()"' if thread else f"run: {json.dumps(command)}"
+    if files:
+        return render_files(shape, count, graph)
     lines = [
         "# yaml-language-server: $schema=../schemas/workflow.schema.json",
         f"name: {shape}-{count}",
@@ -145,6 +148,33 @@ def render(shape, count, seed, width, fmt="engine", thread=False, command="true"
         else:
             lines.append(f"  {name}: {{{command}}}")
     return "\n".join(lines) + "\n"
+
+
+def render_files(shape, count, graph):
+    """Each task copies its own input file `in/NAME` to its output `out/NAME`, declaring both:
+    for the run record's up-to-date checks (bench/incremental.sh)."""
+    lines = [f"name: {shape}-{count}-files", "tasks:"]
+    for name, deps in graph:
+        fields = [
+            f"inputs: [in/{name}]",
+            f"outputs: [out/{name}]",
+            f"run: \"cp in/{name} out/{name}\"",
+        ]
+        if deps:
+            fields.insert(0, f"depends_on: [{', '.join(deps)}]")
+        lines.append(f"  {name}: {{{', '.join(fields)}}}")
+    return "\n".join(lines) + "\n"
+
+
+def write_inputs(graph_text, directory):
+    """Writes `in/NAME` (a line of text) for each task of a --files workflow, and `out/`."""
+    os.makedirs(os.path.join(directory, "in"), exist_ok=True)
+    os.makedirs(os.path.join(directory, "out"), exist_ok=True)
+    for line in graph_text.splitlines():
+        if line.startswith("  ") and ":" in line:
+            name = line.strip().split(":", 1)[0]
+            with open(os.path.join(directory, "in", name), "w", encoding="utf-8") as out:
+                out.write(f"input of {name}\n")
 
 
 def main():
@@ -168,16 +198,24 @@ def main():
     parser.add_argument(
         "--thread", action="store_true", help="engine tasks are no-op scripts on threads"
     )
+    parser.add_argument(
+        "--files", action="store_true",
+        help="engine tasks copy in/NAME to out/NAME with inputs and outputs declared; with -o, "
+        "the input files are written next to the workflow",
+    )
     parser.add_argument("-o", "--output", help="file to write (default: stdout)")
     args = parser.parse_args()
     if args.count < 1 or args.width < 1:
         parser.error("count and width must be at least 1")
     text = render(
-        args.shape, args.count, args.seed, args.width, args.format, args.thread, args.command
+        args.shape, args.count, args.seed, args.width, args.format, args.thread, args.command,
+        args.files,
     )
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
             out.write(text)
+        if args.files:
+            write_inputs(text, os.path.dirname(os.path.abspath(args.output)))
     else:
         sys.stdout.write(text)
 

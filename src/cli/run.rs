@@ -99,9 +99,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         masker: masker.clone(),
     };
     // The lock is held until the run has ended and its record is complete.
-    let (journal, _lock) = match record {
+    let (journal, _lock, durations) = match record {
         Some(record) => {
-            let (journal, lock) = start_journal(
+            let (journal, lock, durations) = start_journal(
                 record,
                 &workflow,
                 &mut graph,
@@ -112,12 +112,12 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
                 log_dir.clone(),
                 context.outbox.clone(),
             )?;
-            (Some(journal), Some(lock))
+            (Some(journal), Some(lock), Some(durations))
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     let local = LocalExecutor::new(context.clone(), inbox, threads, workflow.tasks.len());
-    let reporter = Reporter::new(
+    let mut reporter = Reporter::new(
         Arc::clone(&workflow),
         &graph,
         args.progress,
@@ -125,6 +125,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         events,
         log_dir,
     );
+    if let Some(durations) = durations {
+        reporter.expect(durations, jobs);
+    }
     let options = Options {
         jobs,
         threads,
@@ -408,7 +411,7 @@ fn start_journal(
     run_id: &str,
     log_dir: PathBuf,
     outbox: Outbox,
-) -> Result<(Journal, RunLock), EngineError> {
+) -> Result<(Journal, RunLock, Vec<Option<u64>>), EngineError> {
     let force = match &record.resume {
         Some(resume) => &resume.force,
         None => &args.force,
@@ -440,7 +443,7 @@ fn start_journal(
         .map(|task| durations.get(task.name.as_str()).copied())
         .collect();
     graph.weigh(&by_task);
-    Ok((journal, record.lock))
+    Ok((journal, record.lock, by_task))
 }
 
 /// The tasks `--force` names and everything that depends on them (`--force` alone: all).

@@ -453,6 +453,11 @@ impl Journal {
         } else {
             self.counts.skipped += 1;
         }
+        // An up-to-date task's last success already says all about it, and a resumed run
+        // checks it again: a no-op run of many tasks writes next to nothing.
+        if status == "up_to_date" {
+            return;
+        }
         let reason = serde_json::to_value(reason).ok().and_then(|value| {
             value
                 .get("reason")
@@ -499,6 +504,9 @@ impl Drop for Journal {
 /// Most writes in one commit.
 const MAX_BATCH: usize = 8192;
 
+/// How long writes that no one waits for gather before they are committed.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// The writer thread: takes every queued write into one transaction, commits, and
 /// acknowledges the last ticket in it. After a failed commit it writes nothing more and
 /// acknowledges everything, so that the run goes on (and says so).
@@ -513,10 +521,26 @@ fn write_loop(
     let mut broken = false;
     while let Ok(first) = receiver.recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
+        // Each commit flushes the disk. While no one waits for an acknowledgement (task
+        // starts, skips), writes gather a little longer, so bursts share one flush.
+        let gather_until = std::time::Instant::now() + GATHER;
+        loop {
             match receiver.try_recv() {
                 Ok(write) => batch.push(write),
-                Err(_) => break,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    let acked = batch.iter().any(|write| matches!(write, Write::Ack(_)));
+                    if acked {
+                        break;
+                    }
+                    match receiver.recv_deadline(gather_until) {
+                        Ok(write) => batch.push(write),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if batch.len() >= MAX_BATCH {
+                break;
             }
         }
         let ack = batch

@@ -48,6 +48,18 @@ struct View {
     /// counted, not printed, so the terminal's work does not grow with the task rate.
     unprinted_ok: u64,
     finished: u64,
+    /// Tasks that reached a final state (finished or skipped), by task index.
+    settled: Vec<bool>,
+    /// The tasks of the run.
+    tasks: Vec<TaskId>,
+    /// How long each task took in its last success (from the run record), in milliseconds.
+    expected: Vec<Option<u64>>,
+    /// Tasks that run at once, for the ETA.
+    slots: u64,
+    /// The expected milliseconds of the longest path of tasks that starts at each task.
+    path: Vec<u64>,
+    /// When the run started.
+    started: Instant,
 }
 
 /// The bars of one run.
@@ -60,6 +72,8 @@ pub struct Bars {
     graph_dependents: Vec<Vec<TaskId>>,
     /// Dependencies done, per task.
     deps_done: Vec<u32>,
+    /// The tasks in a dependency-respecting order.
+    order: Vec<TaskId>,
 }
 
 impl Bars {
@@ -69,9 +83,11 @@ impl Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(20));
         let overall = multi.add(ProgressBar::new(graph.len() as u64));
         overall.set_style(
-            ProgressStyle::with_template("{prefix:.bold} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} tasks · ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("█▉▊▋▌▍▎▏ "),
+            ProgressStyle::with_template(
+                "{prefix:.bold} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} tasks{msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("█▉▊▋▌▍▎▏ "),
         );
         overall.set_prefix(workflow.name.clone());
         let status = multi.add(ProgressBar::new(0));
@@ -83,6 +99,7 @@ impl Bars {
         for &task in graph.tasks() {
             dependents[task.index()] = graph.dependents(task).collect();
         }
+        let workflow_len = workflow.tasks.len();
         let view = Arc::new(Mutex::new(View {
             done: vec![false; workflow.tasks.len()],
             workflow,
@@ -93,6 +110,12 @@ impl Bars {
             ok_lines: 0,
             unprinted_ok: 0,
             finished: 0,
+            settled: vec![false; workflow_len],
+            tasks: graph.tasks().to_vec(),
+            expected: Vec::new(),
+            slots: 1,
+            path: Vec::new(),
+            started: Instant::now(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         // Nothing is drawn where stderr is no terminal: no ticker then.
@@ -126,6 +149,7 @@ impl Bars {
             ticker,
             graph_dependents: dependents,
             deps_done,
+            order: graph.topological().collect(),
         }
     }
 
@@ -145,6 +169,31 @@ impl Bars {
     }
 
     /// Updates the view for `event`.
+    /// Sets what the ETA counts on: each task's duration in its last success (milliseconds,
+    /// by task index) and how many run at once.
+    pub fn expect(&mut self, durations: Vec<Option<u64>>, slots: usize) {
+        let mut view = lock(&self.view);
+        let known: Vec<u64> = durations.iter().filter_map(|d| *d).collect();
+        let average = known.iter().sum::<u64>() / (known.len() as u64).max(1);
+        let mut path = vec![0u64; durations.len()];
+        for &task in self.order.iter().rev() {
+            let own = durations
+                .get(task.index())
+                .copied()
+                .flatten()
+                .unwrap_or(average);
+            let rest = self.graph_dependents[task.index()]
+                .iter()
+                .map(|next| path[next.index()])
+                .max()
+                .unwrap_or(0);
+            path[task.index()] = own + rest;
+        }
+        view.path = path;
+        view.expected = durations;
+        view.slots = slots as u64;
+    }
+
     pub fn event(&mut self, event: &Event) {
         let mut view = lock(&self.view);
         match event {
@@ -241,20 +290,26 @@ impl Bars {
                         view.unprinted_ok += 1;
                     }
                 }
+                view.settled[task.index()] = true;
                 if status.is_success() || *allowed {
-                    view.done[task.index()] = true;
-                    for &next in &self.graph_dependents[task.index()] {
-                        self.deps_done[next.index()] += 1;
-                        let total = view.workflow.task(next).depends_on.len();
-                        if (self.deps_done[next.index()] as usize) < total {
-                            view.joins.insert(next);
-                        } else {
-                            view.joins.remove(&next);
-                        }
-                    }
+                    mark_done(
+                        &mut view,
+                        &self.graph_dependents,
+                        &mut self.deps_done,
+                        *task,
+                    );
                 }
             }
-            Event::TaskSkipped { task, .. } => {
+            Event::TaskSkipped { task, reason } => {
+                view.settled[task.index()] = true;
+                if reason.satisfies_dependents() {
+                    mark_done(
+                        &mut view,
+                        &self.graph_dependents,
+                        &mut self.deps_done,
+                        *task,
+                    );
+                }
                 view.joins.remove(task);
                 // A queued cluster job withdrawn after a failure started, then was skipped.
                 view.running.remove(task);
@@ -318,6 +373,63 @@ fn take_finished_lines(view: &mut View) -> Option<String> {
     Some(std::mem::take(&mut view.finished_lines).join("\n"))
 }
 
+/// A task is done (or skipped by a decision): its dependents wait on one task fewer.
+fn mark_done(view: &mut View, dependents: &[Vec<TaskId>], deps_done: &mut [u32], task: TaskId) {
+    view.done[task.index()] = true;
+    for &next in &dependents[task.index()] {
+        deps_done[next.index()] += 1;
+        let total = view.workflow.task(next).depends_on.len();
+        if (deps_done[next.index()] as usize) < total {
+            view.joins.insert(next);
+        } else {
+            view.joins.remove(&next);
+        }
+    }
+}
+
+/// The estimated time left: the expected durations of the tasks not yet done (from the run
+/// record; the average for a task never timed), less what the running ones have run, shared
+/// by the slots. Without any history, the pace so far.
+fn eta(view: &View, now: Instant) -> Option<Duration> {
+    let total = view.tasks.len() as u64;
+    let left = total.saturating_sub(view.finished);
+    if left == 0 {
+        return Some(Duration::ZERO);
+    }
+    let known: Vec<u64> = view.expected.iter().filter_map(|d| *d).collect();
+    if known.is_empty() {
+        if view.finished == 0 {
+            return None;
+        }
+        let per_task = now.duration_since(view.started) / u32::try_from(view.finished).ok()?;
+        return Some(per_task * u32::try_from(left).ok()?);
+    }
+    let average = known.iter().sum::<u64>() / known.len() as u64;
+    let mut work: u64 = 0;
+    let mut critical: u64 = 0;
+    for &task in &view.tasks {
+        if view.settled[task.index()] {
+            continue;
+        }
+        let expected = view
+            .expected
+            .get(task.index())
+            .copied()
+            .flatten()
+            .unwrap_or(average);
+        let ran = view.running.get(&task).map_or(0, |(started, _, _)| {
+            u64::try_from(now.duration_since(*started).as_millis()).unwrap_or(u64::MAX)
+        });
+        work += expected.saturating_sub(ran);
+        let path = view.path.get(task.index()).copied().unwrap_or(expected);
+        critical = critical.max(path.saturating_sub(ran));
+    }
+    // As long as the longest chain left, and as long as the work left shared by the slots.
+    Some(Duration::from_millis(
+        critical.max(work / view.slots.max(1)),
+    ))
+}
+
 /// Draws the view: printed lines above, then the overall bar, running tasks and joins.
 fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status: &ProgressBar) {
     let mut view = lock(view);
@@ -325,6 +437,13 @@ fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status
     flush_finished_lines(&mut view, multi);
     overall.set_position(view.finished);
     let now = Instant::now();
+    overall.set_message(match eta(&view, now) {
+        Some(left) => format!(
+            " · ETA {}",
+            crate::report::format_duration(Duration::from_secs(left.as_secs()))
+        ),
+        None => String::new(),
+    });
     let mut lines = Vec::new();
     for (index, (&task, (started, last, tries))) in view.running.iter().enumerate() {
         if index == MAX_RUNNING_LINES {

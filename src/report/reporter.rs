@@ -96,6 +96,14 @@ impl Reporter {
         }
     }
 
+    /// Sets what the progress bar's ETA counts on: each task's duration in its last success
+    /// (milliseconds, by task index) and how many tasks run at once.
+    pub fn expect(&mut self, durations: Vec<Option<u64>>, slots: usize) {
+        if let Display::Bars(bars) = &mut self.display {
+            bars.expect(durations, slots);
+        }
+    }
+
     /// Clears the bars and prints the summary: failures first with their last lines and log
     /// paths, then skipped tasks and the counts.
     ///
