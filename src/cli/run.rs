@@ -27,6 +27,8 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         let graph = super::select(&workflow, &args.tasks, &args.file)?;
         return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
     }
+    // An invalid workflow is reported before the state dir is touched.
+    let loaded = super::load_with_vars(&args.file, &args.vars)?;
     let run_id = run_id();
     let state_dir = args
         .state_dir
@@ -43,7 +45,11 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         Some(resume) => (resume.tasks.clone(), resume.vars.clone()),
         None => (args.tasks.clone(), args.vars.clone()),
     };
-    let workflow = Arc::new(super::load_with_vars(&args.file, &vars)?);
+    let workflow = Arc::new(if vars == args.vars {
+        loaded
+    } else {
+        super::load_with_vars(&args.file, &vars)?
+    });
     let mut graph = super::select(&workflow, &tasks, &args.file)?;
     // Before anything else: a run that the cluster cannot take submits nothing.
     let on_slurm = slurm_tasks(&workflow, &graph, args.executor.map(ExecutorKind::from));

@@ -391,7 +391,6 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 if let Some(journal) = &mut self.journal {
                     journal.skipped(spec, &reason, Some(&checked));
                 }
-                self.checked[task.index()] = Some(Box::new(checked));
                 self.skip_done(task, reason, results);
                 false
             }
@@ -826,7 +825,8 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 results: Arc::clone(&results),
             });
         }
-        if let Some(checked) = self.checked.get(task.index()).and_then(Option::as_deref) {
+        // Its key is all its dependents need of what it was checked with.
+        if let Some(checked) = self.checked.get_mut(task.index()).and_then(Option::take) {
             let made = self.made.remove(&task).unwrap_or_default();
             let outputs = crate::record::fresh::outputs_digest(&made);
             self.keys[task.index()] =
