@@ -156,6 +156,8 @@ enum Write {
     },
     /// Tell the coordinator once everything before this is durable.
     Ack(u64),
+    /// Commit now: the coordinator waits for an acknowledgement to go on.
+    Flush,
 }
 
 /// The coordinator's side of the run record.
@@ -169,6 +171,8 @@ pub struct Journal {
     sender: Option<Sender<Write>>,
     writer: Option<JoinHandle<()>>,
     tickets: u64,
+    /// The last ticket a flush was asked for.
+    flushed: u64,
     counts: Counts,
     started_ms: FxHashMap<TaskId, i64>,
 }
@@ -244,6 +248,7 @@ impl Journal {
             sender: Some(sender),
             writer: Some(writer),
             tickets: 0,
+            flushed: 0,
             counts: Counts::default(),
             started_ms: FxHashMap::default(),
         })
@@ -434,6 +439,15 @@ impl Journal {
         self.tickets
     }
 
+    /// Asks for the writes so far to be committed now, unless that was asked already since
+    /// the last ticket: the coordinator cannot go on without an acknowledgement.
+    pub fn flush(&mut self) {
+        if self.flushed < self.tickets {
+            self.flushed = self.tickets;
+            self.send(Write::Flush);
+        }
+    }
+
     /// A task did not run.
     pub fn skipped(&mut self, task: &Task, reason: &SkipReason, checked: Option<&Checked>) {
         let (status, outputs, results) = match (reason, checked.map(|c| &c.decision)) {
@@ -504,7 +518,7 @@ impl Drop for Journal {
 /// Most writes in one commit.
 const MAX_BATCH: usize = 8192;
 
-/// How long writes that no one waits for gather before they are committed.
+/// How long writes gather before they are committed, unless the coordinator asks sooner.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The writer thread: takes every queued write into one transaction, commits, and
@@ -521,16 +535,16 @@ fn write_loop(
     let mut broken = false;
     while let Ok(first) = receiver.recv() {
         batch.push(first);
-        // Each commit flushes the disk. While no one waits for an acknowledgement (task
-        // starts, skips), writes gather a little longer, so bursts share one flush.
+        // Each commit flushes the disk. Until the coordinator asks for a commit (it waits for
+        // an acknowledgement to go on), writes gather for a moment, so that the ends of many
+        // tasks share one flush.
         let gather_until = std::time::Instant::now() + GATHER;
         loop {
             match receiver.try_recv() {
                 Ok(write) => batch.push(write),
                 Err(crossbeam_channel::TryRecvError::Disconnected) => break,
                 Err(crossbeam_channel::TryRecvError::Empty) => {
-                    let acked = batch.iter().any(|write| matches!(write, Write::Ack(_)));
-                    if acked {
+                    if matches!(batch.last(), Some(Write::Flush)) {
                         break;
                     }
                     match receiver.recv_deadline(gather_until) {
@@ -539,7 +553,7 @@ fn write_loop(
                     }
                 }
             }
-            if batch.len() >= MAX_BATCH {
+            if batch.len() >= MAX_BATCH || matches!(batch.last(), Some(Write::Flush)) {
                 break;
             }
         }
@@ -566,7 +580,7 @@ fn write_loop(
                             outcome,
                             counts,
                         } => writer.finish_run(run_id, *ended_ms, outcome, *counts)?,
-                        Write::Ack(_) => {}
+                        Write::Ack(_) | Write::Flush => {}
                     }
                 }
                 Ok(())

@@ -228,6 +228,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 .filter_map(|r| r.kill_at.or(r.deadline))
                 .chain(self.retries.peek().map(|Reverse((at, _))| *at))
                 .min();
+            if self.waits_for_record()
+                && let Some(journal) = &mut self.journal
+            {
+                journal.flush();
+            }
             let mut inbox = std::mem::take(&mut self.inbox);
             let waited = self.executor.wait(next_deadline, &mut inbox);
             for message in inbox.drain(..) {
@@ -466,6 +471,30 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 self.start(task, isolation);
             }
         }
+    }
+
+    /// Whether the run is held up by the record: ends of tasks wait to be made durable, and
+    /// nothing runs, or a task that would be next in line waits for one of them.
+    fn waits_for_record(&self) -> bool {
+        if self.parked.is_empty() {
+            return false;
+        }
+        if self.running.is_empty() {
+            return true;
+        }
+        let held = self.held_for_record();
+        [Isolation::Process, Isolation::Thread]
+            .into_iter()
+            .any(|isolation| {
+                let Some(held) = held[usize::from(isolation == Isolation::Thread)] else {
+                    return false;
+                };
+                let queue = match isolation {
+                    Isolation::Process => &self.ready_processes,
+                    Isolation::Thread => &self.ready_threads,
+                };
+                self.slots.any_free(isolation) && queue.peek().is_none_or(|head| held > *head)
+            })
     }
 
     /// For process and thread tasks: the best place in line of a task that will be ready as
