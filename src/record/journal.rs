@@ -145,7 +145,6 @@ pub enum Decision {
 
 /// One write for the writer thread.
 enum Write {
-    Run(Box<RunRow>),
     Attempt(Box<AttemptRow>),
     Success(String, Box<Success>),
     Incomplete(String),
@@ -168,7 +167,10 @@ pub struct Journal {
     resume: Option<Resume>,
     forced: Forced,
     keep_incomplete: bool,
-    sender: Option<Sender<Write>>,
+    sender: Option<Sender<Vec<Write>>>,
+    /// Writes not yet handed to the writer: they go over in one message per turn of the
+    /// coordinator's loop (`submit`), which wakes the writer once, not once a write.
+    pending: Vec<Write>,
     writer: Option<JoinHandle<()>>,
     tickets: u64,
     /// The last ticket a flush was asked for.
@@ -214,7 +216,11 @@ impl Journal {
     ///
     /// # Errors
     /// The store cannot be read.
-    pub fn start(store: Store, info: RunInfo, outbox: Outbox) -> Result<Self, super::StoreError> {
+    pub fn start(
+        mut store: Store,
+        info: RunInfo,
+        outbox: Outbox,
+    ) -> Result<Self, super::StoreError> {
         let successes = store.successes(&info.workflow)?;
         let (sender, receiver) = crossbeam_channel::unbounded();
         let run = RunRow {
@@ -228,7 +234,9 @@ impl Journal {
             tasks: i64::try_from(info.tasks).unwrap_or(i64::MAX),
             ..RunRow::default()
         };
-        let _ = sender.send(Write::Run(Box::new(run)));
+        // Durable before any task starts: whatever this run leaves behind, a later run finds
+        // it by this row.
+        store.transaction(|writer| writer.insert_run(&run))?;
         let workflow = info.workflow.clone();
         let run_id = info.run_id.clone();
         let writer = std::thread::Builder::new()
@@ -246,6 +254,7 @@ impl Journal {
             forced: info.forced,
             keep_incomplete: info.keep_incomplete,
             sender: Some(sender),
+            pending: Vec::new(),
             writer: Some(writer),
             tickets: 0,
             flushed: 0,
@@ -254,9 +263,18 @@ impl Journal {
         })
     }
 
-    fn send(&self, write: Write) {
+    fn send(&mut self, write: Write) {
+        self.pending.push(write);
+    }
+
+    /// Hands the writes of this turn to the writer.
+    pub fn submit(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let writes = std::mem::take(&mut self.pending);
         if let Some(sender) = &self.sender {
-            let _ = sender.send(write);
+            let _ = sender.send(writes);
         }
     }
 
@@ -439,6 +457,13 @@ impl Journal {
         self.tickets
     }
 
+    /// A ticket that `Message::Recorded` acknowledges once every write so far is durable.
+    pub fn ticket(&mut self) -> u64 {
+        self.tickets += 1;
+        self.send(Write::Ack(self.tickets));
+        self.tickets
+    }
+
     /// Asks for the writes so far to be committed now, unless that was asked already since
     /// the last ticket: the coordinator cannot go on without an acknowledgement.
     pub fn flush(&mut self) {
@@ -446,6 +471,7 @@ impl Journal {
             self.flushed = self.tickets;
             self.send(Write::Flush);
         }
+        self.submit();
     }
 
     /// A task did not run.
@@ -499,6 +525,7 @@ impl Journal {
             outcome,
             counts: self.counts,
         });
+        self.submit();
         self.sender = None;
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
@@ -508,6 +535,7 @@ impl Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
+        self.submit();
         self.sender = None;
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
@@ -528,34 +556,35 @@ fn write_loop(
     mut store: Store,
     workflow: &str,
     run_id: &str,
-    receiver: &Receiver<Write>,
+    receiver: &Receiver<Vec<Write>>,
     outbox: &Outbox,
 ) {
     let mut batch: Vec<Write> = Vec::new();
     let mut broken = false;
+    let asks_commit = |writes: &[Write]| writes.iter().any(|w| matches!(w, Write::Flush));
     while let Ok(first) = receiver.recv() {
-        batch.push(first);
+        let mut flush = asks_commit(&first);
+        batch.extend(first);
         // Each commit flushes the disk. Until the coordinator asks for a commit (it waits for
         // an acknowledgement to go on), writes gather for a moment, so that the ends of many
         // tasks share one flush.
         let gather_until = std::time::Instant::now() + GATHER;
         loop {
-            match receiver.try_recv() {
-                Ok(write) => batch.push(write),
+            if flush || batch.len() >= MAX_BATCH {
+                break;
+            }
+            let writes = match receiver.try_recv() {
+                Ok(writes) => writes,
                 Err(crossbeam_channel::TryRecvError::Disconnected) => break,
                 Err(crossbeam_channel::TryRecvError::Empty) => {
-                    if matches!(batch.last(), Some(Write::Flush)) {
-                        break;
-                    }
                     match receiver.recv_deadline(gather_until) {
-                        Ok(write) => batch.push(write),
+                        Ok(writes) => writes,
                         Err(_) => break,
                     }
                 }
-            }
-            if batch.len() >= MAX_BATCH || matches!(batch.last(), Some(Write::Flush)) {
-                break;
-            }
+            };
+            flush = asks_commit(&writes);
+            batch.extend(writes);
         }
         let ack = batch
             .iter()
@@ -569,7 +598,6 @@ fn write_loop(
             let written = store.transaction(|writer| {
                 for write in &batch {
                     match write {
-                        Write::Run(run) => writer.insert_run(run)?,
                         Write::Attempt(row) => writer.put_attempt(row)?,
                         Write::Success(task, success) => {
                             writer.put_success(workflow, task, success)?;

@@ -127,6 +127,11 @@ impl JsonEvents {
         value["t_ms"] = json!(elapsed_ms);
         let _ = serde_json::to_writer(&mut self.out, &value);
         let _ = self.out.write_all(b"\n");
+        // Readers follow the file live, and an engine killed outright leaves every change of
+        // state in it; output lines ride along with the next one.
+        if !matches!(event, Event::TaskOutput { .. }) {
+            let _ = self.out.flush();
+        }
     }
 
     /// Flushes the file.

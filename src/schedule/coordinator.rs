@@ -125,6 +125,10 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     /// dependents are decided once it has, so that a task something started after is
     /// always in the record.
     parked: std::collections::VecDeque<(u64, TaskId)>,
+    /// Tasks with outputs about to start, by ticket: they start once the record holds that
+    /// their outputs are incomplete, so that a crash never leaves half-written outputs that
+    /// look up to date.
+    starting: std::collections::VecDeque<(u64, TaskId, Isolation)>,
 }
 
 impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
@@ -177,6 +181,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             keys: Vec::new(),
             made: rustc_hash::FxHashMap::default(),
             parked: std::collections::VecDeque::new(),
+            starting: std::collections::VecDeque::new(),
         }
     }
 
@@ -219,7 +224,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         }
         loop {
             self.start_ready();
-            if self.running.is_empty() && self.retries.is_empty() && self.parked.is_empty() {
+            if self.running.is_empty()
+                && self.retries.is_empty()
+                && self.parked.is_empty()
+                && self.starting.is_empty()
+            {
                 break;
             }
             let next_deadline = self
@@ -228,10 +237,13 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 .filter_map(|r| r.kill_at.or(r.deadline))
                 .chain(self.retries.peek().map(|Reverse((at, _))| *at))
                 .min();
-            if self.waits_for_record()
-                && let Some(journal) = &mut self.journal
-            {
-                journal.flush();
+            let urgent = self.waits_for_record();
+            if let Some(journal) = &mut self.journal {
+                if urgent {
+                    journal.flush();
+                } else {
+                    journal.submit();
+                }
             }
             let mut inbox = std::mem::take(&mut self.inbox);
             let waited = self.executor.wait(next_deadline, &mut inbox);
@@ -446,10 +458,10 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                     break;
                 };
                 if held[usize::from(isolation == Isolation::Thread)]
-                    .is_some_and(|held| held > (chain, Reverse(task)))
+                    .is_some_and(|(held, _)| held > chain)
                 {
-                    // A task ahead of it in line becomes ready once the record has its
-                    // dependency's end: a moment's wait keeps the critical path first.
+                    // A task with a longer chain behind it becomes ready once the record has
+                    // its dependency's end: a moment's wait keeps the critical path first.
                     break;
                 }
                 let spec = self.workflow.task(task);
@@ -476,6 +488,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     /// Whether the run is held up by the record: ends of tasks wait to be made durable, and
     /// nothing runs, or a task that would be next in line waits for one of them.
     fn waits_for_record(&self) -> bool {
+        if !self.starting.is_empty() {
+            return true;
+        }
         if self.parked.is_empty() {
             return false;
         }
@@ -493,7 +508,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                     Isolation::Process => &self.ready_processes,
                     Isolation::Thread => &self.ready_threads,
                 };
-                self.slots.any_free(isolation) && queue.peek().is_none_or(|head| held > *head)
+                self.slots.any_free(isolation) && queue.peek().is_none_or(|head| held.0 > head.0)
             })
     }
 
@@ -520,17 +535,33 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     }
 
     fn start(&mut self, task: TaskId, isolation: Isolation) {
-        let spec = self.workflow.task(task);
-        let now = Instant::now();
         self.state[task.index()] = TaskState::Running;
         self.attempts[task.index()] += 1;
+        let checked = self.checked[task.index()].as_deref();
+        if let Some(journal) = &mut self.journal
+            && checked.is_some_and(|checked| !checked.outputs.is_empty())
+        {
+            let attempt = self.attempts[task.index()];
+            journal.started(self.workflow.task(task), attempt, checked);
+            let ticket = journal.ticket();
+            self.starting.push_back((ticket, task, isolation));
+            return;
+        }
+        self.spawn(task, isolation, true);
+    }
+
+    /// Starts an attempt whose slots are taken; `record` says whether the journal still has
+    /// to hear of it.
+    fn spawn(&mut self, task: TaskId, isolation: Isolation, record: bool) {
+        let spec = self.workflow.task(task);
+        let now = Instant::now();
         let attempt = self.attempts[task.index()];
         let attempts = spec.retries + 1;
         let launch = self.launch(task, attempt);
         let started = launch.and_then(|launch| self.executor.start(spec, &launch));
         match started {
             Ok(pid) => {
-                if let Some(journal) = &mut self.journal {
+                if record && let Some(journal) = &mut self.journal {
                     journal.started(spec, attempt, self.checked[task.index()].as_deref());
                 }
                 self.sink.event(&Event::TaskStarted {
@@ -685,6 +716,24 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 while self.parked.front().is_some_and(|(at, _)| *at <= ticket) {
                     if let Some((_, task)) = self.parked.pop_front() {
                         self.settle(task);
+                    }
+                }
+                while self.starting.front().is_some_and(|(at, ..)| *at <= ticket) {
+                    let Some((_, task, isolation)) = self.starting.pop_front() else {
+                        break;
+                    };
+                    if self.summary.interrupted {
+                        self.release(task, isolation);
+                        let attempt = self.attempts[task.index()];
+                        self.sink.event(&Event::TaskStarted {
+                            task,
+                            pid: None,
+                            attempt,
+                            attempts: self.workflow.task(task).retries + 1,
+                        });
+                        self.finish(task, TaskStatus::Interrupted, Duration::ZERO, Vec::new());
+                    } else {
+                        self.spawn(task, isolation, false);
                     }
                 }
             }
