@@ -7,5 +7,6 @@ mod graph;
 mod language;
 mod misc;
 mod plan;
+mod record;
 mod snapshots;
 mod support;

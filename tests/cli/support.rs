@@ -131,9 +131,45 @@ impl Test {
         self
     }
 
+    /// A path inside the temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs like `run`, then gives the temp dir back for the next command: no arguments, no
+    /// expectations (exit code 0), the files and the environment as they are.
+    #[track_caller]
+    pub fn run_then(self) -> (Output, Self) {
+        let output = self.check();
+        let next = Self {
+            dir: self.dir,
+            current_dir: self.current_dir,
+            args: Vec::new(),
+            status: 0,
+            stdout: None,
+            stderr: None,
+            stdout_has: Vec::new(),
+            stderr_has: Vec::new(),
+            stdout_lacks: Vec::new(),
+            env: self.env,
+        };
+        (output, next)
+    }
+
+    /// Runs like `run` and gives the temp dir back for the next command, as `run_then` does.
+    #[track_caller]
+    pub fn then(self) -> Self {
+        self.run_then().1
+    }
+
     /// Runs `engine` and checks everything that was asked for.
     #[track_caller]
     pub fn run(self) -> Output {
+        self.check()
+    }
+
+    #[track_caller]
+    fn check(&self) -> Output {
         let current_dir = self
             .current_dir
             .clone()

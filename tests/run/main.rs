@@ -5,6 +5,7 @@ mod examples;
 mod failures;
 mod language;
 mod output;
+mod record;
 mod scheduling;
 mod selection;
 mod signals;

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -83,7 +84,6 @@ impl Test {
     }
 
     /// Sets an environment variable of the engine.
-    /// Sets an environment variable of the engine.
     pub fn env(mut self, name: &str, value: impl Into<std::ffi::OsString>) -> Self {
         self.env.push((name.to_owned(), value.into()));
         self
@@ -124,6 +124,10 @@ impl Test {
     }
 
     fn command(&self) -> Command {
+        self.command_with(&[], &self.events_path())
+    }
+
+    fn command_with(&self, extra: &[&str], events: &Path) -> Command {
         let engine = env!("CARGO_BIN_EXE_engine");
         let mut command = match self.wrapper.split_first() {
             Some((program, rest)) => {
@@ -133,11 +137,15 @@ impl Test {
             }
             None => Command::new(engine),
         };
-        command.arg("run").arg(&self.workflow).args(&self.args);
+        command
+            .arg("run")
+            .arg(&self.workflow)
+            .args(&self.args)
+            .args(extra);
         if self.state_dir {
             command.arg("--state-dir").arg(self.state_dir());
         }
-        command.arg("--events").arg(self.events_path());
+        command.arg("--events").arg(events);
         // Its own process group, so that a signal sent to it reaches nothing else and the
         // watchdog can kill it whole.
         command
@@ -153,19 +161,58 @@ impl Test {
 
     /// Starts the engine without waiting for it.
     pub fn spawn(&self) -> Running {
-        let mut child = self.command().spawn().expect("start the engine");
+        self.start(self.command(), self.events_path())
+    }
+
+    /// Starts `engine run` again in the same temp dir and state dir, with `extra` after the
+    /// arguments given to `args`, writing its events to `events` (a file in the temp dir) so
+    /// that it can run beside another.
+    pub fn spawn_with(&self, extra: &[&str], events: &str) -> Running {
+        let events = self.path(events);
+        self.start(self.command_with(extra, &events), events)
+    }
+
+    /// Runs `engine run` to its end, with `extra` after the arguments given to `args`.
+    pub fn run_with(&self, extra: &[&str]) -> Run {
+        let events = self.events_path();
+        self.start(self.command_with(extra, &events), events).wait()
+    }
+
+    /// Runs any `engine` command to its end in the temp dir: `args` as given (the workflow is
+    /// `workflow.yaml` there), then `--state-dir` unless `default_state_dir`. Its `Run` has no
+    /// events.
+    pub fn engine(&self, args: &[&str]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_engine"));
+        command.args(args);
+        if self.state_dir {
+            command.arg("--state-dir").arg(self.state_dir());
+        }
+        command
+            .current_dir(self.dir.path())
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("NO_COLOR", "1");
+        self.start(command, PathBuf::new()).wait()
+    }
+
+    fn start(&self, mut command: Command, events: PathBuf) -> Running {
+        let mut child = command.spawn().expect("start the engine");
         let stdout = drain(
             child.stdout.take().expect("piped stdout"),
             self.stdout_delay,
         );
-        let stderr = drain(child.stderr.take().expect("piped stderr"), Duration::ZERO);
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stderr_reader = drain_into(child.stderr.take().expect("piped stderr"), &stderr);
         Running {
             child,
             stdout,
             stderr,
+            stderr_reader,
             started: Instant::now(),
             signalled: None,
-            events: self.events_path(),
+            events,
         }
     }
 
@@ -184,11 +231,26 @@ fn drain(mut pipe: impl Read + Send + 'static, delay: Duration) -> JoinHandle<Ve
     })
 }
 
+/// Appends what comes out of `pipe` to `into` as it comes, so that a test can wait for a line.
+fn drain_into(mut pipe: impl Read + Send + 'static, into: &Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    let into = Arc::clone(into);
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+            into.lock()
+                .expect("the stderr buffer")
+                .extend_from_slice(&buffer[..n]);
+        }
+    })
+}
+
 /// An engine that is running.
 pub struct Running {
     child: Child,
     stdout: JoinHandle<Vec<u8>>,
-    stderr: JoinHandle<Vec<u8>>,
+    /// Its stderr so far.
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: JoinHandle<()>,
     started: Instant,
     signalled: Option<Instant>,
     events: PathBuf,
@@ -211,6 +273,24 @@ impl Running {
         self.child.try_wait().expect("poll the engine").is_some()
     }
 
+    /// Waits until the engine has written `text` to stderr; panics after `limit`.
+    #[track_caller]
+    pub fn wait_for_stderr(&self, text: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let so_far = String::from_utf8_lossy(&self.stderr.lock().expect("the stderr buffer"))
+                .into_owned();
+            if so_far.contains(text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the engine did not write {text:?} to stderr within {limit:?}; it wrote:\n{so_far}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits for the engine to end (killing it after the watchdog's limit).
     pub fn wait(mut self) -> Run {
         let deadline = self.started + WATCHDOG;
@@ -221,7 +301,7 @@ impl Running {
             if Instant::now() > deadline {
                 let _ = killpg(self.pid(), Signal::SIGKILL);
                 let _ = self.child.wait();
-                let stderr = self.stderr.join().unwrap_or_default();
+                let stderr = self.stderr.lock().expect("the stderr buffer").clone();
                 panic!(
                     "the engine ran for more than {WATCHDOG:?}; stderr:\n{}",
                     String::from_utf8_lossy(&stderr)
@@ -232,7 +312,8 @@ impl Running {
         let elapsed = self.started.elapsed();
         let after_signal = self.signalled.map(|at| at.elapsed());
         let stdout = self.stdout.join().expect("stdout reader");
-        let stderr = self.stderr.join().expect("stderr reader");
+        self.stderr_reader.join().expect("stderr reader");
+        let stderr = std::mem::take(&mut *self.stderr.lock().expect("the stderr buffer"));
         Run {
             code: status.code(),
             signal: status.signal(),
@@ -421,6 +502,15 @@ impl Run {
             self.fail(&format!("expected `{task}` not to start"));
         }
         self
+    }
+
+    /// The tasks skipped for `reason` (`up_to_date`, `resumed`, ...), in order.
+    pub fn skipped_for(&self, reason: &str) -> Vec<String> {
+        self.events_of("task_skipped")
+            .iter()
+            .filter(|e| e["reason"] == reason)
+            .map(|e| e["task"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// The tasks in the order they started.

@@ -1,0 +1,849 @@
+//! The run record: tasks with `outputs` skipped as up to date, `inputs`, `--force`,
+//! `--no-record`, outputs of failed tasks, `--resume` after a failure or a killed engine, the
+//! processes a killed engine leaves behind, two runs at once and a damaged record.
+//!
+//! Each task appends a line to `<task>.count` when its command runs, so that a test can tell
+//! whether it ran without trusting the engine's own events.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+use crate::support::{Test, assert_gone, read_pid, wait_for_file};
+
+/// `gen` reads `in.txt` and writes it upper-cased; `use` copies that; `other` stands alone;
+/// `plain` has no outputs.
+const PIPELINE: &str = r#"
+tasks:
+  gen:
+    inputs: [in.txt]
+    outputs: [gen.out]
+    run: echo gen >> gen.count; tr a-z A-Z < in.txt > gen.out
+  use:
+    depends_on: gen
+    outputs: [use.out]
+    run: echo use >> use.count; cat gen.out > use.out; echo used >> use.out
+  other:
+    outputs: [other.out]
+    run: echo other >> other.count; echo other > other.out
+  plain:
+    run: echo plain >> plain.count
+"#;
+
+/// How many times `task`'s command ran: the lines of its counter file.
+fn count(test: &Test, task: &str) -> usize {
+    std::fs::read_to_string(test.path(&format!("{task}.count")))
+        .map_or(0, |text| text.lines().count())
+}
+
+/// The counts of several tasks, for one assertion that shows them all.
+fn counts(test: &Test, tasks: &[&str]) -> Vec<(String, usize)> {
+    tasks
+        .iter()
+        .map(|task| ((*task).to_owned(), count(test, task)))
+        .collect()
+}
+
+#[track_caller]
+fn expect_counts(test: &Test, expected: &[(&str, usize)]) {
+    let tasks: Vec<&str> = expected.iter().map(|(task, _)| *task).collect();
+    let expected: Vec<(String, usize)> = expected
+        .iter()
+        .map(|(task, n)| ((*task).to_owned(), *n))
+        .collect();
+    assert_eq!(counts(test, &tasks), expected, "how often each task ran");
+}
+
+#[track_caller]
+fn read(test: &Test, file: &str) -> String {
+    std::fs::read_to_string(test.path(file)).unwrap_or_else(|e| panic!("read `{file}`: {e}"))
+}
+
+/// The pipeline, run once to success.
+fn pipeline_after_one_run() -> Test {
+    let test = Test::new(PIPELINE).file("in.txt", "hello\n");
+    test.run().code(0);
+    expect_counts(&test, &[("gen", 1), ("use", 1), ("other", 1), ("plain", 1)]);
+    test
+}
+
+#[test]
+fn a_second_run_skips_the_tasks_that_are_up_to_date() {
+    let test = pipeline_after_one_run();
+    let run = test.run_with(&["--progress", "plain"]);
+    run.code(0)
+        .skipped("gen", "up_to_date")
+        .skipped("use", "up_to_date")
+        .skipped("other", "up_to_date")
+        .status("plain", "succeeded")
+        .stderr_has("fresh gen: up to date")
+        .stderr_has("fresh use: up to date")
+        .stderr_has("done: 1 succeeded, 3 up to date in ");
+    assert_eq!(run.started_order(), ["plain"]);
+    expect_counts(&test, &[("gen", 1), ("use", 1), ("other", 1), ("plain", 2)]);
+    assert_eq!(read(&test, "use.out"), "HELLO\nused\n");
+}
+
+#[test]
+fn an_edited_input_reruns_its_task_and_the_tasks_that_depend_on_it() {
+    let test = pipeline_after_one_run().file("in.txt", "world\n");
+    let run = test.run();
+    run.code(0)
+        .status("gen", "succeeded")
+        .status("use", "succeeded")
+        .skipped("other", "up_to_date");
+    expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 1), ("plain", 2)]);
+    assert_eq!(read(&test, "use.out"), "WORLD\nused\n");
+    // And then it is up to date again.
+    test.run().code(0).skipped("gen", "up_to_date");
+    expect_counts(&test, &[("gen", 2), ("use", 2)]);
+}
+
+#[test]
+fn an_edited_input_that_gives_the_same_output_leaves_the_dependents_up_to_date() {
+    // `hello` and `HELLO` both come out as `HELLO`: `gen` reruns, `use` has nothing new.
+    let test = pipeline_after_one_run().file("in.txt", "HELLO\n");
+    let run = test.run();
+    run.code(0)
+        .status("gen", "succeeded")
+        .skipped("use", "up_to_date");
+    expect_counts(&test, &[("gen", 2), ("use", 1)]);
+}
+
+#[test]
+fn an_edited_output_that_is_made_again_the_same_leaves_the_dependents_up_to_date() {
+    let test = pipeline_after_one_run().file("gen.out", "scribbled over\n");
+    let run = test.run();
+    run.code(0)
+        .status("gen", "succeeded")
+        .skipped("use", "up_to_date");
+    expect_counts(&test, &[("gen", 2), ("use", 1)]);
+    assert_eq!(read(&test, "gen.out"), "HELLO\n");
+}
+
+#[test]
+fn a_deleted_or_edited_output_reruns_its_task() {
+    let test = pipeline_after_one_run();
+    std::fs::remove_file(test.path("use.out")).expect("delete an output");
+    let test = test.file("other.out", "edited\n");
+    let run = test.run();
+    run.code(0)
+        .skipped("gen", "up_to_date")
+        .status("use", "succeeded")
+        .status("other", "succeeded");
+    expect_counts(&test, &[("gen", 1), ("use", 2), ("other", 2)]);
+    assert_eq!(read(&test, "use.out"), "HELLO\nused\n");
+    assert_eq!(read(&test, "other.out"), "other\n");
+}
+
+#[test]
+fn a_changed_command_reruns_the_task() {
+    let test = Test::new(
+        r#"
+vars:
+  greeting: hello
+tasks:
+  say:
+    outputs: [say.out]
+    run: echo say >> say.count; echo "${{ vars.greeting }}" > say.out
+"#,
+    );
+    test.run().code(0);
+    test.run_with(&["--var", "greeting=bye"]).code(0);
+    test.run_with(&["--var", "greeting=bye"])
+        .code(0)
+        .skipped("say", "up_to_date");
+    // Back to the first command: the last success was with `bye`, so it runs.
+    test.run().code(0).status("say", "succeeded");
+    expect_counts(&test, &[("say", 3)]);
+}
+
+#[test]
+fn inputs_can_be_globs_and_directories() {
+    let test = Test::new(
+        r#"
+tasks:
+  build:
+    cwd: project
+    inputs: ["src/*.c", data]
+    outputs: [build.out]
+    run: echo build >> ../build.count; cat src/*.c > build.out
+"#,
+    )
+    .file("project/src/a.c", "a\n")
+    .file("project/src/b.c", "b\n")
+    .file("project/data/table.csv", "1,2\n");
+    test.run().code(0).status("build", "succeeded");
+    test.run().code(0).skipped("build", "up_to_date");
+    expect_counts(&test, &[("build", 1)]);
+    // A file that the glob matches is edited, then one is added; then a file in the directory.
+    let test = test.file("project/src/b.c", "b2\n");
+    test.run().code(0).status("build", "succeeded");
+    let test = test.file("project/src/c.c", "c\n");
+    test.run().code(0).status("build", "succeeded");
+    let test = test.file("project/data/table.csv", "3,4\n");
+    test.run().code(0).status("build", "succeeded");
+    // A file the glob does not match changes nothing.
+    let test = test.file("project/src/notes.txt", "todo\n");
+    test.run().code(0).skipped("build", "up_to_date");
+    expect_counts(&test, &[("build", 4)]);
+    assert_eq!(read(&test, "project/build.out"), "a\nb2\nc\n");
+}
+
+#[test]
+fn outputs_can_be_globs_and_directories() {
+    let test = Test::new(
+        r#"
+tasks:
+  objects:
+    outputs: ["out/*.o"]
+    run: echo objects >> objects.count; mkdir -p out; echo a > out/a.o; echo b > out/b.o
+  dist:
+    outputs: [dist]
+    run: echo dist >> dist.count; mkdir -p dist/sub; echo f > dist/sub/f
+"#,
+    );
+    test.run()
+        .code(0)
+        .status("objects", "succeeded")
+        .status("dist", "succeeded");
+    test.run()
+        .code(0)
+        .skipped("objects", "up_to_date")
+        .skipped("dist", "up_to_date");
+    std::fs::remove_file(test.path("out/b.o")).expect("remove an object");
+    let test = test.file("dist/sub/f", "edited\n");
+    test.run()
+        .code(0)
+        .status("objects", "succeeded")
+        .status("dist", "succeeded");
+    expect_counts(&test, &[("objects", 2), ("dist", 2)]);
+    assert_eq!(read(&test, "out/b.o"), "b\n");
+    assert_eq!(read(&test, "dist/sub/f"), "f\n");
+}
+
+#[test]
+fn force_reruns_every_task() {
+    let test = pipeline_after_one_run();
+    let run = test.run_with(&["--force"]);
+    run.code(0);
+    assert!(run.skipped_for("up_to_date").is_empty(), "nothing skipped");
+    expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 2), ("plain", 2)]);
+}
+
+#[test]
+fn force_of_a_task_reruns_it_and_what_depends_on_it() {
+    let test = pipeline_after_one_run();
+    let run = test.run_with(&["--force", "gen"]);
+    run.code(0)
+        .status("gen", "succeeded")
+        .status("use", "succeeded")
+        .skipped("other", "up_to_date");
+    expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 1)]);
+    // `--force=TASK`, repeated.
+    let run = test.run_with(&["--force=use", "--force", "other"]);
+    run.code(0)
+        .skipped("gen", "up_to_date")
+        .status("use", "succeeded")
+        .status("other", "succeeded");
+    expect_counts(&test, &[("gen", 2), ("use", 3), ("other", 2)]);
+}
+
+#[test]
+fn force_before_the_workflow_file_forces_every_task() {
+    let test = pipeline_after_one_run();
+    test.engine(&["run", "--force", "workflow.yaml"])
+        .code(0)
+        .stderr_has("done: 4 succeeded in ");
+    expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 2), ("plain", 2)]);
+}
+
+#[test]
+fn no_record_runs_every_task_and_records_nothing() {
+    let test = Test::new(PIPELINE).file("in.txt", "hello\n");
+    test.run_with(&["--no-record"]).code(0);
+    test.run_with(&["--no-record"]).code(0);
+    expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 2), ("plain", 2)]);
+    assert!(
+        !test.state_dir().join("record.sqlite").exists(),
+        "--no-record wrote a record"
+    );
+    test.engine(&["runs", "workflow.yaml"])
+        .code(0)
+        .stdout_has("runs of workflow.yaml are recorded");
+    // With a record, `--no-record` still runs everything and leaves the record as it was.
+    test.run().code(0);
+    test.run_with(&["--no-record"]).code(0);
+    expect_counts(&test, &[("gen", 4), ("use", 4), ("other", 4), ("plain", 4)]);
+    let runs = runs(&test);
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+}
+
+#[test]
+fn a_task_that_does_not_create_its_output_fails() {
+    let run = Test::new(
+        "
+tasks:
+  lazy:
+    outputs: [made.out, forgotten.out]
+    run: touch made.out
+  after:
+    depends_on: lazy
+    run: touch after.marker
+",
+    )
+    .run();
+    run.code(1)
+        .status("lazy", "failed")
+        .skipped("after", "dependency_failed")
+        .stderr_has("did not create its output `forgotten.out`");
+    let message = run.finished("lazy")["message"].clone();
+    assert!(
+        message
+            .as_str()
+            .is_some_and(|m| m.contains("did not create its output")),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_task_whose_input_is_missing_fails_before_its_command_runs() {
+    let test = Test::new(
+        "
+tasks:
+  reader:
+    inputs: [missing.txt]
+    outputs: [reader.out]
+    run: echo reader >> reader.count; touch reader.out
+",
+    );
+    let run = test.run();
+    run.code(1)
+        .status("reader", "failed")
+        .stderr_has("cannot read its inputs")
+        .stderr_has("missing.txt");
+    expect_counts(&test, &[("reader", 0)]);
+}
+
+/// Writes its output, then fails unless `ok` exists.
+const HALF: &str = "
+tasks:
+  half:
+    outputs: [half.out]
+    run: echo half >> half.count; echo data > half.out; test -e ok
+";
+
+#[test]
+fn the_outputs_of_a_failed_task_are_deleted() {
+    let test = Test::new(HALF);
+    test.run().code(1).status("half", "failed");
+    assert!(!test.path("half.out").exists(), "the output was kept");
+}
+
+#[test]
+fn keep_incomplete_keeps_the_outputs_of_a_failed_task_but_it_is_never_up_to_date() {
+    let test = Test::new(HALF).file("ok", "");
+    test.run().code(0);
+    std::fs::remove_file(test.path("ok")).expect("remove `ok`");
+    test.run_with(&["--force", "--keep-incomplete"])
+        .code(1)
+        .status("half", "failed");
+    // What it left is what its last success made, byte for byte, and still it runs again.
+    assert_eq!(read(&test, "half.out"), "data\n");
+    let test = test.file("ok", "");
+    test.run().code(0).status("half", "succeeded");
+    expect_counts(&test, &[("half", 3)]);
+    test.run().code(0).skipped("half", "up_to_date");
+}
+
+#[test]
+fn the_results_of_an_up_to_date_task_still_reach_its_dependents() {
+    let test = Test::new(
+        r#"
+tasks:
+  gen:
+    outputs: [gen.out]
+    run: echo gen >> gen.count; echo data > gen.out; echo n=5 >> "$ENGINE_RESULTS"
+  show:
+    depends_on: gen
+    run: echo "n is ${{ tasks.gen.results.n }}" > show.txt
+"#,
+    );
+    test.run().code(0);
+    std::fs::remove_file(test.path("show.txt")).expect("remove show.txt");
+    test.run().code(0).skipped("gen", "up_to_date");
+    expect_counts(&test, &[("gen", 1)]);
+    assert_eq!(read(&test, "show.txt"), "n is 5\n");
+}
+
+#[test]
+fn the_record_is_next_to_the_workflow_by_default() {
+    let test = Test::new(PIPELINE)
+        .file("in.txt", "hello\n")
+        .default_state_dir();
+    test.run().code(0);
+    test.run().code(0).skipped("gen", "up_to_date");
+    assert!(test.path(".engine/record.sqlite").exists());
+    assert!(!test.state_dir().exists());
+}
+
+/// The runs `engine runs --format json` lists, newest first.
+fn runs(test: &Test) -> Vec<Value> {
+    let run = test.engine(&["runs", "workflow.yaml", "--format", "json"]);
+    run.code(0);
+    match serde_json::from_str(&run.stdout()) {
+        Ok(Value::Array(runs)) => runs,
+        _ => run.fail("`engine runs --format json` did not print a list"),
+    }
+}
+
+/// The last run recorded, which must have died: its id.
+fn died_run(test: &Test) -> String {
+    let runs = runs(test);
+    let last = runs.first().unwrap_or_else(|| panic!("no run recorded"));
+    assert_eq!(last["outcome"], "died", "{runs:#?}");
+    last["id"].as_str().expect("a run id").to_owned()
+}
+
+/// a -> b -> c. Each writes its shell's pid to `<task>.sh`, counts, writes a partial output
+/// and, when `<task>.block` exists, starts a long `sleep` (its pid in `<task>.sleep`), touches
+/// `<task>.started` and waits for it; then it writes its whole output.
+fn chain(outputs: bool) -> String {
+    let mut yaml = String::from("tasks:\n");
+    for (name, after) in [("a", None), ("b", Some("a")), ("c", Some("b"))] {
+        yaml.push_str(&format!("  {name}:\n"));
+        if let Some(after) = after {
+            yaml.push_str(&format!("    depends_on: {after}\n"));
+        }
+        if outputs {
+            yaml.push_str(&format!("    outputs: [{name}.out]\n"));
+        }
+        yaml.push_str(&format!(
+            "    run: echo $$ > {name}.sh; echo {name} >> {name}.count; echo partial > {name}.out; \
+             if [ -e {name}.block ]; then sleep 30 & echo $! > {name}.sleep; touch {name}.started; wait; fi; \
+             echo {name} done > {name}.out\n"
+        ));
+    }
+    yaml
+}
+
+/// When the engine is killed.
+#[derive(Clone, Copy, Debug)]
+enum KillAt {
+    /// While `a`, the first task, runs.
+    FirstRunning,
+    /// While `b` runs (so `a` has finished).
+    MiddleRunning,
+    /// As soon as the record says `b` succeeded: `c` may have started or not.
+    MiddleFinished,
+}
+
+/// Waits until `engine status` says that `task`'s last run succeeded.
+fn wait_for_success(test: &Test, task: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = test.engine(&["status", "workflow.yaml", "--format", "json"]);
+        let tasks: Value = serde_json::from_str(&status.stdout()).unwrap_or(Value::Null);
+        let succeeded = tasks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["task"] == task && t["last"]["status"] == "succeeded");
+        if succeeded {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`{task}` did not succeed within 30s; status:\n{}",
+            status.stdout()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The shell and the sleep a blocked task left, if it started.
+fn left_behind(test: &Test, task: &str) -> Vec<(i32, &'static str)> {
+    if !test.path(&format!("{task}.sh")).exists() {
+        return Vec::new();
+    }
+    vec![
+        (read_pid(&test.path(&format!("{task}.sh"))), "sh"),
+        (read_pid(&test.path(&format!("{task}.sleep"))), "sleep"),
+    ]
+}
+
+/// Kills the engine at `at` in a run of `chain(outputs)`, then resumes, and checks that no task
+/// that had finished runs again, the interrupted one starts over, and nothing of the killed run
+/// is left.
+fn kill_and_resume(outputs: bool, at: KillAt) {
+    let test = Test::new(&chain(outputs));
+    let blocked = match at {
+        KillAt::FirstRunning => "a",
+        KillAt::MiddleRunning => "b",
+        KillAt::MiddleFinished => "c",
+    };
+    let block = test.path(&format!("{blocked}.block"));
+    std::fs::write(&block, "").expect("write the block file");
+    let mut engine = test.spawn();
+    match at {
+        KillAt::FirstRunning | KillAt::MiddleRunning => wait_for_file(
+            &test.path(&format!("{blocked}.started")),
+            Duration::from_secs(30),
+        ),
+        KillAt::MiddleFinished => wait_for_success(&test, "b"),
+    }
+    engine.signal(Signal::SIGKILL);
+    engine.wait();
+    let orphans = left_behind(&test, blocked);
+    let killed = died_run(&test);
+    std::fs::remove_file(&block).expect("remove the block file");
+
+    let run = test.run_with(&["--resume"]);
+    for (pid, comm) in &orphans {
+        assert_gone(*pid, comm, Duration::from_secs(5));
+    }
+    run.code(0);
+    if !orphans.is_empty() {
+        run.stderr_has(&format!("left running by run {killed}"));
+    }
+    let (resumed, started): (&[&str], &[&str]) = match at {
+        KillAt::FirstRunning => (&[], &["a", "b", "c"]),
+        KillAt::MiddleRunning => (&["a"], &["b", "c"]),
+        KillAt::MiddleFinished => (&["a", "b"], &["c"]),
+    };
+    assert_eq!(
+        run.skipped_for("resumed"),
+        resumed,
+        "resumed tasks ({at:?})"
+    );
+    for event in run.events_of("task_skipped") {
+        assert_eq!(event["run"], killed.as_str(), "{event}");
+    }
+    assert_eq!(run.started_order(), started, "started ({at:?})");
+    for task in ["a", "b", "c"] {
+        // The blocked task ran twice if it had started before the kill. Right after `b`
+        // finished, `c` may have been about to start; then it counts 1 or 2.
+        let expected = match (task == blocked, orphans.is_empty(), at) {
+            (true, false, _) => 2..=2,
+            (true, true, KillAt::MiddleFinished) => 1..=2,
+            _ => 1..=1,
+        };
+        let ran = count(&test, task);
+        assert!(
+            expected.contains(&ran),
+            "`{task}` ran {ran} times, not {expected:?} ({at:?})"
+        );
+        assert_eq!(
+            read(&test, &format!("{task}.out")),
+            format!("{task} done\n")
+        );
+    }
+    // The record agrees with what is on disk: with outputs, all is up to date now.
+    let again = test.run();
+    again.code(0);
+    if outputs {
+        assert_eq!(again.skipped_for("up_to_date"), ["a", "b", "c"]);
+    } else {
+        assert_eq!(again.started_order(), ["a", "b", "c"]);
+    }
+}
+
+#[test]
+fn resume_after_the_engine_was_killed_while_the_first_task_ran() {
+    kill_and_resume(true, KillAt::FirstRunning);
+}
+
+#[test]
+fn resume_after_the_engine_was_killed_while_the_first_task_ran_without_outputs() {
+    kill_and_resume(false, KillAt::FirstRunning);
+}
+
+#[test]
+fn resume_after_the_engine_was_killed_while_a_middle_task_ran() {
+    kill_and_resume(true, KillAt::MiddleRunning);
+}
+
+#[test]
+fn resume_after_the_engine_was_killed_while_a_middle_task_ran_without_outputs() {
+    kill_and_resume(false, KillAt::MiddleRunning);
+}
+
+#[test]
+fn resume_after_the_engine_was_killed_right_after_a_task_finished() {
+    kill_and_resume(true, KillAt::MiddleFinished);
+}
+
+#[test]
+fn resume_after_the_engine_was_killed_right_after_a_task_finished_without_outputs() {
+    kill_and_resume(false, KillAt::MiddleFinished);
+}
+
+#[test]
+fn the_output_of_a_killed_task_is_not_up_to_date_even_when_it_is_complete() {
+    // `b` writes all of its output, the same as its last success made, then kills the engine
+    // (its parent). It did not finish, so it must run again. The kill races the engine's
+    // writes to the record, so the test tries a few times.
+    let test = Test::new(
+        "
+tasks:
+  a:
+    outputs: [a.out]
+    run: echo a > a.out
+  b:
+    depends_on: a
+    outputs: [b.out]
+    run: echo b >> b.count; echo b > b.out; if [ -e b.block ]; then kill -9 $PPID; fi
+",
+    );
+    test.run().code(0);
+    for attempt in 1..=5 {
+        std::fs::write(test.path("b.block"), "").expect("write the block file");
+        test.run_with(&["--force", "b"]);
+        std::fs::remove_file(test.path("b.block")).expect("remove the block file");
+        let run = test.run();
+        run.code(0).skipped("a", "up_to_date");
+        if run.skipped_for("up_to_date").iter().any(|task| task == "b") {
+            run.fail(&format!(
+                "attempt {attempt}: `b` was killed before it finished, yet it was taken as up to date"
+            ));
+        }
+        run.status("b", "succeeded");
+        expect_counts(&test, &[("b", 1 + 2 * attempt)]);
+    }
+}
+
+#[test]
+fn a_task_is_recorded_as_finished_before_its_dependents_start() {
+    // `b` kills the engine as soon as it starts: `a`'s success must already be in the record.
+    let test = Test::new(
+        "
+tasks:
+  a:
+    run: echo a >> a.count
+  b:
+    depends_on: a
+    run: echo b >> b.count; if [ -e b.block ]; then kill -9 $PPID; fi
+",
+    )
+    .file("b.block", "");
+    test.run();
+    died_run(&test);
+    std::fs::remove_file(test.path("b.block")).expect("remove the block file");
+    test.run_with(&["--resume"])
+        .code(0)
+        .skipped("a", "resumed")
+        .status("b", "succeeded");
+    expect_counts(&test, &[("a", 1), ("b", 2)]);
+}
+
+#[test]
+fn a_run_killed_as_soon_as_its_task_starts_is_recorded_and_what_it_left_is_stopped() {
+    // The task kills the engine (its parent) first thing, then leaves a `sleep` behind. The
+    // kill races the engine's first writes, so the test tries a few times.
+    let test = Test::new(
+        "
+tasks:
+  a:
+    run: if [ -e a.block ]; then kill -9 $PPID; sleep 30 & echo $! > a.sleep; wait; fi
+",
+    );
+    test.run().code(0);
+    for attempt in 1..=5 {
+        let _ = std::fs::remove_file(test.path("a.sleep"));
+        std::fs::write(test.path("a.block"), "").expect("write the block file");
+        test.run();
+        let sleep = read_pid(&test.path("a.sleep"));
+        std::fs::remove_file(test.path("a.block")).expect("remove the block file");
+        let run = test.run();
+        run.code(0);
+        assert_gone(sleep, "sleep", Duration::from_secs(5));
+        run.stderr_has("stopped 2 process(es) left running by run ");
+        let runs = runs(&test);
+        let outcomes: Vec<&Value> = runs.iter().take(2).map(|run| &run["outcome"]).collect();
+        assert_eq!(
+            outcomes,
+            ["succeeded", "died"],
+            "attempt {attempt}: {runs:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_events_file_of_a_killed_run_holds_what_happened_before_the_kill() {
+    let test = Test::new(&chain(true)).file("b.block", "");
+    let mut engine = test.spawn();
+    wait_for_file(&test.path("b.started"), Duration::from_secs(30));
+    let orphans = left_behind(&test, "b");
+    engine.signal(Signal::SIGKILL);
+    let killed = engine.wait();
+    // Stop what it left before any assertion can fail.
+    std::fs::remove_file(test.path("b.block")).expect("remove the block file");
+    test.run().code(0);
+    for (pid, comm) in orphans {
+        assert_gone(pid, comm, Duration::from_secs(5));
+    }
+    killed.status("a", "succeeded");
+    assert_eq!(killed.started_order(), ["a", "b"]);
+}
+
+#[test]
+fn a_new_run_stops_what_a_killed_engine_left_running() {
+    let test = Test::new(&chain(true)).file("b.block", "");
+    let mut engine = test.spawn();
+    wait_for_file(&test.path("b.started"), Duration::from_secs(30));
+    engine.signal(Signal::SIGKILL);
+    engine.wait();
+    let killed = died_run(&test);
+    let orphans = left_behind(&test, "b");
+    std::fs::remove_file(test.path("b.block")).expect("remove the block file");
+    let run = test.run();
+    run.code(0).skipped("a", "up_to_date").stderr_has(&format!(
+        "stopped 2 process(es) left running by run {killed}"
+    ));
+    for (pid, comm) in orphans {
+        assert_gone(pid, comm, Duration::from_secs(5));
+    }
+    expect_counts(&test, &[("a", 1), ("b", 2), ("c", 1)]);
+}
+
+/// a -> b -> c -> d, no outputs; `c` fails unless `ok` exists.
+const FAILS_AT_C: &str = "
+tasks:
+  a:
+    run: echo a >> a.count
+  b:
+    depends_on: a
+    outputs: [b.out]
+    run: echo b >> b.count; echo b > b.out
+  c:
+    depends_on: b
+    run: echo c >> c.count; test -e ok
+  d:
+    depends_on: c
+    run: echo d >> d.count
+";
+
+#[test]
+fn resume_after_a_failure_skips_what_succeeded_even_without_outputs() {
+    let test = Test::new(FAILS_AT_C);
+    test.run().code(1).status("c", "failed");
+    let failed = runs(&test)[0]["id"].as_str().expect("an id").to_owned();
+    let test = test.file("ok", "");
+    let run = test.run_with(&["--resume", "--progress", "plain"]);
+    run.code(0)
+        .skipped("a", "resumed")
+        .skipped("b", "resumed")
+        .status("c", "succeeded")
+        .status("d", "succeeded")
+        .stderr_has(&format!("done  a: finished in run {failed} (resumed)"));
+    let resumed = run.events_of("task_skipped");
+    assert!(
+        resumed.iter().all(|e| e["run"] == failed.as_str()),
+        "{resumed:#?}"
+    );
+    expect_counts(&test, &[("a", 1), ("b", 1), ("c", 2), ("d", 1)]);
+    assert_eq!(runs(&test)[0]["resumed_from"], failed.as_str());
+}
+
+#[test]
+fn resume_after_an_interrupted_run_runs_the_interrupted_task_again() {
+    let test = Test::new(&chain(true)).file("b.block", "");
+    let mut engine = test.spawn();
+    wait_for_file(&test.path("b.started"), Duration::from_secs(30));
+    engine.signal(Signal::SIGINT);
+    engine.wait().code(130).status("b", "interrupted");
+    // An interrupted task's outputs are deleted, like a failed one's.
+    assert!(!test.path("b.out").exists(), "the partial output was kept");
+    let interrupted = runs(&test)[0].clone();
+    assert_eq!(interrupted["outcome"], "interrupted", "{interrupted:#}");
+    std::fs::remove_file(test.path("b.block")).expect("remove the block file");
+    let run = test.run_with(&["--resume"]);
+    run.code(0);
+    assert_eq!(run.skipped_for("resumed"), ["a"]);
+    assert_eq!(run.started_order(), ["b", "c"]);
+    expect_counts(&test, &[("a", 1), ("b", 2), ("c", 1)]);
+    assert_eq!(runs(&test)[0]["resumed_from"], interrupted["id"]);
+}
+
+#[test]
+fn resume_when_the_last_run_succeeded_is_refused() {
+    let test = Test::new(FAILS_AT_C).file("ok", "");
+    test.run().code(0);
+    test.run_with(&["--resume"])
+        .code(2)
+        .stderr_has("nothing to resume");
+    expect_counts(&test, &[("a", 1), ("c", 1)]);
+}
+
+#[test]
+fn resume_without_any_recorded_run_is_refused() {
+    let test = Test::new(FAILS_AT_C);
+    test.run_with(&["--resume"])
+        .code(2)
+        .stderr_has("nothing to resume");
+    expect_counts(&test, &[("a", 0)]);
+}
+
+/// One task that holds the run until `go` exists.
+const HOLD: &str = "
+tasks:
+  hold:
+    run: echo start >> hold.log; while [ ! -e go ]; do sleep 0.05; done; echo end >> hold.log
+";
+
+#[test]
+fn a_second_run_of_the_workflow_is_refused_while_one_runs() {
+    let test = Test::new(HOLD);
+    let first = test.spawn();
+    wait_for_file(&test.path("hold.log"), Duration::from_secs(30));
+    let second = test.spawn_with(&[], "second.jsonl").wait();
+    second
+        .code(2)
+        .stderr_has("is already using the state dir")
+        .stderr_has(&format!("pid {}", first.pid()));
+    std::fs::write(test.path("go"), "").expect("write go");
+    first.wait().code(0);
+    assert_eq!(read(&test, "hold.log"), "start\nend\n");
+}
+
+#[test]
+fn with_wait_a_second_run_waits_for_the_first_to_end() {
+    let test = Test::new(HOLD);
+    let first = test.spawn();
+    wait_for_file(&test.path("hold.log"), Duration::from_secs(30));
+    let mut waiting = test.spawn_with(&["--wait"], "waiting.jsonl");
+    waiting.wait_for_stderr("waiting for", Duration::from_secs(30));
+    assert!(!waiting.has_exited(), "it did not wait");
+    std::fs::write(test.path("go"), "").expect("write go");
+    first.wait().code(0);
+    waiting.wait().code(0);
+    // One after the other, never both at once.
+    assert_eq!(read(&test, "hold.log"), "start\nend\nstart\nend\n");
+}
+
+/// Writes 8 KiB of garbage over the record, as a disk or a bad copy might.
+fn damage_record(test: &Test) {
+    let record = test.state_dir().join("record.sqlite");
+    assert!(record.exists(), "no record at `{}`", record.display());
+    let garbage = "not a database, not even close\n".repeat(256);
+    std::fs::write(&record, garbage).expect("overwrite the record");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(test.state_dir().join(format!("record.sqlite{suffix}")));
+    }
+}
+
+#[test]
+fn a_damaged_record_stops_the_run_before_anything_runs() {
+    let test = Test::new("tasks:\n  mark:\n    run: echo mark >> mark.count\n");
+    test.run().code(0);
+    damage_record(&test);
+    test.run()
+        .code(2)
+        .stderr_has("is damaged")
+        .stderr_has("mv ");
+    expect_counts(&test, &[("mark", 1)]);
+    test.engine(&["runs", "workflow.yaml"])
+        .code(2)
+        .stderr_has("is damaged");
+}
