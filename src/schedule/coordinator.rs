@@ -537,7 +537,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     fn start(&mut self, task: TaskId, isolation: Isolation) {
         self.state[task.index()] = TaskState::Running;
         self.attempts[task.index()] += 1;
-        let checked = self.checked[task.index()].as_deref();
+        let checked = self.checked.get(task.index()).and_then(Option::as_deref);
         if let Some(journal) = &mut self.journal
             && checked.is_some_and(|checked| !checked.outputs.is_empty())
         {
