@@ -300,6 +300,8 @@ pub fn logs(args: &LogsArgs) -> Result<(), EngineError> {
             .filter(|row| row.task == args.task && row.attempt > 0)
             .find_map(|row| row.log.clone());
         if let Some(log) = log {
+            // Recorded relative to the state dir.
+            let log = dir.join(log).to_string_lossy().into_owned();
             let text = std::fs::read(&log).map_err(EngineError::io(format!(
                 "cannot read the log of `{}` in run {} at `{log}`",
                 args.task, run.id

@@ -115,7 +115,6 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
                 &vars,
                 args,
                 &run_id,
-                log_dir.clone(),
                 context.outbox.clone(),
             )?;
             (Some(journal), Some(lock), Some(durations))
@@ -255,6 +254,7 @@ fn open_record(args: &RunArgs, state_dir: &Path, run_id: &str) -> Result<OpenRec
     })?;
     let mut store = Store::open(state_dir).map_err(StoreError::into_engine_error)?;
     stop_strays(&mut store, &workflow_key)?;
+    prune_history(&mut store, state_dir, &workflow_key)?;
     let resume = if args.resume {
         Some(find_resume(&store, &workflow_key, args)?)
     } else {
@@ -302,6 +302,29 @@ fn stop_strays(store: &mut Store, workflow_key: &str) -> Result<(), EngineError>
             Ok(())
         })
         .map_err(StoreError::into_engine_error)
+}
+
+/// Runs of one workflow kept in the record (with their logs); older ones are deleted when a
+/// new run starts.
+const RUNS_KEPT: usize = 50;
+
+/// Deletes the runs of the workflow beyond the newest `RUNS_KEPT`, and their logs.
+///
+/// # Errors
+/// The record cannot be written.
+fn prune_history(
+    store: &mut Store,
+    state_dir: &Path,
+    workflow_key: &str,
+) -> Result<(), EngineError> {
+    let old = store
+        .transaction(|writer| writer.prune(workflow_key, RUNS_KEPT))
+        .map_err(StoreError::into_engine_error)?;
+    for id in old {
+        // A log dir that cannot be removed stays; the record no longer points at it.
+        let _ = std::fs::remove_dir_all(state_dir.join("runs").join(id));
+    }
+    Ok(())
 }
 
 /// The last run of the workflow, which must not have succeeded, and what it finished.
@@ -415,7 +438,6 @@ fn start_journal(
     vars: &[(String, String)],
     args: &RunArgs,
     run_id: &str,
-    log_dir: PathBuf,
     outbox: Outbox,
 ) -> Result<(Journal, RunLock, Vec<Option<u64>>), EngineError> {
     let force = match &record.resume {
@@ -435,7 +457,6 @@ fn start_journal(
         workflow_hash: blake3::hash(&text).to_hex().to_string(),
         args: request.to_string(),
         tasks: graph.len(),
-        log_dir,
         forced,
         keep_incomplete: args.keep_incomplete,
         resume: record.resume.map(|resume| resume.finished),

@@ -32,8 +32,11 @@ pub struct Graph {
     order: Vec<NodeIndex<u32>>,
     /// Wave (0-based) of each node: one more than its latest dependency's.
     wave: Vec<u32>,
-    /// Length in tasks of the longest chain from each node to the end of the graph.
+    /// Length in tasks of the longest chain from each node to the end of the graph, or in
+    /// expected milliseconds once `weigh` has been called with durations.
     chain: Vec<u32>,
+    /// Whether `chain` counts milliseconds (`weigh`) rather than tasks.
+    weighted: bool,
     /// The dependents of each node in file order, computed once: the coordinator asks for
     /// them every time a task finishes.
     dependents: Adjacency,
@@ -129,6 +132,7 @@ impl Graph {
             order,
             wave,
             chain,
+            weighted: false,
             dependents,
         })
     }
@@ -208,6 +212,7 @@ impl Graph {
         if known.is_empty() {
             return;
         }
+        self.weighted = true;
         let average = known.iter().sum::<u64>() / known.len() as u64;
         for &node in self.order.iter().rev() {
             let task = self.graph[node];
@@ -225,6 +230,12 @@ impl Graph {
                 .unwrap_or(0);
             self.chain[node.index()] = rest.saturating_add(u32::try_from(own).unwrap_or(u32::MAX));
         }
+    }
+
+    /// Whether `chain` counts expected milliseconds (after `weigh`) rather than tasks.
+    #[must_use]
+    pub fn is_weighted(&self) -> bool {
+        self.weighted
     }
 
     /// The tasks grouped by wave, each wave in file order.

@@ -55,6 +55,8 @@ impl Forced {
 /// What a task left in the run being resumed.
 #[derive(Clone, Debug)]
 pub struct Done {
+    /// The run it finished in (for a task carried over from run to run, the first).
+    pub run: String,
     /// Its fingerprint then.
     pub fingerprint: Digest,
     /// The digest of its outputs then.
@@ -89,9 +91,15 @@ pub fn finished_tasks(store: &Store, run: &str) -> Result<Resume, super::StoreEr
                 .as_deref()
                 .and_then(|text| serde_json::from_str(text).ok())
                 .unwrap_or_default();
+            // A carried-over task's reason names the run it finished in.
+            let finished_in = match (row.status.as_str(), row.reason) {
+                ("resumed", Some(first)) => first,
+                _ => run.to_owned(),
+            };
             done.insert(
                 row.task,
                 Done {
+                    run: finished_in,
                     fingerprint,
                     outputs,
                     results,
@@ -162,8 +170,8 @@ enum Write {
 /// The coordinator's side of the run record.
 pub struct Journal {
     run_id: String,
-    log_dir: PathBuf,
     successes: FxHashMap<String, Success>,
+    durations: FxHashMap<String, u64>,
     resume: Option<Resume>,
     forced: Forced,
     keep_incomplete: bool,
@@ -200,8 +208,6 @@ pub struct RunInfo {
     pub args: String,
     /// Tasks selected.
     pub tasks: usize,
-    /// Where the task logs go.
-    pub log_dir: PathBuf,
     /// `--force`.
     pub forced: Forced,
     /// `--keep-incomplete`.
@@ -222,6 +228,7 @@ impl Journal {
         outbox: Outbox,
     ) -> Result<Self, super::StoreError> {
         let successes = store.successes(&info.workflow)?;
+        let durations = store.durations(&info.workflow)?;
         let (sender, receiver) = crossbeam_channel::unbounded();
         let run = RunRow {
             id: info.run_id.clone(),
@@ -248,8 +255,8 @@ impl Journal {
             })?;
         Ok(Self {
             run_id: info.run_id,
-            log_dir: info.log_dir,
             successes,
+            durations,
             resume: info.resume,
             forced: info.forced,
             keep_incomplete: info.keep_incomplete,
@@ -280,16 +287,8 @@ impl Journal {
 
     /// How long each task took in its last success, in milliseconds, by name.
     #[must_use]
-    pub fn durations(&self) -> FxHashMap<&str, u64> {
-        self.successes
-            .iter()
-            .map(|(name, success)| {
-                (
-                    name.as_str(),
-                    u64::try_from(success.duration_ms).unwrap_or(0),
-                )
-            })
-            .collect()
+    pub fn durations(&self) -> &FxHashMap<String, u64> {
+        &self.durations
     }
 
     /// Whether failed tasks keep their outputs.
@@ -316,9 +315,9 @@ impl Journal {
             .as_ref()
             .and_then(|resume| Some((resume, resume.done.get(&task.name)?)))
             .filter(|(_, done)| done.fingerprint == fingerprint);
-        let decision = if let Some((resume, done)) = resumed {
+        let decision = if let Some((_, done)) = resumed {
             Decision::Resumed {
-                run: resume.run.clone(),
+                run: done.run.clone(),
                 outputs: done.outputs,
                 results: done.results.clone(),
             }
@@ -359,20 +358,21 @@ impl Journal {
         })
     }
 
+    /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`).
     fn log(&self, task: &Task) -> String {
-        self.log_dir
-            .join(format!("{}.log", task.name))
-            .to_string_lossy()
-            .into_owned()
+        format!("runs/{}/logs/{}.log", self.run_id, task.name)
     }
 
     /// An attempt starts. A task with outputs has them marked incomplete until it succeeds.
     pub fn started(&mut self, task: &Task, attempt: u32, checked: Option<&Checked>) {
         let now = now_ms();
         self.started_ms.insert(task.id, now);
-        if !task.outputs().is_empty() {
-            self.send(Write::Incomplete(task.name.clone()));
+        // An attempt is written when it ends; one that may leave outputs behind is written
+        // when it starts too, with its outputs marked incomplete.
+        if task.outputs().is_empty() {
+            return;
         }
+        self.send(Write::Incomplete(task.name.clone()));
         self.send(Write::Attempt(Box::new(AttemptRow {
             run: self.run_id.clone(),
             task: task.name.clone(),
@@ -436,7 +436,10 @@ impl Journal {
                 _ => self.counts.failed += 1,
             }
         }
-        if let (true, TaskStatus::Succeeded, Some(checked)) = (last, status, checked) {
+        // Up-to-date checks need the last success of tasks with outputs only.
+        if let (true, TaskStatus::Succeeded, Some(checked), false) =
+            (last, status, checked, task.outputs().is_empty())
+        {
             let files = outputs.map(<[FileDigest]>::to_vec).unwrap_or_default();
             self.send(Write::Success(
                 task.name.clone(),
@@ -498,12 +501,16 @@ impl Journal {
         if status == "up_to_date" {
             return;
         }
-        let reason = serde_json::to_value(reason).ok().and_then(|value| {
-            value
-                .get("reason")
-                .and_then(|r| r.as_str())
-                .map(str::to_owned)
-        });
+        let reason = match reason {
+            // The run it finished in, so that a resume of this run cites that one.
+            SkipReason::Resumed { run } => Some(run.clone()),
+            _ => serde_json::to_value(reason).ok().and_then(|value| {
+                value
+                    .get("reason")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned)
+            }),
+        };
         self.send(Write::Attempt(Box::new(AttemptRow {
             run: self.run_id.clone(),
             task: task.name.clone(),

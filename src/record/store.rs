@@ -48,8 +48,8 @@ CREATE TABLE attempts (
     message TEXT,
     started_ms INTEGER,
     ended_ms INTEGER,
-    fingerprint TEXT,
-    outputs TEXT,
+    fingerprint BLOB,
+    outputs BLOB,
     results TEXT,
     log TEXT,
     PRIMARY KEY (run, task, attempt)
@@ -466,6 +466,41 @@ impl Store {
             .map_err(|e| self.fail(&e))
     }
 
+    /// How long each task of `workflow` took when it last succeeded, in milliseconds: in the
+    /// latest run, else (for tasks with outputs) in their last success.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn durations(
+        &self,
+        workflow: &str,
+    ) -> Result<rustc_hash::FxHashMap<String, u64>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT task, ended_ms - started_ms FROM attempts \
+                 WHERE run = (SELECT id FROM runs WHERE workflow = ?1 \
+                              ORDER BY started_ms DESC LIMIT 1) \
+                 AND status = 'succeeded' AND started_ms IS NOT NULL AND ended_ms IS NOT NULL \
+                 UNION ALL SELECT task, duration_ms FROM last_success WHERE workflow = ?1",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = statement
+            .query_map([workflow], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.fail(&e))?;
+        let mut durations = rustc_hash::FxHashMap::default();
+        for row in rows {
+            let (task, ms) = row.map_err(|e| self.fail(&e))?;
+            // The latest run's rows come first and win.
+            durations
+                .entry(task)
+                .or_insert_with(|| u64::try_from(ms).unwrap_or(0));
+        }
+        Ok(durations)
+    }
+
     /// The runs of `workflow` that never recorded an end. Called by the holder of the
     /// workflow's lock, so their engines died.
     ///
@@ -576,10 +611,11 @@ impl Writer<'_> {
     /// What SQLite said.
     pub fn put_attempt(&self, row: &AttemptRow) -> rusqlite::Result<()> {
         self.tx
-            .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO attempts ({ATTEMPT_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-            ))?
+            .prepare_cached(
+                "INSERT OR REPLACE INTO attempts (run, task, attempt, status, reason, exit_code, \
+                 signal, started_ms, ended_ms, fingerprint, outputs, results, log) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
             .execute(params![
                 row.run,
                 row.task,
@@ -590,8 +626,8 @@ impl Writer<'_> {
                 row.signal,
                 row.started_ms,
                 row.ended_ms,
-                row.fingerprint.as_ref().map(to_hex),
-                row.outputs.as_ref().map(to_hex),
+                row.fingerprint.as_ref().map(<[u8; 32]>::as_slice),
+                row.outputs.as_ref().map(<[u8; 32]>::as_slice),
                 row.results,
                 row.log
             ])?;
@@ -646,6 +682,32 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Deletes the runs of `workflow` older than its newest `keep`, with their attempts;
+    /// returns their ids (their logs are the caller's to delete).
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn prune(&self, workflow: &str, keep: usize) -> rusqlite::Result<Vec<String>> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let old: Vec<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM runs WHERE workflow = ?1 \
+                 ORDER BY started_ms DESC, id DESC LIMIT -1 OFFSET ?2",
+            )?
+            .query_map(params![workflow, keep], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in &old {
+            self.tx
+                .prepare_cached("DELETE FROM attempts WHERE run = ?1")?
+                .execute([id])?;
+            self.tx
+                .prepare_cached("DELETE FROM runs WHERE id = ?1")?
+                .execute([id])?;
+        }
+        Ok(old)
+    }
+
     /// Marks the outputs of a task's last success as incomplete: a run started it again.
     ///
     /// # Errors
@@ -690,7 +752,7 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
 }
 
 fn attempt_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRow> {
-    let hex = |value: Option<String>| value.as_deref().and_then(from_hex);
+    let digest = |value: Option<Vec<u8>>| value.and_then(|bytes| Digest::try_from(bytes).ok());
     Ok(AttemptRow {
         run: row.get(0)?,
         task: row.get(1)?,
@@ -701,8 +763,8 @@ fn attempt_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRow> {
         signal: row.get(6)?,
         started_ms: row.get(7)?,
         ended_ms: row.get(8)?,
-        fingerprint: hex(row.get(9)?),
-        outputs: hex(row.get(10)?),
+        fingerprint: digest(row.get(9)?),
+        outputs: digest(row.get(10)?),
         results: row.get(11)?,
         log: row.get(12)?,
     })
@@ -796,6 +858,45 @@ mod tests {
         let successes = store.successes("/w/flow.yaml").expect("successes");
         assert_eq!(successes["build"].output_files[0].digest, [3; 32]);
         assert!(successes["build"].complete);
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_runs_of_a_workflow_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open(dir.path()).expect("opens");
+        store
+            .transaction(|w| {
+                for i in 0..5 {
+                    let mut row = run(&format!("r{i}"));
+                    row.started_ms = i;
+                    w.insert_run(&row)?;
+                    w.put_attempt(&AttemptRow {
+                        run: row.id.clone(),
+                        task: "t".into(),
+                        attempt: 1,
+                        status: "succeeded".into(),
+                        ..AttemptRow::default()
+                    })?;
+                }
+                let mut other = run("x0");
+                other.workflow = "/w/other.yaml".into();
+                w.insert_run(&other)
+            })
+            .expect("writes");
+        let pruned = store
+            .transaction(|w| w.prune("/w/flow.yaml", 2))
+            .expect("prunes");
+        assert_eq!(pruned, ["r2", "r1", "r0"]);
+        let left: Vec<String> = store
+            .runs("/w/flow.yaml", 10)
+            .expect("runs")
+            .into_iter()
+            .map(|run| run.id)
+            .collect();
+        assert_eq!(left, ["r4", "r3"]);
+        assert!(store.attempts("r0").expect("attempts").is_empty());
+        assert_eq!(store.attempts("r4").expect("attempts").len(), 1);
+        assert_eq!(store.runs("/w/other.yaml", 10).expect("runs").len(), 1);
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub fn render_summary(
     if summary.up_to_date > 0 {
         counts.push(format!("{} up to date", summary.up_to_date));
     }
+    if summary.resumed > 0 {
+        counts.push(format!("{} done before (resumed)", summary.resumed));
+    }
     if summary.skipped > 0 {
         counts.push(format!("{} skipped", summary.skipped));
     }

@@ -43,8 +43,10 @@ pub struct Summary {
     pub skipped: usize,
     /// Tasks stopped by the interruption.
     pub cancelled: usize,
-    /// Tasks skipped as up to date, or as finished by the run resumed.
+    /// Tasks skipped as up to date.
     pub up_to_date: usize,
+    /// Tasks skipped as finished by the run resumed.
+    pub resumed: usize,
     /// Whether the run was interrupted.
     pub interrupted: bool,
 }
@@ -129,6 +131,10 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     /// their outputs are incomplete, so that a crash never leaves half-written outputs that
     /// look up to date.
     starting: std::collections::VecDeque<(u64, TaskId, Isolation)>,
+    /// Process and thread tasks that become ready once a parked dependency is durable.
+    soon: [BinaryHeap<ReadyKey>; 2],
+    /// Per task: its dependencies that are parked.
+    parked_deps: Vec<u32>,
 }
 
 impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
@@ -182,6 +188,8 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             made: rustc_hash::FxHashMap::default(),
             parked: std::collections::VecDeque::new(),
             starting: std::collections::VecDeque::new(),
+            soon: [BinaryHeap::new(), BinaryHeap::new()],
+            parked_deps: Vec::new(),
         }
     }
 
@@ -191,6 +199,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     pub fn with_journal(mut self, journal: Journal) -> Self {
         let count = self.workflow.tasks.len();
         self.checked = vec![None; count];
+        self.parked_deps = vec![0; count];
         self.keys = vec![Digest::default(); count];
         self.journal = Some(journal);
         self
@@ -237,7 +246,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 .filter_map(|r| r.kill_at.or(r.deadline))
                 .chain(self.retries.peek().map(|Reverse((at, _))| *at))
                 .min();
-            let urgent = self.waits_for_record();
+            let urgent = self.commit_now();
             if let Some(journal) = &mut self.journal {
                 if urgent {
                     journal.flush();
@@ -448,6 +457,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             return;
         }
         let held = self.held_for_record();
+        let margin = self.hold_margin();
         for isolation in [Isolation::Process, Isolation::Thread] {
             while self.slots.any_free(isolation) {
                 let queue = match isolation {
@@ -458,7 +468,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                     break;
                 };
                 if held[usize::from(isolation == Isolation::Thread)]
-                    .is_some_and(|(held, _)| held > chain)
+                    .is_some_and(|(held, _)| held > chain + margin)
                 {
                     // A task with a longer chain behind it becomes ready once the record has
                     // its dependency's end: a moment's wait keeps the critical path first.
@@ -485,9 +495,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         }
     }
 
-    /// Whether the run is held up by the record: ends of tasks wait to be made durable, and
-    /// nothing runs, or a task that would be next in line waits for one of them.
-    fn waits_for_record(&self) -> bool {
+    /// Whether the record should commit now rather than gather more: tasks wait to start
+    /// on it, or finished tasks wait on it and nothing runs, or tasks they hold back would
+    /// be next in line, or their queue runs short of ready work (committing while the last
+    /// ready tasks run means their dependents are ready when a slot frees up).
+    fn commit_now(&mut self) -> bool {
         if !self.starting.is_empty() {
             return true;
         }
@@ -501,34 +513,40 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         [Isolation::Process, Isolation::Thread]
             .into_iter()
             .any(|isolation| {
-                let Some(held) = held[usize::from(isolation == Isolation::Thread)] else {
+                let Some((chain, _)) = held[usize::from(isolation == Isolation::Thread)] else {
                     return false;
                 };
-                let queue = match isolation {
-                    Isolation::Process => &self.ready_processes,
-                    Isolation::Thread => &self.ready_threads,
+                let (queue, capacity) = match isolation {
+                    Isolation::Process => (&self.ready_processes, self.options.jobs),
+                    Isolation::Thread => (&self.ready_threads, self.options.threads),
                 };
-                self.slots.any_free(isolation) && queue.peek().is_none_or(|head| held.0 > head.0)
+                queue.len() < capacity
+                    || (self.slots.any_free(isolation)
+                        && queue
+                            .peek()
+                            .is_none_or(|head| chain > head.0 + self.hold_margin()))
             })
+    }
+
+    /// How much longer a waiting task's chain must be than the head of the queue for a free
+    /// slot to wait for it: any longer when chains count tasks; 10 ms when they count the
+    /// durations of earlier runs, more than a commit takes.
+    fn hold_margin(&self) -> u32 {
+        if self.graph.is_weighted() { 10 } else { 0 }
     }
 
     /// For process and thread tasks: the best place in line of a task that will be ready as
     /// soon as the record has made a finished dependency durable.
-    fn held_for_record(&self) -> [Option<ReadyKey>; 2] {
+    fn held_for_record(&mut self) -> [Option<ReadyKey>; 2] {
         let mut held = [None, None];
-        for &(_, parked) in &self.parked {
-            for next in self.graph.dependents(parked) {
-                if self.unsettled[next.index()] != 1
-                    || self.state[next.index()] != TaskState::Pending
-                {
-                    continue;
+        for (slot, soon) in held.iter_mut().zip(&mut self.soon) {
+            // Entries are dropped once their task was decided.
+            while let Some(&(chain, Reverse(task))) = soon.peek() {
+                if self.state[task.index()] == TaskState::Pending {
+                    *slot = Some((chain, Reverse(task)));
+                    break;
                 }
-                let spec = self.workflow.task(next);
-                let slot = &mut held[usize::from(spec.isolation == Isolation::Thread)];
-                let key = (self.graph.chain(next), Reverse(next));
-                if slot.is_none_or(|held| key > held) {
-                    *slot = Some(key);
-                }
+                soon.pop();
             }
         }
         held
@@ -924,7 +942,20 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             self.blocked[task.index()] = Some(SkipReason::DependencyFailed { dependency: task });
         }
         match ticket {
-            Some(ticket) => self.parked.push_back((ticket, task)),
+            Some(ticket) => {
+                self.parked.push_back((ticket, task));
+                for next in self.graph.dependents(task) {
+                    self.parked_deps[next.index()] += 1;
+                    // Every dependency it still waits for is only waiting for the record.
+                    if self.parked_deps[next.index()] == self.unsettled[next.index()]
+                        && self.state[next.index()] == TaskState::Pending
+                    {
+                        let thread = self.workflow.task(next).isolation == Isolation::Thread;
+                        self.soon[usize::from(thread)]
+                            .push((self.graph.chain(next), Reverse(next)));
+                    }
+                }
+            }
             None => self.settle(task),
         }
         if failed {
@@ -1017,7 +1048,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     fn skip_done(&mut self, task: TaskId, reason: SkipReason, results: Results) {
         self.state[task.index()] = TaskState::Skipped;
         self.satisfied[task.index()] = true;
-        self.summary.up_to_date += 1;
+        if matches!(reason, SkipReason::Resumed { .. }) {
+            self.summary.resumed += 1;
+        } else {
+            self.summary.up_to_date += 1;
+        }
         if let Some(outcomes) = &mut self.outcomes {
             outcomes[task.index()] = Some(Outcome {
                 status: "success",
