@@ -302,6 +302,14 @@ pub fn logs(args: &LogsArgs) -> Result<(), EngineError> {
         if let Some(log) = log {
             // Recorded relative to the state dir.
             let log = dir.join(log).to_string_lossy().into_owned();
+            if !Path::new(&log).exists() {
+                // engine writes a log only for a task that printed something.
+                eprintln!(
+                    "engine: `{}` printed nothing in run {} (it has no log)",
+                    args.task, run.id
+                );
+                return Ok(());
+            }
             let text = std::fs::read(&log).map_err(EngineError::io(format!(
                 "cannot read the log of `{}` in run {} at `{log}`",
                 args.task, run.id

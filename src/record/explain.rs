@@ -12,9 +12,9 @@ use super::files::Digest;
 use super::fresh::{self, Parts, Why};
 use super::store::Success;
 use crate::execute::Launch;
-use crate::model::{Command, TaskId, Workflow};
+use crate::model::{TaskId, Workflow};
 use crate::plan::Graph;
-use crate::schedule::{Outcome, Templating};
+use crate::schedule::{Outcome, Templating, reads_constants};
 
 /// What a run would do with a task now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,14 +106,16 @@ pub fn explain(
             waits_on[task.index()] = pending;
             continue;
         }
-        let launch = if spec.templates.is_some() {
+        // Filled in as the run fills it in, so that the fingerprints agree.
+        let constants = reads_constants(spec);
+        let launch = if spec.templates.is_some() || constants {
             templating.launch(spec, &outcomes, 1)
         } else {
             Ok(Launch::of(spec, 1))
         };
         let launch = match launch {
             Ok(mut launch) => {
-                if matches!(spec.command, Command::Script { .. }) {
+                if constants {
                     launch.constants = Some(Arc::new(templating.constants(spec, &outcomes)));
                 }
                 launch

@@ -1214,7 +1214,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
 /// Whether a task is a script that names `vars`, `matrix` or `tasks`, which it may read as
 /// constants. (A plain text search: a script that only mentions them in a string gets them
 /// too, at no harm.)
-fn reads_constants(task: &crate::model::Task) -> bool {
+pub(crate) fn reads_constants(task: &crate::model::Task) -> bool {
     match &task.command {
         Command::Script { source, .. } => ["vars", "matrix", "tasks"]
             .iter()

@@ -8,6 +8,7 @@ mod slots;
 mod state;
 
 pub use context::{Outcome, Templating};
+pub(crate) use coordinator::reads_constants;
 pub use coordinator::{Coordinator, Options, Summary, retry_delay};
 pub use state::TaskState;
 

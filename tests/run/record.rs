@@ -848,3 +848,52 @@ fn a_damaged_record_stops_the_run_before_anything_runs() {
         .code(2)
         .stderr_has("is damaged");
 }
+
+#[test]
+fn plan_explain_and_status_agree_with_what_a_run_decides() {
+    // Every kind of task whose fingerprint a run fills in: templates, a matrix, a script that
+    // reads constants, one that does not, and a join.
+    let test = Test::new(
+        r#"
+vars:
+  greeting: hello
+tasks:
+  make:
+    matrix: { os: [linux, mac] }
+    outputs: ["out/${{ matrix.os }}.txt"]
+    run: mkdir -p out && echo "${{ vars.greeting }} ${{ matrix.os }}" > out/${{ matrix.os }}.txt
+  join:
+    depends_on: [make]
+  reads_vars:
+    depends_on: [join]
+    outputs: [vars.txt]
+    script: |
+      write_file("vars.txt", vars.greeting);
+  plain_script:
+    depends_on: [reads_vars]
+    inputs: [vars.txt]
+    outputs: [plain.txt]
+    script: |
+      write_file("plain.txt", "plain");
+"#,
+    );
+    test.run().code(0);
+    let status = test.engine(&["status", "workflow.yaml", "--format", "json"]);
+    status.code(0);
+    let verdicts: Value = serde_json::from_str(&status.stdout()).expect("status JSON");
+    for entry in verdicts.as_array().expect("a list") {
+        let task = entry["task"].as_str().expect("a name");
+        let expected = if task == "join" { "runs" } else { "up_to_date" };
+        assert_eq!(entry["now"], expected, "{entry}");
+    }
+    let run = test.run();
+    run.code(0);
+    for task in [
+        "make[os=linux]",
+        "make[os=mac]",
+        "reads_vars",
+        "plain_script",
+    ] {
+        run.skipped(task, "up_to_date");
+    }
+}
