@@ -68,7 +68,12 @@ fn runs_lists_each_run_newest_first_as_a_table() {
     let (out, _) = test.args(["runs", WORKFLOW]).stderr("").run_then();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", out.stdout);
-    let header: Vec<&str> = lines[0].split("  ").filter(|c| !c.is_empty()).collect();
+    // Columns are two or more spaces apart (an odd width leaves one more space at the start).
+    let header: Vec<&str> = lines[0]
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
     assert_eq!(
         header,
         ["RUN", "STARTED (UTC)", "DURATION", "OUTCOME", "TASKS"],
