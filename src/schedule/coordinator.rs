@@ -194,7 +194,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     }
 
     /// Keeps the run record in `journal`: tasks up to date (or finished by the run being
-    /// resumed) are skipped, and every task's end is durable before it is announced.
+    /// resumed) are skipped, and every task's end is durable before its dependents start.
     #[must_use]
     pub fn with_journal(mut self, journal: Journal) -> Self {
         let count = self.workflow.tasks.len();
