@@ -122,10 +122,26 @@ pub struct Checked {
     pub fingerprint: Digest,
     /// What to do with it.
     pub decision: Decision,
-    /// Its working directory, templates filled in.
-    pub cwd: PathBuf,
+    /// Its first attempt's launch, templates filled in: what it was checked with is what
+    /// starts.
+    pub launch: Launch,
+}
+
+impl Checked {
     /// Its output patterns, templates filled in.
-    pub outputs: Vec<String>,
+    #[must_use]
+    pub fn outputs(&self) -> &[String] {
+        self.launch
+            .files
+            .as_deref()
+            .map_or(&[], |files| &files.outputs)
+    }
+
+    /// Its working directory, templates filled in.
+    #[must_use]
+    pub fn cwd(&self) -> &std::path::Path {
+        &self.launch.cwd
+    }
 }
 
 /// Whether a task runs.
@@ -304,10 +320,10 @@ impl Journal {
     pub fn check(
         &self,
         task: &Task,
-        launch: &Launch,
+        launch: Launch,
         deps: &[(String, Digest)],
     ) -> Result<Checked, String> {
-        let parts = Parts::of(task, launch, deps)
+        let parts = Parts::of(task, &launch, deps)
             .map_err(|error| format!("cannot read its inputs: {error}"))?;
         let fingerprint = parts.fingerprint();
         let resumed = self
@@ -349,12 +365,7 @@ impl Journal {
             parts,
             fingerprint,
             decision,
-            cwd: launch.cwd.clone(),
-            outputs: launch
-                .files
-                .as_deref()
-                .map(|files| files.outputs.clone())
-                .unwrap_or_default(),
+            launch,
         })
     }
 

@@ -387,7 +387,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let Some(journal) = &self.journal else {
             return true;
         };
-        match journal.check(spec, &launch, &deps) {
+        match journal.check(spec, launch, &deps) {
             Err(message) => {
                 self.fail_unstarted(task, message);
                 false
@@ -557,7 +557,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.attempts[task.index()] += 1;
         let checked = self.checked.get(task.index()).and_then(Option::as_deref);
         if let Some(journal) = &mut self.journal
-            && checked.is_some_and(|checked| !checked.outputs.is_empty())
+            && checked.is_some_and(|checked| !checked.outputs().is_empty())
         {
             let attempt = self.attempts[task.index()];
             journal.started(self.workflow.task(task), attempt, checked);
@@ -575,7 +575,12 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let now = Instant::now();
         let attempt = self.attempts[task.index()];
         let attempts = spec.retries + 1;
-        let launch = self.launch(task, attempt);
+        // The first attempt starts as it was checked; templates are filled in only once.
+        let checked = self.checked.get(task.index()).and_then(Option::as_deref);
+        let launch = match checked {
+            Some(checked) if attempt == 1 => Ok(checked.launch.clone()),
+            _ => self.launch(task, attempt),
+        };
         let started = launch.and_then(|launch| self.executor.start(spec, &launch));
         match started {
             Ok(pid) => {
@@ -649,10 +654,10 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let Some(checked) = self.checked[task.index()].as_deref() else {
             return status;
         };
-        if checked.outputs.is_empty() {
+        if checked.outputs().is_empty() {
             return status;
         }
-        match crate::record::files::digest_all(&checked.cwd, &checked.outputs) {
+        match crate::record::files::digest_all(checked.cwd(), checked.outputs()) {
             Ok(files) => {
                 self.made.insert(task, files);
                 status
@@ -871,9 +876,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         if !status.is_success()
             && !journal.keeps_incomplete()
             && let Some(checked) = checked
-            && !checked.outputs.is_empty()
+            && !checked.outputs().is_empty()
         {
-            crate::record::files::remove_all(&checked.cwd, &checked.outputs);
+            crate::record::files::remove_all(checked.cwd(), checked.outputs());
         }
         let attempt = self.attempts[task.index()].max(1);
         let ticket = journal.ended(spec, attempt, &status, &results, checked, made, true);
