@@ -13,7 +13,9 @@ use crate::cluster::{
 #[test]
 fn a_timeout_cancels_the_job_long_before_slurms_own_limit() {
     // Slurm's smallest limit is a minute (`--time=1`); engine's own timer stops the job at
-    // the exact timeout, counted from when the job began to run.
+    // the exact timeout, counted from when the job began to run. The stop reaches every
+    // process of the job at once: the shell does not go on to `touch finished` once `sleep`
+    // is gone (a plain `scancel` signals them one by one here, children first).
     let test = slurm_test(
         r#"
 tasks:
@@ -33,15 +35,21 @@ tasks:
         .stderr_has("TIMEOUT slow")
         .faster_than(Duration::from_secs(50));
     assert!(test.path("started").exists(), "the job never ran");
-    assert!(!test.path("finished").exists());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !test.path("finished").exists(),
+        "the job's shell went on after its timeout"
+    );
     let id = job_id(&run, "slow");
     assert_eq!(
         in_queue(std::slice::from_ref(&id)),
         Vec::<String>::new(),
         "the job is still in the queue"
     );
+    // Its batch shell got SIGTERM, passed it on and ended with its command's status.
     let record = show_job(&id);
-    assert_eq!(field(&record, "JobState"), Some("CANCELLED"), "{record}");
+    assert_eq!(field(&record, "JobState"), Some("FAILED"), "{record}");
+    assert_eq!(field(&record, "ExitCode"), Some("143:0"), "{record}");
     assert_eq!(field(&record, "TimeLimit"), Some("00:01:00"), "{record}");
     // It ran about its 2 s, not Slurm's minute.
     let ran = field(&record, "RunTime").expect("a run time");
@@ -114,12 +122,24 @@ tasks:
         Vec::<String>::new(),
         "jobs of the run are left in the queue"
     );
+    // Jobs still waiting were cancelled; running ones were stopped by SIGTERM through their
+    // batch shell and ended with their command's status (FAILED, 143).
     let jobs = jobs_named(&name);
     assert_eq!(jobs.len(), 3, "{jobs:?}");
-    assert!(
-        jobs.iter().all(|job| job.ends_with(" CANCELLED")),
-        "{jobs:?}"
-    );
+    for task in ["first", "second", "wide"] {
+        let job = jobs
+            .iter()
+            .find(|job| job.contains(&format!(" {name}.{task} ")))
+            .unwrap_or_else(|| panic!("no job of `{task}` in {jobs:?}"));
+        if test.path(&format!("{task}.started")).exists() {
+            assert!(job.ends_with(" FAILED"), "{job}");
+        } else {
+            assert!(
+                job.ends_with(" CANCELLED") || job.ends_with(" FAILED"),
+                "{job}"
+            );
+        }
+    }
     // The bystander was not touched.
     let still = in_queue(std::slice::from_ref(&bystander));
     let _ = Command::new("scancel").arg(&bystander).status();
@@ -195,4 +215,61 @@ tasks:
     // Nothing of the run is left in the queue.
     let ids: Vec<String> = job_ids(&run).into_iter().map(|(_, id)| id).collect();
     assert_eq!(in_queue(&ids), Vec::<String>::new());
+}
+
+#[test]
+fn signals_sent_to_a_jobs_batch_shell_reach_its_whole_command() {
+    // `--signal=B:USR1@120` or `scancel --batch` signal the batch shell alone; the wrapper
+    // passes the signal on to every process of the job. USR1 lets the command carry on (here
+    // it finishes cleanly); TERM from outside engine stops the task, which fails with why.
+    let name = unique_name("passed-on");
+    let test = slurm_test(&format!(
+        r#"
+name: {name}
+tasks:
+  checkpoints:
+    run: 'trap "touch got-usr1; exit 0" USR1; touch checkpoints.started; while :; do sleep 0.1; done'
+  stopped:
+    run: 'touch stopped.started; sleep 300; touch stopped.finished'
+"#
+    ));
+    let engine = test.spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(test.path("checkpoints.started").exists() && test.path("stopped.started").exists()) {
+        assert!(
+            Instant::now() < deadline,
+            "the jobs did not start within a minute: {:?}",
+            jobs_named(&name)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let id = |task: &str| {
+        let jobs = jobs_named(&name);
+        jobs.iter()
+            .find(|job| job.contains(&format!(" {name}.{task} ")))
+            .and_then(|job| job.split_whitespace().next())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no job of `{task}` in {jobs:?}"))
+    };
+    for (task, signal) in [("checkpoints", "USR1"), ("stopped", "TERM")] {
+        let status = Command::new("scancel")
+            .args(["--batch", &format!("--signal={signal}"), &id(task)])
+            .status()
+            .expect("run scancel");
+        assert!(status.success(), "scancel --batch --signal={signal} failed");
+    }
+    let run = engine.wait();
+    run.code(1)
+        .status("checkpoints", "succeeded")
+        .status("stopped", "failed")
+        .stderr_has("was stopped by SIGTERM from outside engine; its command exited with code 143");
+    assert!(
+        test.path("got-usr1").exists(),
+        "USR1 did not reach the command"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !test.path("stopped.finished").exists(),
+        "the job's shell went on after SIGTERM"
+    );
 }

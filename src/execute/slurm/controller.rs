@@ -171,6 +171,9 @@ impl Controller {
     /// # Errors
     /// When `scancel` fails.
     pub fn cancel_pending(&self, ids: &[&str]) -> Result<(), String> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let mut args: Vec<OsString> = vec!["--state=PENDING".into()];
         args.extend(ids.iter().map(OsString::from));
         let output = run(&self.scancel, &args)?;
@@ -180,6 +183,35 @@ impl Controller {
             Err(message(&output))
         }
     }
+}
+
+impl Controller {
+    /// Sends `signal` (a name without `SIG`) to the batch shell of each running job of `ids`,
+    /// and to none of its other processes, in one `scancel --batch`. Jobs that do not run
+    /// (still pending, or over) are no failure.
+    ///
+    /// # Errors
+    /// When `scancel` fails.
+    pub fn signal_batch(&self, ids: &[&str], signal: &str) -> Result<(), String> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut args: Vec<OsString> = vec!["--batch".into(), format!("--signal={signal}").into()];
+        args.extend(ids.iter().map(OsString::from));
+        let output = run(&self.scancel, &args)?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() || is_unknown_job(&stderr) || is_not_running(&stderr) {
+            Ok(())
+        } else {
+            Err(message(&output))
+        }
+    }
+}
+
+/// Whether `scancel` refused to signal a job because it does not run: still pending ("Job
+/// can not be altered now") or already over ("Job/step already completing or completed").
+fn is_not_running(stderr: &str) -> bool {
+    stderr.contains("can not be altered now") || stderr.contains("already completing or completed")
 }
 
 /// The first executable file called `name` in the directories of `path`.

@@ -324,16 +324,25 @@ impl SlurmExecutor {
             return;
         }
         let cancels = std::mem::take(&mut self.cancels);
-        let all: Vec<&str> = cancels.iter().map(|(id, _)| id.as_str()).collect();
         let kill: Vec<&str> = cancels
             .iter()
             .filter(|(_, kill)| *kill)
             .map(|(id, _)| id.as_str())
             .collect();
-        // A plain cancel removes pending jobs (a signal cannot) and sends SIGTERM to running
-        // ones; a kill follows with SIGKILL. Failures are retried by the coordinator's next
-        // step (the kill after the grace period) and by `drop`.
-        let _ = self.controller.cancel(&all, false);
+        let graceful: Vec<&str> = cancels
+            .iter()
+            .filter(|(_, kill)| !*kill)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        // Jobs still in the queue are cancelled (the controller leaves those that began to
+        // run meanwhile); then the running ones get SIGTERM in their batch shell alone, which
+        // passes it on to all of the job's processes at once (see the wrapper). A kill is a
+        // plain cancel, which also removes pending jobs, and SIGKILL to every process.
+        // Failures are retried by the coordinator's next step (the kill after the grace
+        // period) and by `drop`.
+        let _ = self.controller.cancel_pending(&graceful);
+        let _ = self.controller.signal_batch(&graceful, "TERM");
+        let _ = self.controller.cancel(&kill, false);
         let _ = self.controller.cancel(&kill, true);
         self.next_poll = self.next_poll.min(Instant::now() + POLL_AFTER_CANCEL);
     }
@@ -352,6 +361,12 @@ impl SlurmExecutor {
             match read_status(&job.files.status) {
                 StatusFile::Missing => {}
                 StatusFile::Code(code) => ended.push((task, Exit::Code(code))),
+                StatusFile::Stopped { code, .. } if job.cancelled => {
+                    ended.push((task, Exit::Code(code)));
+                }
+                // Stopped by someone else: Slurm's state tells by whom (a cancel, the time
+                // limit), and the poll that sees it settles the job.
+                StatusFile::Stopped { .. } => {}
                 StatusFile::Invalid(text) => ended.push((task, invalid_status(&job.id, &text))),
             }
         }
@@ -416,6 +431,13 @@ impl SlurmExecutor {
         };
         match read_status(&job.files.status) {
             StatusFile::Code(code) => return self.end(task, Exit::Code(code), out),
+            StatusFile::Stopped { code, .. } if job.cancelled => {
+                return self.end(task, Exit::Code(code), out);
+            }
+            StatusFile::Stopped { code, signal } => {
+                let exit = stopped_outside(&job.id, code, &signal, state.as_ref());
+                return self.end(task, exit, out);
+            }
             StatusFile::Invalid(text) => {
                 let exit = invalid_status(&job.id, &text);
                 return self.end(task, exit, out);
@@ -448,7 +470,7 @@ impl SlurmExecutor {
                 exit_without_status(&job.id, job.cancelled, record)
             }
         };
-        if matches!(exit, Exit::Code(_)) {
+        if matches!(exit, Exit::Code(_)) && !job.cancelled {
             out.push(Message::Output {
                 task,
                 stream: Stream::Stderr,
@@ -575,6 +597,22 @@ fn exit_of_state(id: &str, cancelled: bool, state: &JobState, exit: Option<(i32,
             Exit::JobFailed(format!("the node of Slurm job {id} failed (NODE_FAIL)"))
         }
         (state, _) => Exit::JobFailed(format!("Slurm job {id} ended {state}")),
+    }
+}
+
+/// How a job ended whose command someone other than engine stopped with `signal` (its batch
+/// shell passed the signal on), given the state Slurm gives it, if any.
+fn stopped_outside(id: &str, code: i32, signal: &str, state: Option<&JobState>) -> Exit {
+    match state {
+        Some(state @ (JobState::Cancelled | JobState::Timeout)) => {
+            exit_of_state(id, false, state, None)
+        }
+        // It stopped cleanly: the command chose to finish its work.
+        _ if code == 0 => Exit::Code(0),
+        _ => Exit::JobFailed(format!(
+            "Slurm job {id} was stopped by SIG{signal} from outside engine; its command \
+             exited with code {code}"
+        )),
     }
 }
 

@@ -43,18 +43,20 @@ impl Wrapper<'_> {
         }
         out.extend_from_slice(b"status_file=");
         quote(&mut out, self.files.status.as_os_str().as_bytes());
+        // `finish` writes the status, and after it the signal that stopped the command when
+        // this shell passed one on (`143 TERM`).
         out.extend_from_slice(
-            b"\nfinish() {\n  printf '%s\\n' \"$1\" > \"$status_file.tmp\" && mv -f \"$status_file.tmp\" \"$status_file\"\n  exit \"$1\"\n}\ncd ",
+            b"\nstopped=\nfinish() {\n  printf '%s%s\\n' \"$1\" \"$stopped\" > \"$status_file.tmp\" && mv -f \"$status_file.tmp\" \"$status_file\"\n  exit \"$1\"\n}\ncd ",
         );
         quote(&mut out, self.cwd.as_os_str().as_bytes());
         out.extend_from_slice(b" || finish 1\n");
-        for (index, word) in self.command.iter().enumerate() {
-            if index > 0 {
-                out.push(b' ');
-            }
-            quote(&mut out, word.as_bytes());
-        }
-        out.extend_from_slice(b" </dev/null\nstatus=$?\n");
+        out.extend_from_slice(SIGNALS_NOTE);
+        out.extend_from_slice(b"if env --default-signal=INT,QUIT true 2>/dev/null; then\n  env --default-signal=INT,QUIT ");
+        self.command_line(&mut out);
+        out.extend_from_slice(b" </dev/null &\nelse\n  ");
+        self.command_line(&mut out);
+        out.extend_from_slice(b" </dev/null &\nfi\n");
+        out.extend_from_slice(PASS_SIGNALS);
         // On a network filesystem a node's writes reach other machines when the file is
         // closed or synced: sync the output before the status says it is complete.
         out.extend_from_slice(b"sync -- ");
@@ -64,7 +66,47 @@ impl Wrapper<'_> {
         out.extend_from_slice(b" 2>/dev/null\nfinish \"$status\"\n");
         out
     }
+
+    /// Appends the command, each word quoted.
+    fn command_line(&self, out: &mut Vec<u8>) {
+        for (index, word) in self.command.iter().enumerate() {
+            if index > 0 {
+                out.push(b' ');
+            }
+            quote(out, word.as_bytes());
+        }
+    }
 }
+
+/// Why the command runs in the background (a comment in each wrapper).
+const SIGNALS_NOTE: &[u8] = b"\
+# The command runs in the background so that this shell can pass each signal it gets on to
+# all of the job's processes at the same instant: engine stops a job with `scancel --batch`,
+# which signals this shell alone. (A plain `scancel` may signal the processes one by one,
+# children first, and a shell in the command could start its next command in between.) A
+# background command starts with SIGINT and SIGQUIT ignored; `env --default-signal` gives
+# them back where it exists (coreutils 8.31 and later).
+";
+
+/// Passes TERM, INT, HUP, USR1 and USR2 on to the job's process group (when this shell
+/// leads it, as a batch shell does; else to the command alone), and waits for the command.
+/// The shell ignores its own copy of the signal while it sends it.
+const PASS_SIGNALS: &[u8] = b"\
+pid=$!
+group=$pid
+{ read -r stat </proc/$$/stat; } 2>/dev/null && stat=${stat##*) } && set -- $stat && [ \"$3\" = \"$$\" ] && group=0
+pass() {
+  trap '' \"$1\"
+  case $1 in TERM|INT|HUP) stopped=\" $1\" ;; esac
+  kill -s \"$1\" \"$group\" 2>/dev/null
+  trap \"pass $1\" \"$1\"
+}
+for signal in TERM INT HUP USR1 USR2; do trap \"pass $signal\" \"$signal\"; done
+wait \"$pid\"
+status=$?
+# `wait` returns when a signal comes in; wait on until the command has ended.
+while kill -0 \"$pid\" 2>/dev/null; do wait \"$pid\"; status=$?; done
+";
 
 /// Appends `text` as one single-quoted shell word.
 fn quote(out: &mut Vec<u8>, text: &[u8]) {
@@ -87,6 +129,14 @@ pub enum StatusFile {
     /// The command's exit status, as the shell saw it (128 + N for a command killed by
     /// signal N).
     Code(i32),
+    /// The command's exit status after this shell passed on a signal that stops (TERM, INT
+    /// or HUP) to it: the job was stopped, by engine or by someone else.
+    Stopped {
+        /// The command's exit status.
+        code: i32,
+        /// The signal's name without `SIG`.
+        signal: String,
+    },
     /// Written, but not an exit status.
     Invalid(String),
 }
@@ -95,10 +145,20 @@ pub enum StatusFile {
 #[must_use]
 pub fn read_status(path: &Path) -> StatusFile {
     match std::fs::read_to_string(path) {
-        Ok(text) => match text.trim().parse() {
-            Ok(code) => StatusFile::Code(code),
-            Err(_) => StatusFile::Invalid(text.trim().chars().take(80).collect()),
-        },
+        Ok(text) => {
+            let (code, signal) = text
+                .trim()
+                .split_once(' ')
+                .map_or((text.trim(), None), |(code, signal)| (code, Some(signal)));
+            match (code.parse(), signal) {
+                (Ok(code), None) => StatusFile::Code(code),
+                (Ok(code), Some(signal @ ("TERM" | "INT" | "HUP"))) => StatusFile::Stopped {
+                    code,
+                    signal: signal.to_owned(),
+                },
+                _ => StatusFile::Invalid(text.trim().chars().take(80).collect()),
+            }
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => StatusFile::Missing,
         Err(error) => StatusFile::Invalid(error.to_string()),
     }
@@ -175,6 +235,137 @@ mod tests {
         assert_eq!(read_status(&files.status), StatusFile::Code(137));
     }
 
+    /// Starts the wrapper of `command`, as the leader of its own process group (as Slurm
+    /// starts a batch shell) or in the test's group.
+    fn spawn_wrapper(command: &str, dir: &Path, leader: bool) -> (JobFiles, std::process::Child) {
+        use std::os::unix::process::CommandExt;
+        let files = JobFiles::new(dir, "t", 1);
+        let wrapper = Wrapper {
+            description: "task `t`".into(),
+            command: vec![OsStr::new("sh"), OsStr::new("-c"), OsStr::new(command)],
+            env: Vec::new(),
+            cwd: dir,
+            files: &files,
+        };
+        std::fs::write(&files.script, wrapper.script()).expect("write the script");
+        std::fs::set_permissions(&files.script, std::fs::Permissions::from_mode(0o755))
+            .expect("make it executable");
+        let mut spawn = Command::new(&files.script);
+        spawn.stdout(std::process::Stdio::piped());
+        if leader {
+            spawn.process_group(0);
+        }
+        let child = spawn.spawn().expect("start the wrapper");
+        (files, child)
+    }
+
+    fn wait_for(path: &Path) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !path.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} never appeared",
+                path.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// The processes (not zombies) in process group `group`: state and command of each.
+    fn live_in_group(group: i32) -> Vec<String> {
+        let mut live = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let Some((command, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split(' ').collect();
+            if fields.get(2) == Some(&group.to_string().as_str()) && fields[0] != "Z" {
+                live.push(format!("{} {command})", fields[0]));
+            }
+        }
+        live
+    }
+
+    fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+        nix::sys::signal::kill(pid, signal).expect("signal the wrapper");
+    }
+
+    #[test]
+    fn sigterm_to_the_batch_shell_stops_every_process_of_the_command_at_once() {
+        // As `scancel --batch` does: the signal reaches the wrapper alone. The command's
+        // shell must not go on to its next command once `sleep` is gone.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (files, mut child) =
+            spawn_wrapper("touch started; sleep 30; touch after", dir.path(), true);
+        let group = i32::try_from(child.id()).expect("a pid");
+        wait_for(&dir.path().join("started"));
+        signal(&child, nix::sys::signal::Signal::SIGTERM);
+        let status = child.wait().expect("wait for the wrapper");
+        assert_eq!(status.code(), Some(143));
+        assert_eq!(
+            read_status(&files.status),
+            StatusFile::Stopped {
+                code: 143,
+                signal: "TERM".into()
+            }
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!dir.path().join("after").exists(), "the command went on");
+        assert_eq!(
+            live_in_group(group),
+            Vec::<String>::new(),
+            "processes of the job are left"
+        );
+    }
+
+    #[test]
+    fn a_wrapper_that_leads_no_process_group_signals_only_its_command() {
+        // Were the wrapper to signal its process group here, it would hit this test.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (files, mut child) = spawn_wrapper("touch started; exec sleep 30", dir.path(), false);
+        wait_for(&dir.path().join("started"));
+        signal(&child, nix::sys::signal::Signal::SIGHUP);
+        assert_eq!(child.wait().expect("wait").code(), Some(129));
+        assert_eq!(
+            read_status(&files.status),
+            StatusFile::Stopped {
+                code: 129,
+                signal: "HUP".into()
+            }
+        );
+    }
+
+    #[test]
+    fn usr1_reaches_the_command_without_stopping_it_and_sigint_is_not_ignored() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (files, mut child) = spawn_wrapper(
+            "grep SigIgn /proc/self/status; trap 'touch got-usr1; exit 0' USR1; \
+             touch started; while :; do sleep 0.05; done",
+            dir.path(),
+            true,
+        );
+        wait_for(&dir.path().join("started"));
+        signal(&child, nix::sys::signal::Signal::SIGUSR1);
+        assert_eq!(child.wait().expect("wait").code(), Some(0));
+        assert_eq!(read_status(&files.status), StatusFile::Code(0));
+        assert!(dir.path().join("got-usr1").exists());
+        // SIGINT and SIGQUIT are not ignored in the command, although it runs in the
+        // background of the wrapper (coreutils' `env --default-signal`).
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut stdout)
+            .expect("read stdout");
+        let mask = stdout
+            .trim()
+            .strip_prefix("SigIgn:")
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .unwrap_or_else(|| panic!("no SigIgn line in {stdout:?}"));
+        assert_eq!(mask & 0b110, 0, "SIGINT or SIGQUIT ignored: {mask:x}");
+    }
+
     #[test]
     fn status_files_are_read_strictly() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -184,5 +375,15 @@ mod tests {
         assert_eq!(read_status(&path), StatusFile::Code(0));
         std::fs::write(&path, "oops").expect("write");
         assert_eq!(read_status(&path), StatusFile::Invalid("oops".into()));
+        std::fs::write(&path, "143 TERM\n").expect("write");
+        assert_eq!(
+            read_status(&path),
+            StatusFile::Stopped {
+                code: 143,
+                signal: "TERM".into()
+            }
+        );
+        std::fs::write(&path, "0 USR1\n").expect("write");
+        assert_eq!(read_status(&path), StatusFile::Invalid("0 USR1".into()));
     }
 }
