@@ -794,4 +794,45 @@ mod tests {
             failed("Slurm job 7 ended without an exit status, and `scontrol` failed: no answer")
         );
     }
+
+    #[test]
+    fn a_command_stopped_from_outside_engine_ends_with_who_stopped_it() {
+        let failed = |message: &str| Exit::JobFailed(message.to_owned());
+        for (code, state, expected) in [
+            (
+                143,
+                Some(JobState::Cancelled),
+                failed("Slurm job 7 was cancelled outside engine"),
+            ),
+            (
+                143,
+                Some(JobState::Timeout),
+                failed("Slurm job 7 reached its time limit (TIMEOUT)"),
+            ),
+            (
+                143,
+                Some(JobState::Failed),
+                failed(
+                    "Slurm job 7 was stopped by SIGTERM from outside engine; its command \
+                     exited with code 143",
+                ),
+            ),
+            (
+                3,
+                None,
+                failed(
+                    "Slurm job 7 was stopped by SIGTERM from outside engine; its command \
+                     exited with code 3",
+                ),
+            ),
+            // The command caught the signal and finished its work.
+            (0, Some(JobState::Completed), Exit::Code(0)),
+        ] {
+            assert_eq!(
+                stopped_outside("7", code, "TERM", state.as_ref()),
+                expected,
+                "{code} {state:?}"
+            );
+        }
+    }
 }
