@@ -253,7 +253,7 @@ fn open_record(args: &RunArgs, state_dir: &Path, run_id: &str) -> Result<OpenRec
         },
     })?;
     let mut store = Store::open(state_dir).map_err(StoreError::into_engine_error)?;
-    stop_strays(&mut store, &workflow_key)?;
+    stop_strays(&mut store, state_dir, &workflow_key)?;
     prune_history(&mut store, state_dir, &workflow_key)?;
     let resume = if args.resume {
         Some(find_resume(&store, &workflow_key, args)?)
@@ -271,11 +271,11 @@ fn open_record(args: &RunArgs, state_dir: &Path, run_id: &str) -> Result<OpenRec
 /// Stops what earlier runs of this workflow left running when their engine was killed
 /// (SIGKILL, a crash), and records them as died. Their processes are found by the run id
 /// every task inherits in its environment (`ENGINE_RUN_ID`), so a process that took over a
-/// recorded pid is never touched.
+/// recorded pid is never touched; their Slurm jobs by the ids in the run's `jobs.tsv`.
 ///
 /// # Errors
 /// The record cannot be read or written.
-fn stop_strays(store: &mut Store, workflow_key: &str) -> Result<(), EngineError> {
+fn stop_strays(store: &mut Store, state_dir: &Path, workflow_key: &str) -> Result<(), EngineError> {
     // This engine holds the workflow's lock: no run without an end is still going.
     let died = store
         .unfinished_runs(workflow_key)
@@ -283,16 +283,42 @@ fn stop_strays(store: &mut Store, workflow_key: &str) -> Result<(), EngineError>
     if died.is_empty() {
         return Ok(());
     }
+    let runs = if died.len() == 1 {
+        format!("run {}", died[0])
+    } else {
+        format!("{} earlier runs", died.len())
+    };
     let stopped = crate::record::strays::stop(&died);
     if stopped > 0 {
-        eprintln!(
-            "engine: stopped {stopped} process(es) left running by {} whose engine died",
-            if died.len() == 1 {
-                format!("run {}", died[0])
-            } else {
-                format!("{} earlier runs", died.len())
-            }
-        );
+        eprintln!("engine: stopped {stopped} process(es) left running by {runs} whose engine died");
+    }
+    let job_lists: Vec<PathBuf> = died
+        .iter()
+        .map(|run| {
+            state_dir
+                .join("runs")
+                .join(run)
+                .join("slurm")
+                .join("jobs.tsv")
+        })
+        .filter(|list| list.exists())
+        .collect();
+    match crate::execute::slurm::cancel_left_jobs(&job_lists, std::env::var_os("PATH").as_deref()) {
+        Ok(jobs) if jobs.is_empty() => {}
+        Ok(jobs) => eprintln!(
+            "engine: cancelled {} Slurm job(s) left in the queue by {runs} whose engine died: {}",
+            jobs.len(),
+            jobs.join(" ")
+        ),
+        Err(error) => eprintln!(
+            "engine: Slurm jobs of {runs} whose engine died may still be in the queue ({error}); \
+             their ids are in {}",
+            job_lists
+                .iter()
+                .map(|list| format!("`{}`", list.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
     store
         .transaction(|writer| {

@@ -135,6 +135,13 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     soon: [BinaryHeap<ReadyKey>; 2],
     /// Per task: its dependencies that are parked.
     parked_deps: Vec<u32>,
+    /// Tasks whose dependencies all settled, to decide, the next on top; and whether a
+    /// `settle` further up the stack is deciding them. Deciding one can settle it at once
+    /// (skipped, up to date), which makes more to decide: the stack keeps the order of a
+    /// depth-first walk without recursing, so a chain of any length settles in constant
+    /// stack space.
+    to_decide: Vec<TaskId>,
+    deciding: bool,
 }
 
 impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
@@ -190,6 +197,8 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             starting: std::collections::VecDeque::new(),
             soon: [BinaryHeap::new(), BinaryHeap::new()],
             parked_deps: Vec::new(),
+            to_decide: Vec::new(),
+            deciding: false,
         }
     }
 
@@ -1069,20 +1078,28 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     }
 
     /// A task reached its final state: its dependents whose dependencies are now all final
-    /// are decided. Iterative, as a failure can settle a long chain at once.
+    /// are decided, in order. Without recursion, as a failure or an up-to-date chain can
+    /// settle thousands of tasks at once: a `settle` reached while deciding only adds to
+    /// the stack that the outermost one works through.
     fn settle(&mut self, task: TaskId) {
         let graph = self.graph;
-        let mut decided: Vec<TaskId> = Vec::new();
+        let first = self.to_decide.len();
         for next in graph.dependents(task) {
             let unsettled = &mut self.unsettled[next.index()];
             *unsettled -= 1;
             if *unsettled == 0 && self.state[next.index()] == TaskState::Pending {
-                decided.push(next);
+                self.to_decide.push(next);
             }
         }
-        for next in decided {
+        self.to_decide[first..].reverse();
+        if self.deciding {
+            return;
+        }
+        self.deciding = true;
+        while let Some(next) = self.to_decide.pop() {
             self.decide(next);
         }
+        self.deciding = false;
     }
 
     /// Skips every task that never started, once the loop is over.

@@ -287,6 +287,41 @@ fn join_points_finish_without_the_executor() {
     assert_eq!(out.summary.succeeded, 4);
 }
 
+#[test]
+fn a_chain_of_any_length_settles_without_recursing() {
+    // 200,000 links: a failure at the head skips the whole chain at once, and a chain of
+    // join points finishes at once, each in constant stack space (the test thread has 2 MiB).
+    const LINKS: usize = 200_000;
+    let chain = |command: bool| {
+        let specs: Vec<Spec> = (0..LINKS)
+            .map(|index| {
+                let deps: &[usize] = if index == 0 { &[] } else { &[index - 1] };
+                let mut link = spec(&format!("t{index}"), deps, Process);
+                link.command = command || index == 0;
+                link
+            })
+            .collect();
+        workflow(&specs)
+    };
+    let failing = chain(true);
+    let out = run(&failing, &["t0"], options(2, 2, false), None);
+    assert_eq!(out.summary.failed, 1);
+    assert_eq!(out.summary.skipped, LINKS - 1);
+    let skips = skipped(&out.events);
+    assert_eq!(skips.len(), LINKS - 1);
+    assert!(skips.iter().enumerate().all(|(index, (task, reason))| {
+        task.index() == index + 1
+            && *reason
+                == SkipReason::DependencyFailed {
+                    dependency: TaskId(0),
+                }
+    }));
+    let joins = chain(false);
+    let out = run(&joins, &[], options(2, 2, false), None);
+    assert_eq!(out.summary.succeeded, LINKS);
+    assert_eq!(names(&joins, &out.fake.started), ["t0"]);
+}
+
 /// Random DAGs: edges only go from lower to higher indexes.
 fn dag() -> impl Strategy<Value = Vec<(Vec<usize>, bool)>> {
     (1usize..40).prop_flat_map(|n| {

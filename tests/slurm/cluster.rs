@@ -54,6 +54,14 @@ fn check() -> Result<(), String> {
     }
 }
 
+/// Taken by each test that holds one of the node's two CPUs while it waits for the other:
+/// two such tests at once would each hold one and wait for the other until they time out.
+pub fn holding_a_cpu() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A test of `yaml` run with `--executor slurm` and plain progress.
 pub fn slurm_test(yaml: &str) -> Test {
     require();

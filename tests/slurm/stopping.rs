@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::cluster::{
-    field, in_queue, job_id, job_ids, jobs_named, show_job, slurm_test, unique_name,
+    field, holding_a_cpu, in_queue, job_id, job_ids, jobs_named, show_job, slurm_test, unique_name,
 };
 
 #[test]
@@ -58,6 +58,8 @@ tasks:
 
 #[test]
 fn ctrl_c_cancels_every_job_of_the_run_and_only_those() {
+    // The bystander holds a CPU while the run's jobs wait for the other.
+    let _node = holding_a_cpu();
     let name = unique_name("ctrl-c");
     // Someone else's job, submitted outside engine: it must survive the run.
     let bystander = Command::new("sbatch")
@@ -152,6 +154,7 @@ tasks:
 
 #[test]
 fn after_a_failure_jobs_still_waiting_in_the_queue_are_withdrawn() {
+    let _node = holding_a_cpu();
     let name = unique_name("fail-fast");
     // `holder` (submitted first, so first to get a CPU) keeps a CPU busy until the test
     // releases it, so `wide`, which needs both of the node's CPUs, waits in the queue while
@@ -230,30 +233,31 @@ tasks:
   checkpoints:
     run: 'trap "touch got-usr1; exit 0" USR1; touch checkpoints.started; while :; do sleep 0.1; done'
   stopped:
+    depends_on: checkpoints
     run: 'touch stopped.started; sleep 300; touch stopped.finished'
 "#
     ));
     let engine = test.spawn();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !(test.path("checkpoints.started").exists() && test.path("stopped.started").exists()) {
-        assert!(
-            Instant::now() < deadline,
-            "the jobs did not start within a minute: {:?}",
-            jobs_named(&name)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let id = |task: &str| {
+    // One job at a time (`stopped` waits for `checkpoints`), so that this test never holds
+    // a CPU of the shared node while it waits for another.
+    for (task, signal) in [("checkpoints", "USR1"), ("stopped", "TERM")] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !test.path(&format!("{task}.started")).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "`{task}` did not start within a minute: {:?}",
+                jobs_named(&name)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let jobs = jobs_named(&name);
-        jobs.iter()
+        let id = jobs
+            .iter()
             .find(|job| job.contains(&format!(" {name}.{task} ")))
             .and_then(|job| job.split_whitespace().next())
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("no job of `{task}` in {jobs:?}"))
-    };
-    for (task, signal) in [("checkpoints", "USR1"), ("stopped", "TERM")] {
+            .unwrap_or_else(|| panic!("no job of `{task}` in {jobs:?}"));
         let status = Command::new("scancel")
-            .args(["--batch", &format!("--signal={signal}"), &id(task)])
+            .args(["--batch", &format!("--signal={signal}"), id])
             .status()
             .expect("run scancel");
         assert!(status.success(), "scancel --batch --signal={signal} failed");
@@ -271,5 +275,49 @@ tasks:
     assert!(
         !test.path("stopped.finished").exists(),
         "the job's shell went on after SIGTERM"
+    );
+}
+
+#[test]
+fn jobs_left_by_a_killed_engine_are_cancelled_by_the_next_run() {
+    // A SIGKILLed engine cannot cancel its jobs; the next run of the workflow does, before
+    // anything of its own runs. The second run finds `second` and ends at once.
+    let name = unique_name("killed");
+    let test = slurm_test(&format!(
+        r#"
+name: {name}
+tasks:
+  long:
+    run: 'if [ -e second ]; then exit 0; fi; touch long.started; sleep 300'
+"#
+    ));
+    let mut engine = test.spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !test.path("long.started").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the job did not start within a minute: {:?}",
+            jobs_named(&name)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    engine.signal(Signal::SIGKILL);
+    let _ = engine.wait();
+    let left: Vec<String> = jobs_named(&name)
+        .iter()
+        .filter(|job| job.ends_with(" RUNNING"))
+        .filter_map(|job| job.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert_eq!(left.len(), 1, "the killed engine's job is not running");
+    std::fs::write(test.path("second"), "").expect("write `second`");
+    let run = test.run();
+    run.code(0)
+        .status("long", "succeeded")
+        .stderr_has("cancelled 1 Slurm job(s) left in the queue by run ")
+        .stderr_has(&format!("whose engine died: {}", left[0]));
+    assert_eq!(
+        in_queue(&left),
+        Vec::<String>::new(),
+        "the killed engine's job is still in the queue"
     );
 }

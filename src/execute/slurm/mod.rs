@@ -26,3 +26,61 @@ pub fn runs_on_slurm(task: &Task, choice: Option<ExecutorKind>) -> bool {
         && !matches!(task.command, Command::None)
         && choice.unwrap_or(task.executor) == ExecutorKind::Slurm
 }
+
+/// Cancels the jobs that runs whose engine died (SIGKILL, a crash) left in the queue: the
+/// ids in each of `job_lists` (their `slurm/jobs.tsv`) that `squeue` still lists as pending
+/// or running. They are killed at once (SIGKILL), as their engine is gone, and followed
+/// until they have left the queue (at most 15 s), so that a new run never works next to
+/// them. Returns the ids cancelled; nothing happens when no list names a job.
+///
+/// # Errors
+/// Slurm's client commands are not on `path`, or `squeue` fails: the jobs may still be
+/// there.
+pub fn cancel_left_jobs(
+    job_lists: &[std::path::PathBuf],
+    path: Option<&std::ffi::OsStr>,
+) -> Result<Vec<String>, String> {
+    let mut ids: Vec<String> = Vec::new();
+    for list in job_lists {
+        let Ok(text) = std::fs::read_to_string(list) else {
+            continue;
+        };
+        for line in text.lines() {
+            if let Some(id) = line.split('\t').nth(2).filter(|id| !id.is_empty())
+                && !ids.iter().any(|known| known == id)
+            {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let controller =
+        Controller::find(path).map_err(|missing| format!("`{missing}` is not on PATH"))?;
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let live: Vec<String> = controller
+        .queue(&ids)?
+        .into_iter()
+        .filter(|entry| !entry.state.is_final())
+        .map(|entry| entry.id)
+        .collect();
+    if live.is_empty() {
+        return Ok(live);
+    }
+    let live_ids: Vec<&str> = live.iter().map(String::as_str).collect();
+    controller.cancel(&live_ids, false)?;
+    controller.cancel(&live_ids, true)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        let left = controller
+            .queue(&live_ids)?
+            .iter()
+            .any(|entry| !entry.state.is_final());
+        if !left {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    Ok(live)
+}
