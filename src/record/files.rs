@@ -527,17 +527,22 @@ enum Entry {
     Vanished,
 }
 
-/// Digests files and trees with one read buffer, remembering the digests found inside a
-/// tree when later matches lie inside it too (`dist/**` matches every level of `dist`).
+thread_local! {
+    /// The read buffer of each thread, reused by every digest: zeroing a new one for each
+    /// task's files cost more than hashing them when they are small.
+    static BUFFER: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; BUFFER_SIZE].into_boxed_slice());
+}
+
+/// Digests files and trees, remembering the digests found inside a tree when later matches
+/// lie inside it too (`dist/**` matches every level of `dist`).
 struct Digester {
-    buffer: Box<[u8]>,
     known: HashMap<PathBuf, Digest>,
 }
 
 impl Digester {
     fn new() -> Self {
         Self {
-            buffer: vec![0; BUFFER_SIZE].into_boxed_slice(),
             known: HashMap::new(),
         }
     }
@@ -586,16 +591,18 @@ impl Digester {
     /// The blake3 digest of everything `file` reads.
     fn content(&mut self, mut file: File) -> io::Result<Digest> {
         let mut hasher = blake3::Hasher::new();
-        loop {
-            match file.read(&mut self.buffer) {
-                Ok(0) => return Ok(*hasher.finalize().as_bytes()),
-                Ok(read) => {
-                    hasher.update(&self.buffer[..read]);
+        BUFFER.with_borrow_mut(|buffer| {
+            loop {
+                match file.read(buffer) {
+                    Ok(0) => return Ok(*hasher.finalize().as_bytes()),
+                    Ok(read) => {
+                        hasher.update(&buffer[..read]);
+                    }
+                    Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                    Err(error) => return Err(error),
                 }
-                Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
             }
-        }
+        })
     }
 
     /// The tree digest of directory `dir` (shown as `shown` in errors): blake3 over its

@@ -17,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::files::{Digest, FileDigest};
 use super::fresh::{self, Parts, Why};
-use super::store::{AttemptRow, Counts, RunRow, Store, Success};
+use super::store::{self, AttemptRow, Counts, RunRow, Store, Success};
 use crate::events::{SkipReason, TaskStatus};
 use crate::execute::{Launch, Message, Outbox, Results};
 use crate::model::{Task, TaskId};
@@ -458,7 +458,7 @@ impl Journal {
                     fingerprint: checked.fingerprint,
                     parts: checked.parts.to_json(),
                     outputs: outputs_digest.unwrap_or_else(|| fresh::outputs_digest(&[])),
-                    output_files: files,
+                    output_files: store::files_to_json(&files),
                     results: results_json.unwrap_or_else(|| "[]".to_owned()),
                     run: self.run_id.clone(),
                     duration_ms: started.map_or(0, |started| ended - started),

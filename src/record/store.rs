@@ -231,8 +231,9 @@ pub struct Success {
     pub parts: String,
     /// The digest of its outputs.
     pub outputs: Digest,
-    /// Each output path and its digest.
-    pub output_files: Vec<FileDigest>,
+    /// Each output path and its digest, as JSON (`files_to_json`): read only to explain a
+    /// change, as `outputs` says whether there is one.
+    pub output_files: String,
     /// Its results, as a JSON list of `[key, value]`.
     pub results: String,
     /// The run it succeeded in.
@@ -393,14 +394,13 @@ impl Store {
         let rows = statement
             .query_map([workflow], |row| {
                 let task: String = row.get(0)?;
-                let files: String = row.get(4)?;
                 Ok((
                     task,
                     Success {
                         fingerprint: digest(&row.get::<_, String>(1)?),
                         parts: row.get(2)?,
                         outputs: digest(&row.get::<_, String>(3)?),
-                        output_files: files_from_json(&files),
+                        output_files: row.get(4)?,
                         results: row.get(5)?,
                         run: row.get(6)?,
                         duration_ms: row.get(7)?,
@@ -656,7 +656,7 @@ impl Writer<'_> {
                 to_hex(&success.fingerprint),
                 success.parts,
                 to_hex(&success.outputs),
-                files_to_json(&success.output_files),
+                success.output_files,
                 success.results,
                 success.run,
                 success.duration_ms,
@@ -833,10 +833,10 @@ mod tests {
                         fingerprint: [7; 32],
                         parts: "{}".into(),
                         outputs: [9; 32],
-                        output_files: vec![FileDigest {
+                        output_files: files_to_json(&[FileDigest {
                             path: "out".into(),
                             digest: [3; 32],
-                        }],
+                        }]),
                         results: "[]".into(),
                         run: "r1".into(),
                         duration_ms: 5,
@@ -856,7 +856,10 @@ mod tests {
         let attempts = store.attempts("r1").expect("attempts");
         assert_eq!(attempts[0].fingerprint, Some([7; 32]));
         let successes = store.successes("/w/flow.yaml").expect("successes");
-        assert_eq!(successes["build"].output_files[0].digest, [3; 32]);
+        assert_eq!(
+            files_from_json(&successes["build"].output_files)[0].digest,
+            [3; 32]
+        );
         assert!(successes["build"].complete);
     }
 
