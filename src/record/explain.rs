@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::files::Digest;
+use super::files::{Digest, DigestCache};
 use super::fresh::{self, Parts, Why};
 use super::store::Success;
 use crate::execute::Launch;
@@ -67,6 +67,7 @@ pub fn explain(
     workflow: &Workflow,
     graph: &Graph,
     successes: &FxHashMap<String, Success>,
+    files: Option<&DigestCache>,
 ) -> Vec<Option<Verdict>> {
     let count = workflow.tasks.len();
     let mut verdicts: Vec<Option<Verdict>> = vec![None; count];
@@ -137,7 +138,7 @@ pub fn explain(
                 continue;
             }
         };
-        let parts = match Parts::of(spec, &launch, &deps) {
+        let parts = match Parts::of(spec, &launch, &deps, files) {
             Ok(parts) => parts,
             Err(error) => {
                 verdicts[task.index()] =
@@ -151,28 +152,29 @@ pub fn explain(
             .as_deref()
             .map_or(&[][..], |files| &files.outputs);
         let last = successes.get(&spec.name);
-        let verdict = match fresh::up_to_date(outputs, &launch.cwd, &parts, &fingerprint, last) {
-            Ok(()) => {
-                let last = last.expect("up to date only with a success");
-                keys[task.index()] = Some(fresh::key(&fingerprint, &last.outputs, "success"));
-                outcomes[task.index()] = Some(Outcome {
-                    status: "success",
-                    results: Arc::new(serde_json::from_str(&last.results).unwrap_or_default()),
-                });
-                Verdict::UpToDate
-            }
-            Err(why) => {
-                if why == Why::NoOutputs && spec.condition.is_none() {
-                    // What it makes is nothing the record follows: its key is known.
-                    keys[task.index()] = Some(fresh::key(
-                        &fingerprint,
-                        &fresh::outputs_digest(&[]),
-                        "success",
-                    ));
+        let verdict =
+            match fresh::up_to_date(outputs, &launch.cwd, &parts, &fingerprint, last, files) {
+                Ok(()) => {
+                    let last = last.expect("up to date only with a success");
+                    keys[task.index()] = Some(fresh::key(&fingerprint, &last.outputs, "success"));
+                    outcomes[task.index()] = Some(Outcome {
+                        status: "success",
+                        results: Arc::new(serde_json::from_str(&last.results).unwrap_or_default()),
+                    });
+                    Verdict::UpToDate
                 }
-                Verdict::Runs(why.to_string())
-            }
-        };
+                Err(why) => {
+                    if why == Why::NoOutputs && spec.condition.is_none() {
+                        // What it makes is nothing the record follows: its key is known.
+                        keys[task.index()] = Some(fresh::key(
+                            &fingerprint,
+                            &fresh::outputs_digest(&[]),
+                            "success",
+                        ));
+                    }
+                    Verdict::Runs(why.to_string())
+                }
+            };
         verdicts[task.index()] = Some(verdict);
     }
     verdicts

@@ -5,10 +5,14 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fs::{self, File, FileType, OpenOptions};
+use std::fs::{self, File, FileType, Metadata, OpenOptions};
 use std::io::{self, ErrorKind, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustc_hash::FxHashMap;
 
 use glob::{MatchOptions, Pattern};
 
@@ -72,8 +76,115 @@ const GLOB_OPTIONS: MatchOptions = MatchOptions {
     require_literal_leading_dot: true,
 };
 
-/// The size of the one read buffer of a `digest_all` call.
+/// The size of the read buffer of each thread.
 const BUFFER_SIZE: usize = 64 * 1024;
+
+/// How long before it is read a file must have last changed for its digest to be kept: a
+/// write in the same tick of a coarse file system clock (a second on some, two on FAT) as an
+/// earlier one would leave its stamp as it was.
+pub const SETTLED: Duration = Duration::from_secs(3);
+
+/// What a file's metadata says of its content: device, inode, size, and the times of its
+/// last modification and last status change (in nanoseconds). Any write changes the
+/// status change time, which no one can set back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+    /// `st_size`.
+    pub size: u64,
+    /// `st_mtime` in nanoseconds.
+    pub mtime_ns: i64,
+    /// `st_ctime` in nanoseconds.
+    pub ctime_ns: i64,
+}
+
+impl Stamp {
+    /// The stamp of a file's metadata.
+    #[must_use]
+    pub fn of(metadata: &Metadata) -> Self {
+        let ns = |seconds: i64, nanos: i64| seconds.saturating_mul(1_000_000_000) + nanos;
+        Self {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            size: metadata.size(),
+            mtime_ns: ns(metadata.mtime(), metadata.mtime_nsec()),
+            ctime_ns: ns(metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
+}
+
+/// A file's digest as it was learned: its path, its stamp then, and the digest.
+pub type Learned = (PathBuf, Stamp, Digest);
+
+/// Digests of file contents by absolute path and stamp, so that a file that has not changed
+/// is not read again: the stamp is checked, the content is not. A digest is learned only
+/// when the file had last changed `settle` before it was read (see `SETTLED`).
+#[derive(Debug)]
+pub struct DigestCache {
+    settle: Duration,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    known: FxHashMap<PathBuf, (Stamp, Digest)>,
+    learned: Vec<Learned>,
+}
+
+impl DigestCache {
+    /// A cache of `known` digests that learns the settled ones it reads.
+    #[must_use]
+    pub fn new(known: FxHashMap<PathBuf, (Stamp, Digest)>, settle: Duration) -> Self {
+        Self {
+            settle,
+            inner: Mutex::new(CacheInner {
+                known,
+                learned: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The digest of the file at `path` if its stamp is still `stamp`.
+    fn get(&self, path: &Path, stamp: &Stamp) -> Option<Digest> {
+        match self.lock().known.get(path) {
+            Some((known, digest)) if known == stamp => Some(*digest),
+            _ => None,
+        }
+    }
+
+    /// Learns the digest of a file read at `read_at`, with the stamp it had before it was
+    /// read, if it had settled by then.
+    fn learn(&self, path: &Path, stamp: Stamp, digest: Digest, read_at: SystemTime) {
+        let Ok(read_ns) = read_at.duration_since(UNIX_EPOCH) else {
+            return;
+        };
+        let read_ns = i64::try_from(read_ns.as_nanos()).unwrap_or(i64::MAX);
+        let settle = i64::try_from(self.settle.as_nanos()).unwrap_or(i64::MAX);
+        if stamp.mtime_ns.max(stamp.ctime_ns).saturating_add(settle) >= read_ns {
+            return;
+        }
+        let mut inner = self.lock();
+        if inner.known.get(path) == Some(&(stamp, digest)) {
+            return;
+        }
+        inner.known.insert(path.to_owned(), (stamp, digest));
+        inner.learned.push((path.to_owned(), stamp, digest));
+    }
+
+    /// The digests learned since the last call, to keep.
+    pub fn take_learned(&self) -> Vec<Learned> {
+        std::mem::take(&mut self.lock().learned)
+    }
+}
 
 /// Whether the text has glob characters (`*`, `?`, `[`); anything else is a literal path.
 #[must_use]
@@ -112,13 +223,17 @@ pub fn check_pattern(pattern: &str) -> Result<(), String> {
 /// `InvalidPattern` for a pattern `check_pattern` refuses, `Missing` for a literal pattern
 /// naming nothing, `Unreadable` when a file or directory cannot be read (or is neither, like
 /// a FIFO). The first error in path order stops the call.
-pub fn digest_all(cwd: &Path, patterns: &[impl AsRef<str>]) -> Result<Vec<FileDigest>, FilesError> {
+pub fn digest_all(
+    cwd: &Path,
+    patterns: &[impl AsRef<str>],
+    cache: Option<&DigestCache>,
+) -> Result<Vec<FileDigest>, FilesError> {
     let mut matches = Vec::with_capacity(patterns.len());
     for pattern in patterns {
         resolve(cwd, pattern.as_ref(), &mut matches)?;
     }
     sort_and_dedup(&mut matches);
-    let mut digester = Digester::new();
+    let mut digester = Digester::new(cache);
     let mut digests = Vec::with_capacity(matches.len());
     for (index, found) in matches.iter().enumerate() {
         let nested = || has_descendants(&matches[index + 1..], &found.path);
@@ -535,16 +650,38 @@ thread_local! {
 }
 
 /// Digests files and trees, remembering the digests found inside a tree when later matches
-/// lie inside it too (`dist/**` matches every level of `dist`).
-struct Digester {
+/// lie inside it too (`dist/**` matches every level of `dist`); with a cache, files whose
+/// stamp it knows are not read.
+struct Digester<'c> {
     known: HashMap<PathBuf, Digest>,
+    cache: Option<&'c DigestCache>,
 }
 
-impl Digester {
-    fn new() -> Self {
+impl<'c> Digester<'c> {
+    fn new(cache: Option<&'c DigestCache>) -> Self {
         Self {
             known: HashMap::new(),
+            cache,
         }
+    }
+
+    /// The digest the cache holds for the regular file at `path` (symlinks followed). Only
+    /// absolute paths are cached: a relative one would name another file elsewhere.
+    fn cached(&self, path: &Path) -> Option<Digest> {
+        let cache = self.cache.filter(|_| path.is_absolute())?;
+        let metadata = fs::metadata(path).ok().filter(Metadata::is_file)?;
+        cache.get(path, &Stamp::of(&metadata))
+    }
+
+    /// The digest of the open regular `file` at `path`, whose metadata is `metadata`;
+    /// learned by the cache once read.
+    fn read(&mut self, path: &Path, file: File, metadata: &Metadata) -> io::Result<Digest> {
+        let read_at = SystemTime::now();
+        let digest = self.content(file)?;
+        if let Some(cache) = self.cache.filter(|_| path.is_absolute()) {
+            cache.learn(path, Stamp::of(metadata), digest, read_at);
+        }
+        Ok(digest)
     }
 
     /// The digest of one match; `None` for a glob match that vanished. `nested` says
@@ -558,6 +695,9 @@ impl Digester {
             && let Some(digest) = self.known.get(&found.full)
         {
             return Ok(Some(*digest));
+        }
+        if let Some(digest) = self.cached(&found.full) {
+            return Ok(Some(digest));
         }
         let unreadable = |error: io::Error| FilesError::Unreadable {
             path: found.path.clone(),
@@ -573,9 +713,12 @@ impl Digester {
             }
             Err(error) => return Err(unreadable(error)),
         };
-        let kind = file.metadata().map_err(unreadable)?.file_type();
+        let metadata = file.metadata().map_err(unreadable)?;
+        let kind = metadata.file_type();
         if kind.is_file() {
-            self.content(file).map(Some).map_err(unreadable)
+            self.read(&found.full, file, &metadata)
+                .map(Some)
+                .map_err(unreadable)
         } else if kind.is_dir() {
             drop(file);
             let remember = nested();
@@ -681,7 +824,14 @@ impl Digester {
         let is_file =
             kind.is_file() || (kind.is_symlink() && fs::metadata(path).is_ok_and(|m| m.is_file()));
         if is_file {
-            return match open(path).and_then(|file| self.content(file)) {
+            if let Some(digest) = self.cached(path) {
+                return Ok(Entry::File(digest));
+            }
+            let read = open(path).and_then(|file| {
+                let metadata = file.metadata()?;
+                self.read(path, file, &metadata)
+            });
+            return match read {
                 Ok(digest) => Ok(Entry::File(digest)),
                 Err(error) => vanished(error),
             };
@@ -721,7 +871,86 @@ mod tests {
     }
 
     fn digests(cwd: &Path, patterns: &[&str]) -> Vec<FileDigest> {
-        digest_all(cwd, patterns).expect("digests")
+        digest_all(cwd, patterns, None).expect("digests")
+    }
+
+    fn stamp(path: &Path) -> Stamp {
+        Stamp::of(&fs::metadata(path).expect("stat"))
+    }
+
+    #[test]
+    fn a_file_whose_stamp_the_cache_knows_is_not_read_and_any_change_is() {
+        let dir = tree(&[("a", "one\n"), ("d/x", "inside\n")]);
+        let a = dir.path().join("a");
+        let x = dir.path().join("d/x");
+        let plain_tree = digests(dir.path(), &["d"]);
+        // Made-up digests: what the cache says is taken without reading.
+        let mut known = FxHashMap::default();
+        known.insert(a.clone(), (stamp(&a), [7; 32]));
+        known.insert(x.clone(), (stamp(&x), [8; 32]));
+        let cache = DigestCache::new(known, SETTLED);
+        let cached = |pattern: &str| {
+            digest_all(dir.path(), &[pattern], Some(&cache)).expect("digests")[0].digest
+        };
+        assert_eq!(cached("a"), [7; 32]);
+        assert_ne!(
+            cached("d"),
+            plain_tree[0].digest,
+            "the file inside the tree was read"
+        );
+        // Same size, new content: the times differ.
+        fs::write(&a, "two\n").expect("write");
+        assert_eq!(cached("a"), *blake3::hash(b"two\n").as_bytes());
+        // Only the status change time differs (a chmod): read again too.
+        known_only_ctime_changes(&x, &cache, dir.path());
+    }
+
+    /// Changes the mode of `x` and back: its content and modification time stay, its status
+    /// change time moves, and the cache's made-up digest is no longer taken.
+    fn known_only_ctime_changes(x: &Path, cache: &DigestCache, cwd: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let before = fs::metadata(x).expect("stat");
+        std::thread::sleep(Duration::from_millis(20));
+        fs::set_permissions(x, fs::Permissions::from_mode(0o600)).expect("chmod");
+        fs::set_permissions(x, before.permissions()).expect("chmod back");
+        let after = fs::metadata(x).expect("stat");
+        assert_eq!(after.modified().ok(), before.modified().ok());
+        assert_eq!(after.len(), before.len());
+        assert_eq!(
+            digest_all(cwd, &["d/x"], Some(cache)).expect("digests")[0].digest,
+            *blake3::hash(b"inside\n").as_bytes()
+        );
+    }
+
+    #[test]
+    fn only_files_that_had_settled_when_read_are_learned() {
+        let dir = tree(&[("a", "one\n"), ("d/x", "inside\n")]);
+        // Just written: not settled an hour before now.
+        let cache = DigestCache::new(FxHashMap::default(), Duration::from_secs(3600));
+        digest_all(dir.path(), &["a", "d"], Some(&cache)).expect("digests");
+        assert!(cache.take_learned().is_empty());
+        // With no margin, files changed before they were read are learned, each once.
+        let cache = DigestCache::new(FxHashMap::default(), Duration::ZERO);
+        let first = digest_all(dir.path(), &["a", "d"], Some(&cache)).expect("digests");
+        let mut learned: Vec<(PathBuf, Digest)> = cache
+            .take_learned()
+            .into_iter()
+            .map(|(path, _, digest)| (path, digest))
+            .collect();
+        learned.sort();
+        assert_eq!(
+            learned,
+            [
+                (dir.path().join("a"), *blake3::hash(b"one\n").as_bytes()),
+                (
+                    dir.path().join("d/x"),
+                    *blake3::hash(b"inside\n").as_bytes()
+                ),
+            ]
+        );
+        let again = digest_all(dir.path(), &["a", "d"], Some(&cache)).expect("digests");
+        assert_eq!(again, first);
+        assert!(cache.take_learned().is_empty(), "learned twice");
     }
 
     fn paths(cwd: &Path, patterns: &[&str]) -> Vec<String> {
@@ -845,13 +1074,13 @@ mod tests {
         assert_eq!(paths(dir.path(), &["./src//a.c"]), ["src/a.c"]);
         assert_eq!(paths(dir.path(), &["src/./"]), ["src"]);
         assert_eq!(
-            digest_all(dir.path(), &["./no//such/file/"]),
+            digest_all(dir.path(), &["./no//such/file/"], None),
             Err(FilesError::Missing {
                 path: "no/such/file".to_owned()
             })
         );
         assert_eq!(
-            digest_all(dir.path(), &["src/a.c/b"]),
+            digest_all(dir.path(), &["src/a.c/b"], None),
             Err(FilesError::Missing {
                 path: "src/a.c/b".to_owned()
             })
@@ -887,7 +1116,7 @@ mod tests {
         }
         let dir = tree(&[]);
         assert!(matches!(
-            digest_all(dir.path(), &["src/["]),
+            digest_all(dir.path(), &["src/["], None),
             Err(FilesError::InvalidPattern { pattern, .. }) if pattern == "src/["
         ));
         assert!(is_glob("a*") && is_glob("a?") && is_glob("[a]") && !is_glob("a/b.c"));
@@ -908,7 +1137,7 @@ mod tests {
         symlink("loop", dir.path().join("loop")).expect("symlink");
         for name in ["link", "loop"] {
             assert_eq!(
-                digest_all(dir.path(), &[name]),
+                digest_all(dir.path(), &[name], None),
                 Err(FilesError::Missing {
                     path: name.to_owned()
                 })
@@ -953,7 +1182,7 @@ mod tests {
         nix::unistd::mkfifo(&dir.path().join("d/pipe"), nix::sys::stat::Mode::S_IRWXU)
             .expect("mkfifo");
         assert!(matches!(
-            digest_all(dir.path(), &["d/pipe"]),
+            digest_all(dir.path(), &["d/pipe"], None),
             Err(FilesError::Unreadable { path, .. }) if path == "d/pipe"
         ));
         // Inside a directory, a FIFO counts by name only.
@@ -1081,11 +1310,11 @@ mod tests {
             let mut patterns: Vec<String> = written.clone();
             patterns.extend(["**/*.c", "*/*.h", "a", "b/**"].map(str::to_owned));
             patterns.retain(|p| is_glob(p) || dir.path().join(p).exists());
-            let forward = digest_all(dir.path(), &patterns).expect("digests");
+            let forward = digest_all(dir.path(), &patterns, None).expect("digests");
             let len = patterns.len();
             patterns.rotate_left(usize::try_from(seed % len as u64).expect("small"));
             patterns.reverse();
-            prop_assert_eq!(&forward, &digest_all(dir.path(), &patterns).expect("digests"));
+            prop_assert_eq!(&forward, &digest_all(dir.path(), &patterns, None).expect("digests"));
             for path in &written {
                 prop_assert!(forward.iter().any(|d| &d.path == path));
             }

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{Digest, FileDigest, FilesError, digest_all, to_hex};
+use super::files::{Digest, DigestCache, FileDigest, FilesError, digest_all, to_hex};
 use super::store::{Success, files_from_json};
 use crate::execute::Launch;
 use crate::model::{Command, Task};
@@ -34,14 +34,22 @@ pub struct Parts {
 }
 
 impl Parts {
-    /// The parts of a task about to run with `launch`: its inputs are read now.
+    /// The parts of a task about to run with `launch`: its inputs are digested now (read,
+    /// unless `cache` knows them unchanged).
     ///
     /// # Errors
     /// An input that does not exist or cannot be read.
-    pub fn of(task: &Task, launch: &Launch, deps: &[(String, Digest)]) -> Result<Self, FilesError> {
+    pub fn of(
+        task: &Task,
+        launch: &Launch,
+        deps: &[(String, Digest)],
+        cache: Option<&DigestCache>,
+    ) -> Result<Self, FilesError> {
         let files = launch.files.as_deref();
         let inputs = match files {
-            Some(files) if !files.inputs.is_empty() => digest_all(&launch.cwd, &files.inputs)?,
+            Some(files) if !files.inputs.is_empty() => {
+                digest_all(&launch.cwd, &files.inputs, cache)?
+            }
             _ => Vec::new(),
         };
         let command = match &launch.command {
@@ -276,6 +284,7 @@ pub fn up_to_date(
     parts: &Parts,
     fingerprint: &Digest,
     last: Option<&Success>,
+    cache: Option<&DigestCache>,
 ) -> Result<(), Why> {
     if outputs.is_empty() {
         return Err(Why::NoOutputs);
@@ -290,7 +299,7 @@ pub fn up_to_date(
         let before: Parts = serde_json::from_str(&last.parts).unwrap_or_default();
         return Err(Why::Changed(parts.changes(&before)));
     }
-    let now = match digest_all(cwd, outputs) {
+    let now = match digest_all(cwd, outputs, cache) {
         Ok(now) => now,
         Err(FilesError::Missing { path }) => return Err(Why::OutputMissing(path)),
         Err(error) => return Err(Why::OutputMissing(error.to_string())),

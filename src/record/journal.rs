@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Sender};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::files::{Digest, FileDigest};
+use super::files::{Digest, DigestCache, FileDigest, Learned, SETTLED};
 use super::fresh::{self, Parts, Why};
 use super::store::{self, AttemptRow, Counts, RunRow, Store, Success};
 use crate::events::{SkipReason, TaskStatus};
@@ -172,6 +172,7 @@ enum Write {
     Attempt(Box<AttemptRow>),
     Success(String, Box<Success>),
     Incomplete(String),
+    FileDigests(Vec<Learned>),
     RunEnd {
         ended_ms: i64,
         outcome: &'static str,
@@ -188,6 +189,8 @@ pub struct Journal {
     run_id: String,
     successes: FxHashMap<String, Success>,
     durations: FxHashMap<String, u64>,
+    /// Digests of files whose stamps have not changed since they were read.
+    files: DigestCache,
     resume: Option<Resume>,
     forced: Forced,
     keep_incomplete: bool,
@@ -245,6 +248,7 @@ impl Journal {
     ) -> Result<Self, super::StoreError> {
         let successes = store.successes(&info.workflow)?;
         let durations = store.durations(&info.workflow)?;
+        let files = DigestCache::new(store.file_digests()?, SETTLED);
         let (sender, receiver) = crossbeam_channel::unbounded();
         let run = RunRow {
             id: info.run_id.clone(),
@@ -273,6 +277,7 @@ impl Journal {
             run_id: info.run_id,
             successes,
             durations,
+            files,
             resume: info.resume,
             forced: info.forced,
             keep_incomplete: info.keep_incomplete,
@@ -307,6 +312,12 @@ impl Journal {
         &self.durations
     }
 
+    /// The digests of files known unchanged, for the outputs a task made.
+    #[must_use]
+    pub fn files(&self) -> &DigestCache {
+        &self.files
+    }
+
     /// Whether failed tasks keep their outputs.
     #[must_use]
     pub fn keeps_incomplete(&self) -> bool {
@@ -323,7 +334,7 @@ impl Journal {
         launch: Launch,
         deps: &[(String, Digest)],
     ) -> Result<Checked, String> {
-        let parts = Parts::of(task, &launch, deps)
+        let parts = Parts::of(task, &launch, deps, Some(&self.files))
             .map_err(|error| format!("cannot read its inputs: {error}"))?;
         let fingerprint = parts.fingerprint();
         let resumed = self
@@ -345,7 +356,14 @@ impl Journal {
                 .as_deref()
                 .map_or(&[][..], |files| &files.outputs);
             let last = self.successes.get(&task.name);
-            match fresh::up_to_date(outputs, &launch.cwd, &parts, &fingerprint, last) {
+            match fresh::up_to_date(
+                outputs,
+                &launch.cwd,
+                &parts,
+                &fingerprint,
+                last,
+                Some(&self.files),
+            ) {
                 Ok(()) => {
                     let last = last.map_or_else(Default::default, |last| {
                         (
@@ -538,6 +556,10 @@ impl Journal {
 
     /// The run ended: its outcome is written and the writer finishes every write.
     pub fn finish(mut self, outcome: &'static str) {
+        let learned = self.files.take_learned();
+        if !learned.is_empty() {
+            self.send(Write::FileDigests(learned));
+        }
         self.send(Write::RunEnd {
             ended_ms: now_ms(),
             outcome,
@@ -621,6 +643,7 @@ fn write_loop(
                             writer.put_success(workflow, task, success)?;
                         }
                         Write::Incomplete(task) => writer.mark_incomplete(workflow, task)?,
+                        Write::FileDigests(learned) => writer.put_file_digests(learned)?,
                         Write::RunEnd {
                             ended_ms,
                             outcome,

@@ -6,17 +6,39 @@
 //! block the one writer, and the file can be opened with the `sqlite3` shell to inspect or
 //! repair. The engine writes through one thread that commits in groups (`journal.rs`).
 
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rustc_hash::FxHashMap;
 
-use super::files::{Digest, FileDigest, from_hex, to_hex};
+use super::files::{Digest, FileDigest, Learned, Stamp, from_hex, to_hex};
 
 /// The record's file name inside the state dir.
 pub const FILE_NAME: &str = "record.sqlite";
 
-/// The schema this engine writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i32 = 1;
+/// The schema this engine writes (`PRAGMA user_version`). Version 1 lacked `file_digests`;
+/// a run adds it, and reading commands read a version 1 record as it is.
+const SCHEMA_VERSION: i32 = 2;
+
+/// The digests of files by path and stamp (`files::DigestCache`): what makes a no-op check
+/// read no file that did not change. `seen_ms` is when the entry was last learned; entries
+/// not learned again for `FILE_DIGESTS_KEPT_MS` are deleted.
+const FILE_DIGESTS: &str = "
+CREATE TABLE IF NOT EXISTS file_digests (
+    path BLOB PRIMARY KEY,
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    seen_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// How long a file's digest is kept after it was last learned: 30 days.
+const FILE_DIGESTS_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
 
 const SCHEMA: &str = "
 CREATE TABLE runs (
@@ -328,11 +350,20 @@ impl Store {
                     .map_err(fail)?;
                 if again == 0 {
                     tx.execute_batch(SCHEMA).map_err(fail)?;
+                    tx.execute_batch(FILE_DIGESTS).map_err(fail)?;
                     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                         .map_err(fail)?;
                 }
                 tx.commit().map_err(fail)?;
             }
+            1 if create => {
+                let tx = self.conn.transaction().map_err(fail)?;
+                tx.execute_batch(FILE_DIGESTS).map_err(fail)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                    .map_err(fail)?;
+                tx.commit().map_err(fail)?;
+            }
+            1 => {}
             0 => {
                 return Err(StoreError::Damaged {
                     path,
@@ -464,6 +495,58 @@ impl Store {
             .map_err(|e| self.fail(&e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.fail(&e))
+    }
+
+    /// The digests of files by absolute path, with the stamp each file had when read (empty
+    /// for a record made before there were any).
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn file_digests(&self) -> Result<FxHashMap<PathBuf, (Stamp, Digest)>, StoreError> {
+        let exists: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'file_digests'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|count| count > 0)
+            .map_err(|e| self.fail(&e))?;
+        if !exists {
+            return Ok(FxHashMap::default());
+        }
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, digest FROM file_digests",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = statement
+            .query_map([], |row| {
+                let path: Vec<u8> = row.get(0)?;
+                let digest: Vec<u8> = row.get(6)?;
+                Ok((
+                    PathBuf::from(std::ffi::OsString::from_vec(path)),
+                    Stamp {
+                        dev: u64::from_ne_bytes(row.get::<_, i64>(1)?.to_ne_bytes()),
+                        ino: u64::from_ne_bytes(row.get::<_, i64>(2)?.to_ne_bytes()),
+                        size: u64::from_ne_bytes(row.get::<_, i64>(3)?.to_ne_bytes()),
+                        mtime_ns: row.get(4)?,
+                        ctime_ns: row.get(5)?,
+                    },
+                    digest,
+                ))
+            })
+            .map_err(|e| self.fail(&e))?;
+        let mut known = FxHashMap::default();
+        for row in rows {
+            let (path, stamp, digest) = row.map_err(|e| self.fail(&e))?;
+            // A damaged digest is left out: the file is read again.
+            if let Ok(digest) = Digest::try_from(digest.as_slice()) {
+                known.insert(path, (stamp, digest));
+            }
+        }
+        Ok(known)
     }
 
     /// How long each task of `workflow` took when it last succeeded, in milliseconds: in the
@@ -705,7 +788,36 @@ impl Writer<'_> {
                 .prepare_cached("DELETE FROM runs WHERE id = ?1")?
                 .execute([id])?;
         }
+        self.tx
+            .prepare_cached("DELETE FROM file_digests WHERE seen_ms < ?1")?
+            .execute([super::journal::now_ms() - FILE_DIGESTS_KEPT_MS])?;
         Ok(old)
+    }
+
+    /// Keeps the digests of files learned by a run, seen now.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn put_file_digests(&self, learned: &[Learned]) -> rusqlite::Result<()> {
+        let seen_ms = super::journal::now_ms();
+        let mut statement = self.tx.prepare_cached(
+            "INSERT OR REPLACE INTO file_digests \
+             (path, dev, ino, size, mtime_ns, ctime_ns, digest, seen_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for (path, stamp, digest) in learned {
+            statement.execute(params![
+                path.as_os_str().as_bytes(),
+                i64::from_ne_bytes(stamp.dev.to_ne_bytes()),
+                i64::from_ne_bytes(stamp.ino.to_ne_bytes()),
+                i64::from_ne_bytes(stamp.size.to_ne_bytes()),
+                stamp.mtime_ns,
+                stamp.ctime_ns,
+                digest.as_slice(),
+                seen_ms
+            ])?;
+        }
+        Ok(())
     }
 
     /// Marks the outputs of a task's last success as incomplete: a run started it again.
@@ -900,6 +1012,78 @@ mod tests {
         assert!(store.attempts("r0").expect("attempts").is_empty());
         assert_eq!(store.attempts("r4").expect("attempts").len(), 1);
         assert_eq!(store.runs("/w/other.yaml", 10).expect("runs").len(), 1);
+    }
+
+    #[test]
+    fn file_digests_are_kept_by_path_and_the_stale_ones_pruned() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open(dir.path()).expect("opens");
+        let stamp = Stamp {
+            dev: u64::MAX,
+            ino: 42,
+            size: 3,
+            mtime_ns: 1_700_000_000_000_000_000,
+            ctime_ns: -5,
+        };
+        let path = PathBuf::from(std::ffi::OsString::from_vec(b"/data/\xff name".to_vec()));
+        store
+            .transaction(|w| {
+                w.put_file_digests(&[(path.clone(), stamp, [1; 32])])?;
+                w.put_file_digests(&[(PathBuf::from("/data/old"), stamp, [2; 32])])
+            })
+            .expect("writes");
+        let known = store.file_digests().expect("reads");
+        assert_eq!(known.len(), 2);
+        assert_eq!(known[&path], (stamp, [1; 32]));
+        // Learned again: replaced. Not learned for longer than kept: deleted at a prune.
+        store
+            .transaction(|w| w.put_file_digests(&[(path.clone(), stamp, [3; 32])]))
+            .expect("writes");
+        store
+            .conn
+            .execute(
+                "UPDATE file_digests SET seen_ms = ?1 WHERE path = ?2",
+                params![
+                    super::super::journal::now_ms() - FILE_DIGESTS_KEPT_MS - 1,
+                    b"/data/old".as_slice()
+                ],
+            )
+            .expect("ages an entry");
+        store
+            .transaction(|w| w.prune("/w/flow.yaml", 2))
+            .expect("prunes");
+        let known = store.file_digests().expect("reads");
+        assert_eq!(known.len(), 1);
+        assert_eq!(known[&path], (stamp, [3; 32]));
+    }
+
+    #[test]
+    fn a_record_of_schema_1_gets_the_file_digests_when_a_run_opens_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let conn = Connection::open(dir.path().join(FILE_NAME)).expect("opens");
+            conn.execute_batch(SCHEMA).expect("schema 1");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+        }
+        // Reading commands read it as it is.
+        let store = Store::open_existing(dir.path())
+            .expect("opens")
+            .expect("exists");
+        assert!(store.file_digests().expect("reads").is_empty());
+        drop(store);
+        let mut store = Store::open(dir.path()).expect("opens");
+        let version: i32 = store
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        store
+            .transaction(|w| {
+                w.put_file_digests(&[(PathBuf::from("/a"), Stamp::default(), [1; 32])])
+            })
+            .expect("writes");
+        assert_eq!(store.file_digests().expect("reads").len(), 1);
     }
 
     #[test]

@@ -657,7 +657,10 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     /// A task that exited successfully must have made its `outputs`: they are digested for
     /// the record, and a missing one fails it.
     fn check_outputs(&mut self, task: TaskId, status: TaskStatus) -> TaskStatus {
-        if self.journal.is_none() || !status.is_success() {
+        let Some(journal) = &self.journal else {
+            return status;
+        };
+        if !status.is_success() {
             return status;
         }
         let Some(checked) = self.checked[task.index()].as_deref() else {
@@ -666,7 +669,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         if checked.outputs().is_empty() {
             return status;
         }
-        match crate::record::files::digest_all(checked.cwd(), checked.outputs()) {
+        match crate::record::files::digest_all(
+            checked.cwd(),
+            checked.outputs(),
+            Some(journal.files()),
+        ) {
             Ok(files) => {
                 self.made.insert(task, files);
                 status

@@ -389,6 +389,50 @@ fn the_record_is_next_to_the_workflow_by_default() {
     assert!(!test.state_dir().exists());
 }
 
+#[test]
+fn an_input_edited_in_place_to_its_old_size_and_time_still_reruns_its_task() {
+    // The record keeps the digest of each file that had settled when it was read, by its
+    // stamp (inode, size, modification and status change times), and does not read it again
+    // while the stamp holds. An edit that puts the modification time back still moves the
+    // status change time, which no one can set back.
+    let test = Test::new(
+        r#"
+tasks:
+  copy:
+    inputs: [in.txt]
+    outputs: [out.txt]
+    run: cp in.txt out.txt
+"#,
+    )
+    .file("in.txt", "one\n");
+    // Settled: changed more than 3 s before the first run reads it.
+    std::thread::sleep(Duration::from_millis(3500));
+    test.run().code(0).status("copy", "succeeded");
+    let record = rusqlite::Connection::open(test.state_dir().join("record.sqlite"))
+        .expect("open the record");
+    let learned: i64 = record
+        .query_row(
+            "SELECT count(*) FROM file_digests WHERE path = ?1",
+            [test.path("in.txt").to_string_lossy().as_bytes()],
+            |row| row.get(0),
+        )
+        .expect("query the record");
+    assert_eq!(learned, 1, "the input's digest was not kept");
+    test.run().code(0).skipped("copy", "up_to_date");
+    let input = test.path("in.txt");
+    let modified = std::fs::metadata(&input)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::fs::write(&input, "two\n").expect("edit the input");
+    std::fs::File::options()
+        .write(true)
+        .open(&input)
+        .and_then(|file| file.set_modified(modified))
+        .expect("put the modification time back");
+    test.run().code(0).status("copy", "succeeded");
+    assert_eq!(read(&test, "out.txt"), "two\n");
+}
+
 /// The runs `engine runs --format json` lists, newest first.
 fn runs(test: &Test) -> Vec<Value> {
     let run = test.engine(&["runs", "workflow.yaml", "--format", "json"]);
