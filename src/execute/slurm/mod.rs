@@ -41,13 +41,14 @@ pub fn cancel_left_jobs(
     path: Option<&std::ffi::OsStr>,
 ) -> Result<Vec<String>, String> {
     let mut ids: Vec<String> = Vec::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     for list in job_lists {
         let Ok(text) = std::fs::read_to_string(list) else {
             continue;
         };
         for line in text.lines() {
             if let Some(id) = line.split('\t').nth(2).filter(|id| !id.is_empty())
-                && !ids.iter().any(|known| known == id)
+                && seen.insert(id.to_owned())
             {
                 ids.push(id.to_owned());
             }
