@@ -7,8 +7,7 @@ use std::time::Duration;
 use super::args::{ListFormat, LogsArgs, RunsArgs, StatusArgs};
 use super::run::{default_state_dir, workflow_key};
 use crate::error::EngineError;
-use crate::record::explain::{Verdict, explain, in_file_order};
-use crate::record::files::{DigestCache, SETTLED};
+use crate::record::explain::{Recorded, Verdict, explain, in_file_order};
 use crate::record::store::{AttemptRow, RunRow};
 use crate::record::{Store, StoreError, lock};
 use crate::report::format_duration;
@@ -201,22 +200,15 @@ pub fn status(args: &StatusArgs) -> Result<(), EngineError> {
     let graph = super::select(&workflow, &args.tasks, &args.file)?;
     let dir = state_dir(args.state_dir.as_ref(), &args.file);
     let key = workflow_key(&args.file);
-    let (successes, latest, files) = match open(&dir)? {
-        Some(store) => (
-            store
-                .successes(&key)
-                .map_err(StoreError::into_engine_error)?,
-            store
-                .latest_attempts(&key)
-                .map_err(StoreError::into_engine_error)?,
-            store
-                .file_digests()
-                .map_err(StoreError::into_engine_error)?,
-        ),
+    let store = open(&dir)?;
+    let recorded = Recorded::read(store.as_ref(), &key).map_err(StoreError::into_engine_error)?;
+    let latest = match &store {
+        Some(store) => store
+            .latest_attempts(&key)
+            .map_err(StoreError::into_engine_error)?,
         None => Default::default(),
     };
-    let files = DigestCache::new(files, SETTLED);
-    let verdicts = in_file_order(&graph, explain(&workflow, &graph, &successes, Some(&files)));
+    let verdicts = in_file_order(&graph, explain(&workflow, &graph, &recorded));
     if args.format == ListFormat::Json {
         let list: Vec<serde_json::Value> = verdicts
             .iter()

@@ -3,8 +3,7 @@
 use super::args::{PlanArgs, PlanFormat};
 use crate::error::EngineError;
 use crate::plan::{render_plan_json, render_plan_text};
-use crate::record::explain::{explain, in_file_order};
-use crate::record::files::{DigestCache, SETTLED};
+use crate::record::explain::{Recorded, explain, in_file_order};
 use crate::record::{Store, StoreError};
 
 /// Prints the plan of the requested tasks.
@@ -19,23 +18,10 @@ pub fn run(args: &PlanArgs) -> Result<(), EngineError> {
             .state_dir
             .clone()
             .unwrap_or_else(|| super::run::default_state_dir(&args.file));
-        let (successes, files) =
-            match Store::open_existing(&dir).map_err(StoreError::into_engine_error)? {
-                Some(store) => (
-                    store
-                        .successes(&super::run::workflow_key(&args.file))
-                        .map_err(StoreError::into_engine_error)?,
-                    store
-                        .file_digests()
-                        .map_err(StoreError::into_engine_error)?,
-                ),
-                None => Default::default(),
-            };
-        let files = DigestCache::new(files, SETTLED);
-        Some(in_file_order(
-            &graph,
-            explain(&workflow, &graph, &successes, Some(&files)),
-        ))
+        let store = Store::open_existing(&dir).map_err(StoreError::into_engine_error)?;
+        let recorded = Recorded::read(store.as_ref(), &super::run::workflow_key(&args.file))
+            .map_err(StoreError::into_engine_error)?;
+        Some(in_file_order(&graph, explain(&workflow, &graph, &recorded)))
     } else {
         None
     };

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::files::{Digest, DigestCache};
+use super::files::{Digest, DigestCache, SETTLED};
 use super::fresh::{self, Parts, Why};
 use super::store::Success;
+use super::{Store, StoreError};
 use crate::execute::Launch;
 use crate::model::{TaskId, Workflow};
 use crate::plan::Graph;
@@ -61,14 +62,36 @@ impl Verdict {
     }
 }
 
+/// What the record holds that the verdicts need: the last success of each task of the
+/// workflow, and the digests of files by stamp.
+pub struct Recorded {
+    /// The last successes, by task name.
+    pub successes: FxHashMap<String, Success>,
+    /// The digests of files (read only: what it learns is not kept).
+    pub files: DigestCache,
+}
+
+impl Recorded {
+    /// What `store` holds for `workflow` (its key); nothing without a store.
+    ///
+    /// # Errors
+    /// What the store said.
+    pub fn read(store: Option<&Store>, workflow: &str) -> Result<Self, StoreError> {
+        let (successes, files) = match store {
+            Some(store) => (store.successes(workflow)?, store.file_digests()?),
+            None => Default::default(),
+        };
+        Ok(Self {
+            successes,
+            files: DigestCache::new(files, SETTLED),
+        })
+    }
+}
+
 /// The verdict of every task of `graph`, by task index (`None` outside the graph).
 #[must_use]
-pub fn explain(
-    workflow: &Workflow,
-    graph: &Graph,
-    successes: &FxHashMap<String, Success>,
-    files: Option<&DigestCache>,
-) -> Vec<Option<Verdict>> {
+pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<Option<Verdict>> {
+    let (successes, files) = (&recorded.successes, Some(&recorded.files));
     let count = workflow.tasks.len();
     let mut verdicts: Vec<Option<Verdict>> = vec![None; count];
     // A task's key when it is known before the run: it is up to date, or has no outputs.
