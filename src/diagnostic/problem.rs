@@ -80,6 +80,10 @@ pub enum DiagnosticKind {
     InvalidSlurmOption,
     /// An `inputs` or `outputs` entry that is no usable path or glob.
     InvalidFilePattern,
+    /// A task that reads a file another task writes, without depending on it.
+    FileWithoutDependency,
+    /// Two tasks that may run at once write the same file.
+    OutputWrittenTwice,
 }
 
 impl DiagnosticKind {

@@ -67,7 +67,7 @@ pub fn validate_files(files: Vec<File<'_>>) -> Result<Workflow, Vec<(usize, Diag
 pub(super) struct Validator<'a> {
     sources: Vec<&'a Source>,
     /// The file whose values are being checked: spans and diagnostics refer to it.
-    current: usize,
+    pub(super) current: usize,
     found: Vec<(usize, Diagnostic)>,
     scripts: ScriptCompiler,
 }
@@ -91,14 +91,14 @@ struct Defaults {
 }
 
 /// A task as written, before matrix expansion.
-struct Entry<'r> {
-    file: usize,
-    name: &'r Spanned<String>,
-    raw: &'r RawTask,
+pub(super) struct Entry<'r> {
+    pub(super) file: usize,
+    pub(super) name: &'r Spanned<String>,
+    pub(super) raw: &'r RawTask,
     /// Its matrix combinations; `None` without a matrix.
-    combinations: Option<Vec<Combination>>,
+    pub(super) combinations: Option<Vec<Combination>>,
     /// The id of its first task.
-    first: u32,
+    pub(super) first: u32,
 }
 
 impl Entry<'_> {
@@ -283,6 +283,7 @@ impl<'a> Validator<'a> {
         }
         if acyclic {
             self.check_task_references(&task_refs, &lookup, &edges);
+            self.check_file_dependencies(&entries, &tasks, &edges);
         }
         Workflow {
             path: self.sources[0].path().to_path_buf(),
@@ -1026,7 +1027,10 @@ impl Lookup<'_, '_> {
 }
 
 /// The entries `entry` depends on, directly or not.
-fn ancestors(entry: usize, edges: &[Vec<(usize, Span)>]) -> rustc_hash::FxHashSet<usize> {
+pub(super) fn ancestors(
+    entry: usize,
+    edges: &[Vec<(usize, Span)>],
+) -> rustc_hash::FxHashSet<usize> {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut stack = vec![entry];
     while let Some(next) = stack.pop() {

@@ -158,3 +158,125 @@ fn the_plan_masks_a_secret_filled_in_from_the_environment() {
         .stdout_lacks("s3cr3t")
         .run();
 }
+
+/// The kind, line and column of each diagnostic `check --format json` reports.
+fn diagnostics(workflow: &str) -> Vec<(String, u64, u64)> {
+    let output = Test::new()
+        .workflow(workflow)
+        .args(["check", "--format", "json", WORKFLOW])
+        .status(2)
+        .run();
+    json(&output.stdout)["files"][0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().expect("kind").to_owned(),
+                d["line"].as_u64().expect("line"),
+                d["column"].as_u64().expect("column"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_task_that_reads_what_another_writes_must_depend_on_it() {
+    let found = diagnostics(
+        r#"tasks:
+  gen:
+    outputs: [out/a.txt, build/]
+    run: mkdir -p out build && echo a > out/a.txt
+  use:
+    inputs: [out/a.txt]
+    run: cat out/a.txt
+  whole:
+    inputs: [./out]
+    run: ls out
+  inside:
+    inputs: [build/x/../lib.o]
+    run: 'true'
+"#,
+    );
+    let expected = [
+        ("file_without_dependency", 6, 14),
+        ("file_without_dependency", 9, 14),
+        ("file_without_dependency", 12, 14),
+    ];
+    let expected: Vec<(String, u64, u64)> = expected
+        .iter()
+        .map(|(kind, line, column)| ((*kind).to_owned(), *line, *column))
+        .collect();
+    assert_eq!(found, expected);
+    Test::new()
+        .workflow("tasks:\n  gen:\n    outputs: [out/a.txt]\n    run: echo a > out/a.txt\n  use:\n    inputs: [out/a.txt]\n    run: cat out/a.txt\n")
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("task `use` reads `out/a.txt`, which task `gen` writes, but does not depend on it")
+        .stderr_has("add `gen` to `depends_on` of `use`")
+        .run();
+}
+
+#[test]
+fn tasks_that_may_run_at_once_must_not_write_the_same_file() {
+    let found = diagnostics(
+        r#"tasks:
+  one:
+    outputs: [report.txt]
+    run: echo 1 > report.txt
+  two:
+    outputs: [./report.txt]
+    run: echo 2 > report.txt
+  each:
+    matrix: { os: [linux, mac] }
+    outputs: [dist/app]
+    run: echo ${{ matrix.os }} > dist/app
+"#,
+    );
+    let expected = [
+        ("output_written_twice", 6, 15),
+        ("output_written_twice", 10, 15),
+    ];
+    let expected: Vec<(String, u64, u64)> = expected
+        .iter()
+        .map(|(kind, line, column)| ((*kind).to_owned(), *line, *column))
+        .collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn files_passed_along_dependencies_globs_and_templates_are_fine() {
+    // Direct and indirect dependencies, a directory and a file in it, another cwd, tasks
+    // that write the same file one after the other, and what only globs and templates name.
+    Test::new()
+        .workflow(
+            r#"tasks:
+  gen:
+    outputs: [out/]
+    run: mkdir -p out && echo a > out/a.txt
+  mid:
+    depends_on: [gen]
+    inputs: [out/a.txt]
+    outputs: [mid.txt]
+    run: cp out/a.txt mid.txt
+  last:
+    depends_on: [mid]
+    cwd: sub
+    inputs: [../out, ../mid.txt]
+    outputs: [../mid.txt]
+    run: cat ../mid.txt >> ../mid.txt
+  globbed:
+    inputs: ['out/*.txt']
+    run: 'true'
+  each:
+    matrix: { os: [linux, mac] }
+    inputs: ['out/${{ matrix.os }}.txt']
+    outputs: ['dist/${{ matrix.os }}']
+    run: 'true'
+"#,
+        )
+        .file("sub/.keep", "")
+        .args(["check", WORKFLOW])
+        .stdout("ok: workflow.yaml (6 tasks)\n")
+        .run();
+}
