@@ -1,5 +1,6 @@
 //! The files tasks read and write, across tasks: a task that reads what another writes must
-//! depend on it, and two tasks that may run at once must not write the same file. Only
+//! not run at the same time as it (it depends on the writer, or the writer on it), and two
+//! tasks that may run at once must not write the same file. Only
 //! literal paths are compared (no globs, no templates, no templated `cwd`): what they match
 //! is known when the tasks run.
 
@@ -22,9 +23,9 @@ struct Declared<'r> {
 }
 
 impl Validator<'_> {
-    /// Reports each literal input that lies in (or contains) another task's literal output
-    /// while its task does not depend on that task, directly or not; and each output that
-    /// tasks which may run at once both write (including the tasks of one matrix).
+    /// Reports each literal input that is, lies in or contains another task's literal output
+    /// while neither task depends on the other, directly or not; and each output that tasks
+    /// which may run at once both write (including the tasks of one matrix).
     pub(super) fn check_file_dependencies(
         &mut self,
         entries: &[Entry<'_>],
@@ -74,10 +75,13 @@ impl Validator<'_> {
             }
         }
         for (path, input) in &inputs {
-            let Some((output, writer)) = writer_of(&outputs, path, input.entry) else {
-                continue;
-            };
-            if !ancestors(input.entry, edges).contains(&writer.entry) {
+            // Ordered either way, there is no race: a writer that depends on the reader
+            // changes the file after it was read, on purpose.
+            let unordered = writers_of(&outputs, path, input.entry).find(|(_, writer)| {
+                !ancestors(input.entry, edges).contains(&writer.entry)
+                    && !ancestors(writer.entry, edges).contains(&input.entry)
+            });
+            if let Some((output, writer)) = unordered {
                 let what = if output == path {
                     "which".to_owned()
                 } else if path.starts_with(output) {
@@ -177,26 +181,25 @@ fn literal(list: Option<&Spanned<Vec<Spanned<String>>>>) -> impl Iterator<Item =
         .filter(|pattern| !pattern.value.contains("${{") && !is_glob(&pattern.value))
 }
 
-/// The output of another entry than `reader` that `path` is, lies in, or contains, with
-/// its path.
-fn writer_of<'o, 'r>(
+/// The outputs of other entries than `reader` that `path` is, lies in, or contains, with
+/// their paths.
+fn writers_of<'o, 'r>(
     outputs: &'o BTreeMap<PathBuf, Declared<'r>>,
-    path: &Path,
+    path: &'o Path,
     reader: usize,
-) -> Option<(&'o Path, &'o Declared<'r>)> {
+) -> impl Iterator<Item = (&'o Path, &'o Declared<'r>)> {
     // The path itself, or a directory output it lies in.
-    if let Some(found) = path.ancestors().find_map(|dir| {
-        outputs
-            .get_key_value(dir)
-            .filter(|(_, declared)| declared.entry != reader)
-    }) {
-        return Some((found.0.as_path(), found.1));
-    }
-    // An output inside the path, when the input is a directory.
-    outputs
+    let around = path
+        .ancestors()
+        .filter_map(|dir| outputs.get_key_value(dir));
+    // Outputs inside the path, when the input is a directory.
+    let inside = outputs
         .range(path.to_path_buf()..)
-        .take_while(|(output, _)| output.starts_with(path))
-        .find(|(_, declared)| declared.entry != reader)
+        .skip_while(move |(output, _)| output.as_path() == path)
+        .take_while(move |(output, _)| output.starts_with(path));
+    around
+        .chain(inside)
+        .filter(move |(_, declared)| declared.entry != reader)
         .map(|(output, declared)| (output.as_path(), declared))
 }
 

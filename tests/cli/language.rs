@@ -196,12 +196,22 @@ fn a_task_that_reads_what_another_writes_must_depend_on_it() {
   inside:
     inputs: [build/x/../lib.o]
     run: 'true'
+  lib:
+    outputs: [build/lib.o]
+    run: 'true'
+  linked:
+    depends_on: [lib]
+    inputs: [build/lib.o]
+    run: 'true'
 "#,
     );
+    // `linked` depends on `lib`, which writes its input, but not on `gen`, which writes the
+    // directory it lies in.
     let expected = [
         ("file_without_dependency", 6, 14),
         ("file_without_dependency", 9, 14),
         ("file_without_dependency", 12, 14),
+        ("file_without_dependency", 19, 14),
     ];
     let expected: Vec<(String, u64, u64)> = expected
         .iter()
@@ -247,7 +257,8 @@ fn tasks_that_may_run_at_once_must_not_write_the_same_file() {
 #[test]
 fn files_passed_along_dependencies_globs_and_templates_are_fine() {
     // Direct and indirect dependencies, a directory and a file in it, another cwd, tasks
-    // that write the same file one after the other, and what only globs and templates name.
+    // that write the same file one after the other, a task that changes what an earlier one
+    // read, and what only globs and templates name.
     Test::new()
         .workflow(
             r#"tasks:
@@ -268,6 +279,10 @@ fn files_passed_along_dependencies_globs_and_templates_are_fine() {
   globbed:
     inputs: ['out/*.txt']
     run: 'true'
+  stamp:
+    depends_on: [last]
+    outputs: [out/a.txt]
+    run: date > out/a.txt
   each:
     matrix: { os: [linux, mac] }
     inputs: ['out/${{ matrix.os }}.txt']
@@ -277,6 +292,6 @@ fn files_passed_along_dependencies_globs_and_templates_are_fine() {
         )
         .file("sub/.keep", "")
         .args(["check", WORKFLOW])
-        .stdout("ok: workflow.yaml (6 tasks)\n")
+        .stdout("ok: workflow.yaml (7 tasks)\n")
         .run();
 }
