@@ -5,6 +5,7 @@
 //! is known when the tasks run.
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Component, Path, PathBuf};
 
 use serde_saphyr::Spanned;
@@ -32,8 +33,9 @@ impl Validator<'_> {
         tasks: &[Task],
         edges: &[Vec<(usize, Span)>],
     ) {
-        let mut outputs: BTreeMap<PathBuf, Declared<'_>> = BTreeMap::new();
-        let mut inputs: Vec<(PathBuf, Declared<'_>)> = Vec::new();
+        // Normalized paths as bytes: compared with memcmp, not component by component.
+        let mut outputs: BTreeMap<Vec<u8>, Declared<'_>> = BTreeMap::new();
+        let mut inputs: Vec<(Vec<u8>, Declared<'_>)> = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
             let Some(task) = tasks.get(entry.first as usize) else {
                 continue;
@@ -82,7 +84,7 @@ impl Validator<'_> {
                     && !ancestors(writer.entry, edges).contains(&input.entry)
             });
             if let Some((output, writer)) = unordered {
-                let what = if output == path {
+                let what = if output == path.as_slice() {
                     "which".to_owned()
                 } else if path.starts_with(output) {
                     format!("inside `{}`, which", writer.pattern.value)
@@ -182,29 +184,36 @@ fn literal(list: Option<&Spanned<Vec<Spanned<String>>>>) -> impl Iterator<Item =
 }
 
 /// The outputs of other entries than `reader` that `path` is, lies in, or contains, with
-/// their paths.
+/// their paths (all normalized).
 fn writers_of<'o, 'r>(
-    outputs: &'o BTreeMap<PathBuf, Declared<'r>>,
-    path: &'o Path,
+    outputs: &'o BTreeMap<Vec<u8>, Declared<'r>>,
+    path: &'o [u8],
     reader: usize,
-) -> impl Iterator<Item = (&'o Path, &'o Declared<'r>)> {
+) -> impl Iterator<Item = (&'o [u8], &'o Declared<'r>)> {
     // The path itself, or a directory output it lies in.
-    let around = path
-        .ancestors()
+    let dirs = path
+        .iter()
+        .enumerate()
+        .filter(|&(at, &byte)| byte == b'/' && at > 0)
+        .map(|(at, _)| &path[..at]);
+    let around = std::iter::once(path)
+        .chain(dirs)
         .filter_map(|dir| outputs.get_key_value(dir));
-    // Outputs inside the path, when the input is a directory.
-    let inside = outputs
-        .range(path.to_path_buf()..)
-        .skip_while(move |(output, _)| output.as_path() == path)
-        .take_while(move |(output, _)| output.starts_with(path));
+    // Outputs inside the path, when the input is a directory: from `path/` up to `path0`.
+    let mut from = path.to_vec();
+    from.push(b'/');
+    let mut to = path.to_vec();
+    to.push(b'/' + 1);
+    let inside = outputs.range(from..to);
     around
         .chain(inside)
         .filter(move |(_, declared)| declared.entry != reader)
-        .map(|(output, declared)| (output.as_path(), declared))
+        .map(|(output, declared)| (output.as_slice(), declared))
 }
 
-/// `path` with `.` and `..` resolved by its components alone (no file system access).
-fn normalize(path: &Path) -> PathBuf {
+/// `path` with `.` and `..` resolved by its components alone (no file system access), as
+/// bytes.
+fn normalize(path: &Path) -> Vec<u8> {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
@@ -217,7 +226,7 @@ fn normalize(path: &Path) -> PathBuf {
             other => out.push(other),
         }
     }
-    out
+    out.into_os_string().into_vec()
 }
 
 #[cfg(test)]
@@ -228,8 +237,8 @@ mod tests {
     fn paths_are_normalized_by_their_components() {
         assert_eq!(
             normalize(Path::new("/w/./out//a/../b.txt")),
-            Path::new("/w/out/b.txt")
+            b"/w/out/b.txt"
         );
-        assert_eq!(normalize(Path::new("/w/out/")), Path::new("/w/out"));
+        assert_eq!(normalize(Path::new("/w/out/")), b"/w/out");
     }
 }
