@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_saphyr::Spanned;
 
-use super::validator::{Entry, Validator, ancestors};
+use super::validator::{Entry, Validator};
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Span};
 use crate::model::Task;
 use crate::record::files::is_glob;
@@ -36,6 +36,7 @@ impl Validator<'_> {
         // Normalized paths as bytes: compared with memcmp, not component by component.
         let mut outputs: BTreeMap<Vec<u8>, Declared<'_>> = BTreeMap::new();
         let mut inputs: Vec<(Vec<u8>, Declared<'_>)> = Vec::new();
+        let mut order = Order::new(edges);
         for (index, entry) in entries.iter().enumerate() {
             let Some(task) = tasks.get(entry.first as usize) else {
                 continue;
@@ -65,7 +66,7 @@ impl Validator<'_> {
                 match outputs.get(&path) {
                     Some(first) if first.entry != index => {
                         let (a, b) = (first.entry, index);
-                        if !ancestors(b, edges).contains(&a) && !ancestors(a, edges).contains(&b) {
+                        if !order.ordered(a, b) {
                             self.written_twice(entries, first, &declared);
                         }
                     }
@@ -79,10 +80,8 @@ impl Validator<'_> {
         for (path, input) in &inputs {
             // Ordered either way, there is no race: a writer that depends on the reader
             // changes the file after it was read, on purpose.
-            let unordered = writers_of(&outputs, path, input.entry).find(|(_, writer)| {
-                !ancestors(input.entry, edges).contains(&writer.entry)
-                    && !ancestors(writer.entry, edges).contains(&input.entry)
-            });
+            let unordered = writers_of(&outputs, path, input.entry)
+                .find(|(_, writer)| !order.ordered(input.entry, writer.entry));
             if let Some((output, writer)) = unordered {
                 let what = if output == path.as_slice() {
                     "which".to_owned()
@@ -175,6 +174,79 @@ impl Validator<'_> {
     }
 }
 
+/// Answers whether one entry depends on another, directly or not, in about constant time
+/// for the usual shapes: a file passed along a dependency (a direct edge), read a few steps
+/// further down (a short walk up from the reader), or read by many tasks far below its writer
+/// (the writer's dependents, collected once).
+struct Order<'e> {
+    edges: &'e [Vec<(usize, Span)>],
+    /// Per entry, the entries that depend on it directly.
+    dependents: Vec<Vec<usize>>,
+    /// Per entry asked about, every entry that depends on it, directly or not.
+    below: rustc_hash::FxHashMap<usize, rustc_hash::FxHashSet<usize>>,
+}
+
+/// How many entries the walk up from a reader visits before it asks the writer instead.
+const SHORT_WALK: usize = 64;
+
+impl<'e> Order<'e> {
+    fn new(edges: &'e [Vec<(usize, Span)>]) -> Self {
+        let mut dependents = vec![Vec::new(); edges.len()];
+        for (entry, deps) in edges.iter().enumerate() {
+            for &(dep, _) in deps {
+                dependents[dep].push(entry);
+            }
+        }
+        Self {
+            edges,
+            dependents,
+            below: rustc_hash::FxHashMap::default(),
+        }
+    }
+
+    /// Whether `a` depends on `b` or `b` on `a`.
+    fn ordered(&mut self, a: usize, b: usize) -> bool {
+        self.depends(a, b) || self.depends(b, a)
+    }
+
+    /// Whether `from` depends on `target`, directly or not.
+    fn depends(&mut self, from: usize, target: usize) -> bool {
+        let mut seen = rustc_hash::FxHashSet::default();
+        let mut stack = vec![from];
+        while let Some(next) = stack.pop() {
+            for &(dep, _) in &self.edges[next] {
+                if dep == target {
+                    return true;
+                }
+                if seen.insert(dep) {
+                    stack.push(dep);
+                }
+            }
+            if seen.len() > SHORT_WALK {
+                return self.below(target).contains(&from);
+            }
+        }
+        false
+    }
+
+    /// Every entry that depends on `entry`, directly or not (collected once).
+    fn below(&mut self, entry: usize) -> &rustc_hash::FxHashSet<usize> {
+        let dependents = &self.dependents;
+        self.below.entry(entry).or_insert_with(|| {
+            let mut seen = rustc_hash::FxHashSet::default();
+            let mut stack = vec![entry];
+            while let Some(next) = stack.pop() {
+                for &dependent in &dependents[next] {
+                    if seen.insert(dependent) {
+                        stack.push(dependent);
+                    }
+                }
+            }
+            seen
+        })
+    }
+}
+
 /// The entries of an `inputs` or `outputs` list without globs or templates.
 fn literal(list: Option<&Spanned<Vec<Spanned<String>>>>) -> impl Iterator<Item = &Spanned<String>> {
     list.map(|list| list.value.as_slice())
@@ -232,6 +304,35 @@ fn normalize(path: &Path) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_is_found_near_and_far() {
+        // Two chains of 500 entries: 0..500 and 500..1000; each link depends on the one
+        // before it.
+        let span = Span::new(0, 0);
+        let edges: Vec<Vec<(usize, Span)>> = (0..1000)
+            .map(|entry| {
+                if entry % 500 == 0 {
+                    Vec::new()
+                } else {
+                    vec![(entry - 1, span)]
+                }
+            })
+            .collect();
+        let mut order = Order::new(&edges);
+        assert!(order.depends(1, 0));
+        assert!(order.depends(60, 3), "a short walk");
+        assert!(
+            order.depends(499, 0),
+            "past the short walk: the writer's dependents"
+        );
+        assert!(order.depends(450, 7));
+        assert!(!order.depends(0, 499));
+        assert!(order.ordered(10, 400));
+        assert!(order.ordered(400, 10));
+        assert!(!order.ordered(499, 999), "two chains");
+        assert!(!order.ordered(0, 500));
+    }
 
     #[test]
     fn paths_are_normalized_by_their_components() {

@@ -1027,10 +1027,7 @@ impl Lookup<'_, '_> {
 }
 
 /// The entries `entry` depends on, directly or not.
-pub(super) fn ancestors(
-    entry: usize,
-    edges: &[Vec<(usize, Span)>],
-) -> rustc_hash::FxHashSet<usize> {
+fn ancestors(entry: usize, edges: &[Vec<(usize, Span)>]) -> rustc_hash::FxHashSet<usize> {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut stack = vec![entry];
     while let Some(next) = stack.pop() {
