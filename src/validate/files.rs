@@ -178,7 +178,7 @@ impl Validator<'_> {
 /// for the usual shapes: a file passed along a dependency (a direct edge), read a few steps
 /// further down (a short walk up from the reader), or read by many tasks far below its writer
 /// (the writer's dependents, collected once).
-struct Order<'e> {
+pub(super) struct Order<'e> {
     edges: &'e [Vec<(usize, Span)>],
     /// Per entry, the entries that depend on it directly.
     dependents: Vec<Vec<usize>>,
@@ -190,7 +190,7 @@ struct Order<'e> {
 const SHORT_WALK: usize = 64;
 
 impl<'e> Order<'e> {
-    fn new(edges: &'e [Vec<(usize, Span)>]) -> Self {
+    pub(super) fn new(edges: &'e [Vec<(usize, Span)>]) -> Self {
         let mut dependents = vec![Vec::new(); edges.len()];
         for (entry, deps) in edges.iter().enumerate() {
             for &(dep, _) in deps {
@@ -210,7 +210,7 @@ impl<'e> Order<'e> {
     }
 
     /// Whether `from` depends on `target`, directly or not.
-    fn depends(&mut self, from: usize, target: usize) -> bool {
+    pub(super) fn depends(&mut self, from: usize, target: usize) -> bool {
         let mut seen = rustc_hash::FxHashSet::default();
         let mut stack = vec![from];
         while let Some(next) = stack.pop() {

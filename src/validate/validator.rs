@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_saphyr::Spanned;
 
 use super::cycles::find_cycles;
+use super::files::Order;
 use super::matrix::{Combination, expansion_name};
 use super::names::{is_env_name, is_task_name, task_name_like};
 use super::script::ScriptCompiler;
@@ -680,8 +681,8 @@ impl<'a> Validator<'a> {
         lookup: &Lookup<'_, '_>,
         edges: &[Vec<(usize, Span)>],
     ) {
+        let mut order = Order::new(edges);
         for (entry, refs) in references {
-            let ancestors = ancestors(*entry, edges);
             for reference in refs {
                 self.current = reference.file;
                 let target = lookup
@@ -713,7 +714,7 @@ impl<'a> Validator<'a> {
                             .hint(hint),
                         );
                     }
-                    Some(target) if !ancestors.contains(&target) => {
+                    Some(target) if !order.depends(*entry, target) => {
                         self.push(
                             Diagnostic::error(
                                 DiagnosticKind::ResultsWithoutDependency,
@@ -1024,20 +1025,6 @@ impl Lookup<'_, '_> {
             .partition_point(|entry| entry.first <= id.0)
             .saturating_sub(1)
     }
-}
-
-/// The entries `entry` depends on, directly or not.
-fn ancestors(entry: usize, edges: &[Vec<(usize, Span)>]) -> rustc_hash::FxHashSet<usize> {
-    let mut seen = rustc_hash::FxHashSet::default();
-    let mut stack = vec![entry];
-    while let Some(next) = stack.pop() {
-        for &(dep, _) in &edges[next] {
-            if seen.insert(dep) {
-                stack.push(dep);
-            }
-        }
-    }
-    seen
 }
 
 /// Sets `name` in `env` (in its old place when present) and returns its index.
