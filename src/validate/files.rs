@@ -60,7 +60,7 @@ impl Validator<'_> {
                     entry: index,
                     pattern,
                 };
-                if entry.combinations.is_some() {
+                if entry.combinations.as_ref().is_some_and(|all| all.len() > 1) {
                     self.written_by_every_combination(entry, &declared);
                 }
                 match outputs.get(&path) {

@@ -283,6 +283,10 @@ fn files_passed_along_dependencies_globs_and_templates_are_fine() {
     depends_on: [last]
     outputs: [out/a.txt]
     run: date > out/a.txt
+  single:
+    matrix: { os: [linux] }
+    outputs: [single.txt]
+    run: echo ${{ matrix.os }} > single.txt
   each:
     matrix: { os: [linux, mac] }
     inputs: ['out/${{ matrix.os }}.txt']
@@ -292,6 +296,6 @@ fn files_passed_along_dependencies_globs_and_templates_are_fine() {
         )
         .file("sub/.keep", "")
         .args(["check", WORKFLOW])
-        .stdout("ok: workflow.yaml (7 tasks)\n")
+        .stdout("ok: workflow.yaml (8 tasks)\n")
         .run();
 }
