@@ -34,7 +34,7 @@ impl Validator<'_> {
         edges: &[Vec<(usize, Span)>],
     ) {
         // Normalized paths as bytes: compared with memcmp, not component by component.
-        let mut outputs: BTreeMap<Vec<u8>, Declared<'_>> = BTreeMap::new();
+        let mut outputs: BTreeMap<Vec<u8>, Vec<Declared<'_>>> = BTreeMap::new();
         let mut inputs: Vec<(Vec<u8>, Declared<'_>)> = Vec::new();
         let mut order = Order::new(edges);
         for (index, entry) in entries.iter().enumerate() {
@@ -63,18 +63,17 @@ impl Validator<'_> {
                 if entry.combinations.as_ref().is_some_and(|all| all.len() > 1) {
                     self.written_by_every_combination(entry, &declared);
                 }
-                match outputs.get(&path) {
-                    Some(first) if first.entry != index => {
-                        let (a, b) = (first.entry, index);
-                        if !order.ordered(a, b) {
-                            self.written_twice(entries, first, &declared);
-                        }
-                    }
-                    Some(_) => {}
-                    None => {
-                        outputs.insert(path, declared);
-                    }
+                let writers = outputs.entry(path).or_default();
+                if writers.iter().any(|writer| writer.entry == index) {
+                    continue;
                 }
+                if let Some(first) = writers
+                    .iter()
+                    .find(|writer| !order.ordered(writer.entry, index))
+                {
+                    self.written_twice(entries, first, &declared);
+                }
+                writers.push(declared);
             }
         }
         for (path, input) in &inputs {
@@ -258,7 +257,7 @@ fn literal(list: Option<&Spanned<Vec<Spanned<String>>>>) -> impl Iterator<Item =
 /// The outputs of other entries than `reader` that `path` is, lies in, or contains, with
 /// their paths (all normalized).
 fn writers_of<'o, 'r>(
-    outputs: &'o BTreeMap<Vec<u8>, Declared<'r>>,
+    outputs: &'o BTreeMap<Vec<u8>, Vec<Declared<'r>>>,
     path: &'o [u8],
     reader: usize,
 ) -> impl Iterator<Item = (&'o [u8], &'o Declared<'r>)> {
@@ -279,8 +278,12 @@ fn writers_of<'o, 'r>(
     let inside = outputs.range(from..to);
     around
         .chain(inside)
+        .flat_map(|(output, writers)| {
+            writers
+                .iter()
+                .map(move |writer| (output.as_slice(), writer))
+        })
         .filter(move |(_, declared)| declared.entry != reader)
-        .map(|(output, declared)| (output.as_slice(), declared))
 }
 
 /// `path` with `.` and `..` resolved by its components alone (no file system access), as

@@ -241,11 +241,24 @@ fn tasks_that_may_run_at_once_must_not_write_the_same_file() {
     matrix: { os: [linux, mac] }
     outputs: [dist/app]
     run: echo ${{ matrix.os }} > dist/app
+  base:
+    outputs: [log.txt]
+    run: echo base > log.txt
+  after:
+    depends_on: [base]
+    outputs: [log.txt]
+    run: echo after >> log.txt
+  aside:
+    depends_on: [base]
+    outputs: [log.txt]
+    run: echo aside >> log.txt
 "#,
     );
+    // `aside` runs after `base`, but may run at the same time as `after`.
     let expected = [
         ("output_written_twice", 6, 15),
         ("output_written_twice", 10, 15),
+        ("output_written_twice", 21, 15),
     ];
     let expected: Vec<(String, u64, u64)> = expected
         .iter()
