@@ -104,7 +104,7 @@ impl Validator<'_> {
         let reader = &entries[input.entry];
         let maker = &entries[writer.entry];
         self.current = reader.file;
-        let mut diagnostic = Diagnostic::error(
+        let diagnostic = Diagnostic::error(
             DiagnosticKind::FileWithoutDependency,
             format!(
                 "task `{}` reads `{}`, {what} task `{}` writes, but does not depend on it",
@@ -119,9 +119,17 @@ impl Validator<'_> {
             "add `{}` to `depends_on` of `{}`, so that it runs once the file is written",
             maker.name.value, reader.name.value
         ));
-        if maker.file == reader.file {
-            diagnostic = diagnostic.also(self.span(writer.pattern), "written here");
-        }
+        self.push_pointing_at(diagnostic, maker.file, writer.pattern);
+    }
+
+    /// Pushes `diagnostic` of the current file, showing where `pattern` is written too when
+    /// that is in the same file (labels elsewhere would point into the wrong text).
+    fn push_pointing_at(&mut self, diagnostic: Diagnostic, file: usize, pattern: &Spanned<String>) {
+        let diagnostic = if file == self.current {
+            diagnostic.also(self.span(pattern), "written here")
+        } else {
+            diagnostic
+        };
         self.push(diagnostic);
     }
 
@@ -133,7 +141,7 @@ impl Validator<'_> {
     ) {
         let (a, b) = (&entries[first.entry], &entries[second.entry]);
         self.current = b.file;
-        let mut diagnostic = Diagnostic::error(
+        let diagnostic = Diagnostic::error(
             DiagnosticKind::OutputWrittenTwice,
             format!(
                 "tasks `{}` and `{}` both write `{}`, and may run at the same time",
@@ -148,10 +156,7 @@ impl Validator<'_> {
             "give each task its own outputs, or make one depend on the other (`depends_on: [{}]`)",
             a.name.value
         ));
-        if a.file == b.file {
-            diagnostic = diagnostic.also(self.span(first.pattern), "written here");
-        }
-        self.push(diagnostic);
+        self.push_pointing_at(diagnostic, a.file, first.pattern);
     }
 
     fn written_by_every_combination(&mut self, entry: &Entry<'_>, output: &Declared<'_>) {

@@ -28,24 +28,7 @@ tasks:
 
 #[test]
 fn every_new_kind_of_mistake_is_reported_at_its_place_in_one_pass() {
-    let output = Test::new()
-        .workflow(MISTAKES)
-        .args(["check", "--format", "json", WORKFLOW])
-        .status(2)
-        .run();
-    let report = json(&output.stdout);
-    let found: Vec<(String, u64, u64)> = report["files"][0]["diagnostics"]
-        .as_array()
-        .expect("diagnostics")
-        .iter()
-        .map(|d| {
-            (
-                d["kind"].as_str().expect("kind").to_owned(),
-                d["line"].as_u64().expect("line"),
-                d["column"].as_u64().expect("column"),
-            )
-        })
-        .collect();
+    let found = diagnostics(MISTAKES);
     let expected = [
         ("unknown_pool", 2, 24),
         ("invalid_env_name", 3, 11),
@@ -65,11 +48,7 @@ fn every_new_kind_of_mistake_is_reported_at_its_place_in_one_pass() {
         ("results_without_dependency", 12, 25),
         ("unknown_reference", 18, 25),
     ];
-    let expected: Vec<(String, u64, u64)> = expected
-        .iter()
-        .map(|(kind, line, column)| ((*kind).to_owned(), *line, *column))
-        .collect();
-    assert_eq!(found, expected);
+    assert_eq!(found, owned(&expected));
 }
 
 #[test]
@@ -159,6 +138,14 @@ fn the_plan_masks_a_secret_filled_in_from_the_environment() {
         .run();
 }
 
+/// Expected diagnostics as `diagnostics` gives them.
+fn owned(expected: &[(&str, u64, u64)]) -> Vec<(String, u64, u64)> {
+    expected
+        .iter()
+        .map(|(kind, line, column)| ((*kind).to_owned(), *line, *column))
+        .collect()
+}
+
 /// The kind, line and column of each diagnostic `check --format json` reports.
 fn diagnostics(workflow: &str) -> Vec<(String, u64, u64)> {
     let output = Test::new()
@@ -213,11 +200,7 @@ fn a_task_that_reads_what_another_writes_must_depend_on_it() {
         ("file_without_dependency", 12, 14),
         ("file_without_dependency", 19, 14),
     ];
-    let expected: Vec<(String, u64, u64)> = expected
-        .iter()
-        .map(|(kind, line, column)| ((*kind).to_owned(), *line, *column))
-        .collect();
-    assert_eq!(found, expected);
+    assert_eq!(found, owned(&expected));
     Test::new()
         .workflow("tasks:\n  gen:\n    outputs: [out/a.txt]\n    run: echo a > out/a.txt\n  use:\n    inputs: [out/a.txt]\n    run: cat out/a.txt\n")
         .args(["check", WORKFLOW])
@@ -260,11 +243,7 @@ fn tasks_that_may_run_at_once_must_not_write_the_same_file() {
         ("output_written_twice", 10, 15),
         ("output_written_twice", 21, 15),
     ];
-    let expected: Vec<(String, u64, u64)> = expected
-        .iter()
-        .map(|(kind, line, column)| ((*kind).to_owned(), *line, *column))
-        .collect();
-    assert_eq!(found, expected);
+    assert_eq!(found, owned(&expected));
 }
 
 #[test]
