@@ -55,15 +55,20 @@ fn runs_without_any_run() {
     assert!(runs.is_empty(), "{runs:#?}");
 }
 
-#[test]
-fn runs_lists_each_run_newest_first_as_a_table() {
-    let test = pipeline()
+/// The pipeline run once to success, then once more with `fail` there, which fails it.
+fn a_success_then_a_failure() -> Test {
+    pipeline()
         .args(["run", WORKFLOW])
         .then()
         .file("fail", "")
         .args(["run", WORKFLOW])
         .status(1)
-        .then();
+        .then()
+}
+
+#[test]
+fn runs_lists_each_run_newest_first_as_a_table() {
+    let test = a_success_then_a_failure();
     let (runs, test) = runs_json(test);
     let (out, _) = test.args(["runs", WORKFLOW]).stderr("").run_then();
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -97,13 +102,7 @@ fn runs_lists_each_run_newest_first_as_a_table() {
 
 #[test]
 fn runs_as_json_count_each_runs_tasks() {
-    let test = pipeline()
-        .args(["run", WORKFLOW])
-        .then()
-        .file("fail", "")
-        .args(["run", WORKFLOW])
-        .status(1)
-        .then();
+    let test = a_success_then_a_failure();
     std::fs::remove_file(test.path("fail")).expect("remove `fail`");
     let test = test.args(["run", "--resume", WORKFLOW]).then();
     let (runs, _) = runs_json(test);

@@ -42,11 +42,15 @@ pub struct Output {
 }
 
 impl Test {
-    /// A test in a new, empty temp dir, expecting success.
-    pub fn new() -> Self {
+    /// A command in `dir`, with no arguments or expectations yet but success.
+    fn in_dir(
+        dir: tempfile::TempDir,
+        current_dir: Option<PathBuf>,
+        env: Vec<(String, String)>,
+    ) -> Self {
         Self {
-            dir: tempfile::tempdir().expect("create a temp dir"),
-            current_dir: None,
+            dir,
+            current_dir,
             args: Vec::new(),
             status: 0,
             stdout: None,
@@ -54,8 +58,17 @@ impl Test {
             stdout_has: Vec::new(),
             stderr_has: Vec::new(),
             stdout_lacks: Vec::new(),
-            env: Vec::new(),
+            env,
         }
+    }
+
+    /// A test in a new, empty temp dir, expecting success.
+    pub fn new() -> Self {
+        Self::in_dir(
+            tempfile::tempdir().expect("create a temp dir"),
+            None,
+            Vec::new(),
+        )
     }
 
     /// Sets an environment variable of the engine.
@@ -141,18 +154,7 @@ impl Test {
     #[track_caller]
     pub fn run_then(self) -> (Output, Self) {
         let output = self.check();
-        let next = Self {
-            dir: self.dir,
-            current_dir: self.current_dir,
-            args: Vec::new(),
-            status: 0,
-            stdout: None,
-            stderr: None,
-            stdout_has: Vec::new(),
-            stderr_has: Vec::new(),
-            stdout_lacks: Vec::new(),
-            env: self.env,
-        };
+        let next = Self::in_dir(self.dir, self.current_dir, self.env);
         (output, next)
     }
 

@@ -146,17 +146,22 @@ impl Test {
             command.arg("--state-dir").arg(self.state_dir());
         }
         command.arg("--events").arg(events);
-        // Its own process group, so that a signal sent to it reaches nothing else and the
-        // watchdog can kill it whole.
+        self.isolate(&mut command);
+        command
+            .env_remove("NO_COLOR")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    /// Runs `command` in the temp dir in its own process group, so that a signal sent to it
+    /// reaches nothing else and the watchdog can kill it whole; no stdin, output captured.
+    fn isolate(&self, command: &mut Command) {
         command
             .current_dir(self.dir.path())
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env_remove("NO_COLOR")
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        command
+            .stderr(Stdio::piped());
     }
 
     /// Starts the engine without waiting for it.
@@ -187,13 +192,8 @@ impl Test {
         if self.state_dir {
             command.arg("--state-dir").arg(self.state_dir());
         }
-        command
-            .current_dir(self.dir.path())
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env("NO_COLOR", "1");
+        self.isolate(&mut command);
+        command.env("NO_COLOR", "1");
         self.start(command, PathBuf::new()).wait()
     }
 
