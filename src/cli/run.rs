@@ -486,6 +486,10 @@ fn start_journal(
         forced,
         keep_incomplete: args.keep_incomplete,
         resume: record.resume.map(|resume| resume.finished),
+        files: graph
+            .tasks()
+            .iter()
+            .any(|&task| workflow.task(task).files.is_some()),
     };
     let journal =
         Journal::start(record.store, info, outbox).map_err(StoreError::into_engine_error)?;

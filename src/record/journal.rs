@@ -233,6 +233,9 @@ pub struct RunInfo {
     pub keep_incomplete: bool,
     /// `--resume`: the run continued.
     pub resume: Option<Resume>,
+    /// Whether a task of the run has `inputs` or `outputs`: without, the digests of files
+    /// are not read from the record.
+    pub files: bool,
 }
 
 impl Journal {
@@ -248,7 +251,12 @@ impl Journal {
     ) -> Result<Self, super::StoreError> {
         let successes = store.successes(&info.workflow)?;
         let durations = store.durations(&info.workflow)?;
-        let files = DigestCache::new(store.file_digests()?, SETTLED);
+        let known = if info.files {
+            store.file_digests()?
+        } else {
+            FxHashMap::default()
+        };
+        let files = DigestCache::new(known, SETTLED);
         let (sender, receiver) = crossbeam_channel::unbounded();
         let run = RunRow {
             id: info.run_id.clone(),
