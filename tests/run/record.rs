@@ -867,6 +867,28 @@ fn with_wait_a_second_run_waits_for_the_first_to_end() {
     assert_eq!(read(&test, "hold.log"), "start\nend\nstart\nend\n");
 }
 
+#[test]
+fn two_workflows_sharing_a_state_dir_run_together() {
+    // Each round starts both engines at once on a new state dir, so that they also make the
+    // record together.
+    for _ in 0..10 {
+        let test = Test::new(
+            "tasks:\n  a1:\n    run: echo a1\n  a2:\n    depends_on: a1\n    run: echo a2\n",
+        )
+        .file(
+            "other.yaml",
+            "tasks:\n  b1:\n    run: echo b1\n  b2:\n    depends_on: b1\n    run: echo b2\n",
+        );
+        let first = test.spawn();
+        let second = test.spawn_workflow("other.yaml", "other.jsonl");
+        first.wait().code(0);
+        second.wait().code(0);
+        test.engine(&["runs", "other.yaml"])
+            .code(0)
+            .stdout_has("succeeded");
+    }
+}
+
 /// Writes 8 KiB of garbage over the record, as a disk or a bad copy might.
 fn damage_record(test: &Test) {
     let record = test.state_dir().join("record.sqlite");
