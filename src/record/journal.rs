@@ -395,9 +395,14 @@ impl Journal {
         })
     }
 
-    /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`).
+    /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`, the
+    /// task's name made one file name).
     fn log(&self, task: &Task) -> String {
-        format!("runs/{}/logs/{}.log", self.run_id, task.name)
+        format!(
+            "runs/{}/logs/{}.log",
+            self.run_id,
+            crate::model::file_name(&task.name)
+        )
     }
 
     /// An attempt starts. A task with outputs has them marked incomplete until it succeeds.
