@@ -916,6 +916,47 @@ fn a_damaged_record_stops_the_run_before_anything_runs() {
 }
 
 #[test]
+fn a_record_with_a_damaged_page_stops_the_run_before_anything_runs() {
+    // Forty tasks with long names: the first run's attempts fill pages of the record that
+    // later runs never read (they used to run and exit 0 over the damage).
+    let tasks: String = (0..40)
+        .map(|i| {
+            format!("  a_task_with_a_rather_long_name_{i:02}:\n    run: echo {i} >> mark.count\n")
+        })
+        .collect();
+    let test = Test::new(&format!("tasks:\n{tasks}"));
+    let run_id = |run: &crate::support::Run| {
+        run.events_of("run_started")[0]["run_id"]
+            .as_str()
+            .expect("a run id")
+            .to_owned()
+    };
+    let first = run_id(test.run().code(0));
+    let second = run_id(test.run().code(0));
+    let record = test.state_dir().join("record.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&record).expect("open the record");
+        conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .expect("fold the WAL into the file");
+    }
+    let mut bytes = std::fs::read(&record).expect("read the record");
+    let holds = |page: &[u8], text: &str| page.windows(text.len()).any(|w| w == text.as_bytes());
+    // A leaf page of a table without rowids (type 0x0a) with the first run's rows only.
+    let page = bytes
+        .chunks(4096)
+        .position(|page| page[0] == 0x0a && holds(page, &first) && !holds(page, &second))
+        .expect("a page of the first run's attempts");
+    let garbage = "not a page, not even close\n".repeat(200);
+    bytes[page * 4096..(page + 1) * 4096].copy_from_slice(&garbage.as_bytes()[..4096]);
+    std::fs::write(&record, bytes).expect("damage the record");
+    test.run()
+        .code(2)
+        .stderr_has("is damaged")
+        .stderr_has("mv ");
+    expect_counts(&test, &[("mark", 80)]);
+}
+
+#[test]
 fn plan_explain_and_status_agree_with_what_a_run_decides() {
     // Every kind of task whose fingerprint a run fills in: templates, a matrix, a script that
     // reads constants, one that does not, and a join.
