@@ -131,7 +131,15 @@ pub enum StoreError {
         /// SQLite's words.
         detail: String,
     },
-    /// Anything else: permissions, a full disk.
+    /// The disk holding it is full.
+    #[error("cannot write the run record `{}`: {detail}", path.display())]
+    Full {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
+    /// Anything else: permissions, an I/O error.
     #[error("cannot use the run record `{}`: {detail}", path.display())]
     Other {
         /// The file.
@@ -150,6 +158,10 @@ impl StoreError {
                 detail,
             },
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Self::Busy {
+                path: path.to_owned(),
+                detail,
+            },
+            Some(ErrorCode::DiskFull) => Self::Full {
                 path: path.to_owned(),
                 detail,
             },
@@ -179,6 +191,10 @@ impl StoreError {
                  workflow its own `--state-dir`"
                     .to_owned()
             }
+            Self::Full { path, .. } => format!(
+                "free some space on the disk that holds `{}`, or give another `--state-dir`",
+                path.parent().unwrap_or(path).display()
+            ),
             Self::Other { .. } => {
                 "check that the state dir is writable and its disk not full, or give another `--state-dir`"
                     .to_owned()
@@ -1193,6 +1209,17 @@ mod tests {
             assert!(!error.hint().contains("disk"), "{}", error.hint());
             assert!(error.hint().contains("--state-dir"), "{}", error.hint());
         }
+    }
+
+    #[test]
+    fn a_full_disk_is_said_to_be_one() {
+        let error = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let error = StoreError::from_sqlite(Path::new("/s/record.sqlite"), &error);
+        assert!(matches!(error, StoreError::Full { .. }), "{error:?}");
+        assert!(error.hint().contains("free some space"), "{}", error.hint());
     }
 
     #[test]

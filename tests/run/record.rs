@@ -956,6 +956,63 @@ fn a_record_with_a_damaged_page_stops_the_run_before_anything_runs() {
     expect_counts(&test, &[("mark", 80)]);
 }
 
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    /// Mounts a tmpfs of `size` (like `3m`) on `dir`. Needs root (CI runs as root): the test
+    /// fails, loudly, where it cannot mount.
+    fn tmpfs(dir: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).expect("make the mount point");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run `mount`");
+        assert!(
+            status.success(),
+            "cannot mount a tmpfs on `{}` ({status}): this test needs root",
+            dir.display()
+        );
+        Self(dir.to_path_buf())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let unmounted = std::process::Command::new("umount")
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|status| status.success());
+        if !unmounted {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_says_what_was_not_written_and_the_run_is_recorded_as_it_ended() {
+    // The state dir on a 3 MiB disk that a task's log fills: the log was cut short silently,
+    // and the run, whose record could not be written any more, showed as `died`.
+    let test = Test::new(
+        "tasks:\n  big:\n    run: head -c 4000000 /dev/zero | tr '\\0' x; echo; echo done\n  after:\n    depends_on: big\n    run: echo after\n",
+    )
+    .args(["--output", "quiet"]);
+    let _disk = Mount::tmpfs(&test.state_dir(), "3m");
+    let run = test.run();
+    run.code(0)
+        .status("big", "succeeded")
+        .status("after", "succeeded")
+        .stderr_has("big.log` is incomplete: cannot write it: No space left on device");
+    test.engine(&["runs", "workflow.yaml"])
+        .code(0)
+        .stdout_has("succeeded")
+        .stdout_has("2 ok");
+}
+
 #[test]
 fn plan_explain_and_status_agree_with_what_a_run_decides() {
     // Every kind of task whose fingerprint a run fills in: templates, a matrix, a script that
