@@ -166,8 +166,8 @@ pub struct RunsArgs {
     /// The workflow file.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Most runs shown, newest first.
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    /// Most runs shown, newest first (at least 1).
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     pub limit: usize,
     /// Where run records are [default: `.engine/` next to the workflow].
     #[arg(long, value_name = "DIR")]

@@ -86,6 +86,15 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), EngineError> {
 fn print_error(error: &EngineError, color: bool) {
     let mut err = std::io::stderr().lock();
     match error {
+        EngineError::Invalid(reports) if unreadable(reports) => {
+            // The file is missing or not a file: that is all there is to say.
+            for diagnostic in reports.iter().flat_map(|report| &report.diagnostics) {
+                let _ = writeln!(err, "error: {}", diagnostic.message);
+                if let Some(hint) = &diagnostic.hint {
+                    let _ = writeln!(err, "  hint: {hint}");
+                }
+            }
+        }
         EngineError::Invalid(reports) => {
             for report in reports {
                 let _ = err.write_all(render_human(report, color).as_bytes());
@@ -114,6 +123,15 @@ fn print_error(error: &EngineError, color: bool) {
             let _ = writeln!(err, "error: {error}");
         }
     }
+}
+
+/// Whether every problem is a workflow file that cannot be read at all.
+fn unreadable(reports: &[crate::diagnostic::Report]) -> bool {
+    !reports.is_empty()
+        && reports
+            .iter()
+            .flat_map(|report| &report.diagnostics)
+            .all(|diagnostic| diagnostic.kind == crate::diagnostic::DiagnosticKind::Unreadable)
 }
 
 impl ColorChoice {

@@ -72,10 +72,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     let run_dir = state_dir.join("runs").join(&run_id);
     let log_dir = run_dir.join("logs");
     let events = match &args.events {
-        Some(path) => Some(std::fs::File::create(path).map_err(EngineError::io(format!(
-            "cannot create `{}`",
-            path.display()
-        )))?),
+        Some(path) => Some(create_events_file(path)?),
         None => None,
     };
     // Each output message carries up to one 64 KiB read of a pipe. A short queue makes a
@@ -165,6 +162,29 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     } else {
         Ok(())
     }
+}
+
+/// Creates the file `--events` names: a path that cannot be written is a command-line error.
+///
+/// # Errors
+/// A usage error saying why the file cannot be created.
+fn create_events_file(path: &Path) -> Result<std::fs::File, EngineError> {
+    std::fs::File::create(path).map_err(|error| {
+        let hint = match error.kind() {
+            std::io::ErrorKind::NotFound => {
+                "its directory does not exist: create it, or give `--events` another path"
+            }
+            std::io::ErrorKind::IsADirectory => "give `--events` a file name, not a directory",
+            _ => "give `--events` a path where a file can be written",
+        };
+        EngineError::Usage {
+            message: format!(
+                "cannot create the events file `{}`: {error}",
+                path.display()
+            ),
+            hint: Some(hint.to_owned()),
+        }
+    })
 }
 
 /// The masker of the workflow's secrets, whose values come from the engine's environment or

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::template::Masker;
 
@@ -13,6 +14,8 @@ use crate::template::Masker;
 pub struct TaskLog {
     path: PathBuf,
     file: Mutex<Option<BufWriter<File>>>,
+    /// A write failed (a full disk): said once, and nothing more is written.
+    failed: AtomicBool,
     /// With secrets to hide, complete lines are written masked; the unfinished last line
     /// waits here.
     masking: Option<(Masker, Mutex<Vec<u8>>)>,
@@ -25,6 +28,7 @@ impl TaskLog {
         Self {
             path,
             file: Mutex::new(None),
+            failed: AtomicBool::new(false),
             masking: None,
         }
     }
@@ -63,9 +67,12 @@ impl TaskLog {
         &self.path
     }
 
-    /// Appends raw bytes. Errors are reported once on stderr and then ignored: a full disk
-    /// must not fail the task itself.
+    /// Appends raw bytes. An error is reported once on stderr, and the log is written no
+    /// more: a full disk must not fail the task itself, nor leave a log cut short silently.
     fn write_raw(&self, bytes: &[u8]) {
+        if self.failed.load(Ordering::Relaxed) {
+            return;
+        }
         let mut guard = self
             .file
             .lock()
@@ -85,8 +92,21 @@ impl TaskLog {
                 }
             }
         }
-        if let Some(file) = guard.as_mut() {
-            let _ = file.write_all(bytes);
+        if let Some(file) = guard.as_mut()
+            && let Err(error) = file.write_all(bytes)
+        {
+            self.fail(&error);
+        }
+    }
+
+    /// Says once that the log is cut short here, and why.
+    fn fail(&self, error: &std::io::Error) {
+        if !self.failed.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "engine: the log `{}` is incomplete: cannot write it: {error}; the task's output \
+                 from here on is not in it",
+                self.path.display()
+            );
         }
     }
 
@@ -107,8 +127,13 @@ impl TaskLog {
             .file
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(file) = guard.as_mut() {
-            let _ = file.flush();
+        if self.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(file) = guard.as_mut()
+            && let Err(error) = file.flush()
+        {
+            self.fail(&error);
         }
     }
 

@@ -13,7 +13,7 @@ use super::argv::direct_argv;
 use super::inbox::Doorbell;
 use super::reactor::{Group, Reactor, Watch};
 use super::{Exit, Launch, Message, Results, RunContext, TaskLog, Termination};
-use crate::model::{Command as TaskCommand, Task, TaskId};
+use crate::model::{Command as TaskCommand, Task, TaskId, file_name};
 
 /// The environment variable that gives the `__script` worker its script when templates were
 /// filled in.
@@ -158,7 +158,9 @@ impl ProcessExecutor {
             return Err("the process's output pipes are missing".into());
         };
         let log = TaskLog::masked(
-            self.context.log_dir.join(format!("{}.log", task.name)),
+            self.context
+                .log_dir
+                .join(format!("{}.log", file_name(&task.name))),
             &self.context.masker,
         );
         if launch.attempt > 1 {

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use super::pool::WorkerPool;
 use super::{Exit, Launch, Message, RunContext, TaskLog, Termination};
 use crate::events::Stream;
-use crate::model::{Command, Task, TaskId};
+use crate::model::{Command, Task, TaskId, file_name};
 use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script_with_results, script_engine};
 
 /// Runs scripts on a pool of worker threads, created with the first script so that a run
@@ -56,7 +56,9 @@ impl ThreadExecutor {
         let ast = Arc::clone(ast);
         let outbox = self.context.outbox.clone();
         let log = TaskLog::masked(
-            self.context.log_dir.join(format!("{}.log", task.name)),
+            self.context
+                .log_dir
+                .join(format!("{}.log", file_name(&task.name))),
             &self.context.masker,
         );
         if launch.attempt > 1 {

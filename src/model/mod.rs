@@ -2,6 +2,7 @@
 //! It depends on nothing else in the crate and never sees YAML.
 
 mod duration;
+mod file_name;
 mod memory;
 mod slurm;
 mod task;
@@ -9,6 +10,7 @@ mod value;
 mod workflow;
 
 pub use duration::{Duration, DurationError};
+pub use file_name::file_name;
 pub use memory::{Memory, MemoryError};
 pub use slurm::{ExecutorKind, SlurmOptions};
 pub use task::{Command, Condition, Isolation, Resources, Task, TaskFiles, TaskId, Templates};

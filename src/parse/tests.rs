@@ -555,6 +555,19 @@ fn commands_durations_and_env() {
             ],
         ),
         (
+            "a timeout of zero, in a task and in defaults",
+            "defaults:\n  timeout: 0ms\ntasks:\n  a:\n    timeout: 0s\n",
+            vec![
+                at(K::InvalidDuration, 2, 12)
+                    .text("0ms")
+                    .message("invalid `timeout` `0ms` in `defaults`: a task would be stopped")
+                    .hint("leave `timeout` out"),
+                at(K::InvalidDuration, 5, 14)
+                    .text("0s")
+                    .message("invalid `timeout` `0s` in task `a`"),
+            ],
+        ),
+        (
             "duration with an unknown unit",
             "tasks:\n  a:\n    timeout: 5sec\n",
             vec![at(K::InvalidDuration, 3, 14).message("unknown unit `sec`")],
@@ -867,7 +880,7 @@ fn unreadable_and_non_utf8_files() {
     let missing = dir.path().join("missing.yaml");
     let report = crate::validate::read_source(&missing).expect_err("missing");
     assert_eq!(report.diagnostics[0].kind, K::Unreadable);
-    assert!(report.diagnostics[0].message.contains("no such file"));
+    assert!(report.diagnostics[0].message.contains("does not exist"));
 
     let report = crate::validate::read_source(dir.path()).expect_err("a directory");
     assert_eq!(report.diagnostics[0].kind, K::Unreadable);

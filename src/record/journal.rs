@@ -8,7 +8,7 @@
 //! which only then reports the task finished and lets its dependents start: a task seen to
 //! finish is in the record, whenever the engine dies after.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,6 +17,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::files::{Digest, DigestCache, FileDigest, Learned, SETTLED};
 use super::fresh::{self, Parts, Why};
+use super::reserve::Reserve;
+use super::store::StoreError;
 use super::store::{self, AttemptRow, Counts, RunRow, Store, Success};
 use crate::events::{SkipReason, TaskStatus};
 use crate::execute::{Launch, Message, Outbox, Results};
@@ -198,7 +200,8 @@ pub struct Journal {
     /// Writes not yet handed to the writer: they go over in one message per turn of the
     /// coordinator's loop (`submit`), which wakes the writer once, not once a write.
     pending: Vec<Write>,
-    writer: Option<JoinHandle<()>>,
+    /// The writer thread; it ends with what could not be written, if anything.
+    writer: Option<JoinHandle<Option<String>>>,
     tickets: u64,
     /// The last ticket a flush was asked for.
     flushed: u64,
@@ -272,11 +275,22 @@ impl Journal {
         // Durable before any task starts: whatever this run leaves behind, a later run finds
         // it by this row.
         store.transaction(|writer| writer.insert_run(&run))?;
+        let reserve = Reserve::keep(store.path().parent().unwrap_or(Path::new(".")));
         let workflow = info.workflow.clone();
         let run_id = info.run_id.clone();
         let writer = std::thread::Builder::new()
             .name("engine-record".into())
-            .spawn(move || write_loop(store, &workflow, &run_id, &receiver, &outbox))
+            .spawn(move || {
+                Writing {
+                    store,
+                    reserve,
+                    workflow,
+                    run_id,
+                    batch: Vec::new(),
+                    failure: None,
+                }
+                .run(&receiver, &outbox)
+            })
             .map_err(|error| super::StoreError::Other {
                 path: PathBuf::from(super::store::FILE_NAME),
                 detail: format!("cannot start the record's writer: {error}"),
@@ -395,9 +409,14 @@ impl Journal {
         })
     }
 
-    /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`).
+    /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`, the
+    /// task's name made one file name).
     fn log(&self, task: &Task) -> String {
-        format!("runs/{}/logs/{}.log", self.run_id, task.name)
+        format!(
+            "runs/{}/logs/{}.log",
+            self.run_id,
+            crate::model::file_name(&task.name)
+        )
     }
 
     /// An attempt starts. A task with outputs has them marked incomplete until it succeeds.
@@ -562,8 +581,10 @@ impl Journal {
         })));
     }
 
-    /// The run ended: its outcome is written and the writer finishes every write.
-    pub fn finish(mut self, outcome: &'static str) {
+    /// The run ended: its outcome is written and the writer finishes every write. Returns
+    /// what could not be written to the record, if anything.
+    #[must_use]
+    pub fn finish(mut self, outcome: &'static str) -> Option<String> {
         let learned = self.files.take_learned();
         if !learned.is_empty() {
             self.send(Write::FileDigests(learned));
@@ -575,9 +596,9 @@ impl Journal {
         });
         self.submit();
         self.sender = None;
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
+        self.writer
+            .take()
+            .and_then(|writer| writer.join().ok().flatten())
     }
 }
 
@@ -597,82 +618,125 @@ const MAX_BATCH: usize = 8192;
 /// How long writes gather before they are committed, unless the coordinator asks sooner.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// The writer thread: takes every queued write into one transaction, commits, and
-/// acknowledges the last ticket in it. After a failed commit it writes nothing more and
-/// acknowledges everything, so that the run goes on (and says so).
-fn write_loop(
-    mut store: Store,
-    workflow: &str,
-    run_id: &str,
-    receiver: &Receiver<Vec<Write>>,
-    outbox: &Outbox,
-) {
-    let mut batch: Vec<Write> = Vec::new();
-    let mut broken = false;
-    let asks_commit = |writes: &[Write]| writes.iter().any(|w| matches!(w, Write::Flush));
-    while let Ok(first) = receiver.recv() {
-        let mut flush = asks_commit(&first);
-        batch.extend(first);
-        // Each commit flushes the disk. Until the coordinator asks for a commit (it waits for
-        // an acknowledgement to go on), writes gather for a moment, so that the ends of many
-        // tasks share one flush.
-        let gather_until = std::time::Instant::now() + GATHER;
-        loop {
-            if flush || batch.len() >= MAX_BATCH {
-                break;
-            }
-            let writes = match receiver.try_recv() {
-                Ok(writes) => writes,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => break,
-                Err(crossbeam_channel::TryRecvError::Empty) => {
-                    match receiver.recv_deadline(gather_until) {
-                        Ok(writes) => writes,
-                        Err(_) => break,
-                    }
+/// How long after a failed commit the writes kept are tried again (unless the run ends
+/// sooner): a record that cannot be written must not cost the run a commit per turn.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The writer thread's state: the record, the room kept for it, and the writes not yet
+/// committed.
+struct Writing {
+    store: Store,
+    reserve: Reserve,
+    workflow: String,
+    run_id: String,
+    /// Writes gathered for the next commit, and those of failed commits, kept to be tried
+    /// again (each is idempotent: a row replaced, an update).
+    batch: Vec<Write>,
+    /// Why the last commit failed, and when.
+    failure: Option<(String, std::time::Instant)>,
+}
+
+impl Writing {
+    /// Takes every queued write into one transaction, commits, and acknowledges the last
+    /// ticket in it. A failed commit is reported once; its writes are kept and tried again
+    /// with later ones and at the end, and acknowledged meanwhile so that the run goes on.
+    /// Returns what could not be written by the end, if anything.
+    fn run(mut self, receiver: &Receiver<Vec<Write>>, outbox: &Outbox) -> Option<String> {
+        let asks_commit = |writes: &[Write]| writes.iter().any(|w| matches!(w, Write::Flush));
+        while let Ok(first) = receiver.recv() {
+            let mut flush = asks_commit(&first);
+            self.batch.extend(first);
+            // Each commit flushes the disk. Until the coordinator asks for a commit (it waits
+            // for an acknowledgement to go on), writes gather for a moment, so that the ends
+            // of many tasks share one flush.
+            let gather_until = std::time::Instant::now() + GATHER;
+            loop {
+                if flush || self.batch.len() >= MAX_BATCH {
+                    break;
                 }
-            };
-            flush = asks_commit(&writes);
-            batch.extend(writes);
-        }
-        let ack = batch
-            .iter()
-            .filter_map(|write| match write {
-                Write::Ack(ticket) => Some(*ticket),
-                _ => None,
-            })
-            .max();
-        let mut error = None;
-        if !broken {
-            let written = store.transaction(|writer| {
-                for write in &batch {
-                    match write {
-                        Write::Attempt(row) => writer.put_attempt(row)?,
-                        Write::Success(task, success) => {
-                            writer.put_success(workflow, task, success)?;
+                let writes = match receiver.try_recv() {
+                    Ok(writes) => writes,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+                    Err(crossbeam_channel::TryRecvError::Empty) => {
+                        match receiver.recv_deadline(gather_until) {
+                            Ok(writes) => writes,
+                            Err(_) => break,
                         }
-                        Write::Incomplete(task) => writer.mark_incomplete(workflow, task)?,
-                        Write::FileDigests(learned) => writer.put_file_digests(learned)?,
-                        Write::RunEnd {
-                            ended_ms,
-                            outcome,
-                            counts,
-                        } => writer.finish_run(run_id, *ended_ms, outcome, *counts)?,
-                        Write::Ack(_) | Write::Flush => {}
                     }
-                }
-                Ok(())
-            });
-            if let Err(failed) = written {
-                broken = true;
-                error = Some(failed.to_string());
+                };
+                flush = asks_commit(&writes);
+                self.batch.extend(writes);
+            }
+            let ack = self
+                .batch
+                .iter()
+                .filter_map(|write| match write {
+                    Write::Ack(ticket) => Some(*ticket),
+                    _ => None,
+                })
+                .max();
+            let waiting = self
+                .failure
+                .as_ref()
+                .is_some_and(|(_, at)| at.elapsed() < RETRY_AFTER);
+            let error = if waiting { None } else { self.commit() };
+            if ack.is_some() || error.is_some() {
+                outbox.send(Message::Recorded {
+                    ticket: ack.unwrap_or(0),
+                    error,
+                });
             }
         }
-        batch.clear();
-        if ack.is_some() || error.is_some() {
-            outbox.send(Message::Recorded {
-                ticket: ack.unwrap_or(0),
-                error,
-            });
+        if self.failure.is_some() {
+            self.commit();
         }
+        self.failure.map(|(message, _)| {
+            format!("the end of the run was not recorded ({message}); `engine runs` will show it as died")
+        })
+    }
+
+    /// Commits the batch; on a full disk, once more after giving the reserve back. Returns
+    /// the error of a commit that failed when the one before had not.
+    fn commit(&mut self) -> Option<String> {
+        let mut result = self.write_batch();
+        if matches!(result, Err(StoreError::Full { .. })) && self.reserve.release() {
+            result = self.write_batch();
+        }
+        match result {
+            Ok(()) => {
+                self.batch.clear();
+                self.failure = None;
+                None
+            }
+            Err(error) => {
+                let message = format!("{error}; {}", error.hint());
+                let first = self.failure.is_none();
+                self.failure = Some((message.clone(), std::time::Instant::now()));
+                first.then_some(message)
+            }
+        }
+    }
+
+    fn write_batch(&mut self) -> Result<(), StoreError> {
+        let (workflow, run_id, batch) = (&self.workflow, &self.run_id, &self.batch);
+        self.store.transaction(|writer| {
+            for write in batch {
+                match write {
+                    Write::Attempt(row) => writer.put_attempt(row)?,
+                    Write::Success(task, success) => {
+                        writer.put_success(workflow, task, success)?;
+                    }
+                    Write::Incomplete(task) => writer.mark_incomplete(workflow, task)?,
+                    Write::FileDigests(learned) => writer.put_file_digests(learned)?,
+                    Write::RunEnd {
+                        ended_ms,
+                        outcome,
+                        counts,
+                    } => writer.finish_run(run_id, *ended_ms, outcome, *counts)?,
+                    Write::Ack(_) | Write::Flush => {}
+                }
+            }
+            Ok(())
+        })
     }
 }

@@ -78,8 +78,7 @@ pub fn acquire(
                 return Err(LockError::Held(holder));
             }
             waiting(&holder);
-            Flock::lock(file, FlockArg::LockExclusive)
-                .map_err(|(_, errno)| io(std::io::Error::from(errno)))?
+            wait_for_lock(file).map_err(|errno| io(std::io::Error::from(errno)))?
         }
         Err((_, errno)) => return Err(io(std::io::Error::from(errno))),
     };
@@ -92,6 +91,17 @@ pub fn acquire(
     locked.rewind().map_err(io)?;
     locked.write_all(text.as_bytes()).map_err(io)?;
     Ok(RunLock { _file: locked })
+}
+
+/// Blocks until the lock is ours, again after a signal interrupted the wait.
+fn wait_for_lock(mut file: File) -> Result<Flock<File>, Errno> {
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusive) {
+            Ok(locked) => return Ok(locked),
+            Err((again, Errno::EINTR)) => file = again,
+            Err((_, errno)) => return Err(errno),
+        }
+    }
 }
 
 /// Who holds the lock, if its file says; a lock being written reads as unknown.

@@ -6,6 +6,7 @@ pub mod files;
 pub mod fresh;
 pub mod journal;
 pub mod lock;
+pub mod reserve;
 pub mod store;
 pub mod strays;
 

@@ -8,8 +8,9 @@
 
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use rustc_hash::FxHashMap;
 
 use super::files::{Digest, FileDigest, Learned, Stamp, from_hex, to_hex};
@@ -39,6 +40,15 @@ CREATE TABLE IF NOT EXISTS file_digests (
 
 /// How long a file's digest is kept after it was last learned: 30 days.
 const FILE_DIGESTS_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// Largest record checked whole when a run opens it (`PRAGMA quick_check`, about 3 ms a MiB
+/// here); a larger one has its small tables checked, and SQLite reports the damage it finds
+/// in the others when it reads them.
+const CHECKED_WHOLE: i64 = 4 << 20;
+
+/// How long the record waits for other engines that share the state dir (each runs its
+/// own workflow and writes the record in short transactions) before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 const SCHEMA: &str = "
 CREATE TABLE runs (
@@ -113,7 +123,23 @@ pub enum StoreError {
         /// Its schema version.
         found: i32,
     },
-    /// Anything else: permissions, a full disk, a lock held too long.
+    /// Other engines sharing the state dir kept it locked for longer than `BUSY_TIMEOUT`.
+    #[error("the run record `{}` stayed locked by other engines for {}s: {detail}", path.display(), BUSY_TIMEOUT.as_secs())]
+    Busy {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
+    /// The disk holding it is full.
+    #[error("cannot write the run record `{}`: {detail}", path.display())]
+    Full {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
+    /// Anything else: permissions, an I/O error.
     #[error("cannot use the run record `{}`: {detail}", path.display())]
     Other {
         /// The file.
@@ -125,10 +151,17 @@ pub enum StoreError {
 
 impl StoreError {
     fn from_sqlite(path: &Path, error: &rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode;
         let detail = error.to_string();
         match error.sqlite_error_code() {
             Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => Self::Damaged {
+                path: path.to_owned(),
+                detail,
+            },
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Self::Busy {
+                path: path.to_owned(),
+                detail,
+            },
+            Some(ErrorCode::DiskFull) => Self::Full {
                 path: path.to_owned(),
                 detail,
             },
@@ -153,6 +186,15 @@ impl StoreError {
             Self::Newer { .. } => {
                 "use that engine, or give this one another `--state-dir`".to_owned()
             }
+            Self::Busy { .. } => {
+                "run again once the other runs in this state dir have ended, or give this \
+                 workflow its own `--state-dir`"
+                    .to_owned()
+            }
+            Self::Full { path, .. } => format!(
+                "free some space on the disk that holds `{}`, or give another `--state-dir`",
+                path.parent().unwrap_or(path).display()
+            ),
             Self::Other { .. } => {
                 "check that the state dir is writable and its disk not full, or give another `--state-dir`"
                     .to_owned()
@@ -327,50 +369,19 @@ impl Store {
     fn prepare(&mut self, create: bool) -> Result<(), StoreError> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| StoreError::from_sqlite(&path, &e);
-        self.conn
-            .busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(fail)?;
-        // `journal_mode` reads the header: a file that is no database fails here.
-        self.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(fail)?;
-        self.conn
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(fail)?;
-        let version: i32 = self
-            .conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(fail)?;
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        let conn = &mut self.conn;
+        // Engines of other workflows may open the same record at this very moment, and one
+        // of them may be making it.
+        let version = retry_busy(|| set_up(conn, create)).map_err(fail)?;
         match version {
-            0 if create => {
-                let tx = self.conn.transaction().map_err(fail)?;
-                // Another engine may have made it meanwhile.
-                let again: i32 = tx
-                    .pragma_query_value(None, "user_version", |row| row.get(0))
-                    .map_err(fail)?;
-                if again == 0 {
-                    tx.execute_batch(SCHEMA).map_err(fail)?;
-                    tx.execute_batch(FILE_DIGESTS).map_err(fail)?;
-                    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                        .map_err(fail)?;
-                }
-                tx.commit().map_err(fail)?;
-            }
-            1 if create => {
-                let tx = self.conn.transaction().map_err(fail)?;
-                tx.execute_batch(FILE_DIGESTS).map_err(fail)?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                    .map_err(fail)?;
-                tx.commit().map_err(fail)?;
-            }
-            1 => {}
+            1 | SCHEMA_VERSION => {}
             0 => {
                 return Err(StoreError::Damaged {
                     path,
                     detail: "it has no tables".to_owned(),
                 });
             }
-            SCHEMA_VERSION => {}
             found if found > SCHEMA_VERSION => return Err(StoreError::Newer { path, found }),
             found => {
                 return Err(StoreError::Damaged {
@@ -379,32 +390,47 @@ impl Store {
                 });
             }
         }
+        if create {
+            // A run writes the record: damage anywhere must stop it before anything runs,
+            // not show up later as a warning that the run cannot be recorded.
+            if let Some(detail) = retry_busy(|| damage(conn)).map_err(fail)? {
+                return Err(StoreError::Damaged { path, detail });
+            }
+        }
         // Reading the tables' root pages finds a file cut short early.
-        self.conn
-            .query_row(
+        retry_busy(|| {
+            conn.query_row(
                 "SELECT (SELECT count(*) FROM runs WHERE rowid < 0) + \
                  (SELECT count(*) FROM last_success WHERE task = '')",
                 [],
                 |row| row.get::<_, i64>(0),
             )
-            .map_err(fail)?;
+        })
+        .map_err(fail)?;
         Ok(())
     }
 
-    /// Runs `write` in one transaction (committed durably, or not at all).
+    /// Runs `write` in one transaction (committed durably, or not at all). While other
+    /// engines sharing the state dir write, it waits for them and tries again (so `write` may
+    /// be called more than once: each call's writes are rolled back but the last's).
     ///
     /// # Errors
     /// What SQLite said.
     pub fn transaction<T>(
         &mut self,
-        write: impl FnOnce(&Writer<'_>) -> rusqlite::Result<T>,
+        mut write: impl FnMut(&Writer<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let path = self.path.clone();
-        let fail = |e: rusqlite::Error| StoreError::from_sqlite(&path, &e);
-        let tx = self.conn.transaction().map_err(fail)?;
-        let value = write(&Writer { tx: &tx }).map_err(fail)?;
-        tx.commit().map_err(fail)?;
-        Ok(value)
+        let conn = &mut self.conn;
+        retry_busy(|| {
+            // The write lock is taken (waiting for it if need be) before anything is read:
+            // SQLite refuses at once, without waiting, a transaction that read the record
+            // and then wants to write it after another engine wrote.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = write(&Writer { tx: &tx })?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .map_err(|e| StoreError::from_sqlite(&self.path, &e))
     }
 
     /// The last successful state of every task of `workflow` that has one.
@@ -906,6 +932,93 @@ pub fn files_from_json(text: &str) -> Vec<FileDigest> {
         .collect()
 }
 
+/// Sets the pragmas and, for a run (`create`), makes the schema or brings it up to date;
+/// returns the schema version it has then.
+fn set_up(conn: &mut Connection, create: bool) -> rusqlite::Result<i32> {
+    // `journal_mode` reads the header: a file that is no database fails here.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let version: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if !create || version >= SCHEMA_VERSION {
+        return Ok(version);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another engine may have made it meanwhile.
+    let version: i32 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(version);
+    }
+    if version == 0 {
+        tx.execute_batch(SCHEMA)?;
+    }
+    tx.execute_batch(FILE_DIGESTS)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(SCHEMA_VERSION)
+}
+
+/// What `PRAGMA quick_check` finds wrong in the record (the whole file when it is small, else
+/// its small tables), or `None`.
+fn damage(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    let size: i64 = conn.query_row(
+        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        [],
+        |row| row.get(0),
+    )?;
+    let checks: &[&str] = if size <= CHECKED_WHOLE {
+        &["PRAGMA quick_check"]
+    } else {
+        &[
+            "PRAGMA quick_check(runs)",
+            "PRAGMA quick_check(last_success)",
+        ]
+    };
+    for check in checks {
+        let mut statement = conn.prepare(check)?;
+        let found: Vec<String> = statement
+            .query_map([], |row| row.get(0))?
+            .take(3)
+            .collect::<rusqlite::Result<_>>()?;
+        if found.first().is_some_and(|first| first != "ok") {
+            // Each row may hold several lines, and the first only names the database.
+            let lines: Vec<&str> = found
+                .iter()
+                .flat_map(|row| row.lines())
+                .filter(|line| !line.starts_with("***"))
+                .take(3)
+                .collect();
+            return Ok(Some(lines.join("; ")));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether SQLite refused because another connection holds the file.
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Calls `attempt` again while the record is busy, for up to `BUSY_TIMEOUT` in all. The
+/// busy timeout makes SQLite wait for most locks itself, but not for all: it refuses at once
+/// to set up a new file that another engine sets up, or to let a transaction that read write
+/// after another wrote, or while another recovers the WAL of an engine that died.
+fn retry_busy<T>(mut attempt: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match attempt() {
+            Err(error) if is_busy(&error) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1084,6 +1197,48 @@ mod tests {
             })
             .expect("writes");
         assert_eq!(store.file_digests().expect("reads").len(), 1);
+    }
+
+    #[test]
+    fn a_busy_record_is_not_blamed_on_the_disk() {
+        let path = Path::new("/s/record.sqlite");
+        for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
+            let error = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+            let error = StoreError::from_sqlite(path, &error);
+            assert!(matches!(error, StoreError::Busy { .. }), "{error:?}");
+            assert!(!error.hint().contains("disk"), "{}", error.hint());
+            assert!(error.hint().contains("--state-dir"), "{}", error.hint());
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_said_to_be_one() {
+        let error = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let error = StoreError::from_sqlite(Path::new("/s/record.sqlite"), &error);
+        assert!(matches!(error, StoreError::Full { .. }), "{error:?}");
+        assert!(error.hint().contains("free some space"), "{}", error.hint());
+    }
+
+    #[test]
+    fn two_engines_making_a_new_record_at_once_both_open_it() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let barrier = std::sync::Barrier::new(2);
+            std::thread::scope(|scope| {
+                let open = || {
+                    barrier.wait();
+                    let mut store = Store::open(dir.path())?;
+                    store.transaction(|w| w.prune("/w/flow.yaml", 1).map(drop))
+                };
+                let first = scope.spawn(open);
+                let second = open();
+                second.expect("the second opens");
+                first.join().expect("joins").expect("the first opens");
+            });
+        }
     }
 
     #[test]

@@ -129,8 +129,10 @@ impl Reporter {
     }
 
     fn log_path(&self, task: TaskId) -> PathBuf {
-        self.log_dir
-            .join(format!("{}.log", self.workflow.task(task).name))
+        self.log_dir.join(format!(
+            "{}.log",
+            crate::model::file_name(&self.workflow.task(task).name)
+        ))
     }
 
     /// Writes to stdout with the bars out of the way.

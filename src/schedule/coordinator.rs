@@ -286,7 +286,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             } else {
                 "succeeded"
             };
-            journal.finish(outcome);
+            if let Some(message) = journal.finish(outcome) {
+                self.sink.event(&Event::Warning { message });
+            }
         }
         self.sink.event(&Event::RunFinished {
             duration: started.elapsed(),

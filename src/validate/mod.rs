@@ -148,6 +148,24 @@ pub fn read_source(path: &Path) -> Result<Source, Report> {
     read_source_as(path, path.display().to_string())
 }
 
+/// What a path that is neither a regular file nor a directory is (a directory gets its own
+/// message when it fails to be read).
+fn not_a_file(metadata: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    if kind.is_file() || kind.is_dir() {
+        None
+    } else if kind.is_fifo() {
+        Some("a pipe")
+    } else if kind.is_char_device() || kind.is_block_device() {
+        Some("a device")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        Some("not a regular file")
+    }
+}
+
 /// Reads a workflow file as UTF-8 text, shown to users as `name`.
 fn read_source_as(path: &Path, name: String) -> Result<Source, Report> {
     use crate::diagnostic::Span;
@@ -155,12 +173,26 @@ fn read_source_as(path: &Path, name: String) -> Result<Source, Report> {
     // Tasks resolve `cwd` against the workflow's directory and child processes get the
     // workflow's path, so keep it absolute; messages show the path as the user gave it.
     let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    // A pipe or a device (`/dev/stdin`, a FIFO) is read once and has no directory to keep a
+    // run's state in: only a file is a workflow.
+    if let Some(what) = std::fs::metadata(path).ok().and_then(|m| not_a_file(&m)) {
+        let diagnostic = Diagnostic::error(
+            DiagnosticKind::Unreadable,
+            format!("`{name}` is {what}, not a workflow file"),
+        )
+        .hint("save the workflow in a file (`cat > workflow.yaml`) and give that file's path");
+        let source = Arc::new(Source::new(path.to_path_buf(), name, ""));
+        return Err(Report {
+            source,
+            diagnostics: vec![diagnostic],
+        });
+    }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) => {
             let (message, hint) = match error.kind() {
                 std::io::ErrorKind::NotFound => (
-                    format!("no such file `{name}`"),
+                    format!("`{name}` does not exist"),
                     "check the path; workflow files usually end in `.yaml`".to_owned(),
                 ),
                 std::io::ErrorKind::PermissionDenied => (

@@ -341,7 +341,7 @@ impl<'a> Validator<'a> {
         let inherited_or =
             |pick: fn(&Defaults) -> Option<Duration>| inherited.as_ref().and_then(pick);
         let timeout = match &own.timeout {
-            Some(timeout) => self.duration(timeout, "timeout", "`defaults`"),
+            Some(timeout) => self.timeout(timeout, "`defaults`"),
             None => inherited_or(|d| d.timeout),
         };
         let retry_delay = match &own.retry_delay {
@@ -556,7 +556,7 @@ impl<'a> Validator<'a> {
             .as_ref()
             .and_then(|text| self.condition(text, &mut uses));
         let timeout = match &raw.timeout {
-            Some(timeout) => self.duration(timeout, "timeout", &place),
+            Some(timeout) => self.timeout(timeout, &place),
             None => defaults.timeout,
         };
         let retries = raw
@@ -983,6 +983,26 @@ impl<'a> Validator<'a> {
             }
         }
         vars
+    }
+
+    /// A `timeout`: a duration, and not zero, which would stop the task as soon as it starts.
+    fn timeout(&mut self, text: &Spanned<String>, place: &str) -> Option<Duration> {
+        let timeout = self.duration(text, "timeout", place)?;
+        if !timeout.get().is_zero() {
+            return Some(timeout);
+        }
+        self.push(
+            Diagnostic::error(
+                DiagnosticKind::InvalidDuration,
+                format!(
+                    "invalid `timeout` `{}` in {place}: a task would be stopped as soon as it starts",
+                    text.value
+                ),
+            )
+            .at(self.span(text), Some("expected more than zero".into()))
+            .hint("leave `timeout` out for no time limit, or give a positive duration like `5m`"),
+        );
+        None
     }
 
     fn duration(&mut self, text: &Spanned<String>, field: &str, place: &str) -> Option<Duration> {

@@ -2,8 +2,9 @@
 //! clear message, never a panic. A huge valid file still passes.
 
 use std::fmt::Write;
+use std::io::Write as _;
 
-use crate::support::{Test, WORKFLOW};
+use crate::support::{Test, WORKFLOW, engine};
 
 #[test]
 fn a_missing_file() {
@@ -11,14 +12,56 @@ fn a_missing_file() {
         .args(["check", "nope.yaml"])
         .status(2)
         .stdout("")
-        .stderr_has("no such file `nope.yaml`")
+        .stderr_has("`nope.yaml` does not exist")
         .stderr_has("error: 1 problem in 1 file")
         .run();
+    // Not "the workflow is invalid": there is no workflow to be invalid.
+    for command in ["plan", "run", "list", "graph"] {
+        Test::new()
+            .args([command, "nope.yaml"])
+            .status(2)
+            .stdout("")
+            .stderr(
+                "error: `nope.yaml` does not exist\n  \
+                 hint: check the path; workflow files usually end in `.yaml`\n",
+            )
+            .run();
+    }
+}
+
+#[test]
+fn a_workflow_that_is_not_a_regular_file_is_refused() {
+    // `engine run /dev/stdin` used to run it, with its record in `/dev/.engine`.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(engine())
+        .args(["run", "/dev/stdin", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start engine");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // The engine may exit before reading: a closed pipe is fine.
+    let _ = stdin.write_all(b"tasks:\n  t:\n    run: touch ran\n");
+    drop(stdin);
+    let output = child.wait_with_output().expect("wait for engine");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: `/dev/stdin` is a pipe, not a workflow file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("save the workflow in a file"), "{stderr}");
+    assert!(!dir.path().join("ran").exists(), "the task ran");
+    assert!(!dir.path().join("state").exists(), "the state dir was made");
+    // A device is refused by every command, `check` included.
     Test::new()
-        .args(["plan", "nope.yaml"])
+        .args(["check", "/dev/null"])
         .status(2)
-        .stderr_has("no such file `nope.yaml`")
-        .stderr_has("nothing was run")
+        .stderr_has("`/dev/null` is a device, not a workflow file")
         .run();
 }
 

@@ -95,6 +95,20 @@ fn command_line_mistakes_exit_2() {
 }
 
 #[test]
+fn an_events_file_in_a_missing_directory_is_a_command_line_error() {
+    // It used to exit 1, as if a task had failed.
+    let test = Test::new()
+        .workflow("tasks:\n  a:\n    run: touch ran\n")
+        .args(["run", WORKFLOW, "--events", "missing/events.jsonl"])
+        .status(2)
+        .stderr_has("error: cannot create the events file `missing/events.jsonl`")
+        .stderr_has("hint: its directory does not exist")
+        .run_then()
+        .1;
+    assert!(!test.path("ran").exists(), "the task ran");
+}
+
+#[test]
 fn a_wrong_graph_format_lists_the_right_ones() {
     Test::new()
         .workflow("tasks:\n  a: {}\n")

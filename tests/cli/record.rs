@@ -55,6 +55,19 @@ fn runs_without_any_run() {
     assert!(runs.is_empty(), "{runs:#?}");
 }
 
+#[test]
+fn runs_refuses_to_show_zero_runs() {
+    // `-n 0` used to say that no runs are recorded, after one was.
+    pipeline()
+        .args(["run", WORKFLOW])
+        .then()
+        .args(["runs", WORKFLOW, "-n", "0"])
+        .status(2)
+        .stdout("")
+        .stderr_has("invalid value '0' for '--limit <N>'")
+        .run();
+}
+
 /// The pipeline run once to success, then once more with `fail` there, which fails it.
 fn a_success_then_a_failure() -> Test {
     pipeline()

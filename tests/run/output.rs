@@ -92,6 +92,63 @@ fn quiet_output_prints_no_task_output_but_the_logs_keep_it() {
     assert_eq!(read(&logs.join("gamma.log")), "g1\n");
 }
 
+#[test]
+fn task_names_from_matrix_values_never_make_log_paths() {
+    // From the logs dir, five `..` lead to the test's temp dir: the logs of `a/../...` used to
+    // be written there, and `b/c` made a directory `logs/p[v=b`.
+    let test = Test::new(
+        r#"
+tasks:
+  p:
+    matrix: { v: ["a/../../../../../x", "b/c"] }
+    run: echo "out ${{ matrix.v }}"
+  s:
+    matrix: { v: ["a/../../../../../y", "b/d"] }
+    script: 'print(`out ${matrix.v}`)'
+"#,
+    )
+    .args(["--output", "grouped"]);
+    let run = test.run();
+    run.code(0)
+        .stdout_has("── p[v=b/c] (ok")
+        .stdout_has("out b/c")
+        .stdout_has("out a/../../../../../y");
+    let logs = run.log_dir(&test.state_dir());
+    let mut names: Vec<String> = std::fs::read_dir(&logs)
+        .expect("the logs dir")
+        .map(|entry| {
+            let entry = entry.expect("an entry");
+            assert!(
+                entry.path().is_file(),
+                "{} is no file",
+                entry.path().display()
+            );
+            entry.file_name().to_string_lossy().into_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "p[v=a%2F..%2F..%2F..%2F..%2F..%2Fx].log",
+            "p[v=b%2Fc].log",
+            "s[v=a%2F..%2F..%2F..%2F..%2F..%2Fy].log",
+            "s[v=b%2Fd].log",
+        ]
+    );
+    assert_eq!(read(&logs.join("p[v=b%2Fc].log")), "out b/c\n");
+    for stray in ["x].log", "y].log"] {
+        assert!(
+            !test.path(stray).exists(),
+            "`{stray}` was written outside the state dir"
+        );
+    }
+    // `engine logs` finds them by the task's name.
+    test.engine(&["logs", "workflow.yaml", "s[v=b/d]"])
+        .code(0)
+        .stdout_has("out b/d");
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read `{}`: {e}", path.display()))
 }

@@ -867,6 +867,28 @@ fn with_wait_a_second_run_waits_for_the_first_to_end() {
     assert_eq!(read(&test, "hold.log"), "start\nend\nstart\nend\n");
 }
 
+#[test]
+fn two_workflows_sharing_a_state_dir_run_together() {
+    // Each round starts both engines at once on a new state dir, so that they also make the
+    // record together.
+    for _ in 0..10 {
+        let test = Test::new(
+            "tasks:\n  a1:\n    run: echo a1\n  a2:\n    depends_on: a1\n    run: echo a2\n",
+        )
+        .file(
+            "other.yaml",
+            "tasks:\n  b1:\n    run: echo b1\n  b2:\n    depends_on: b1\n    run: echo b2\n",
+        );
+        let first = test.spawn();
+        let second = test.spawn_workflow("other.yaml", "other.jsonl");
+        first.wait().code(0);
+        second.wait().code(0);
+        test.engine(&["runs", "other.yaml"])
+            .code(0)
+            .stdout_has("succeeded");
+    }
+}
+
 /// Writes 8 KiB of garbage over the record, as a disk or a bad copy might.
 fn damage_record(test: &Test) {
     let record = test.state_dir().join("record.sqlite");
@@ -891,6 +913,104 @@ fn a_damaged_record_stops_the_run_before_anything_runs() {
     test.engine(&["runs", "workflow.yaml"])
         .code(2)
         .stderr_has("is damaged");
+}
+
+#[test]
+fn a_record_with_a_damaged_page_stops_the_run_before_anything_runs() {
+    // Forty tasks with long names: the first run's attempts fill pages of the record that
+    // later runs never read (they used to run and exit 0 over the damage).
+    let tasks: String = (0..40)
+        .map(|i| {
+            format!("  a_task_with_a_rather_long_name_{i:02}:\n    run: echo {i} >> mark.count\n")
+        })
+        .collect();
+    let test = Test::new(&format!("tasks:\n{tasks}"));
+    let run_id = |run: &crate::support::Run| {
+        run.events_of("run_started")[0]["run_id"]
+            .as_str()
+            .expect("a run id")
+            .to_owned()
+    };
+    let first = run_id(test.run().code(0));
+    let second = run_id(test.run().code(0));
+    let record = test.state_dir().join("record.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&record).expect("open the record");
+        conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .expect("fold the WAL into the file");
+    }
+    let mut bytes = std::fs::read(&record).expect("read the record");
+    let holds = |page: &[u8], text: &str| page.windows(text.len()).any(|w| w == text.as_bytes());
+    // A leaf page of a table without rowids (type 0x0a) with the first run's rows only.
+    let page = bytes
+        .chunks(4096)
+        .position(|page| page[0] == 0x0a && holds(page, &first) && !holds(page, &second))
+        .expect("a page of the first run's attempts");
+    let garbage = "not a page, not even close\n".repeat(200);
+    bytes[page * 4096..(page + 1) * 4096].copy_from_slice(&garbage.as_bytes()[..4096]);
+    std::fs::write(&record, bytes).expect("damage the record");
+    test.run()
+        .code(2)
+        .stderr_has("is damaged")
+        .stderr_has("mv ");
+    expect_counts(&test, &[("mark", 80)]);
+}
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    /// Mounts a tmpfs of `size` (like `3m`) on `dir`. Needs root (CI runs as root): the test
+    /// fails, loudly, where it cannot mount.
+    fn tmpfs(dir: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).expect("make the mount point");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run `mount`");
+        assert!(
+            status.success(),
+            "cannot mount a tmpfs on `{}` ({status}): this test needs root",
+            dir.display()
+        );
+        Self(dir.to_path_buf())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let unmounted = std::process::Command::new("umount")
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|status| status.success());
+        if !unmounted {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_says_what_was_not_written_and_the_run_is_recorded_as_it_ended() {
+    // The state dir on a 3 MiB disk that a task's log fills: the log was cut short silently,
+    // and the run, whose record could not be written any more, showed as `died`.
+    let test = Test::new(
+        "tasks:\n  big:\n    run: head -c 4000000 /dev/zero | tr '\\0' x; echo; echo done\n  after:\n    depends_on: big\n    run: echo after\n",
+    )
+    .args(["--output", "quiet"]);
+    let _disk = Mount::tmpfs(&test.state_dir(), "3m");
+    let run = test.run();
+    run.code(0)
+        .status("big", "succeeded")
+        .status("after", "succeeded")
+        .stderr_has("big.log` is incomplete: cannot write it: No space left on device");
+    test.engine(&["runs", "workflow.yaml"])
+        .code(0)
+        .stdout_has("succeeded")
+        .stdout_has("2 ok");
 }
 
 #[test]

@@ -128,6 +128,10 @@ impl Test {
     }
 
     fn command_with(&self, extra: &[&str], events: &Path) -> Command {
+        self.command_of(&self.workflow, extra, events)
+    }
+
+    fn command_of(&self, workflow: &Path, extra: &[&str], events: &Path) -> Command {
         let engine = env!("CARGO_BIN_EXE_engine");
         let mut command = match self.wrapper.split_first() {
             Some((program, rest)) => {
@@ -139,7 +143,7 @@ impl Test {
         };
         command
             .arg("run")
-            .arg(&self.workflow)
+            .arg(workflow)
             .args(&self.args)
             .args(extra);
         if self.state_dir {
@@ -175,6 +179,13 @@ impl Test {
     pub fn spawn_with(&self, extra: &[&str], events: &str) -> Running {
         let events = self.path(events);
         self.start(self.command_with(extra, &events), events)
+    }
+
+    /// Starts `engine run` of another workflow file in the temp dir (`relative`), with the
+    /// same arguments and state dir, writing its events to `events` (a file in the temp dir).
+    pub fn spawn_workflow(&self, relative: &str, events: &str) -> Running {
+        let events = self.path(events);
+        self.start(self.command_of(&self.path(relative), &[], &events), events)
     }
 
     /// Runs `engine run` to its end, with `extra` after the arguments given to `args`.

@@ -24,7 +24,7 @@ use crate::execute::process::{mask_output, read_results};
 use crate::execute::{
     Executor, Exit, JobPhase, Launch, LocalExecutor, Message, RunContext, TaskLog, Termination,
 };
-use crate::model::{Command, Task, TaskId, Workflow};
+use crate::model::{Command, Task, TaskId, Workflow, file_name};
 
 /// How often the jobs' output and status files are read.
 const LOOK_INTERVAL: Duration = Duration::from_millis(200);
@@ -204,10 +204,10 @@ impl SlurmExecutor {
             ));
         }
         let files = JobFiles::new(&self.job_dir, &task.name, launch.attempt);
-        let results = self
-            .context
-            .results_dir
-            .join(format!("{}.{}", task.name, launch.attempt));
+        let results =
+            self.context
+                .results_dir
+                .join(format!("{}.{}", file_name(&task.name), launch.attempt));
         for dir in [&self.job_dir, &self.context.results_dir] {
             std::fs::create_dir_all(dir)
                 .map_err(|error| format!("cannot create `{}`: {error}", dir.display()))?;
@@ -237,7 +237,9 @@ impl SlurmExecutor {
             phase: JobPhase::Queued,
         });
         let log = TaskLog::masked(
-            self.context.log_dir.join(format!("{}.log", task.name)),
+            self.context
+                .log_dir
+                .join(format!("{}.log", file_name(&task.name))),
             &self.context.masker,
         );
         self.jobs.insert(

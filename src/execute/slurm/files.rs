@@ -17,9 +17,10 @@ pub struct JobFiles {
 }
 
 impl JobFiles {
-    /// The files of attempt `attempt` of `task`, in `dir`.
+    /// The files of attempt `attempt` of `task` (its name, made one file name), in `dir`.
     #[must_use]
     pub fn new(dir: &Path, task: &str, attempt: u32) -> Self {
+        let task = crate::model::file_name(task);
         let file = |extension: &str| dir.join(format!("{task}.{attempt}.{extension}"));
         Self {
             script: file("sh"),
@@ -27,5 +28,17 @@ impl JobFiles {
             stderr: file("err"),
             status: file("status"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_name_with_a_slash_is_one_file_name() {
+        let files = JobFiles::new(Path::new("/state/slurm"), "t[v=../b/c]", 2);
+        assert_eq!(files.script, Path::new("/state/slurm/t[v=..%2Fb%2Fc].2.sh"));
+        assert_eq!(files.stdout.parent(), Some(Path::new("/state/slurm")));
     }
 }

@@ -105,11 +105,30 @@ pub fn submission_args(
         "--open-mode=append".into(),
     ];
     args.push(joined("--chdir=", cwd));
-    args.push(joined("--output=", &files.stdout));
-    args.push(joined("--error=", &files.stderr));
+    args.push(file_pattern("--output=", &files.stdout));
+    args.push(file_pattern("--error=", &files.stderr));
     args.extend(request.args().into_iter().map(OsString::from));
     args.push(files.script.clone().into_os_string());
     args
+}
+
+/// `--output` and `--error` take a pattern, where `%` starts a replacement (`%j`: the job's
+/// id) unless the name holds a backslash: a path with a `%` (a task name with a `/` is written
+/// `%2F`) names itself only once each `%` is written `%%`.
+fn file_pattern(option: &str, path: &Path) -> OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.contains(&b'\\') || !bytes.contains(&b'%') {
+        return joined(option, path);
+    }
+    let mut arg = option.as_bytes().to_vec();
+    for &byte in bytes {
+        arg.push(byte);
+        if byte == b'%' {
+            arg.push(b'%');
+        }
+    }
+    OsString::from_vec(arg)
 }
 
 fn joined(option: &str, path: &Path) -> OsString {
@@ -219,6 +238,38 @@ mod tests {
         assert_eq!(
             files.status,
             PathBuf::from("/state/runs/r1/slurm/build.2.status")
+        );
+    }
+
+    #[test]
+    fn a_percent_in_the_output_files_is_not_a_replacement() {
+        let files = JobFiles::new(Path::new("/state/100%/slurm"), "t[v=b/c]", 1);
+        let args = submission_args(
+            "flow.t",
+            Path::new("/work"),
+            &files,
+            &request(SlurmOptions::default()),
+        );
+        let args: Vec<String> = args
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            args.contains(&"--output=/state/100%%/slurm/t[v=b%%2Fc].1.out".to_owned()),
+            "{args:?}"
+        );
+        // With a backslash, Slurm replaces nothing.
+        let files = JobFiles::new(Path::new("/state/a\\b"), "t[v=%]", 1);
+        let args = submission_args(
+            "f.t",
+            Path::new("/w"),
+            &files,
+            &request(SlurmOptions::default()),
+        );
+        assert!(
+            args.iter()
+                .any(|arg| arg.to_string_lossy() == "--error=/state/a\\b/t[v=%25].1.err"),
+            "{args:?}"
         );
     }
 
