@@ -11,6 +11,8 @@ mod workflow;
 pub use duration::{Duration, DurationError};
 pub use memory::{Memory, MemoryError};
 pub use slurm::{ExecutorKind, SlurmOptions};
-pub use task::{Command, Condition, Isolation, Resources, Task, TaskFiles, TaskId, Templates};
+pub use task::{
+    Command, Condition, Isolation, Resources, Task, TaskFiles, TaskId, Templates, shell_words,
+};
 pub use value::Value;
 pub use workflow::{Pool, Workflow};

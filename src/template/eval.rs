@@ -33,6 +33,14 @@ pub struct DependencyStatus {
     pub any_failed: bool,
 }
 
+impl DependencyStatus {
+    /// Every dependency succeeded (or there are none).
+    pub const SUCCEEDED: Self = Self {
+        all_succeeded: true,
+        any_failed: false,
+    };
+}
+
 /// The values an expression can read.
 #[derive(Debug, Clone, Default)]
 pub struct Context {

@@ -291,3 +291,14 @@ fn files_passed_along_dependencies_globs_and_templates_are_fine() {
         .stdout("ok: workflow.yaml (8 tasks)\n")
         .run();
 }
+
+#[test]
+fn a_shell_program_that_is_not_on_path_is_refused_at_its_place() {
+    Test::new()
+        .workflow("tasks:\n  a:\n    shell: no-such-shell-here -e\n    run: echo hi | cat\n")
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("the shell program `no-such-shell-here` is not on `PATH`")
+        .stderr_has("workflow.yaml:3:12")
+        .run();
+}

@@ -337,3 +337,50 @@ tasks:
         .stderr_has("-j 4");
     assert!(!test.path("ran").exists());
 }
+
+#[test]
+fn success_and_failure_in_a_command_answer_as_in_the_tasks_if() {
+    let run = Test::new(
+        r#"
+tasks:
+  build:
+    run: exit 1
+  report:
+    depends_on: build
+    if: ${{ always() }}
+    run: echo "if-less says failure=${{ failure() }} success=${{ success() }}"
+  fine:
+    run: echo "alone says failure=${{ failure() }} success=${{ success() }}"
+"#,
+    )
+    .args(["--keep-going"])
+    .run();
+    run.code(1)
+        .stdout_has("if-less says failure=true success=false")
+        .stdout_has("alone says failure=false success=true");
+}
+
+#[test]
+fn the_status_of_a_matrix_task_is_its_combinations_together() {
+    let run = Test::new(
+        r#"
+tasks:
+  test:
+    matrix: { os: [linux, mac] }
+    run: test ${{ matrix.os }} = linux
+  report:
+    depends_on: test
+    if: ${{ always() }}
+    run: echo "test ended ${{ tasks.test.status }}"
+  script_report:
+    depends_on: test
+    if: ${{ always() }}
+    script: print(`script sees ${tasks.test.status}`);
+"#,
+    )
+    .args(["--keep-going"])
+    .run();
+    run.code(1)
+        .stdout_has("test ended failure")
+        .stdout_has("script sees failure");
+}
