@@ -945,7 +945,7 @@ tasks:
     script: print(1);
   own:
     run: make
-    shell: zsh
+    shell: /bin/zsh
     timeout: 1h30m
     cwd: /tmp
   shell_task_ignores_isolation_default:
@@ -976,7 +976,7 @@ tasks:
         Some(StdDuration::from_secs(5400))
     );
     assert_eq!(own.cwd, PathBuf::from("/tmp"));
-    assert!(matches!(&own.command, Command::Shell { shell, .. } if &**shell == "zsh"));
+    assert!(matches!(&own.command, Command::Shell { shell, .. } if &**shell == "/bin/zsh"));
 }
 
 #[test]

@@ -22,6 +22,7 @@ use crate::parse::{
     RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawResources, RawSlurm, RawTask,
     RawWorkflow, location_span,
 };
+use crate::template::names::Place;
 use crate::template::{Flavor, Template};
 
 /// One parsed file of a workflow: the main file or an included one.
@@ -965,10 +966,13 @@ impl<'a> Validator<'a> {
                             script.defined,
                         );
                         match self.scripts.compile(self.source(), &stand_in, task) {
-                            Ok(_) => Command::Script {
-                                source: Arc::from(script.value.as_str()),
-                                ast: Arc::new(rhai::AST::empty()),
-                            },
+                            Ok(_) => {
+                                self.check_calls(&stand_in, &stand_in.value, 0, Place::Script);
+                                Command::Script {
+                                    source: Arc::from(script.value.as_str()),
+                                    ast: Arc::new(rhai::AST::empty()),
+                                }
+                            }
                             Err(diagnostic) => {
                                 self.push(diagnostic);
                                 Command::None
@@ -976,7 +980,10 @@ impl<'a> Validator<'a> {
                         }
                     }
                     Some(script) => match self.scripts.compile(self.source(), script, task) {
-                        Ok((source, ast)) => Command::Script { source, ast },
+                        Ok((source, ast)) => {
+                            self.check_calls(script, &script.value, 0, Place::Script);
+                            Command::Script { source, ast }
+                        }
                         Err(diagnostic) => {
                             self.push(diagnostic);
                             Command::None

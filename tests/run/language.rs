@@ -384,3 +384,68 @@ tasks:
         .stdout_has("test ended failure")
         .stdout_has("script sees failure");
 }
+
+/// An expression that reads `path` of the table (`tasks.<name>.status`) in the workflow of
+/// `every_function_and_field_of_the_table_passes_check_and_runs`.
+fn field_expression(path: &str) -> String {
+    path.replace("tasks.<name>", "tasks.dep")
+        .replace("<name>", "name")
+        .replace("<key>", "key")
+        .replace("<NAME>", "HOME")
+}
+
+#[test]
+fn every_function_and_field_of_the_table_passes_check_and_runs() {
+    use engine::template::names::{FIELDS, FUNCTIONS, Place};
+    let mut yaml = String::from(
+        "vars: { name: v }\ntasks:\n  dep:\n    script: result(\"key\", \"value\");\n",
+    );
+    let mut count = 0;
+    let mut task = |yaml: &mut String, place: Place, expression: &str, string: bool| {
+        count += 1;
+        // A field must have a value (a string); a function need only be called.
+        let check = if string {
+            format!("type_of({expression}) == \"string\"")
+        } else {
+            format!("type_of({expression}) != \"\"")
+        };
+        yaml.push_str(&format!(
+            "  t{count}:\n    depends_on: dep\n    matrix: {{ key: [k] }}\n"
+        ));
+        match place {
+            Place::Template => {
+                yaml.push_str(&format!(
+                    "    run: echo \"${{{{ {check} }}}}\" | grep true\n"
+                ));
+            }
+            Place::Condition => {
+                yaml.push_str(&format!("    if: ${{{{ {check} }}}}\n    run: echo ran\n"));
+            }
+            Place::Script => yaml.push_str(&format!(
+                "    script: |\n      if !({check}) {{ throw \"no value\"; }}\n"
+            )),
+        }
+    };
+    for function in FUNCTIONS {
+        for &place in function.places {
+            task(&mut yaml, place, function.example, false);
+        }
+    }
+    for field in FIELDS {
+        for &place in field.places {
+            task(&mut yaml, place, &field_expression(field.path), true);
+        }
+    }
+    let test = Test::new(&yaml).file("in.txt", "input\n");
+    let test = test.default_state_dir();
+    test.engine(&["check", "workflow.yaml"])
+        .code(0)
+        .stdout_has("ok: workflow.yaml");
+    let run = test.run_with(&["--keep-going"]);
+    run.code(0).stderr_lacks("skip");
+    assert_eq!(
+        run.events_of("task_finished").len(),
+        count + 1,
+        "every task ran:\n{yaml}"
+    );
+}
