@@ -14,5 +14,5 @@ pub use slurm::{ExecutorKind, SlurmOptions};
 pub use task::{
     Command, Condition, Isolation, Resources, Task, TaskFiles, TaskId, Templates, shell_words,
 };
-pub use value::Value;
+pub use value::{Number, Value};
 pub use workflow::{Pool, Workflow};

@@ -230,8 +230,8 @@ pub enum RawValue {
     Float(f64),
     /// `true` or `false`.
     Bool(bool),
-    /// A list.
-    List(Vec<RawValue>),
+    /// A list, each item with its place (where a number's text is read from).
+    List(Vec<Spanned<RawValue>>),
 }
 
 impl<'de> Deserialize<'de> for RawValue {

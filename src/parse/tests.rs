@@ -1193,3 +1193,38 @@ fn a_var_named_n_is_a_name_also_when_the_file_has_other_problems() {
         &[at(K::UnknownKey, 5, 5).hint("did you mean `inputs`?")],
     );
 }
+
+#[test]
+fn numbers_keep_the_text_they_were_written_with() {
+    let workflow = valid(
+        "\
+vars: { py: 3.10, big: 1_000, hex: 0x10, plain: 2.5, whole: 7, list: [3.10, x], alias: &a 1e3, again: *a }
+tasks:
+  t:
+    matrix: { python: [3.10, 3.9] }
+    run: echo
+",
+    );
+    let shown: Vec<String> = workflow
+        .vars
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "py=3.10",
+            "big=1_000",
+            "hex=0x10",
+            "plain=2.5",
+            "whole=7",
+            "list=[3.10, x]",
+            "alias=1e3",
+            "again=1e3"
+        ]
+    );
+    assert_eq!(workflow.vars[0].1.type_name(), "a number");
+    assert_eq!(workflow.vars[0].1.to_json(), serde_json::json!(3.1));
+    let names: Vec<&str> = workflow.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["t[python=3.10]", "t[python=3.9]"]);
+}

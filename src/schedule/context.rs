@@ -98,13 +98,17 @@ impl<'a> Templating<'a> {
                 .entry(group.into())
                 .or_insert_with(|| Dynamic::from_map(entry));
         }
-        Context {
+        let mut context = Context {
             vars: self.vars.clone(),
             env,
             matrix,
             tasks,
             status,
-        }
+            texts: Vec::new(),
+        };
+        context.remember_texts("vars", &self.workflow.vars);
+        context.remember_texts("matrix", &task.matrix);
+        context
     }
 
     /// The constants a script of `task` reads: `vars`, `matrix` and, when the script names

@@ -449,3 +449,26 @@ fn every_function_and_field_of_the_table_passes_check_and_runs() {
         "every task ran:\n{yaml}"
     );
 }
+
+#[test]
+fn a_number_is_inserted_as_written_and_compared_as_a_number() {
+    let run = Test::new(
+        r#"
+vars: { py: 3.10 }
+tasks:
+  test:
+    matrix: { python: [3.10, 3.9] }
+    if: ${{ matrix.python < 3.5 }}
+    env: { WANT: "${{ matrix.python }}" }
+    run: echo "python ${{ matrix.python }} env $WANT next ${{ vars.py + 1 }}"
+  script:
+    script: print(`script ${{ vars.py }} is ${type_of(${{ vars.py }})}`);
+"#,
+    )
+    .run();
+    run.code(0)
+        .status("test[python=3.10]", "succeeded")
+        .skipped("test[python=3.9]", "condition_false")
+        .stdout_has("python 3.10 env 3.10 next 4.1")
+        .stdout_has("script 3.10 is f64");
+}
