@@ -137,7 +137,8 @@ pub struct RawTask {
     #[serde(default, deserialize_with = "null_as_empty")]
     #[schemars(with = "String")]
     pub run: Option<Spanned<String>>,
-    /// The shell program for `run`, e.g. `bash`. Default: `sh`.
+    /// The shell for `run` and its options, e.g. `bash` or `bash -eo pipefail`, run as
+    /// `<shell> -c <run>`. Default: `sh`.
     #[schemars(with = "Option<String>")]
     pub shell: Option<Spanned<String>>,
     /// An embedded script in the rhai language. Runs on a thread unless `isolation: process`.
