@@ -63,6 +63,35 @@ impl Value {
         }
     }
 
+    /// How the value may be misread, for a note of `engine check`: a number written
+    /// otherwise than it prints (`3.10` is the number 3.1), or a word that YAML 1.1 read as a
+    /// boolean and YAML 1.2 reads as text (`yes`). `place` names it, like `vars.python`.
+    #[must_use]
+    pub fn misreading(&self, place: &str) -> Option<String> {
+        const OLD_BOOLEANS: &[&str] = &["yes", "no", "on", "off", "y", "n"];
+        match self {
+            Self::Written(number, text) => Some(format!(
+                "`{place}` is the number {} written `{text}`: it is inserted as `{text}`, \
+                 but compares and computes as {0}; quote it (`\"{text}\"`) to make it text",
+                number.value()
+            )),
+            Self::String(text)
+                if OLD_BOOLEANS
+                    .iter()
+                    .any(|word| word.eq_ignore_ascii_case(text)) =>
+            {
+                Some(format!(
+                    "`{place}` is the text `{text}`, not a boolean (YAML 1.2): \
+                     write `true` or `false` for a boolean"
+                ))
+            }
+            Self::List(values) => values
+                .iter()
+                .find_map(|value| value.misreading(&format!("{place}[]"))),
+            _ => None,
+        }
+    }
+
     /// The name of its type, for messages.
     #[must_use]
     pub fn type_name(&self) -> &'static str {
