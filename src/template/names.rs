@@ -154,6 +154,13 @@ const RHAI_KEYWORDS: &[&str] = &[
     "type_of",
 ];
 
+/// Rhai's keywords, which may stand before a `(` without being called: `if (x) { … }`.
+const RHAI_RESERVED: &[&str] = &[
+    "as", "break", "catch", "const", "continue", "do", "else", "export", "false", "fn", "for",
+    "global", "if", "import", "in", "let", "loop", "private", "return", "switch", "this", "throw",
+    "true", "try", "until", "while",
+];
+
 /// The engine function `name`, if it is one.
 #[must_use]
 pub fn function(name: &str) -> Option<&'static Function> {
@@ -213,6 +220,9 @@ pub fn bad_calls(source: &str, place: Place) -> Vec<BadCall> {
             continue;
         }
         let name = text(index);
+        if RHAI_RESERVED.contains(&name) {
+            continue;
+        }
         let problem = match function(name) {
             Some(function) if function.places.contains(&place) || is_rhai_function(name) => None,
             Some(function) => Some((
@@ -528,7 +538,7 @@ mod tests {
 
     #[test]
     fn rhai_functions_methods_and_the_codes_own_functions_are_not_checked() {
-        let script = "fn twice(x) { x * 2 } let f = |y| y; print(twice(parse_int(\"1\")).to_string().len()); f(1);";
+        let script = "fn twice(x) { x * 2 } let f = |y| y; print(twice(parse_int(\"1\")).to_string().len()); f(1); if (f(2) > 1) { return (3); } while (false) {} switch (1) { _ => () }";
         assert_eq!(bad_calls(script, Place::Script), []);
     }
 }
