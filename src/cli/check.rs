@@ -7,6 +7,7 @@ use serde_json::json;
 use super::args::{CheckArgs, CheckFormat};
 use crate::diagnostic::{render_human, render_json};
 use crate::error::EngineError;
+use crate::model::Workflow;
 use crate::validate::load_workflow;
 
 /// Checks every file; prints `ok` lines for valid ones and diagnostics for the rest.
@@ -30,6 +31,7 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
                         "valid": true,
                         "tasks": workflow.tasks.len(),
                         "diagnostics": [],
+                        "notes": misreadings(workflow),
                     }),
                     Err(reports) => json!({
                         "file": path.display().to_string(),
@@ -61,6 +63,9 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
                             path.display(),
                             if count == 1 { "task" } else { "tasks" }
                         ));
+                        for note in misreadings(&workflow) {
+                            out.push_str(&format!("  note: {note}\n"));
+                        }
                     }
                     Err(found) => reports.extend(found),
                 }
@@ -84,4 +89,25 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
             Err(EngineError::AlreadyReported)
         }
     }
+}
+
+/// Notes on values a reader may misread (`python: 3.10` is the number 3.1, `deploy: yes` is
+/// text): they do not make the check fail.
+fn misreadings(workflow: &Workflow) -> Vec<String> {
+    let mut notes: Vec<String> = workflow
+        .vars
+        .iter()
+        .filter_map(|(name, value)| value.misreading(&format!("vars.{name}")))
+        .collect();
+    for task in &workflow.tasks {
+        let name = task.group.as_deref().unwrap_or(&task.name);
+        for (key, value) in &task.matrix {
+            if let Some(note) = value.misreading(&format!("matrix.{key}` of `{name}")) {
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+            }
+        }
+    }
+    notes
 }

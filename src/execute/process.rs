@@ -13,7 +13,7 @@ use super::argv::direct_argv;
 use super::inbox::Doorbell;
 use super::reactor::{Group, Reactor, Watch};
 use super::{Exit, Launch, Message, Results, RunContext, TaskLog, Termination};
-use crate::model::{Command as TaskCommand, Task, TaskId, file_name};
+use crate::model::{Command as TaskCommand, Task, TaskId, file_name, shell_words};
 
 /// The environment variable that gives the `__script` worker its script when templates were
 /// filled in.
@@ -66,8 +66,9 @@ impl ProcessExecutor {
                         command
                     }
                     None => {
-                        let mut command = Command::new(&**shell);
-                        command.arg("-c").arg(&**run);
+                        let mut words = shell_words(shell);
+                        let mut command = Command::new(words.next().unwrap_or("sh"));
+                        command.args(words).arg("-c").arg(&**run);
                         command
                     }
                 }
@@ -258,9 +259,10 @@ fn spawn_error(launch: &Launch, error: &std::io::Error) -> String {
         (Some(program), std::io::ErrorKind::PermissionDenied) => {
             format!("cannot start `{program}`: permission denied (is it executable?)")
         }
-        (None, std::io::ErrorKind::NotFound) => {
-            format!("cannot start: the shell `{shell}` was not found")
-        }
+        (None, std::io::ErrorKind::NotFound) => format!(
+            "cannot start: the shell `{}` was not found",
+            shell_words(shell).next().unwrap_or("sh")
+        ),
         _ => format!("cannot start: {error}"),
     }
 }

@@ -13,6 +13,8 @@ pub use duration::{Duration, DurationError};
 pub use file_name::file_name;
 pub use memory::{Memory, MemoryError};
 pub use slurm::{ExecutorKind, SlurmOptions};
-pub use task::{Command, Condition, Isolation, Resources, Task, TaskFiles, TaskId, Templates};
-pub use value::Value;
+pub use task::{
+    Command, Condition, Isolation, Resources, Task, TaskFiles, TaskId, Templates, shell_words,
+};
+pub use value::{Number, Value};
 pub use workflow::{Pool, Workflow};

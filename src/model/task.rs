@@ -55,7 +55,8 @@ pub enum Command {
     Shell {
         /// The command line.
         run: Arc<str>,
-        /// The shell program, `sh` unless the task says otherwise.
+        /// The shell, `sh` unless the task says otherwise: a program and its options, split
+        /// into words by [`shell_words`] (`bash -eo pipefail`).
         shell: Arc<str>,
     },
     /// An embedded rhai script.
@@ -65,6 +66,13 @@ pub enum Command {
         /// The script, compiled once during validation.
         ast: Arc<rhai::AST>,
     },
+}
+
+/// The words of a `shell` setting, program first: split at whitespace, no quoting
+/// (`bash -eo pipefail` is `bash`, `-eo`, `pipefail`). Validation refuses a shell without
+/// words, and every executor runs `<words...> -c <run>`.
+pub fn shell_words(shell: &str) -> impl Iterator<Item = &str> {
+    shell.split_whitespace()
 }
 
 impl Command {

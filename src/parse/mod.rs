@@ -23,8 +23,16 @@ use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span};
 /// The deepest nesting of lists and mappings the parser accepts.
 const MAX_DEPTH: usize = 48;
 
-/// Parser options: budgets raised for workflows of a few hundred thousand tasks, while alias
-/// bombs and deep nesting are still refused early.
+/// How many events (scalars, starts and ends of lists and mappings) all aliases and merge
+/// keys together may expand to: what an alias bomb grows, while 10,000 tasks merging a small
+/// anchor (`<<: *defaults`) stay well within it.
+const MAX_REPLAYED_EVENTS: usize = 1_000_000;
+
+/// Parser options: YAML 1.2's core schema (only `true` and `false` are booleans; `yes`, `no`,
+/// `on`, `off`, `y` and `n` are strings), budgets raised for workflows of a few hundred
+/// thousand tasks, while alias bombs and deep nesting are still refused early. Aliases are
+/// limited by what they expand to, not by how many there are: a merge key in every task is
+/// one alias per task.
 pub(crate) fn parser_options() -> Options {
     let mut budget = Budget::default();
     budget.max_nodes = 20_000_000;
@@ -32,12 +40,15 @@ pub(crate) fn parser_options() -> Options {
     budget.max_total_scalar_bytes = 512 * 1024 * 1024;
     budget.max_reader_input_bytes = Some(512 * 1024 * 1024);
     budget.max_depth = MAX_DEPTH;
-    budget.max_aliases = 10_000;
-    budget.max_anchors = 10_000;
+    budget.max_aliases = 1_000_000;
+    budget.max_anchors = 1_000_000;
+    budget.max_merge_keys = 1_000_000;
+    budget.enforce_alias_anchor_ratio = false;
     budget.max_recorded_anchor_events = 200_000;
     let mut options = serde_saphyr::options! { with_snippet: false };
+    options.strict_booleans = true;
     options.budget = Some(budget);
-    options.alias_limits.max_total_replayed_events = 200_000;
+    options.alias_limits.max_total_replayed_events = MAX_REPLAYED_EVENTS;
     options
 }
 
@@ -100,12 +111,10 @@ fn distinct_words<'k>(keys: impl ExactSizeIterator<Item = &'k Spanned<String>>) 
 }
 
 /// Whether `text`, written as a plain YAML scalar, is read as that string: a letter or `_`,
-/// then letters, digits, `_`, `-` and `.`, and not a word YAML may read as null, a boolean or
-/// a number.
+/// then letters, digits, `_`, `-` and `.`, and not a word YAML 1.2's core schema reads as
+/// null, a boolean or a number.
 fn is_plain_word(text: &str) -> bool {
-    const NOT_STRINGS: &[&str] = &[
-        "null", "true", "false", "yes", "no", "on", "off", "y", "n", "inf", "nan", "infinity",
-    ];
+    const NOT_STRINGS: &[&str] = &["null", "true", "false", "inf", "nan", "infinity"];
     text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && text
             .bytes()

@@ -137,7 +137,8 @@ pub struct RawTask {
     #[serde(default, deserialize_with = "null_as_empty")]
     #[schemars(with = "String")]
     pub run: Option<Spanned<String>>,
-    /// The shell program for `run`, e.g. `bash`. Default: `sh`.
+    /// The shell for `run` and its options, e.g. `bash` or `bash -eo pipefail`, run as
+    /// `<shell> -c <run>`. Default: `sh`.
     #[schemars(with = "Option<String>")]
     pub shell: Option<Spanned<String>>,
     /// An embedded script in the rhai language. Runs on a thread unless `isolation: process`.
@@ -230,8 +231,8 @@ pub enum RawValue {
     Float(f64),
     /// `true` or `false`.
     Bool(bool),
-    /// A list.
-    List(Vec<RawValue>),
+    /// A list, each item with its place (where a number's text is read from).
+    List(Vec<Spanned<RawValue>>),
 }
 
 impl<'de> Deserialize<'de> for RawValue {

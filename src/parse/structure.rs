@@ -40,6 +40,38 @@ pub fn check_structure(root: &Node, schema: &Value) -> Vec<Diagnostic> {
     checker.found
 }
 
+/// Keys of other tools' formats (Taskfile, GitHub Actions, Make-like runners) and the key of
+/// this format that means the same, checked before the closest spelling: `sources` is closer
+/// to `resources` in spelling but means `inputs`.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("sources", "inputs"),
+    ("source", "inputs"),
+    ("generates", "outputs"),
+    ("targets", "outputs"),
+    ("cmds", "run"),
+    ("cmd", "run"),
+    ("command", "run"),
+    ("commands", "run"),
+    ("dir", "cwd"),
+    ("working-directory", "cwd"),
+    ("working_directory", "cwd"),
+    ("workdir", "cwd"),
+    ("needs", "depends_on"),
+    ("deps", "depends_on"),
+    ("depends", "depends_on"),
+    ("after", "depends_on"),
+    ("timeout-minutes", "timeout"),
+    ("when", "if"),
+];
+
+/// The key of this format that another tool's `name` means, if it is a known synonym.
+fn synonym_of(name: &str) -> Option<&'static str> {
+    SYNONYMS
+        .iter()
+        .find(|(other, _)| other.eq_ignore_ascii_case(name))
+        .map(|&(_, key)| key)
+}
+
 struct Checker<'s> {
     root: &'s Value,
     found: Vec<Diagnostic>,
@@ -318,7 +350,12 @@ impl<'s> Checker<'s> {
         let known: Vec<&str> = properties
             .map(|props| props.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        let hint = suggest(name, known.iter().copied()).unwrap_or_else(|| {
+        let synonym = synonym_of(name).filter(|key| known.contains(key));
+        let hint = synonym.map_or_else(
+            || suggest(name, known.iter().copied()),
+            |key| Some(format!("did you mean `{key}`?")),
+        );
+        let hint = hint.unwrap_or_else(|| {
             let listed = known
                 .iter()
                 .map(|k| format!("`{k}`"))

@@ -958,7 +958,7 @@ tasks:
     script: print(1);
   own:
     run: make
-    shell: zsh
+    shell: /bin/zsh
     timeout: 1h30m
     cwd: /tmp
   shell_task_ignores_isolation_default:
@@ -989,7 +989,7 @@ tasks:
         Some(StdDuration::from_secs(5400))
     );
     assert_eq!(own.cwd, PathBuf::from("/tmp"));
-    assert!(matches!(&own.command, Command::Shell { shell, .. } if &**shell == "zsh"));
+    assert!(matches!(&own.command, Command::Shell { shell, .. } if &**shell == "/bin/zsh"));
 }
 
 #[test]
@@ -1121,4 +1121,123 @@ fn the_example_workflows_are_valid() {
         }
     }
     assert!(checked >= 1, "no workflows found in {}", dir.display());
+}
+
+#[test]
+fn only_true_and_false_are_booleans() {
+    use crate::model::Value;
+    let workflow = valid(
+        "\
+vars: { answer: no, country: NO, n: 1, flag: on, yes_: y, t: True, f: FALSE }
+tasks:
+  grid:
+    matrix: { a: [1], b: [x, y] }
+    run: echo
+",
+    );
+    let vars: Vec<(&str, &Value)> = workflow.vars.iter().map(|(n, v)| (n.as_str(), v)).collect();
+    assert_eq!(
+        vars,
+        [
+            ("answer", &Value::String("no".into())),
+            ("country", &Value::String("NO".into())),
+            ("n", &Value::Integer(1)),
+            ("flag", &Value::String("on".into())),
+            ("yes_", &Value::String("y".into())),
+            ("t", &Value::Bool(true)),
+            ("f", &Value::Bool(false)),
+        ]
+    );
+    let names: Vec<&str> = workflow.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["grid[a=1,b=x]", "grid[a=1,b=y]"]);
+}
+
+#[test]
+fn yes_is_not_a_boolean_field_value() {
+    check_row(
+        "allow_failure: yes",
+        "tasks:\n  a:\n    run: echo\n    allow_failure: yes\n",
+        &[at(K::WrongType, 4, 20).text("yes")],
+    );
+}
+
+/// `count` tasks that each merge the anchor `a`: the defaults, a small mapping of three keys.
+fn merged_tasks(count: usize) -> String {
+    let mut text = String::from("defaults: &a { timeout: 1m, retries: 1, cwd: . }\ntasks:\n");
+    for index in 0..count {
+        text.push_str(&format!("  t{index}: {{ <<: *a, run: echo }}\n"));
+    }
+    text
+}
+
+#[test]
+fn ten_thousand_merges_of_a_small_anchor_load() {
+    let source = source(&merged_tasks(10_000));
+    let raw = crate::parse::parse_workflow(&source).expect("parses");
+    assert_eq!(raw.tasks.value.len(), 10_000);
+    let (_, last) = raw.tasks.value.last().expect("a task");
+    let last = last.value.as_ref().expect("a task body");
+    assert_eq!(last.retries.as_ref().map(|r| r.value), Some(1));
+}
+
+#[test]
+fn keys_of_other_tools_suggest_the_key_that_means_the_same() {
+    for (key, hint) in [
+        ("sources", "did you mean `inputs`?"),
+        ("generates", "did you mean `outputs`?"),
+        ("cmds", "did you mean `run`?"),
+        ("cmd", "did you mean `run`?"),
+        ("command", "did you mean `run`?"),
+        ("dir", "did you mean `cwd`?"),
+        ("working-directory", "did you mean `cwd`?"),
+        ("needs", "did you mean `depends_on`?"),
+        ("deps", "did you mean `depends_on`?"),
+    ] {
+        let yaml = format!("tasks:\n  a:\n    run: echo\n    {key}: x\n");
+        check_row(key, &yaml, &[at(K::UnknownKey, 4, 5).text(key).hint(hint)]);
+    }
+}
+
+#[test]
+fn a_var_named_n_is_a_name_also_when_the_file_has_other_problems() {
+    check_row(
+        "var n and an unknown key",
+        "vars: { n: 1, y: 2 }\ntasks:\n  a:\n    run: echo\n    sources: [x]\n",
+        &[at(K::UnknownKey, 5, 5).hint("did you mean `inputs`?")],
+    );
+}
+
+#[test]
+fn numbers_keep_the_text_they_were_written_with() {
+    let workflow = valid(
+        "\
+vars: { py: 3.10, big: 1_000, hex: 0x10, plain: 2.5, whole: 7, list: [3.10, x], alias: &a 1e3, again: *a }
+tasks:
+  t:
+    matrix: { python: [3.10, 3.9] }
+    run: echo
+",
+    );
+    let shown: Vec<String> = workflow
+        .vars
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "py=3.10",
+            "big=1_000",
+            "hex=0x10",
+            "plain=2.5",
+            "whole=7",
+            "list=[3.10, x]",
+            "alias=1e3",
+            "again=1e3"
+        ]
+    );
+    assert_eq!(workflow.vars[0].1.type_name(), "a number");
+    assert_eq!(workflow.vars[0].1.to_json(), serde_json::json!(3.1));
+    let names: Vec<&str> = workflow.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["t[python=3.10]", "t[python=3.9]"]);
 }

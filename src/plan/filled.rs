@@ -55,7 +55,7 @@ impl<'a> Filler<'a> {
         for (name, value) in task.env.iter() {
             env.insert(name.as_str().into(), value.clone().into());
         }
-        let context = Context {
+        let mut context = Context {
             vars: vars.clone(),
             env,
             matrix: task
@@ -65,6 +65,8 @@ impl<'a> Filler<'a> {
                 .collect(),
             ..Context::default()
         };
+        context.remember_texts("vars", &self.workflow.vars);
+        context.remember_texts("matrix", &task.matrix);
         let mut out = String::new();
         for part in &template.parts {
             match part {

@@ -16,6 +16,7 @@ use crate::execute::Launch;
 use crate::model::{TaskId, Workflow};
 use crate::plan::Graph;
 use crate::schedule::{Outcome, Templating, reads_constants};
+use crate::template::DependencyStatus;
 
 /// What a run would do with a task now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,7 +134,7 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
         // Filled in as the run fills it in, so that the fingerprints agree.
         let constants = reads_constants(spec);
         let launch = if spec.templates.is_some() || constants {
-            templating.launch(spec, &outcomes, 1)
+            templating.launch(spec, &outcomes, 1, DependencyStatus::SUCCEEDED)
         } else {
             Ok(Launch::of(spec, 1))
         };

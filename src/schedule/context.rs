@@ -64,10 +64,19 @@ impl<'a> Templating<'a> {
         }
         let matrix = matrix_of(task);
         let mut tasks = Map::new();
+        // A matrix task's name as written (`test`) stands for all its combinations: its
+        // status is theirs taken together.
+        let mut groups: Vec<(&str, &'static str)> = Vec::new();
         for ancestor in ancestors(self.graph, task.id) {
             let Some(outcome) = &outcomes[ancestor.index()] else {
                 continue;
             };
+            if let Some(group) = &self.workflow.task(ancestor).group {
+                match groups.iter_mut().find(|(name, _)| *name == &**group) {
+                    Some((_, status)) => *status = group_status(status, outcome.status),
+                    None => groups.push((group, outcome.status)),
+                }
+            }
             let results: Map = outcome
                 .results
                 .iter()
@@ -81,13 +90,25 @@ impl<'a> Templating<'a> {
                 Dynamic::from_map(entry),
             );
         }
-        Context {
+        for (group, status) in groups {
+            let mut entry = Map::new();
+            entry.insert("status".into(), status.into());
+            entry.insert("results".into(), Dynamic::from_map(Map::new()));
+            tasks
+                .entry(group.into())
+                .or_insert_with(|| Dynamic::from_map(entry));
+        }
+        let mut context = Context {
             vars: self.vars.clone(),
             env,
             matrix,
             tasks,
             status,
-        }
+            texts: Vec::new(),
+        };
+        context.remember_texts("vars", &self.workflow.vars);
+        context.remember_texts("matrix", &task.matrix);
+        context
     }
 
     /// The constants a script of `task` reads: `vars`, `matrix` and, when the script names
@@ -134,7 +155,8 @@ impl<'a> Templating<'a> {
             .map_err(|error| format!("cannot evaluate `if: {}`: {error}", condition.text))
     }
 
-    /// The task's launch with its templates filled in.
+    /// The task's launch with its templates filled in; `status` (how its dependencies
+    /// ended) answers `success()` and `failure()`, as in its `if`.
     ///
     /// # Errors
     /// Why a template could not be filled in.
@@ -143,14 +165,11 @@ impl<'a> Templating<'a> {
         task: &Task,
         outcomes: &[Option<Outcome>],
         attempt: u32,
+        status: DependencyStatus,
     ) -> Result<Launch, String> {
         let mut launch = Launch::of(task, attempt);
         let Some(templates) = &task.templates else {
             return Ok(launch);
-        };
-        let status = DependencyStatus {
-            all_succeeded: true,
-            any_failed: false,
         };
         let context = self.context(task, outcomes, status);
         let render = |template| {
@@ -211,6 +230,19 @@ impl<'a> Templating<'a> {
                 .join(render(template)?);
         }
         Ok(launch)
+    }
+}
+
+/// The status of a matrix task's combinations together, from the status so far and one
+/// more: `failure` if any failed, then `cancelled`, `success` if any succeeded (the others
+/// being skipped), `skipped` when all were.
+fn group_status(so_far: &'static str, next: &'static str) -> &'static str {
+    const ORDER: [&str; 4] = ["failure", "cancelled", "success", "skipped"];
+    let rank = |status: &str| ORDER.iter().position(|known| *known == status);
+    match (rank(so_far), rank(next)) {
+        (Some(a), Some(b)) if b < a => next,
+        (None, _) => next,
+        _ => so_far,
     }
 }
 

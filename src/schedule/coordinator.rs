@@ -329,10 +329,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             return;
         }
         if let Some(condition) = &spec.condition {
-            let status = DependencyStatus {
-                all_succeeded: blocker.is_none(),
-                any_failed: blocker.is_some(),
-            };
+            let status = self.dependency_status(task);
             let (workflow, graph) = (self.workflow, self.graph);
             let templating = self
                 .templating
@@ -635,19 +632,35 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         }
     }
 
+    /// How the dependencies of `task` ended, for `success()` and `failure()`: the same answer
+    /// in its `if` and in its templates.
+    fn dependency_status(&self, task: TaskId) -> DependencyStatus {
+        let blocked = self
+            .workflow
+            .task(task)
+            .depends_on
+            .iter()
+            .any(|dep| !self.satisfied[dep.index()]);
+        DependencyStatus {
+            all_succeeded: !blocked,
+            any_failed: blocked,
+        }
+    }
+
     /// The launch of a task's attempt, its templates filled in.
     fn launch(&mut self, task: TaskId, attempt: u32) -> Result<Launch, String> {
         let spec = self.workflow.task(task);
         if spec.templates.is_none() && !reads_constants(spec) {
             return Ok(Launch::of(spec, attempt));
         }
+        let status = self.dependency_status(task);
         let (workflow, graph) = (self.workflow, self.graph);
         let templating = self
             .templating
             .get_or_insert_with(|| Templating::new(workflow, graph));
         let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
         templating
-            .launch(spec, outcomes, attempt)
+            .launch(spec, outcomes, attempt, status)
             .map(|mut launch| {
                 if reads_constants(spec) {
                     launch.constants = Some(Arc::new(templating.constants(spec, outcomes)));

@@ -9,7 +9,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use super::lex::{TokenKind, tokenize};
 use super::parse::{Expr, Part, Template};
-use super::quote::HereDocEnd;
+use super::quote::{HereDocEnd, QuoteContext};
 use super::value::{Raw, insert, no_value, raw, text_of};
 
 /// The operations one expression may take, so that a template cannot hang the engine.
@@ -33,6 +33,14 @@ pub struct DependencyStatus {
     pub any_failed: bool,
 }
 
+impl DependencyStatus {
+    /// Every dependency succeeded (or there are none).
+    pub const SUCCEEDED: Self = Self {
+        all_succeeded: true,
+        any_failed: false,
+    };
+}
+
 /// The values an expression can read.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
@@ -46,6 +54,52 @@ pub struct Context {
     pub tasks: Map,
     /// For `success()` and `failure()`.
     pub status: DependencyStatus,
+    /// `vars.x` and `matrix.k` that are numbers written otherwise than they print (`3.10`),
+    /// with their text: what `${{ vars.x }}` inserts as text.
+    pub texts: Vec<(String, String)>,
+}
+
+impl Context {
+    /// Remembers the text of each number among `values` (`root`'s) that was written otherwise
+    /// than it prints, like `python: 3.10`.
+    pub fn remember_texts<'v>(
+        &mut self,
+        root: &str,
+        values: impl IntoIterator<Item = &'v (String, crate::model::Value)>,
+    ) {
+        for (name, value) in values {
+            if let Some(text) = value.written() {
+                self.texts.push((format!("{root}.{name}"), text.to_owned()));
+            }
+        }
+    }
+
+    /// The text of the expression when it only reads a number written otherwise than it
+    /// prints (`${{ matrix.python }}` for `python: 3.10`).
+    fn written_text(&self, expr: &Expr) -> Option<&str> {
+        if self.texts.is_empty() {
+            return None;
+        }
+        let tokens = tokenize(&expr.source);
+        let [root, dot, name] = tokens.as_slice() else {
+            return None;
+        };
+        if root.kind != TokenKind::Ident
+            || dot.kind != TokenKind::Dot
+            || name.kind != TokenKind::Ident
+        {
+            return None;
+        }
+        let path = format!(
+            "{}.{}",
+            &expr.source[root.span.clone()],
+            &expr.source[name.span.clone()]
+        );
+        self.texts
+            .iter()
+            .find(|(known, _)| *known == path)
+            .map(|(_, text)| text.as_str())
+    }
 }
 
 /// An expression that could not be evaluated or inserted.
@@ -171,7 +225,16 @@ impl Evaluator {
             match part {
                 Part::Text(text) => out.push_str(text),
                 Part::Expr(expr) => {
-                    let value = self.eval(expr, ctx)?;
+                    // A number read alone is inserted as written, except where it must stay a
+                    // number: in script code and in shell arithmetic.
+                    let as_text = !matches!(
+                        expr.quoting.context,
+                        QuoteContext::ScriptCode | QuoteContext::ShellArithmetic
+                    );
+                    let value = match ctx.written_text(expr).filter(|_| as_text) {
+                        Some(text) => Dynamic::from(text.to_owned()),
+                        None => self.eval(expr, ctx)?,
+                    };
                     let start = out.len();
                     insert(&mut out, &value, &expr.quoting)
                         .map_err(|message| RenderError::new(expr, message))?;

@@ -7,6 +7,7 @@ mod eval;
 mod heredoc;
 mod lex;
 mod mask;
+pub mod names;
 mod parse;
 mod quote;
 mod refs;

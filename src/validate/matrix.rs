@@ -60,7 +60,7 @@ impl Validator<'_> {
             }
             let mut axis = Vec::with_capacity(values.value.len());
             for value in &values.value {
-                match value_of(&value.value) {
+                match value_of(self.source(), value) {
                     Some(Value::List(_)) | None => {
                         valid = false;
                         self.push(

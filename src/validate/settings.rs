@@ -5,9 +5,9 @@ use serde_saphyr::Spanned;
 use super::matrix::is_identifier;
 use super::names::is_env_name;
 use super::validator::Validator;
-use crate::diagnostic::{Diagnostic, DiagnosticKind};
-use crate::model::{Pool, Value};
-use crate::parse::{RawPools, RawValue, RawVars};
+use crate::diagnostic::{Diagnostic, DiagnosticKind, Source};
+use crate::model::{Number, Pool, Value};
+use crate::parse::{RawPools, RawValue, RawVars, location_span};
 
 impl Validator<'_> {
     /// Adds a file's `vars` to `vars`; a name already defined (in another file) is an error.
@@ -36,7 +36,7 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            match value_of(&value.value) {
+            match value_of(self.source(), value) {
                 Some(converted) => vars.push((name.value.clone(), converted)),
                 None => self.push(
                     Diagnostic::error(
@@ -140,19 +140,27 @@ impl Validator<'_> {
     }
 }
 
-/// A `vars` or matrix value in the model; `None` for a list of lists.
-pub(super) fn value_of(raw: &RawValue) -> Option<Value> {
-    Some(match raw {
+/// A `vars` or matrix value in the model; `None` for a list of lists. A number keeps the text
+/// it was written with in `source` (where an alias's anchor is) when it prints otherwise.
+pub(super) fn value_of(source: &Source, raw: &Spanned<RawValue>) -> Option<Value> {
+    let text = || {
+        let span = location_span(source, raw.defined);
+        source
+            .text()
+            .get(span.offset..span.offset + span.len)
+            .unwrap_or("")
+    };
+    Some(match &raw.value {
         RawValue::String(text) => Value::String(text.clone()),
-        RawValue::Integer(number) => Value::Integer(*number),
-        RawValue::Float(number) => Value::Float(*number),
+        RawValue::Integer(number) => Value::number(Number::Integer(*number), text()),
+        RawValue::Float(number) => Value::number(Number::Float(*number), text()),
         RawValue::Bool(value) => Value::Bool(*value),
         RawValue::List(values) => Value::List(
             values
                 .iter()
-                .map(|value| match value {
+                .map(|value| match value.value {
                     RawValue::List(_) => None,
-                    scalar => value_of(scalar),
+                    _ => value_of(source, value),
                 })
                 .collect::<Option<Vec<_>>>()?,
         ),
@@ -190,10 +198,14 @@ pub fn override_var(
     };
     let value = match &slot.1 {
         Value::String(_) => Value::String(text.to_owned()),
-        Value::Integer(_) => {
-            Value::Integer(text.trim().parse().map_err(|_| wrong("a whole number"))?)
-        }
-        Value::Float(_) => Value::Float(text.trim().parse().map_err(|_| wrong("a number"))?),
+        Value::Integer(_) | Value::Written(Number::Integer(_), _) => Value::number(
+            Number::Integer(text.trim().parse().map_err(|_| wrong("a whole number"))?),
+            text,
+        ),
+        Value::Float(_) | Value::Written(Number::Float(_), _) => Value::number(
+            Number::Float(text.trim().parse().map_err(|_| wrong("a number"))?),
+            text,
+        ),
         Value::Bool(_) => Value::Bool(match text.trim() {
             "true" => true,
             "false" => false,

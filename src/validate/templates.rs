@@ -12,6 +12,7 @@ use crate::diagnostic::{Diagnostic, DiagnosticKind, Span, suggest};
 use crate::model::{Condition, TaskFiles, Templates, Value};
 use crate::parse::RawTask;
 use crate::parse::location_span;
+use crate::template::names::{self, Place};
 use crate::template::{self, Expr, Flavor, Part, Reference, Root, Template, TemplateError};
 
 /// A reference to another task's results or status, checked once the graph is known.
@@ -53,6 +54,7 @@ impl Validator<'_> {
                 for part in &parsed.parts {
                     if let Part::Expr(expr) = part {
                         self.check_references(value, expr, uses);
+                        self.check_calls(value, &expr.source, expr.span.start, Place::Template);
                     }
                 }
                 Some(parsed)
@@ -170,6 +172,7 @@ impl Validator<'_> {
         match template::parse_condition(&text.value) {
             Ok(expr) => {
                 self.check_references(text, &expr, uses);
+                self.check_calls(text, &expr.source, expr.span.start, Place::Condition);
                 Some(Arc::new(Condition {
                     text: expr.source.clone(),
                     checks_status: template::uses_status_function(&expr),
@@ -180,6 +183,25 @@ impl Validator<'_> {
                 self.template_errors(text, &errors);
                 None
             }
+        }
+    }
+
+    /// Refuses calls in `code` (at byte `offset` of `value`'s text) of functions that do not
+    /// exist at `place`, by the one table the run time also follows.
+    pub(super) fn check_calls(
+        &mut self,
+        value: &Spanned<String>,
+        code: &str,
+        offset: usize,
+        place: Place,
+    ) {
+        for call in names::bad_calls(code, place) {
+            let span = self.text_span(value, &(offset + call.span.start..offset + call.span.end));
+            self.push(
+                Diagnostic::error(DiagnosticKind::UnknownReference, call.message)
+                    .at(span, Some("not callable here".into()))
+                    .hint(call.hint),
+            );
         }
     }
 

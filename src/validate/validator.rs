@@ -16,12 +16,13 @@ use super::templates::{TaskReference, Uses};
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span, suggest};
 use crate::model::{
     Command, Duration, DurationError, ExecutorKind, Isolation, Memory, MemoryError, Pool,
-    Resources, SlurmOptions, Task, TaskId, Value, Workflow,
+    Resources, SlurmOptions, Task, TaskId, Value, Workflow, shell_words,
 };
 use crate::parse::{
     RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawResources, RawSlurm, RawTask,
     RawWorkflow, location_span,
 };
+use crate::template::names::Place;
 use crate::template::{Flavor, Template};
 
 /// One parsed file of a workflow: the main file or an included one.
@@ -349,6 +350,15 @@ impl<'a> Validator<'a> {
             None => inherited_or(|d| Some(d.retry_delay)),
         };
         let base = inherited.as_ref();
+        let executor = own
+            .executor
+            .as_ref()
+            .or(raw.executor.as_ref())
+            .map(|executor| executor_of(executor.value))
+            .or_else(|| base.map(|d| d.executor));
+        if let Some(shell) = &own.shell {
+            self.check_shell(shell, executor == Some(ExecutorKind::Slurm));
+        }
         Defaults {
             isolation: own
                 .isolation
@@ -585,6 +595,9 @@ impl<'a> Validator<'a> {
             .executor
             .as_ref()
             .map_or(defaults.executor, |executor| executor_of(executor.value));
+        if let Some(shell) = raw.shell.as_ref().filter(|_| raw.run.is_some()) {
+            self.check_shell(shell, executor == ExecutorKind::Slurm);
+        }
         let template = Task {
             id: TaskId(entry.first),
             name: task_name.to_owned(),
@@ -749,6 +762,31 @@ impl<'a> Validator<'a> {
             self.push(diagnostic);
         }
         options
+    }
+
+    /// A `shell`: a program and its options (`bash -eo pipefail`), the program found now the
+    /// way a local run finds it (on `PATH`, unless it names a path). A Slurm task's shell is
+    /// looked up on the cluster's nodes, not here.
+    fn check_shell(&mut self, shell: &Spanned<String>, on_slurm: bool) {
+        let Some(program) = shell_words(&shell.value).next() else {
+            self.push(
+                Diagnostic::error(DiagnosticKind::InvalidCommand, "the `shell` is empty")
+                    .at(self.span(shell), Some("no program".into()))
+                    .hint("name a shell program and its options, like `shell: bash -eo pipefail`, or remove `shell` to use `sh`"),
+            );
+            return;
+        };
+        if on_slurm || program.contains('/') || program_on_path(program) {
+            return;
+        }
+        self.push(
+            Diagnostic::error(
+                DiagnosticKind::InvalidCommand,
+                format!("the shell program `{program}` is not on `PATH`"),
+            )
+            .at(self.span(shell), Some("not found".into()))
+            .hint("install it, or name it by its path (`shell: /usr/local/bin/bash -e`); the words after the program are its options"),
+        );
     }
 
     /// A thread task runs inside the engine: its own `executor: slurm` or `slurm` options
@@ -928,10 +966,13 @@ impl<'a> Validator<'a> {
                             script.defined,
                         );
                         match self.scripts.compile(self.source(), &stand_in, task) {
-                            Ok(_) => Command::Script {
-                                source: Arc::from(script.value.as_str()),
-                                ast: Arc::new(rhai::AST::empty()),
-                            },
+                            Ok(_) => {
+                                self.check_calls(&stand_in, &stand_in.value, 0, Place::Script);
+                                Command::Script {
+                                    source: Arc::from(script.value.as_str()),
+                                    ast: Arc::new(rhai::AST::empty()),
+                                }
+                            }
                             Err(diagnostic) => {
                                 self.push(diagnostic);
                                 Command::None
@@ -939,7 +980,10 @@ impl<'a> Validator<'a> {
                         }
                     }
                     Some(script) => match self.scripts.compile(self.source(), script, task) {
-                        Ok((source, ast)) => Command::Script { source, ast },
+                        Ok((source, ast)) => {
+                            self.check_calls(script, &script.value, 0, Place::Script);
+                            Command::Script { source, ast }
+                        }
                         Err(diagnostic) => {
                             self.push(diagnostic);
                             Command::None
@@ -1059,6 +1103,18 @@ fn merge_one(env: &mut Vec<(String, String)>, name: String, value: String) -> us
             env.len() - 1
         }
     }
+}
+
+/// Whether `program` is an executable file in a directory of `PATH`, as `execvp` finds it.
+fn program_on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program))
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    })
 }
 
 fn executor_of(raw: RawExecutor) -> ExecutorKind {

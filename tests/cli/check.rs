@@ -186,3 +186,16 @@ fn the_example_workflows_pass() {
     assert!(out.stdout.lines().all(|line| line.starts_with("ok: ")));
     assert!(out.stdout.contains("ok: workflows/seed.yaml (3 tasks)"));
 }
+
+#[test]
+fn values_that_read_otherwise_than_they_look_get_a_note_and_still_pass() {
+    Test::new()
+        .workflow("vars: { py: 3.10, deploy: yes }\ntasks:\n  t:\n    matrix: { python: [3.10, 3.9] }\n    run: echo\n")
+        .args(["check", WORKFLOW])
+        .stdout_has("ok: workflow.yaml (2 tasks)\n")
+        .stdout_has("note: `vars.py` is the number 3.1 written `3.10`")
+        .stdout_has("note: `vars.deploy` is the text `yes`, not a boolean")
+        .stdout_has("note: `matrix.python` of `t` is the number 3.1 written `3.10`")
+        .stderr("")
+        .run();
+}

@@ -291,3 +291,30 @@ fn files_passed_along_dependencies_globs_and_templates_are_fine() {
         .stdout("ok: workflow.yaml (8 tasks)\n")
         .run();
 }
+
+#[test]
+fn a_shell_program_that_is_not_on_path_is_refused_at_its_place() {
+    Test::new()
+        .workflow("tasks:\n  a:\n    shell: no-such-shell-here -e\n    run: echo hi | cat\n")
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("the shell program `no-such-shell-here` is not on `PATH`")
+        .stderr_has("workflow.yaml:3:12")
+        .run();
+}
+
+#[test]
+fn a_function_that_does_not_exist_where_it_is_called_is_refused_at_its_place() {
+    Test::new()
+        .workflow(
+            "tasks:\n  a:\n    run: echo\n  b:\n    depends_on: a\n    if: ${{ cancelled() }}\n    run: echo ${{ failure() }}\n  c:\n    script: print(success());\n",
+        )
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("unknown function `cancelled()` in an `if` condition")
+        .stderr_has("workflow.yaml:6:13")
+        .stderr_has("`success()` cannot be called in a script")
+        .stderr_has("workflow.yaml:9:19")
+        .stderr_has("error: 2 problems")
+        .run();
+}

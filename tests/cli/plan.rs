@@ -173,3 +173,13 @@ fn an_invalid_workflow_is_not_planned() {
         .stderr_has("error: the workflow is invalid (1 problem); nothing was run")
         .run();
 }
+
+#[test]
+fn a_number_shows_as_written_in_names_and_commands() {
+    Test::new()
+        .workflow("vars: { py: 3.10 }\ntasks:\n  t:\n    matrix: { python: [3.10] }\n    run: echo ${{ matrix.python }} ${{ vars.py }}\n")
+        .args(["plan", WORKFLOW])
+        .stdout_has("t[python=3.10]")
+        .stdout_has("$ echo 3.10 3.10")
+        .run();
+}

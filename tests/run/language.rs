@@ -337,3 +337,138 @@ tasks:
         .stderr_has("-j 4");
     assert!(!test.path("ran").exists());
 }
+
+#[test]
+fn success_and_failure_in_a_command_answer_as_in_the_tasks_if() {
+    let run = Test::new(
+        r#"
+tasks:
+  build:
+    run: exit 1
+  report:
+    depends_on: build
+    if: ${{ always() }}
+    run: echo "if-less says failure=${{ failure() }} success=${{ success() }}"
+  fine:
+    run: echo "alone says failure=${{ failure() }} success=${{ success() }}"
+"#,
+    )
+    .args(["--keep-going"])
+    .run();
+    run.code(1)
+        .stdout_has("if-less says failure=true success=false")
+        .stdout_has("alone says failure=false success=true");
+}
+
+#[test]
+fn the_status_of_a_matrix_task_is_its_combinations_together() {
+    let run = Test::new(
+        r#"
+tasks:
+  test:
+    matrix: { os: [linux, mac] }
+    run: test ${{ matrix.os }} = linux
+  report:
+    depends_on: test
+    if: ${{ always() }}
+    run: echo "test ended ${{ tasks.test.status }}"
+  script_report:
+    depends_on: test
+    if: ${{ always() }}
+    script: print(`script sees ${tasks.test.status}`);
+"#,
+    )
+    .args(["--keep-going"])
+    .run();
+    run.code(1)
+        .stdout_has("test ended failure")
+        .stdout_has("script sees failure");
+}
+
+/// An expression that reads `path` of the table (`tasks.<name>.status`) in the workflow of
+/// `every_function_and_field_of_the_table_passes_check_and_runs`.
+fn field_expression(path: &str) -> String {
+    path.replace("tasks.<name>", "tasks.dep")
+        .replace("<name>", "name")
+        .replace("<key>", "key")
+        .replace("<NAME>", "HOME")
+}
+
+#[test]
+fn every_function_and_field_of_the_table_passes_check_and_runs() {
+    use engine::template::names::{FIELDS, FUNCTIONS, Place};
+    let mut yaml = String::from(
+        "vars: { name: v }\ntasks:\n  dep:\n    script: result(\"key\", \"value\");\n",
+    );
+    let mut count = 0;
+    let mut task = |yaml: &mut String, place: Place, expression: &str, string: bool| {
+        count += 1;
+        // A field must have a value (a string); a function need only be called.
+        let check = if string {
+            format!("type_of({expression}) == \"string\"")
+        } else {
+            format!("type_of({expression}) != \"\"")
+        };
+        yaml.push_str(&format!(
+            "  t{count}:\n    depends_on: dep\n    matrix: {{ key: [k] }}\n"
+        ));
+        match place {
+            Place::Template => {
+                yaml.push_str(&format!(
+                    "    run: echo \"${{{{ {check} }}}}\" | grep true\n"
+                ));
+            }
+            Place::Condition => {
+                yaml.push_str(&format!("    if: ${{{{ {check} }}}}\n    run: echo ran\n"));
+            }
+            Place::Script => yaml.push_str(&format!(
+                "    script: |\n      if !({check}) {{ throw \"no value\"; }}\n"
+            )),
+        }
+    };
+    for function in FUNCTIONS {
+        for &place in function.places {
+            task(&mut yaml, place, function.example, false);
+        }
+    }
+    for field in FIELDS {
+        for &place in field.places {
+            task(&mut yaml, place, &field_expression(field.path), true);
+        }
+    }
+    let test = Test::new(&yaml).file("in.txt", "input\n");
+    let test = test.default_state_dir();
+    test.engine(&["check", "workflow.yaml"])
+        .code(0)
+        .stdout_has("ok: workflow.yaml");
+    let run = test.run_with(&["--keep-going"]);
+    run.code(0).stderr_lacks("skip");
+    assert_eq!(
+        run.events_of("task_finished").len(),
+        count + 1,
+        "every task ran:\n{yaml}"
+    );
+}
+
+#[test]
+fn a_number_is_inserted_as_written_and_compared_as_a_number() {
+    let run = Test::new(
+        r#"
+vars: { py: 3.10 }
+tasks:
+  test:
+    matrix: { python: [3.10, 3.9] }
+    if: ${{ matrix.python < 3.5 }}
+    env: { WANT: "${{ matrix.python }}" }
+    run: echo "python ${{ matrix.python }} env $WANT next ${{ vars.py + 1 }}"
+  script:
+    script: print(`script ${{ vars.py }} is ${type_of(${{ vars.py }})}`);
+"#,
+    )
+    .run();
+    run.code(0)
+        .status("test[python=3.10]", "succeeded")
+        .skipped("test[python=3.9]", "condition_false")
+        .stdout_has("python 3.10 env 3.10 next 4.1")
+        .stdout_has("script 3.10 is f64");
+}

@@ -189,3 +189,26 @@ tasks:
         .stdout_has("[reads_stdin] stdin was empty")
         .stdout_has("[bash] in bash");
 }
+
+#[test]
+fn a_shell_with_options_runs_the_command_with_them() {
+    let run = Test::new(
+        r#"
+tasks:
+  strict:
+    shell: sh -e
+    run: false; echo never
+  words:
+    shell: env GREETING=hello sh
+    run: echo "$GREETING from the shell's own words" | cat
+"#,
+    )
+    .args(["--keep-going"])
+    .run();
+    run.code(1)
+        .status("strict", "failed")
+        .status("words", "succeeded")
+        .stdout_has("hello from the shell's own words")
+        .stdout_lacks("never")
+        .stderr_lacks("was not found");
+}

@@ -269,9 +269,10 @@ impl SlurmExecutor {
         results: &std::path::Path,
     ) -> Result<Vec<u8>, String> {
         let command: Vec<&OsStr> = match &launch.command {
-            Command::Shell { run, shell } => {
-                vec![OsStr::new(&**shell), OsStr::new("-c"), OsStr::new(&**run)]
-            }
+            Command::Shell { run, shell } => crate::model::shell_words(shell)
+                .map(OsStr::new)
+                .chain([OsStr::new("-c"), OsStr::new(&**run)])
+                .collect(),
             Command::Script { .. } => vec![
                 self.worker.as_os_str(),
                 OsStr::new("__script"),
