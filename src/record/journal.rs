@@ -22,6 +22,9 @@ use crate::events::{SkipReason, TaskStatus};
 use crate::execute::{Launch, Message, Outbox, Results};
 use crate::model::{Task, TaskId};
 
+/// The directory of the state dir that holds, per run, what failed attempts left.
+pub const INCOMPLETE_DIR: &str = "incomplete";
+
 /// Milliseconds since the epoch, now.
 #[must_use]
 pub fn now_ms() -> i64 {
@@ -194,6 +197,8 @@ pub struct Journal {
     resume: Option<Resume>,
     forced: Forced,
     keep_incomplete: bool,
+    /// The state dir, absolute.
+    state_dir: PathBuf,
     sender: Option<Sender<Vec<Write>>>,
     /// Writes not yet handed to the writer: they go over in one message per turn of the
     /// coordinator's loop (`submit`), which wakes the writer once, not once a write.
@@ -231,6 +236,8 @@ pub struct RunInfo {
     pub forced: Forced,
     /// `--keep-incomplete`.
     pub keep_incomplete: bool,
+    /// The state dir, absolute: what failed attempts leave is set aside in it.
+    pub state_dir: PathBuf,
     /// `--resume`: the run continued.
     pub resume: Option<Resume>,
     /// Whether a task of the run has `inputs` or `outputs`: without, the digests of files
@@ -289,6 +296,7 @@ impl Journal {
             resume: info.resume,
             forced: info.forced,
             keep_incomplete: info.keep_incomplete,
+            state_dir: info.state_dir,
             sender: Some(sender),
             pending: Vec::new(),
             writer: Some(writer),
@@ -326,10 +334,27 @@ impl Journal {
         &self.files
     }
 
-    /// Whether failed tasks keep their outputs.
+    /// Whether failed tasks leave their outputs in place (`--keep-incomplete`).
     #[must_use]
     pub fn keeps_incomplete(&self) -> bool {
         self.keep_incomplete
+    }
+
+    /// The state dir, absolute.
+    #[must_use]
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
+    }
+
+    /// Where the outputs a failed attempt of `task` created or changed are set aside:
+    /// `<state dir>/incomplete/<run>/<task>/<attempt>`.
+    #[must_use]
+    pub fn aside_dir(&self, task: &Task, attempt: u32) -> PathBuf {
+        self.state_dir
+            .join(INCOMPLETE_DIR)
+            .join(&self.run_id)
+            .join(super::aside::file_name(&task.name))
+            .join(attempt.to_string())
     }
 
     /// Decides whether a ready task runs: done in the run being resumed, forced, up to date.
