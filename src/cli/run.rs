@@ -518,6 +518,7 @@ fn start_journal(
         forced,
         keep_incomplete: args.keep_incomplete,
         state_dir: record.state_dir.clone(),
+        own_files: args.events.iter().cloned().collect(),
         resume: record.resume.map(|resume| resume.finished),
         files: graph
             .tasks()

@@ -45,9 +45,11 @@ pub struct Stamps {
 }
 
 impl Stamps {
-    /// Takes the stamps of what `patterns` match under `cwd` now.
+    /// Takes the stamps of what `patterns` match under `cwd` now; not of what `guard` keeps
+    /// out of reach (outside the workflow's directory, engine's own files), which is never
+    /// set aside.
     #[must_use]
-    pub fn take(cwd: &Path, patterns: &[String]) -> Self {
+    pub fn take(cwd: &Path, patterns: &[String], guard: &Guard) -> Self {
         let (found, errors) = resolve_now(cwd, patterns);
         let mut stamps = Self {
             seen: FxHashMap::default(),
@@ -55,9 +57,13 @@ impl Stamps {
         };
         for (_, full) in found {
             // Matches are sorted: a path inside a directory walked already is known.
-            if !stamps.seen.contains_key(&full) {
-                stamps.walk(full);
+            if stamps.seen.contains_key(&full) {
+                continue;
             }
+            if resolved(&full).is_none_or(|path| guard.out_of_reach(&path)) {
+                continue;
+            }
+            stamps.walk(full);
         }
         stamps
     }
@@ -129,12 +135,14 @@ pub struct Guard {
     state_dir: PathBuf,
     /// Every task's inputs, with the task's name.
     inputs: Vec<(Input, String)>,
+    /// Files engine writes during the run outside the state dir (the events file), canonical.
+    own: Vec<PathBuf>,
 }
 
 impl Guard {
     /// The guard of a run of `workflow` that keeps its record in `state_dir`.
     #[must_use]
-    pub fn new(workflow: &Workflow, state_dir: &Path) -> Self {
+    pub fn new(workflow: &Workflow, state_dir: &Path, own: &[PathBuf]) -> Self {
         let file = canonical(&workflow.path);
         let root = file
             .parent()
@@ -163,22 +171,27 @@ impl Guard {
             workflow: file,
             state_dir: canonical(state_dir),
             inputs,
+            own: own.iter().map(|path| canonical(path)).collect(),
         }
     }
 
-    /// Why cleanup must leave the path alone (canonical), if it must.
+    /// Whether the path (canonical) is no business of cleanup at all: outside the workflow's
+    /// directory, the state dir or in it, or a file engine writes. Nothing there is stamped,
+    /// moved or reported.
+    fn out_of_reach(&self, path: &Path) -> bool {
+        !path.starts_with(&self.root)
+            || path.starts_with(&self.state_dir)
+            || self.state_dir.starts_with(path)
+            || self.own.iter().any(|own| own == path)
+    }
+
+    /// Why cleanup must leave the path (canonical, in reach) alone, if it must.
     fn forbids(&self, path: &Path) -> Option<String> {
         if path == self.workflow {
             return Some("it is the workflow file".to_owned());
         }
         if self.workflow.starts_with(path) {
             return Some("it holds the workflow file".to_owned());
-        }
-        if path.starts_with(&self.state_dir) || self.state_dir.starts_with(path) {
-            return Some("it is or holds the state dir".to_owned());
-        }
-        if !path.starts_with(&self.root) {
-            return Some("it is outside the workflow's directory".to_owned());
         }
         self.input_of(path)
             .map(|task| format!("it is an input of task `{task}`"))
@@ -291,6 +304,13 @@ pub struct SetAside {
 }
 
 impl SetAside {
+    /// Notes a path left in place, once (two patterns may match it).
+    fn leave(&mut self, shown: &str, why: String) {
+        if !self.left.iter().any(|(path, _)| path == shown) {
+            self.left.push((shown.to_owned(), why));
+        }
+    }
+
     /// Whether there is nothing to tell.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -326,6 +346,9 @@ fn visit(shown: &str, full: &Path, before: &Stamps, guard: &Guard, to: &Path, do
     let Some(resolved) = resolved(full) else {
         return;
     };
+    if guard.out_of_reach(&resolved) {
+        return;
+    }
     if metadata.is_dir() {
         if guard.forbids(&resolved).is_some() {
             return;
@@ -351,14 +374,13 @@ fn visit(shown: &str, full: &Path, before: &Stamps, guard: &Guard, to: &Path, do
     match before.changed(full, &metadata) {
         Some(false) => {}
         Some(true) => match guard.forbids(&resolved) {
-            // What lies outside the workflow's directory was never engine's to touch.
-            Some(reason) => done.left.push((shown.to_owned(), reason)),
+            Some(reason) => done.leave(shown, reason),
             None => move_one(shown, full, &resolved, guard, to, done),
         },
-        None => done.left.push((
-            shown.to_owned(),
+        None => done.leave(
+            shown,
             "what was there before the attempt could not be read".to_owned(),
-        )),
+        ),
     }
 }
 
@@ -381,7 +403,7 @@ fn move_one(
         .and_then(|()| fs::rename(full, &target));
     match moved {
         Ok(()) => done.moved.push(shown.to_owned()),
-        Err(error) => done.left.push((shown.to_owned(), why_not_moved(&error))),
+        Err(error) => done.leave(shown, why_not_moved(&error)),
     }
 }
 
@@ -401,7 +423,7 @@ fn move_dir(
     };
     if to.join(relative).is_dir() {
         if let Err(error) = fs::remove_dir(full) {
-            done.left.push((shown.to_owned(), why_not_moved(&error)));
+            done.leave(shown, why_not_moved(&error));
         }
         return;
     }
@@ -504,7 +526,11 @@ mod tests {
             }));
             let path = self.path("wf/workflow.yaml");
             let workflow = Workflow::for_tests(&path.to_string_lossy(), "workflow", vec![task]);
-            Guard::new(&workflow, &self.path("wf/.engine"))
+            Guard::new(
+                &workflow,
+                &self.path("wf/.engine"),
+                &[self.path("wf/events")],
+            )
         }
 
         fn to(&self) -> PathBuf {
@@ -514,15 +540,10 @@ mod tests {
         /// Takes the stamps, runs `attempt`, sets aside.
         fn fail(&self, outputs: &[&str], inputs: &[&str], attempt: impl FnOnce()) -> SetAside {
             let outputs: Vec<String> = outputs.iter().map(|o| (*o).to_owned()).collect();
-            let before = Stamps::take(&self.wf(), &outputs);
+            let guard = self.guard(inputs);
+            let before = Stamps::take(&self.wf(), &outputs, &guard);
             attempt();
-            set_aside(
-                &self.wf(),
-                &outputs,
-                &before,
-                &self.guard(inputs),
-                &self.to(),
-            )
+            set_aside(&self.wf(), &outputs, &before, &guard, &self.to())
         }
     }
 
@@ -582,6 +603,7 @@ mod tests {
             place.write("outside/new", "made by the task");
             place.write("wf/workflow.yaml", "tasks: {a: {}}\n");
             place.write("wf/.engine/log", "log");
+            place.write("wf/events", "{}");
         });
         assert!(done.moved.is_empty(), "{:?}", done.moved);
         for kept in [
@@ -592,12 +614,13 @@ mod tests {
             "outside/new",
             "wf/workflow.yaml",
             "wf/.engine/log",
+            "wf/events",
         ] {
             assert!(place.path(kept).exists(), "{kept} was moved");
         }
+        // Kept and said so: what the attempt changed that is an input or the workflow.
         let left: Vec<&str> = done.left.iter().map(|(path, _)| path.as_str()).collect();
-        assert!(left.contains(&"data.csv"), "{left:?}");
-        assert!(left.contains(&"lnk/new"), "{left:?}");
+        assert_eq!(left, ["data.csv", "src/bad.py", "workflow.yaml"]);
     }
 
     #[test]
@@ -660,7 +683,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// Paths below the temp dir a tree, a pattern or an attempt may use.
-    const NAMES: [&str; 10] = [
+    const NAMES: [&str; 11] = [
         "wf/a.txt",
         "wf/b.csv",
         "wf/d/c.txt",
@@ -671,6 +694,7 @@ mod tests {
         "outside/x.txt",
         "outside/d/y.txt",
         "wf/d/new.txt",
+        "wf/events",
     ];
 
     const PATTERNS: [&str; 16] = [
@@ -717,7 +741,9 @@ mod tests {
             let outputs: Vec<String> = outputs.iter().map(pattern).collect();
             let inputs: Vec<String> = inputs.iter().map(pattern).collect();
             let before_files = contents(place.dir.path());
-            let before = Stamps::take(&place.wf(), &outputs);
+            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            let guard = place.guard(&inputs);
+            let before = Stamps::take(&place.wf(), &outputs, &guard);
             // A write of the same length within one tick of the clock may keep a file's
             // stamp: the attempt always changes the length.
             let mut written = std::collections::BTreeSet::new();
@@ -729,8 +755,7 @@ mod tests {
                 place.write(NAMES[*name], &String::from_utf8_lossy(&new));
                 written.insert(path);
             }
-            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-            let done = set_aside(&place.wf(), &outputs, &before, &place.guard(&inputs), &place.to());
+            let done = set_aside(&place.wf(), &outputs, &before, &guard, &place.to());
             for (path, content) in &before_files {
                 if written.contains(path) {
                     continue;

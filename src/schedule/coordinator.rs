@@ -127,7 +127,7 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     /// Per running task with outputs: what its output patterns matched before the attempt,
     /// so that a failure sets aside only what the attempt created or changed.
     stamps: rustc_hash::FxHashMap<TaskId, Stamps>,
-    /// What setting aside never touches; made at the first failure that needs it.
+    /// What setting aside never touches; made when the first task with outputs starts.
     guard: Option<Guard>,
     /// Finished tasks whose end the record has not made durable yet, by ticket: their
     /// dependents are decided once it has, so that a task something started after is
@@ -714,7 +714,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         if journal.keeps_incomplete() || checked.outputs().is_empty() {
             return;
         }
-        let stamps = Stamps::take(checked.cwd(), checked.outputs());
+        let workflow = self.workflow;
+        let guard = self
+            .guard
+            .get_or_insert_with(|| Guard::new(workflow, journal.state_dir(), journal.own_files()));
+        let stamps = Stamps::take(checked.cwd(), checked.outputs(), guard);
         self.stamps.insert(task, stamps);
     }
 
@@ -724,14 +728,14 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let Some(before) = self.stamps.remove(&task) else {
             return;
         };
-        let (Some(journal), Some(checked)) = (&self.journal, self.checked[task.index()].as_deref())
-        else {
+        let (Some(journal), Some(checked), Some(guard)) = (
+            &self.journal,
+            self.checked[task.index()].as_deref(),
+            &self.guard,
+        ) else {
             return;
         };
         let workflow = self.workflow;
-        let guard = self
-            .guard
-            .get_or_insert_with(|| Guard::new(workflow, journal.state_dir()));
         let to = journal.aside_dir(workflow.task(task), attempt);
         let done =
             crate::record::aside::set_aside(checked.cwd(), checked.outputs(), &before, guard, &to);
