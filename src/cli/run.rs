@@ -28,7 +28,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
     }
     // An invalid workflow is reported before the state dir is touched.
-    let loaded = super::load_with_vars(&args.file, &args.vars)?;
+    let loaded = super::load_to_run(&args.file, &args.vars)?;
     let run_id = run_id();
     let state_dir = args
         .state_dir

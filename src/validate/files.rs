@@ -5,7 +5,8 @@
 //! is known when the tasks run.
 
 use std::collections::BTreeMap;
-use std::os::unix::ffi::OsStringExt;
+use std::ffi::OsStr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 use serde_saphyr::Spanned;
@@ -175,6 +176,149 @@ impl Validator<'_> {
             )
             .hint("put a matrix value in the path, like `out/${{ matrix.os }}.txt`"),
         );
+    }
+}
+
+impl Validator<'_> {
+    /// Reports each output that is no place for a task to write (an existing device, FIFO
+    /// or socket; the workflow's directory or one holding it; the default state dir or a path
+    /// in it, including globs that may match those), and warns about each output outside the
+    /// workflow's directory, where engine never sets aside what a failed attempt left.
+    /// Templated outputs and outputs of a task with a templated `cwd` are known only when
+    /// the task runs: what they match is guarded then.
+    pub(super) fn check_output_places(&mut self, entries: &[Entry<'_>], tasks: &[Task]) {
+        let file = self.sources_main_path();
+        let Some(root) = file.parent().map(Path::to_path_buf) else {
+            return;
+        };
+        let root = resolve_existing(&root);
+        let state_dir = root.join(".engine");
+        for entry in entries {
+            let Some(task) = tasks.get(entry.first as usize) else {
+                continue;
+            };
+            if task.templates.as_ref().is_some_and(|t| t.cwd.is_some()) {
+                continue;
+            }
+            let outputs = entry
+                .raw
+                .outputs
+                .as_ref()
+                .map_or(&[][..], |list| &list.value[..]);
+            for pattern in outputs {
+                if pattern.value.contains("${{") || pattern.value.is_empty() {
+                    continue;
+                }
+                self.current = entry.file;
+                let full = resolve_existing(Path::new(OsStr::from_bytes(&normalize(
+                    &task.cwd.join(&pattern.value),
+                ))));
+                if let Some(problem) = unsafe_output(&full, &pattern.value, &root, &state_dir) {
+                    let diagnostic = Diagnostic::error(
+                        DiagnosticKind::UnsafeOutput,
+                        format!("output `{}` {problem}", pattern.value),
+                    )
+                    .at(self.span(pattern), Some("not a place to write".into()))
+                    .hint(
+                        "`outputs` name the files and directories a task writes, inside the \
+                         workflow's directory (like `out/` or `build/*.o`)",
+                    );
+                    self.push(diagnostic);
+                    continue;
+                }
+                if !literal_prefix(&full).starts_with(&root) {
+                    let diagnostic = Diagnostic::warning(
+                        DiagnosticKind::OutputOutsideWorkflow,
+                        format!(
+                            "output `{}` is outside the workflow's directory `{}`",
+                            pattern.value,
+                            root.display()
+                        ),
+                    )
+                    .at(self.span(pattern), Some("outside".into()))
+                    .hint(
+                        "engine never moves or deletes anything outside the workflow's \
+                         directory: if the task fails, what it wrote there stays as it is",
+                    );
+                    self.push(diagnostic);
+                }
+            }
+        }
+    }
+}
+
+/// What makes an output (absolute, existing part resolved) no place to write, if anything.
+fn unsafe_output(full: &Path, written: &str, root: &Path, state_dir: &Path) -> Option<String> {
+    let text = full.to_string_lossy();
+    if !is_glob(written) {
+        if root.starts_with(full) {
+            return Some("is the workflow's directory or holds it".to_owned());
+        }
+        if full.starts_with(state_dir) {
+            return Some("is engine's state dir or in it".to_owned());
+        }
+        let kind = std::fs::metadata(full).ok()?.file_type();
+        if kind.is_file() || kind.is_dir() {
+            return None;
+        }
+        use std::os::unix::fs::FileTypeExt;
+        let what = if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        };
+        return Some(format!("is {what}, not a regular file or directory"));
+    }
+    let pattern = glob::Pattern::new(&text).ok()?;
+    let options = crate::record::files::GLOB_OPTIONS;
+    if root
+        .ancestors()
+        .any(|dir| pattern.matches_path_with(dir, options))
+    {
+        return Some("may match the workflow's directory or one holding it".to_owned());
+    }
+    if pattern.matches_path_with(state_dir, options) {
+        return Some("may match engine's state dir".to_owned());
+    }
+    None
+}
+
+/// The directories of a glob before its first glob component (the path itself when it has
+/// none).
+fn literal_prefix(full: &Path) -> PathBuf {
+    full.components()
+        .take_while(|c| !is_glob(&c.as_os_str().to_string_lossy()))
+        .collect()
+}
+
+/// The path with its longest existing leading part resolved (symlinks, `..`); the rest as
+/// it is. Glob components never exist, so a glob keeps them.
+fn resolve_existing(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(resolved) = std::fs::canonicalize(&existing) {
+            return rest
+                .iter()
+                .rev()
+                .fold(resolved, |path, part| path.join(part));
+        }
+        match (
+            existing.file_name().map(ToOwned::to_owned),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
     }
 }
 

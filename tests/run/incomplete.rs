@@ -183,7 +183,7 @@ vars:
 }
 
 #[test]
-fn a_fifo_output_outside_the_workflow_dir_is_never_touched() {
+fn a_fifo_output_is_refused_and_never_touched() {
     let outside = tempfile::tempdir().expect("a sibling temp dir");
     let fifo = outside.path().join("pipe");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
@@ -196,7 +196,11 @@ tasks:
 ",
         fifo.display()
     ));
-    test.run().code(1).status("echo", "failed");
+    // Refused before anything runs, as `engine check` refuses it.
+    test.run()
+        .code(2)
+        .stderr_has("is a FIFO, not a regular file or directory");
+    assert!(!test.path("made.out").exists(), "the task ran");
     let kind = std::fs::symlink_metadata(&fifo).expect("the FIFO is still there");
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind.file_type()));
 }
