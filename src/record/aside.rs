@@ -133,20 +133,45 @@ pub struct Guard {
     workflow: PathBuf,
     /// The state dir, canonical.
     state_dir: PathBuf,
-    /// Every task's inputs, with the task's name.
-    inputs: Vec<(Input, String)>,
+    /// Every task's inputs, with the task's name; resolved at the first failure
+    /// (`learn_inputs`), as a run whose tasks succeed never needs them.
+    inputs: Option<Vec<(Input, String)>>,
     /// Files engine writes during the run outside the state dir (the events file), canonical.
     own: Vec<PathBuf>,
 }
 
 impl Guard {
-    /// The guard of a run of `workflow` that keeps its record in `state_dir`.
+    /// The guard of a run of `workflow` that keeps its record in `state_dir` and writes
+    /// the files `own` outside it.
     #[must_use]
     pub fn new(workflow: &Workflow, state_dir: &Path, own: &[PathBuf]) -> Self {
-        let file = canonical(&workflow.path);
+        let mut guard = Self::outline(&workflow.path, state_dir, own);
+        guard.learn_inputs(workflow);
+        guard
+    }
+
+    /// The guard without the tasks' inputs yet: enough to take stamps (`out_of_reach`),
+    /// not to set aside.
+    #[must_use]
+    pub fn outline(workflow: &Path, state_dir: &Path, own: &[PathBuf]) -> Self {
+        let file = canonical(workflow);
         let root = file
             .parent()
             .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+        Self {
+            root,
+            workflow: file,
+            state_dir: canonical(state_dir),
+            inputs: None,
+            own: own.iter().map(|path| canonical(path)).collect(),
+        }
+    }
+
+    /// Resolves the declared inputs of every task of `workflow`, once.
+    pub fn learn_inputs(&mut self, workflow: &Workflow) {
+        if self.inputs.is_some() {
+            return;
+        }
         let mut cwds: FxHashMap<&Path, PathBuf> = FxHashMap::default();
         // Tasks of a matrix share their patterns: each is compared once.
         let mut seen: rustc_hash::FxHashSet<(PathBuf, &str)> = rustc_hash::FxHashSet::default();
@@ -166,13 +191,7 @@ impl Guard {
                 );
             }
         }
-        Self {
-            root,
-            workflow: file,
-            state_dir: canonical(state_dir),
-            inputs,
-            own: own.iter().map(|path| canonical(path)).collect(),
-        }
+        self.inputs = Some(inputs);
     }
 
     /// Whether the path (canonical) is no business of cleanup at all: outside the workflow's
@@ -193,6 +212,10 @@ impl Guard {
         if self.workflow.starts_with(path) {
             return Some("it holds the workflow file".to_owned());
         }
+        if self.inputs.is_none() {
+            // Not asked for before `learn_inputs`; if it were, nothing could be told apart.
+            return Some("the tasks' inputs are not known".to_owned());
+        }
         self.input_of(path)
             .map(|task| format!("it is an input of task `{task}`"))
     }
@@ -200,6 +223,8 @@ impl Guard {
     /// The task whose declared inputs hold the path, if any does.
     fn input_of(&self, path: &Path) -> Option<&str> {
         self.inputs
+            .as_deref()
+            .unwrap_or_default()
             .iter()
             .find(|(input, _)| match input {
                 Input::Path(input) => path.starts_with(input),

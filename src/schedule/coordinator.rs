@@ -715,9 +715,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             return;
         }
         let workflow = self.workflow;
-        let guard = self
-            .guard
-            .get_or_insert_with(|| Guard::new(workflow, journal.state_dir(), journal.own_files()));
+        let guard = self.guard.get_or_insert_with(|| {
+            Guard::outline(&workflow.path, journal.state_dir(), journal.own_files())
+        });
         let stamps = Stamps::take(checked.cwd(), checked.outputs(), guard);
         self.stamps.insert(task, stamps);
     }
@@ -731,11 +731,12 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let (Some(journal), Some(checked), Some(guard)) = (
             &self.journal,
             self.checked[task.index()].as_deref(),
-            &self.guard,
+            &mut self.guard,
         ) else {
             return;
         };
         let workflow = self.workflow;
+        guard.learn_inputs(workflow);
         let to = journal.aside_dir(workflow.task(task), attempt);
         let done =
             crate::record::aside::set_aside(checked.cwd(), checked.outputs(), &before, guard, &to);
