@@ -459,7 +459,10 @@ fn move_dir(
 /// symlink is moved itself, never its target); `None` when the parent cannot be resolved.
 fn resolved(full: &Path) -> Option<PathBuf> {
     let name = full.file_name()?;
-    let parent = full.parent().filter(|p| !p.as_os_str().is_empty())?;
+    let parent = match full.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     Some(fs::canonicalize(parent).ok()?.join(name))
 }
 

@@ -1200,7 +1200,9 @@ mod tests {
         // `**` matches directories, never the working directory itself.
         assert_eq!(
             shown,
-            ["a.o", "link", "missing", "out", "out/sub", "src", "target"]
+            [
+                "a.o", "link", "missing", "out", "out/sub", "src", "src/b.o", "target"
+            ]
         );
         assert_eq!(found[0].1, dir.path().join("a.o"));
         assert!(errors.is_empty(), "{errors:?}");
