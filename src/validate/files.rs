@@ -191,8 +191,11 @@ impl Validator<'_> {
         let Some(root) = file.parent().map(Path::to_path_buf) else {
             return;
         };
-        let root = resolve_existing(&root);
+        let (root, _) = resolve_existing(&root);
         let state_dir = root.join(".engine");
+        // Outputs of many tasks share their directories: each is resolved once.
+        let mut dirs: rustc_hash::FxHashMap<PathBuf, (PathBuf, bool)> =
+            rustc_hash::FxHashMap::default();
         for entry in entries {
             let Some(task) = tasks.get(entry.first as usize) else {
                 continue;
@@ -210,10 +213,11 @@ impl Validator<'_> {
                     continue;
                 }
                 self.current = entry.file;
-                let full = resolve_existing(Path::new(OsStr::from_bytes(&normalize(
-                    &task.cwd.join(&pattern.value),
-                ))));
-                if let Some(problem) = unsafe_output(&full, &pattern.value, &root, &state_dir) {
+                let written = normalize(&task.cwd.join(&pattern.value));
+                let (full, may_exist) =
+                    resolve_in(Path::new(OsStr::from_bytes(&written)), &mut dirs);
+                let problem = unsafe_output(&full, &pattern.value, may_exist, &root, &state_dir);
+                if let Some(problem) = problem {
                     let diagnostic = Diagnostic::error(
                         DiagnosticKind::UnsafeOutput,
                         format!("output `{}` {problem}", pattern.value),
@@ -226,7 +230,12 @@ impl Validator<'_> {
                     self.push(diagnostic);
                     continue;
                 }
-                if !literal_prefix(&full).starts_with(&root) {
+                let inside = if is_glob(&pattern.value) {
+                    literal_prefix(&full).starts_with(&root)
+                } else {
+                    full.starts_with(&root)
+                };
+                if !inside {
                     let diagnostic = Diagnostic::warning(
                         DiagnosticKind::OutputOutsideWorkflow,
                         format!(
@@ -248,16 +257,40 @@ impl Validator<'_> {
 }
 
 /// What makes an output (absolute, existing part resolved) no place to write, if anything.
-fn unsafe_output(full: &Path, written: &str, root: &Path, state_dir: &Path) -> Option<String> {
-    let text = full.to_string_lossy();
+/// `may_exist` is false when its directory does not exist: then it is not looked at.
+fn unsafe_output(
+    full: &Path,
+    written: &str,
+    may_exist: bool,
+    root: &Path,
+    state_dir: &Path,
+) -> Option<String> {
     if !is_glob(written) {
-        if root.starts_with(full) {
-            return Some("is the workflow's directory or holds it".to_owned());
+        let place = |full: &Path| {
+            if root.starts_with(full) {
+                Some("is the workflow's directory or holds it".to_owned())
+            } else if full.starts_with(state_dir) {
+                Some("is engine's state dir or in it".to_owned())
+            } else {
+                None
+            }
+        };
+        if let Some(problem) = place(full) {
+            return Some(problem);
         }
-        if full.starts_with(state_dir) {
-            return Some("is engine's state dir or in it".to_owned());
+        if !may_exist {
+            return None;
         }
-        let kind = std::fs::metadata(full).ok()?.file_type();
+        // One `lstat` for most outputs (they do not exist yet, or are plain files); a
+        // symlink as the last component stands for its target.
+        let mut kind = std::fs::symlink_metadata(full).ok()?.file_type();
+        if kind.is_symlink() {
+            let target = std::fs::canonicalize(full).ok()?;
+            if let Some(problem) = place(&target) {
+                return Some(problem);
+            }
+            kind = std::fs::metadata(&target).ok()?.file_type();
+        }
         if kind.is_file() || kind.is_dir() {
             return None;
         }
@@ -275,7 +308,7 @@ fn unsafe_output(full: &Path, written: &str, root: &Path, state_dir: &Path) -> O
         };
         return Some(format!("is {what}, not a regular file or directory"));
     }
-    let pattern = glob::Pattern::new(&text).ok()?;
+    let pattern = glob::Pattern::new(&full.to_string_lossy()).ok()?;
     let options = crate::record::files::GLOB_OPTIONS;
     if root
         .ancestors()
@@ -297,17 +330,36 @@ fn literal_prefix(full: &Path) -> PathBuf {
         .collect()
 }
 
+/// `resolve_existing` of the path's directory, remembered in `dirs`, with its last
+/// component; and whether that directory exists.
+fn resolve_in(
+    path: &Path,
+    dirs: &mut rustc_hash::FxHashMap<PathBuf, (PathBuf, bool)>,
+) -> (PathBuf, bool) {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let (dir, exists) = dirs
+                .entry(parent.to_path_buf())
+                .or_insert_with(|| resolve_existing(parent));
+            (dir.join(name), *exists)
+        }
+        _ => resolve_existing(path),
+    }
+}
+
 /// The path with its longest existing leading part resolved (symlinks, `..`); the rest as
-/// it is. Glob components never exist, so a glob keeps them.
-fn resolve_existing(path: &Path) -> PathBuf {
+/// it is. Glob components never exist, so a glob keeps them. Also whether all of it exists.
+fn resolve_existing(path: &Path) -> (PathBuf, bool) {
     let mut existing = path.to_path_buf();
     let mut rest = Vec::new();
     loop {
         if let Ok(resolved) = std::fs::canonicalize(&existing) {
-            return rest
+            let all = rest.is_empty();
+            let full = rest
                 .iter()
                 .rev()
                 .fold(resolved, |path, part| path.join(part));
+            return (full, all);
         }
         match (
             existing.file_name().map(ToOwned::to_owned),
@@ -317,7 +369,7 @@ fn resolve_existing(path: &Path) -> PathBuf {
                 rest.push(name);
                 existing = parent.to_path_buf();
             }
-            _ => return path.to_path_buf(),
+            _ => return (path.to_path_buf(), false),
         }
     }
 }
