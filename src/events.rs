@@ -181,6 +181,22 @@ pub enum Event {
         /// Whether running tasks are killed at once.
         forced: bool,
     },
+    /// A failed, timed-out or interrupted attempt created or changed paths its `outputs`
+    /// match: they were moved into the state dir (a rename, nothing is deleted), except those
+    /// that must stay or could not be moved.
+    OutputsSetAside {
+        /// The task.
+        task: TaskId,
+        /// Which attempt left them.
+        attempt: u32,
+        /// The directory they were moved into, each at its path relative to the workflow's
+        /// directory.
+        to: std::path::PathBuf,
+        /// The paths moved, as the task's patterns name them.
+        moved: Vec<String>,
+        /// The paths left in place, and why.
+        left: Vec<(String, String)>,
+    },
     /// Something the user should know that is no task's doing, like a run record that
     /// cannot be written.
     Warning {

@@ -8,7 +8,7 @@ use super::args::{CheckArgs, CheckFormat};
 use crate::diagnostic::{render_human, render_json};
 use crate::error::EngineError;
 use crate::model::Workflow;
-use crate::validate::load_workflow;
+use crate::validate::load_workflow_warned;
 
 /// Checks every file; prints `ok` lines for valid ones and diagnostics for the rest.
 ///
@@ -18,7 +18,7 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
     let results: Vec<_> = args
         .files
         .iter()
-        .map(|path| (path, load_workflow(path)))
+        .map(|path| (path, load_workflow_warned(path)))
         .collect();
     let all_valid = results.iter().all(|(_, result)| result.is_ok());
     match args.format {
@@ -26,11 +26,11 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
             let files: Vec<_> = results
                 .iter()
                 .map(|(path, result)| match result {
-                    Ok(workflow) => json!({
+                    Ok((workflow, warnings)) => json!({
                         "file": path.display().to_string(),
                         "valid": true,
                         "tasks": workflow.tasks.len(),
-                        "diagnostics": [],
+                        "diagnostics": warnings.iter().flat_map(render_json).collect::<Vec<_>>(),
                         "notes": misreadings(workflow),
                     }),
                     Err(reports) => json!({
@@ -54,9 +54,12 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
         CheckFormat::Human => {
             let mut out = String::new();
             let mut reports = Vec::new();
+            let mut warned = Vec::new();
             for (path, result) in results {
                 match result {
-                    Ok(workflow) => {
+                    Ok((workflow, warnings)) => {
+                        // Warnings are shown like errors; they do not fail the check.
+                        warned.extend(warnings);
                         let count = workflow.tasks.len();
                         out.push_str(&format!(
                             "ok: {} ({count} {})\n",
@@ -71,14 +74,21 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
                 }
             }
             super::write_stdout(&out)?;
+            let mut err = std::io::stderr().lock();
+            for report in &warned {
+                let _ = err.write_all(render_human(report, color).as_bytes());
+            }
             if reports.is_empty() {
                 return Ok(());
             }
-            let mut err = std::io::stderr().lock();
             for report in &reports {
                 let _ = err.write_all(render_human(report, color).as_bytes());
             }
-            let problems: usize = reports.iter().map(|r| r.diagnostics.len()).sum();
+            let problems: usize = reports
+                .iter()
+                .flat_map(|r| &r.diagnostics)
+                .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+                .count();
             let _ = writeln!(
                 err,
                 "error: {problems} {} in {} {}",

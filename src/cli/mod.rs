@@ -156,7 +156,30 @@ pub(crate) fn load_with_vars(
     path: &std::path::Path,
     vars: &[(String, String)],
 ) -> Result<crate::model::Workflow, EngineError> {
-    let mut workflow = load(path)?;
+    with_vars(load(path)?, vars)
+}
+
+/// Loads a workflow to run it: its warnings are printed on stderr (as `engine check`
+/// shows them), then the variables given with `--var` are set.
+pub(crate) fn load_to_run(
+    path: &std::path::Path,
+    vars: &[(String, String)],
+) -> Result<crate::model::Workflow, EngineError> {
+    let (workflow, warnings) =
+        crate::validate::load_workflow_warned(path).map_err(EngineError::Invalid)?;
+    let color = ColorChoice::Auto.enabled();
+    let mut err = std::io::stderr().lock();
+    for report in &warnings {
+        let _ = err.write_all(render_human(report, color).as_bytes());
+    }
+    with_vars(workflow, vars)
+}
+
+/// Sets the variables given with `--var`.
+fn with_vars(
+    mut workflow: crate::model::Workflow,
+    vars: &[(String, String)],
+) -> Result<crate::model::Workflow, EngineError> {
     for (name, text) in vars {
         crate::validate::override_var(&mut workflow, name, text)
             .map_err(|(message, hint)| EngineError::Usage { message, hint })?;

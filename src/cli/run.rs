@@ -28,7 +28,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
     }
     // An invalid workflow is reported before the state dir is touched.
-    let loaded = super::load_with_vars(&args.file, &args.vars)?;
+    let loaded = super::load_to_run(&args.file, &args.vars)?;
     let run_id = run_id();
     let state_dir = args
         .state_dir
@@ -228,6 +228,8 @@ struct OpenRecord {
     lock: RunLock,
     workflow_key: String,
     resume: Option<Resuming>,
+    /// The state dir, absolute.
+    state_dir: PathBuf,
 }
 
 /// The run `--resume` continues.
@@ -285,6 +287,7 @@ fn open_record(args: &RunArgs, state_dir: &Path, run_id: &str) -> Result<OpenRec
         lock,
         workflow_key,
         resume,
+        state_dir: state_dir.to_path_buf(),
     })
 }
 
@@ -354,10 +357,16 @@ fn stop_strays(store: &mut Store, state_dir: &Path, workflow_key: &str) -> Resul
 /// new run starts.
 const RUNS_KEPT: usize = 50;
 
-/// Deletes the runs of the workflow beyond the newest `RUNS_KEPT`, and their logs.
+/// Runs of one workflow whose set-aside outputs (`<state dir>/incomplete/<run>`) are kept;
+/// older ones are deleted when a new run starts.
+const INCOMPLETE_RUNS_KEPT: usize = 5;
+
+/// Deletes the runs of the workflow beyond the newest `RUNS_KEPT`, and their logs; and
+/// what failed attempts set aside, beyond the newest `INCOMPLETE_RUNS_KEPT` runs that set
+/// some aside. Deletes only in the state dir, only what engine made there.
 ///
 /// # Errors
-/// The record cannot be written.
+/// The record cannot be written or read.
 fn prune_history(
     store: &mut Store,
     state_dir: &Path,
@@ -366,11 +375,34 @@ fn prune_history(
     let old = store
         .transaction(|writer| writer.prune(workflow_key, RUNS_KEPT))
         .map_err(StoreError::into_engine_error)?;
+    let incomplete = state_dir.join(crate::record::journal::INCOMPLETE_DIR);
     for id in old {
         // A log dir that cannot be removed stays; the record no longer points at it.
-        let _ = std::fs::remove_dir_all(state_dir.join("runs").join(id));
+        let _ = std::fs::remove_dir_all(state_dir.join("runs").join(&id));
+        if is_run_id(&id) {
+            let _ = std::fs::remove_dir_all(incomplete.join(&id));
+        }
+    }
+    if !incomplete.is_dir() {
+        return Ok(());
+    }
+    // Only this workflow's runs: another workflow sharing the state dir keeps its own.
+    let runs = store
+        .runs(workflow_key, RUNS_KEPT)
+        .map_err(StoreError::into_engine_error)?;
+    let with_outputs = runs
+        .iter()
+        .filter(|run| is_run_id(&run.id) && incomplete.join(&run.id).is_dir());
+    for run in with_outputs.skip(INCOMPLETE_RUNS_KEPT) {
+        let _ = std::fs::remove_dir_all(incomplete.join(&run.id));
     }
     Ok(())
+}
+
+/// Whether `id` has the shape `run_id` gives (digits and dashes): one component of a path
+/// in the state dir, never `..` or a path of its own.
+fn is_run_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit() || b == b'-')
 }
 
 /// The last run of the workflow, which must not have succeeded, and what it finished.
@@ -505,6 +537,8 @@ fn start_journal(
         tasks: graph.len(),
         forced,
         keep_incomplete: args.keep_incomplete,
+        state_dir: record.state_dir.clone(),
+        own_files: args.events.iter().cloned().collect(),
         resume: record.resume.map(|resume| resume.finished),
         files: graph
             .tasks()

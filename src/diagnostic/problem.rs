@@ -84,6 +84,12 @@ pub enum DiagnosticKind {
     FileWithoutDependency,
     /// Two tasks that may run at once write the same file.
     OutputWrittenTwice,
+    /// An output that is no place for a task to write: a device, a FIFO or a socket, the
+    /// workflow's directory or one holding it, the state dir.
+    UnsafeOutput,
+    /// An output outside the workflow's directory (a warning): engine never moves what a
+    /// failed attempt left there.
+    OutputOutsideWorkflow,
 }
 
 impl DiagnosticKind {
@@ -162,6 +168,16 @@ impl Diagnostic {
             primary: None,
             secondary: Vec::new(),
             hint: None,
+        }
+    }
+
+    /// A warning of this kind with this message and no location yet: worth a look, and the
+    /// workflow still runs.
+    #[must_use]
+    pub fn warning(kind: DiagnosticKind, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(kind, message)
         }
     }
 

@@ -1,7 +1,7 @@
 //! The files of a task: resolves its `inputs:` and `outputs:` patterns against a working
 //! directory and fingerprints their content with blake3, for up-to-date checks that compare
-//! content, never clocks. Only reads the file system, except `remove_all`; knows nothing of
-//! tasks or of the run record that stores the digests.
+//! content, never clocks. Only reads the file system; knows nothing of tasks or of the run
+//! record that stores the digests.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -31,7 +31,7 @@ pub struct FileDigest {
     pub digest: Digest,
 }
 
-/// Why the files of a pattern cannot be resolved, digested or removed.
+/// Why the files of a pattern cannot be resolved or digested.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FilesError {
     /// A pattern without glob characters names nothing that exists (a dangling symlink
@@ -57,20 +57,11 @@ pub enum FilesError {
         /// The reason, from the operating system.
         message: String,
     },
-    /// Removing failed (permission denied, or a path that must never be removed such as
-    /// the working directory itself).
-    #[error("cannot remove `{path}`: {message}")]
-    Unremovable {
-        /// The path that could not be removed.
-        path: String,
-        /// The reason.
-        message: String,
-    },
 }
 
 /// How every glob is matched: `*` stays within one path component and skips dotfiles, `**`
 /// matches any depth.
-const GLOB_OPTIONS: MatchOptions = MatchOptions {
+pub(crate) const GLOB_OPTIONS: MatchOptions = MatchOptions {
     case_sensitive: true,
     require_literal_separator: true,
     require_literal_leading_dot: true,
@@ -247,13 +238,17 @@ pub fn digest_all(
     Ok(digests)
 }
 
-/// Removes whatever the patterns name now: files, directories recursively, glob matches.
-/// A symlink is removed itself, never its target; a glob match reached through a symlinked
-/// directory is left alone, and so are the working directory and its parents.
+/// The paths the patterns name now, for the cleanup after a failed attempt (`aside`): each
+/// as shown (relative as in `FileDigest::path`) and as opened, sorted, each once. Left out:
+/// the working directory and its parents (`.`, `..`, what `**` matches of them), and glob
+/// matches reached through a symlinked directory, whose target lies elsewhere.
 ///
-/// Returns the paths removed (relative as in `FileDigest::path`; a path removed with its
-/// directory is not listed apart) and every error other than `NotFound`.
-pub fn remove_all(cwd: &Path, patterns: &[impl AsRef<str>]) -> (Vec<String>, Vec<FilesError>) {
+/// A literal pattern is listed whether or not it exists. Also returns every error met while
+/// resolving (an invalid pattern, a directory a glob cannot list).
+pub(crate) fn resolve_now(
+    cwd: &Path,
+    patterns: &[impl AsRef<str>],
+) -> (Vec<(String, PathBuf)>, Vec<FilesError>) {
     let mut matches = Vec::with_capacity(patterns.len());
     let mut errors = Vec::new();
     for pattern in patterns {
@@ -262,34 +257,17 @@ pub fn remove_all(cwd: &Path, patterns: &[impl AsRef<str>]) -> (Vec<String>, Vec
         }
     }
     sort_and_dedup(&mut matches);
-    let mut removed = Vec::new();
-    for found in matches {
-        if is_cwd_or_parent(&found.path) {
-            // `**` matches the working directory itself; only a literal `.` or `..` is a
-            // mistake worth reporting.
-            if found.glob_from.is_none() {
-                errors.push(FilesError::Unremovable {
-                    path: found.path,
-                    message: "it is the working directory or one of its parents".to_owned(),
-                });
-            }
-            continue;
-        }
-        if let Some(from) = found.glob_from
-            && crosses_symlink(cwd, &found.path, from)
-        {
-            continue;
-        }
-        match remove(&found.full) {
-            Ok(true) => removed.push(found.path),
-            Ok(false) => {}
-            Err(error) => errors.push(FilesError::Unremovable {
-                path: found.path,
-                message: error.to_string(),
-            }),
-        }
-    }
-    (removed, errors)
+    let found = matches
+        .into_iter()
+        .filter(|found| !is_cwd_or_parent(&found.path))
+        .filter(|found| {
+            found
+                .glob_from
+                .is_none_or(|from| !crosses_symlink(cwd, &found.path, from))
+        })
+        .map(|found| (found.path, found.full))
+        .collect();
+    (found, errors)
 }
 
 /// A hex rendering of a digest: lowercase, 64 characters.
@@ -579,38 +557,18 @@ fn has_descendants(rest: &[Match], path: &str) -> bool {
     rest.get(start).is_some_and(|m| m.path.starts_with(&prefix))
 }
 
-/// Whether `path` is `.`, `/`, or ends in `..`: removing it would take the working
-/// directory with it.
+/// Whether `path` is `.`, `/`, or ends in `..`: the working directory or one of its parents.
 fn is_cwd_or_parent(path: &str) -> bool {
     path == "." || path == "/" || path == ".." || path.ends_with("/..")
 }
 
 /// Whether a directory between the glob part of a match and its last component is a
-/// symlink, so removing the match would reach into the link's target.
+/// symlink, so that the match lies in the link's target.
 fn crosses_symlink(cwd: &Path, path: &str, glob_from: usize) -> bool {
     // The separator after component `n` ends the directory that component names.
     path.match_indices('/')
         .skip(glob_from)
         .any(|(end, _)| fs::symlink_metadata(cwd.join(&path[..end])).is_ok_and(|m| m.is_symlink()))
-}
-
-/// Removes a file, a symlink or a directory tree; `Ok(false)` when nothing was there.
-fn remove(path: &Path) -> io::Result<bool> {
-    let metadata = match fs::symlink_metadata(path) {
-        Ok(metadata) => metadata,
-        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(false),
-        Err(error) => return Err(error),
-    };
-    let result = if metadata.is_dir() {
-        fs::remove_dir_all(path)
-    } else {
-        fs::remove_file(path)
-    };
-    match result {
-        Ok(()) => Ok(true),
-        Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
-        Err(error) => Err(error),
-    }
 }
 
 /// Whether opening failed because nothing is there: a missing path, a file where a
@@ -1221,7 +1179,7 @@ mod tests {
     }
 
     #[test]
-    fn remove_all_removes_what_the_patterns_name() {
+    fn resolve_now_names_what_the_patterns_match() {
         let dir = tree(&[
             ("out/x", ""),
             ("out/sub/y", ""),
@@ -1232,32 +1190,32 @@ mod tests {
             ("target/inside", "precious"),
         ]);
         symlink("target", dir.path().join("link")).expect("symlink");
-        let (removed, errors) = remove_all(
+        let (found, errors) = resolve_now(
             dir.path(),
-            &["out/", "**/*.o", "missing", "link", "nothing*", "."],
+            &[
+                "out/", "**/*.o", "missing", "link", "nothing*", ".", "..", "**",
+            ],
         );
-        assert_eq!(removed, ["a.o", "link", "out", "src/b.o"]);
+        let shown: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+        // `**` matches directories, never the working directory itself.
         assert_eq!(
-            errors,
-            [FilesError::Unremovable {
-                path: ".".to_owned(),
-                message: "it is the working directory or one of its parents".to_owned()
-            }]
+            shown,
+            [
+                "a.o", "link", "missing", "out", "out/sub", "src", "src/b.o", "target"
+            ]
         );
-        assert_eq!(
-            paths(dir.path(), &["**/*"]),
-            ["keep.txt", "src", "src/b.c", "target", "target/inside"]
-        );
+        assert_eq!(found[0].1, dir.path().join("a.o"));
+        assert!(errors.is_empty(), "{errors:?}");
     }
 
     #[test]
-    fn remove_all_does_not_reach_through_a_symlinked_directory() {
+    fn resolve_now_does_not_reach_through_a_symlinked_directory() {
         let dir = tree(&[("target/a.o", ""), ("work/real/b.o", "")]);
         symlink("../target", dir.path().join("work/linked")).expect("symlink");
         let cwd = dir.path().join("work");
-        let (removed, errors) = remove_all(&cwd, &["*/*.o"]);
-        assert_eq!((removed, errors), (vec!["real/b.o".to_owned()], vec![]));
-        assert!(dir.path().join("target/a.o").exists());
+        let (found, errors) = resolve_now(&cwd, &["*/*.o"]);
+        let shown: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!((shown, errors), (vec!["real/b.o"], vec![]));
     }
 
     #[test]

@@ -24,6 +24,9 @@ use crate::events::{SkipReason, TaskStatus};
 use crate::execute::{Launch, Message, Outbox, Results};
 use crate::model::{Task, TaskId};
 
+/// The directory of the state dir that holds, per run, what failed attempts left.
+pub const INCOMPLETE_DIR: &str = "incomplete";
+
 /// Milliseconds since the epoch, now.
 #[must_use]
 pub fn now_ms() -> i64 {
@@ -196,6 +199,10 @@ pub struct Journal {
     resume: Option<Resume>,
     forced: Forced,
     keep_incomplete: bool,
+    /// The state dir, absolute.
+    state_dir: PathBuf,
+    /// Files outside the state dir that the run writes (the events file).
+    own_files: Vec<PathBuf>,
     sender: Option<Sender<Vec<Write>>>,
     /// Writes not yet handed to the writer: they go over in one message per turn of the
     /// coordinator's loop (`submit`), which wakes the writer once, not once a write.
@@ -234,6 +241,10 @@ pub struct RunInfo {
     pub forced: Forced,
     /// `--keep-incomplete`.
     pub keep_incomplete: bool,
+    /// The state dir, absolute: what failed attempts leave is set aside in it.
+    pub state_dir: PathBuf,
+    /// Files outside the state dir that the run writes (the events file): never set aside.
+    pub own_files: Vec<PathBuf>,
     /// `--resume`: the run continued.
     pub resume: Option<Resume>,
     /// Whether a task of the run has `inputs` or `outputs`: without, the digests of files
@@ -303,6 +314,8 @@ impl Journal {
             resume: info.resume,
             forced: info.forced,
             keep_incomplete: info.keep_incomplete,
+            state_dir: info.state_dir,
+            own_files: info.own_files,
             sender: Some(sender),
             pending: Vec::new(),
             writer: Some(writer),
@@ -340,10 +353,33 @@ impl Journal {
         &self.files
     }
 
-    /// Whether failed tasks keep their outputs.
+    /// Whether failed tasks leave their outputs in place (`--keep-incomplete`).
     #[must_use]
     pub fn keeps_incomplete(&self) -> bool {
         self.keep_incomplete
+    }
+
+    /// The state dir, absolute.
+    #[must_use]
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
+    }
+
+    /// Files outside the state dir that the run writes.
+    #[must_use]
+    pub fn own_files(&self) -> &[PathBuf] {
+        &self.own_files
+    }
+
+    /// Where the outputs a failed attempt of `task` created or changed are set aside:
+    /// `<state dir>/incomplete/<run>/<task>/<attempt>`.
+    #[must_use]
+    pub fn aside_dir(&self, task: &Task, attempt: u32) -> PathBuf {
+        self.state_dir
+            .join(INCOMPLETE_DIR)
+            .join(&self.run_id)
+            .join(crate::model::file_name(&task.name))
+            .join(attempt.to_string())
     }
 
     /// Decides whether a ready task runs: done in the run being resumed, forced, up to date.
@@ -363,7 +399,9 @@ impl Journal {
             .resume
             .as_ref()
             .and_then(|resume| Some((resume, resume.done.get(&task.name)?)))
-            .filter(|(_, done)| done.fingerprint == fingerprint);
+            .filter(|(_, done)| done.fingerprint == fingerprint)
+            // Outputs deleted or changed since that run are made again.
+            .filter(|(_, done)| self.outputs_intact(&launch, done));
         let decision = if let Some((_, done)) = resumed {
             Decision::Resumed {
                 run: done.run.clone(),
@@ -407,6 +445,20 @@ impl Journal {
             decision,
             launch,
         })
+    }
+
+    /// Whether the outputs of a task finished in the run being resumed are still what it
+    /// left (a task without outputs has nothing to lose).
+    fn outputs_intact(&self, launch: &Launch, done: &Done) -> bool {
+        let outputs = launch
+            .files
+            .as_deref()
+            .map_or(&[][..], |files| &files.outputs);
+        if outputs.is_empty() {
+            return true;
+        }
+        super::files::digest_all(&launch.cwd, outputs, Some(&self.files))
+            .is_ok_and(|now| fresh::outputs_digest(&now) == done.outputs)
     }
 
     /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`, the

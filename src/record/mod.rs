@@ -1,6 +1,7 @@
 //! The run record: a durable journal of every run in the state dir, and the up-to-date
 //! checks that read it.
 
+pub mod aside;
 pub mod explain;
 pub mod files;
 pub mod fresh;

@@ -317,6 +317,17 @@ impl Bars {
                 view.finished += 1;
             }
             Event::Warning { message } => view.finished_lines.push(format!("  warning: {message}")),
+            Event::OutputsSetAside {
+                task,
+                attempt,
+                to,
+                moved,
+                left,
+            } => {
+                let name = &view.workflow.task(*task).name;
+                let line = super::set_aside_line(name, *attempt, to, moved, left);
+                view.finished_lines.push(format!("  {line}"));
+            }
             Event::Interrupting { forced } => view.finished_lines.push(if *forced {
                 "  interrupted again: killing running tasks".to_owned()
             } else {

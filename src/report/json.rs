@@ -115,6 +115,20 @@ impl JsonEvents {
             }
             Event::Interrupting { forced } => json!({ "event": "interrupting", "forced": forced }),
             Event::Warning { message } => json!({ "event": "warning", "message": message }),
+            Event::OutputsSetAside {
+                task,
+                attempt,
+                to,
+                moved,
+                left,
+            } => {
+                let left: Vec<Value> = left
+                    .iter()
+                    .map(|(path, reason)| json!({ "path": path, "reason": reason }))
+                    .collect();
+                json!({ "event": "outputs_set_aside", "task": name(*task), "attempt": attempt,
+                        "to": to, "moved": moved, "left": left })
+            }
             Event::RunFinished {
                 duration,
                 interrupted,

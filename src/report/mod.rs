@@ -27,6 +27,53 @@ pub fn format_duration(duration: Duration) -> String {
     }
 }
 
+/// Paths named in full in the line about set-aside outputs; the rest are counted.
+const PATHS_SHOWN: usize = 5;
+
+/// The one line about what a failed attempt of task `name` left: what was moved where, and
+/// what stays in place and why.
+#[must_use]
+pub(crate) fn set_aside_line(
+    name: &str,
+    attempt: u32,
+    to: &std::path::Path,
+    moved: &[String],
+    left: &[(String, String)],
+) -> String {
+    let list = |items: Vec<String>| {
+        let more = items.len().saturating_sub(PATHS_SHOWN);
+        let mut text: Vec<String> = items.into_iter().take(PATHS_SHOWN).collect();
+        if more > 0 {
+            text.push(format!("and {more} more"));
+        }
+        text.join(", ")
+    };
+    let plural = |n: usize| if n == 1 { "path" } else { "paths" };
+    let mut parts = Vec::new();
+    if !moved.is_empty() {
+        parts.push(format!(
+            "moved {} {} it created or changed to `{}`: {}",
+            moved.len(),
+            plural(moved.len()),
+            to.display(),
+            list(moved.iter().map(|path| format!("`{path}`")).collect())
+        ));
+    }
+    if !left.is_empty() {
+        parts.push(format!(
+            "left {} changed {} in place: {}",
+            left.len(),
+            plural(left.len()),
+            list(
+                left.iter()
+                    .map(|(path, why)| format!("`{path}` ({why})"))
+                    .collect()
+            )
+        ));
+    }
+    format!("aside {name} (attempt {attempt}): {}", parts.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,6 +112,13 @@ impl Plain {
                     .to_owned()
             }
             Event::Warning { message } => format!("warning: {message}"),
+            Event::OutputsSetAside {
+                task,
+                attempt,
+                to,
+                moved,
+                left,
+            } => super::set_aside_line(name(*task), *attempt, to, moved, left),
             Event::Interrupting { forced: true } => {
                 "interrupted again: killing running tasks".to_owned()
             }

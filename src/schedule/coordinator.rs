@@ -13,6 +13,7 @@ use crate::events::{Event, EventSink, SkipReason, TaskStatus};
 use crate::execute::{Executor, Exit, JobPhase, Launch, Message, Results, Termination};
 use crate::model::{Command, Isolation, TaskId, Workflow};
 use crate::plan::Graph;
+use crate::record::aside::{Guard, Stamps};
 use crate::record::files::{Digest, FileDigest};
 use crate::record::{Checked, Decision, Journal};
 use crate::template::DependencyStatus;
@@ -123,6 +124,11 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     keys: Vec<Digest>,
     /// The outputs each task made in its last attempt, digested.
     made: rustc_hash::FxHashMap<TaskId, Vec<FileDigest>>,
+    /// Per running task with outputs: what its output patterns matched before the attempt,
+    /// so that a failure sets aside only what the attempt created or changed.
+    stamps: rustc_hash::FxHashMap<TaskId, Stamps>,
+    /// What setting aside never touches; made when the first task with outputs starts.
+    guard: Option<Guard>,
     /// Finished tasks whose end the record has not made durable yet, by ticket: their
     /// dependents are decided once it has, so that a task something started after is
     /// always in the record.
@@ -193,6 +199,8 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             checked: Vec::new(),
             keys: Vec::new(),
             made: rustc_hash::FxHashMap::default(),
+            stamps: rustc_hash::FxHashMap::default(),
+            guard: None,
             parked: std::collections::VecDeque::new(),
             starting: std::collections::VecDeque::new(),
             soon: [BinaryHeap::new(), BinaryHeap::new()],
@@ -589,6 +597,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             Some(checked) if attempt == 1 => Ok(checked.launch.clone()),
             _ => self.launch(task, attempt),
         };
+        if launch.is_ok() {
+            self.take_stamps(task);
+        }
         let started = launch.and_then(|launch| self.executor.start(spec, &launch));
         match started {
             Ok(pid) => {
@@ -703,6 +714,55 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 signal: None,
                 message: format!("cannot read its outputs: {error}"),
             },
+        }
+    }
+
+    /// Before an attempt of a task with outputs: the stamps of what they match, unless
+    /// `--keep-incomplete` leaves whatever a failure leaves in place.
+    fn take_stamps(&mut self, task: TaskId) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let Some(checked) = self.checked[task.index()].as_deref() else {
+            return;
+        };
+        if journal.keeps_incomplete() || checked.outputs().is_empty() {
+            return;
+        }
+        let workflow = self.workflow;
+        let guard = self.guard.get_or_insert_with(|| {
+            Guard::outline(&workflow.path, journal.state_dir(), journal.own_files())
+        });
+        let stamps = Stamps::take(checked.cwd(), checked.outputs(), guard);
+        self.stamps.insert(task, stamps);
+    }
+
+    /// After an attempt that did not succeed: moves what it created or changed among its
+    /// outputs into the state dir, and says so. Nothing without stamps from its start.
+    fn set_aside(&mut self, task: TaskId, attempt: u32) {
+        let Some(before) = self.stamps.remove(&task) else {
+            return;
+        };
+        let (Some(journal), Some(checked), Some(guard)) = (
+            &self.journal,
+            self.checked[task.index()].as_deref(),
+            &mut self.guard,
+        ) else {
+            return;
+        };
+        let workflow = self.workflow;
+        guard.learn_inputs(workflow);
+        let to = journal.aside_dir(workflow.task(task), attempt);
+        let done =
+            crate::record::aside::set_aside(checked.cwd(), checked.outputs(), &before, guard, &to);
+        if !done.is_empty() {
+            self.sink.event(&Event::OutputsSetAside {
+                task,
+                attempt,
+                to,
+                moved: done.moved,
+                left: done.left,
+            });
         }
     }
 
@@ -877,6 +937,8 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             return;
         }
         let delay = retry_delay(spec.retry_delay.get(), attempt);
+        // The next attempt starts without what this one left half-written.
+        self.set_aside(task, attempt);
         if let Some(journal) = &mut self.journal {
             let checked = self.checked[task.index()].as_deref();
             journal.ended(spec, attempt, &status, &results, checked, None, false);
@@ -894,9 +956,15 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     }
 
     /// A task reached its final state. With a run record, its dependents are decided once
-    /// the record holds it; a task that did not succeed loses its outputs first
-    /// (`--keep-incomplete` keeps them).
+    /// the record holds it; what a last attempt that did not succeed created or changed is
+    /// set aside first (`--keep-incomplete` leaves it in place).
     fn finish(&mut self, task: TaskId, status: TaskStatus, duration: Duration, results: Results) {
+        let attempt = self.attempts[task.index()].max(1);
+        if status.is_success() {
+            self.stamps.remove(&task);
+        } else {
+            self.set_aside(task, attempt);
+        }
         let Some(journal) = &mut self.journal else {
             self.announce(task, status, duration, results, None);
             return;
@@ -904,14 +972,6 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let spec = self.workflow.task(task);
         let checked = self.checked[task.index()].as_deref();
         let made = self.made.get(&task).map(Vec::as_slice);
-        if !status.is_success()
-            && !journal.keeps_incomplete()
-            && let Some(checked) = checked
-            && !checked.outputs().is_empty()
-        {
-            crate::record::files::remove_all(checked.cwd(), checked.outputs());
-        }
-        let attempt = self.attempts[task.index()].max(1);
         let ticket = journal.ended(spec, attempt, &status, &results, checked, made, true);
         self.announce(task, status, duration, results, Some(ticket));
     }

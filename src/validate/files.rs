@@ -5,7 +5,8 @@
 //! is known when the tasks run.
 
 use std::collections::BTreeMap;
-use std::os::unix::ffi::OsStringExt;
+use std::ffi::OsStr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 use serde_saphyr::Spanned;
@@ -175,6 +176,201 @@ impl Validator<'_> {
             )
             .hint("put a matrix value in the path, like `out/${{ matrix.os }}.txt`"),
         );
+    }
+}
+
+impl Validator<'_> {
+    /// Reports each output that is no place for a task to write (an existing device, FIFO
+    /// or socket; the workflow's directory or one holding it; the default state dir or a path
+    /// in it, including globs that may match those), and warns about each output outside the
+    /// workflow's directory, where engine never sets aside what a failed attempt left.
+    /// Templated outputs and outputs of a task with a templated `cwd` are known only when
+    /// the task runs: what they match is guarded then.
+    pub(super) fn check_output_places(&mut self, entries: &[Entry<'_>], tasks: &[Task]) {
+        let file = self.sources_main_path();
+        let Some(root) = file.parent().map(Path::to_path_buf) else {
+            return;
+        };
+        let (root, _) = resolve_existing(&root);
+        let state_dir = root.join(".engine");
+        // Outputs of many tasks share their directories: each is resolved once.
+        let mut dirs: rustc_hash::FxHashMap<PathBuf, (PathBuf, bool)> =
+            rustc_hash::FxHashMap::default();
+        for entry in entries {
+            let Some(task) = tasks.get(entry.first as usize) else {
+                continue;
+            };
+            if task.templates.as_ref().is_some_and(|t| t.cwd.is_some()) {
+                continue;
+            }
+            let outputs = entry
+                .raw
+                .outputs
+                .as_ref()
+                .map_or(&[][..], |list| &list.value[..]);
+            for pattern in outputs {
+                if pattern.value.contains("${{") || pattern.value.is_empty() {
+                    continue;
+                }
+                self.current = entry.file;
+                let written = normalize(&task.cwd.join(&pattern.value));
+                let (full, may_exist) =
+                    resolve_in(Path::new(OsStr::from_bytes(&written)), &mut dirs);
+                let problem = unsafe_output(&full, &pattern.value, may_exist, &root, &state_dir);
+                if let Some(problem) = problem {
+                    let diagnostic = Diagnostic::error(
+                        DiagnosticKind::UnsafeOutput,
+                        format!("output `{}` {problem}", pattern.value),
+                    )
+                    .at(self.span(pattern), Some("not a place to write".into()))
+                    .hint(
+                        "`outputs` name the files and directories a task writes, inside the \
+                         workflow's directory (like `out/` or `build/*.o`)",
+                    );
+                    self.push(diagnostic);
+                    continue;
+                }
+                let inside = if is_glob(&pattern.value) {
+                    literal_prefix(&full).starts_with(&root)
+                } else {
+                    full.starts_with(&root)
+                };
+                if !inside {
+                    let diagnostic = Diagnostic::warning(
+                        DiagnosticKind::OutputOutsideWorkflow,
+                        format!(
+                            "output `{}` is outside the workflow's directory `{}`",
+                            pattern.value,
+                            root.display()
+                        ),
+                    )
+                    .at(self.span(pattern), Some("outside".into()))
+                    .hint(
+                        "engine never moves or deletes anything outside the workflow's \
+                         directory: if the task fails, what it wrote there stays as it is",
+                    );
+                    self.push(diagnostic);
+                }
+            }
+        }
+    }
+}
+
+/// What makes an output (absolute, existing part resolved) no place to write, if anything.
+/// `may_exist` is false when its directory does not exist: then it is not looked at.
+fn unsafe_output(
+    full: &Path,
+    written: &str,
+    may_exist: bool,
+    root: &Path,
+    state_dir: &Path,
+) -> Option<String> {
+    if !is_glob(written) {
+        let place = |full: &Path| {
+            if root.starts_with(full) {
+                Some("is the workflow's directory or holds it".to_owned())
+            } else if full.starts_with(state_dir) {
+                Some("is engine's state dir or in it".to_owned())
+            } else {
+                None
+            }
+        };
+        if let Some(problem) = place(full) {
+            return Some(problem);
+        }
+        if !may_exist {
+            return None;
+        }
+        // One `lstat` for most outputs (they do not exist yet, or are plain files); a
+        // symlink as the last component stands for its target.
+        let mut kind = std::fs::symlink_metadata(full).ok()?.file_type();
+        if kind.is_symlink() {
+            let target = std::fs::canonicalize(full).ok()?;
+            if let Some(problem) = place(&target) {
+                return Some(problem);
+            }
+            kind = std::fs::metadata(&target).ok()?.file_type();
+        }
+        if kind.is_file() || kind.is_dir() {
+            return None;
+        }
+        use std::os::unix::fs::FileTypeExt;
+        let what = if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        };
+        return Some(format!("is {what}, not a regular file or directory"));
+    }
+    let pattern = glob::Pattern::new(&full.to_string_lossy()).ok()?;
+    let options = crate::record::files::GLOB_OPTIONS;
+    if root
+        .ancestors()
+        .any(|dir| pattern.matches_path_with(dir, options))
+    {
+        return Some("may match the workflow's directory or one holding it".to_owned());
+    }
+    if pattern.matches_path_with(state_dir, options) {
+        return Some("may match engine's state dir".to_owned());
+    }
+    None
+}
+
+/// The directories of a glob before its first glob component (the path itself when it has
+/// none).
+fn literal_prefix(full: &Path) -> PathBuf {
+    full.components()
+        .take_while(|c| !is_glob(&c.as_os_str().to_string_lossy()))
+        .collect()
+}
+
+/// `resolve_existing` of the path's directory, remembered in `dirs`, with its last
+/// component; and whether that directory exists.
+fn resolve_in(
+    path: &Path,
+    dirs: &mut rustc_hash::FxHashMap<PathBuf, (PathBuf, bool)>,
+) -> (PathBuf, bool) {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let (dir, exists) = dirs
+                .entry(parent.to_path_buf())
+                .or_insert_with(|| resolve_existing(parent));
+            (dir.join(name), *exists)
+        }
+        _ => resolve_existing(path),
+    }
+}
+
+/// The path with its longest existing leading part resolved (symlinks, `..`); the rest as
+/// it is. Glob components never exist, so a glob keeps them. Also whether all of it exists.
+fn resolve_existing(path: &Path) -> (PathBuf, bool) {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(resolved) = std::fs::canonicalize(&existing) {
+            let all = rest.is_empty();
+            let full = rest
+                .iter()
+                .rev()
+                .fold(resolved, |path, part| path.join(part));
+            return (full, all);
+        }
+        match (
+            existing.file_name().map(ToOwned::to_owned),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return (path.to_path_buf(), false),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ mod validator;
 
 pub use matrix::expansion_name;
 pub use settings::override_var;
-pub use validator::{File, validate_files, validate_workflow};
+pub use validator::{File, validate_files, validate_files_warned, validate_workflow};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +29,15 @@ use crate::parse::{RawWorkflow, location_span, parse_workflow};
 /// # Errors
 /// A report for each file with problems, every problem located.
 pub fn load_workflow(path: &Path) -> Result<Workflow, Vec<Report>> {
+    load_workflow_warned(path).map(|(workflow, _)| workflow)
+}
+
+/// Like `load_workflow`, and also returns the warnings of a valid workflow, one report per
+/// file that has any.
+///
+/// # Errors
+/// A report for each file with problems, every problem located.
+pub fn load_workflow_warned(path: &Path) -> Result<(Workflow, Vec<Report>), Vec<Report>> {
     let (sources, raws) = load_files(path)?;
     let files = sources
         .iter()
@@ -38,7 +47,9 @@ pub fn load_workflow(path: &Path) -> Result<Workflow, Vec<Report>> {
             raw,
         })
         .collect();
-    validate_files(files).map_err(|found| reports(&sources, found))
+    validate_files_warned(files)
+        .map(|(workflow, warnings)| (workflow, reports(&sources, warnings)))
+        .map_err(|found| reports(&sources, found))
 }
 
 /// The files of a workflow, read and parsed, the main one first.

@@ -46,11 +46,22 @@ pub fn validate_workflow(source: &Source, raw: RawWorkflow) -> Result<Workflow, 
     })
 }
 
+/// Diagnostics, each with the index of the file it is in.
+pub type Found = Vec<(usize, Diagnostic)>;
+
 /// Validates a workflow made of several files, the first being the main one.
 ///
 /// # Errors
 /// Every problem found, each with the index of the file it is in.
 pub fn validate_files(files: Vec<File<'_>>) -> Result<Workflow, Vec<(usize, Diagnostic)>> {
+    validate_files_warned(files).map(|(workflow, _)| workflow)
+}
+
+/// Like `validate_files`, and also returns the warnings of a valid workflow (by file).
+///
+/// # Errors
+/// Every diagnostic, warnings included, when any is an error.
+pub fn validate_files_warned(files: Vec<File<'_>>) -> Result<(Workflow, Found), Found> {
     let mut validator = Validator {
         sources: files.iter().map(|file| file.source).collect(),
         current: 0,
@@ -59,10 +70,14 @@ pub fn validate_files(files: Vec<File<'_>>) -> Result<Workflow, Vec<(usize, Diag
     };
     let raws: Vec<RawWorkflow> = files.into_iter().map(|file| file.raw).collect();
     let workflow = validator.workflow(raws);
-    if validator.found.is_empty() {
-        Ok(workflow)
-    } else {
+    let errors = validator
+        .found
+        .iter()
+        .any(|(_, diagnostic)| diagnostic.severity == crate::diagnostic::Severity::Error);
+    if errors {
         Err(validator.found)
+    } else {
+        Ok((workflow, validator.found))
     }
 }
 
@@ -118,6 +133,11 @@ impl<'a> Validator<'a> {
 
     pub(super) fn source(&self) -> &'a Source {
         self.sources[self.current]
+    }
+
+    /// The main workflow file, absolute.
+    pub(super) fn sources_main_path(&self) -> PathBuf {
+        self.sources[0].path().to_path_buf()
     }
 
     pub(super) fn current(&self) -> usize {
@@ -287,6 +307,7 @@ impl<'a> Validator<'a> {
             self.check_task_references(&task_refs, &lookup, &edges);
             self.check_file_dependencies(&entries, &tasks, &edges);
         }
+        self.check_output_places(&entries, &tasks);
         Workflow {
             path: self.sources[0].path().to_path_buf(),
             name,

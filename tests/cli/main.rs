@@ -6,6 +6,7 @@ mod files;
 mod graph;
 mod language;
 mod misc;
+mod outputs;
 mod plan;
 mod record;
 mod snapshots;

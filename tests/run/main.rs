@@ -3,6 +3,7 @@
 
 mod examples;
 mod failures;
+mod incomplete;
 mod language;
 mod output;
 mod record;

@@ -327,6 +327,16 @@ tasks:
     expect_counts(&test, &[("reader", 0)]);
 }
 
+/// Where the last run set aside what the first attempt of `task` made.
+fn run_aside(test: &Test, task: &str) -> std::path::PathBuf {
+    let id = runs(test)[0]["id"].as_str().expect("an id").to_owned();
+    test.state_dir()
+        .join("incomplete")
+        .join(id)
+        .join(task)
+        .join("1")
+}
+
 /// Writes its output, then fails unless `ok` exists.
 const HALF: &str = "
 tasks:
@@ -336,10 +346,24 @@ tasks:
 ";
 
 #[test]
-fn the_outputs_of_a_failed_task_are_deleted() {
+fn the_outputs_a_failed_task_made_are_set_aside_in_the_state_dir() {
     let test = Test::new(HALF);
-    test.run().code(1).status("half", "failed");
+    let run = test.run();
+    run.code(1).status("half", "failed");
     assert!(!test.path("half.out").exists(), "the output was kept");
+    let id = run.events_of("run_started")[0]["run_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let aside = test
+        .state_dir()
+        .join("incomplete")
+        .join(id)
+        .join("half/1/half.out");
+    assert_eq!(
+        std::fs::read_to_string(aside).ok().as_deref(),
+        Some("data\n")
+    );
 }
 
 #[test]
@@ -798,8 +822,13 @@ fn resume_after_an_interrupted_run_runs_the_interrupted_task_again() {
     wait_for_file(&test.path("b.started"), Duration::from_secs(30));
     engine.signal(Signal::SIGINT);
     engine.wait().code(130).status("b", "interrupted");
-    // An interrupted task's outputs are deleted, like a failed one's.
+    // What an interrupted task made is set aside, like a failed one's.
     assert!(!test.path("b.out").exists(), "the partial output was kept");
+    let aside = run_aside(&test, "b");
+    assert_eq!(
+        std::fs::read_to_string(aside.join("b.out")).ok().as_deref(),
+        Some("partial\n")
+    );
     let interrupted = runs(&test)[0].clone();
     assert_eq!(interrupted["outcome"], "interrupted", "{interrupted:#}");
     std::fs::remove_file(test.path("b.block")).expect("remove the block file");
