@@ -661,10 +661,12 @@ fn within_open_file_limit(jobs: usize) -> usize {
     jobs
 }
 
-/// Forwards SIGINT and SIGTERM to the coordinator as `Message::Interrupt`.
+/// Forwards SIGINT, SIGTERM and SIGHUP to the coordinator as `Message::Interrupt`. SIGHUP
+/// comes when the terminal or SSH session closes: left to its default it would kill the
+/// engine alone and leave its tasks (each in its own process group) running.
 fn forward_signals(outbox: Outbox) -> Result<signal_hook::iterator::Handle, EngineError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(EngineError::io("cannot install signal handlers"))?;
     let handle = signals.handle();
     std::thread::Builder::new()
