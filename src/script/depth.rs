@@ -64,25 +64,21 @@ pub fn count_operation() {
 /// # Errors
 /// The value nests more than [`MAX_DATA_DEPTH`] levels deep.
 pub fn check_read(scope: &mut Scope, name: &str) -> Result<(), Box<EvalAltResult>> {
-    let stamp = STAMP.with(Cell::get);
-    // A constant cannot be stamped (nor grow): it is measured on each read.
-    if stamp == 0 || scope.get_mut(name).is_none() {
-        return match scope.get(name) {
-            Some(value) if nested_deeper_than(value, MAX_DATA_DEPTH) => Err(too_deep(name)),
-            _ => Ok(()),
-        };
-    }
+    // A constant (`vars`, `matrix`, `tasks`, a `const`) is not measured: it cannot be changed,
+    // so it cannot grow deeper, and it does not outlive the block that made it; what is made
+    // from it is measured when it is read from a variable.
     let Some(value) = scope.get_mut(name) else {
         return Ok(());
     };
-    if value.tag() == stamp {
+    let stamp = STAMP.with(Cell::get);
+    if stamp != 0 && value.tag() == stamp {
         return Ok(());
     }
     if nested_deeper_than(value, MAX_DATA_DEPTH) {
         return Err(too_deep(name));
     }
     // A shared value's tag is its content's: stamping it would take its lock.
-    if !value.is_shared() {
+    if stamp != 0 && !value.is_shared() {
         value.set_tag(stamp);
     }
     Ok(())
