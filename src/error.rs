@@ -10,7 +10,7 @@ pub mod exit_code {
     pub const TASK_FAILED: u8 = 1;
     /// The workflow is invalid, or the command line is wrong.
     pub const INVALID: u8 = 2;
-    /// Interrupted by Ctrl-C or SIGTERM.
+    /// Interrupted by Ctrl-C, SIGTERM or SIGHUP.
     pub const INTERRUPTED: u8 = 130;
 }
 

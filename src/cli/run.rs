@@ -715,10 +715,12 @@ fn within_open_file_limit(jobs: usize) -> usize {
     jobs
 }
 
-/// Forwards SIGINT and SIGTERM to the coordinator as `Message::Interrupt`.
+/// Forwards SIGINT, SIGTERM and SIGHUP to the coordinator as `Message::Interrupt`. SIGHUP
+/// comes when the terminal or SSH session closes: left to its default it would kill the
+/// engine alone and leave its tasks (each in its own process group) running.
 fn forward_signals(outbox: Outbox) -> Result<signal_hook::iterator::Handle, EngineError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(EngineError::io("cannot install signal handlers"))?;
     let handle = signals.handle();
     std::thread::Builder::new()
@@ -812,18 +814,32 @@ pub fn script_worker(args: &ScriptArgs) -> Result<(), EngineError> {
         )?)),
         Err(_) => None,
     };
-    let scope = ScriptScope {
-        print: Box::new(|line| {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-        }),
-        token: Arc::new(CancelToken::new()),
-        cwd: std::env::current_dir().unwrap_or_else(|_| task.cwd.clone()),
-        env: Vec::new(),
-        results: std::cell::RefCell::default(),
-        constants,
+    let cwd = std::env::current_dir().unwrap_or_else(|_| task.cwd.clone());
+    // The script runs on a thread with the stack of the engine's worker threads, so that it
+    // meets the same limits here as on a thread of the engine.
+    let run = || {
+        let scope = ScriptScope {
+            print: Box::new(|line| {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+            }),
+            token: Arc::new(CancelToken::new()),
+            cwd,
+            env: Vec::new(),
+            results: std::cell::RefCell::default(),
+            constants,
+        };
+        crate::script::run_script_with_results(&engine, ast, scope)
     };
-    let (end, results) = crate::script::run_script_with_results(&engine, ast, scope);
+    let (end, results) = std::thread::scope(|threads| {
+        std::thread::Builder::new()
+            .name("engine-script".into())
+            .stack_size(crate::script::STACK_BYTES)
+            .spawn_scoped(threads, run)
+            .map_err(EngineError::io("cannot start the script's thread"))?
+            .join()
+            .map_err(|_| EngineError::TasksFailed { failed: 1 })
+    })?;
     if let Some(path) = std::env::var_os("ENGINE_RESULTS")
         && !results.is_empty()
     {

@@ -17,7 +17,8 @@ pub struct WorkerPool {
 }
 
 impl WorkerPool {
-    /// Starts `threads` workers named `engine-worker-N`.
+    /// Starts `threads` workers named `engine-worker-N`, each with the stack scripts need
+    /// ([`crate::script::STACK_BYTES`]).
     ///
     /// # Errors
     /// When a thread cannot be created.
@@ -27,6 +28,7 @@ impl WorkerPool {
             let queue: Receiver<Job> = queue.clone();
             std::thread::Builder::new()
                 .name(format!("engine-worker-{index}"))
+                .stack_size(crate::script::STACK_BYTES)
                 .spawn(move || {
                     // The loop ends when the pool is dropped and the queue is empty.
                     for job in queue {

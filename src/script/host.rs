@@ -11,7 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use std::fs::File;
+use std::io::{Read, Write};
+
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Position};
+
+use super::MAX_STRING_BYTES;
 
 /// A flag that stops a running script: checked between script operations and while the
 /// script sleeps.
@@ -117,9 +122,11 @@ pub fn run_script_with_results(
         constants.push_constant(name.as_str(), value.clone());
     }
     SCOPE.with(|slot| *slot.borrow_mut() = Some(scope));
+    super::run_epochs(true);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         engine.run_ast_with_scope(&mut constants, ast)
     }));
+    super::run_epochs(false);
     let scope = SCOPE.with(|slot| slot.borrow_mut().take());
     let results = scope
         .map(|scope| scope.results.into_inner())
@@ -190,6 +197,75 @@ fn sleep_seconds(seconds: f64) -> HostResult<()> {
     Ok(())
 }
 
+/// Why a file is not read or written: the system's error or one of engine's rules.
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error(
+        "not a regular file (a device, FIFO, socket or directory), which scripts do not read or write"
+    )]
+    NotRegular,
+    #[error(
+        "the file is larger than a script's string can be ({} bytes)",
+        MAX_STRING_BYTES
+    )]
+    TooLarge,
+    #[error("the file is not UTF-8 text")]
+    NotText,
+}
+
+/// Opens `path` to read, or to write (created or truncated), without blocking on a FIFO (a
+/// FIFO is refused, never waited for); refuses anything but a regular file, before and after
+/// opening (it may be swapped in between).
+fn open_regular(path: &Path, write: bool) -> Result<File, FileError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => return Err(FileError::NotRegular),
+        Err(error) if !(write && error.kind() == std::io::ErrorKind::NotFound) => {
+            return Err(error.into());
+        }
+        _ => {}
+    }
+    // Truncating waits until the file is known to be a regular one.
+    let file = std::fs::OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .create(write)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(FileError::NotRegular);
+    }
+    if write {
+        file.set_len(0)?;
+    }
+    Ok(file)
+}
+
+/// `read_file`: a regular file of at most [`MAX_STRING_BYTES`], checked before reading and
+/// while reading (a file that grows is cut off at the limit, never read whole).
+fn read_text(path: &Path) -> Result<String, FileError> {
+    let file = open_regular(path, false)?;
+    let limit = MAX_STRING_BYTES as u64;
+    if file.metadata()?.len() > limit {
+        return Err(FileError::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(FileError::TooLarge);
+    }
+    String::from_utf8(bytes).map_err(|_| FileError::NotText)
+}
+
+/// `write_file`: creates or replaces a regular file; never writes into a device or FIFO.
+fn write_text(path: &Path, text: &str) -> Result<(), FileError> {
+    let mut file = open_regular(path, true)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
 /// `result(key, value)`: sets one of the task's results (a later value replaces an earlier).
 fn set_result(key: &str, value: &Dynamic) -> HostResult<()> {
     if !crate::template::is_result_key(key) {
@@ -232,6 +308,7 @@ pub fn script_engine() -> Engine {
         let _ = with_scope(|scope| (scope.print)(text.to_owned()));
     });
     engine.on_progress(|operations| {
+        super::count_operation();
         // A cancelled token ends the script within 64 operations (microseconds); looking
         // every time would cost a thread-local access per operation.
         if operations % 64 != 0 {
@@ -265,13 +342,12 @@ pub fn script_engine() -> Engine {
     engine.register_fn("read_file", |path: &str| -> HostResult<String> {
         let full =
             with_scope(|scope| resolve(&scope.cwd, path)).unwrap_or_else(|| PathBuf::from(path));
-        std::fs::read_to_string(&full)
-            .map_err(|e| host_error(format!("read_file `{}`: {e}", full.display())))
+        read_text(&full).map_err(|e| host_error(format!("read_file `{}`: {e}", full.display())))
     });
     engine.register_fn("write_file", |path: &str, text: &str| -> HostResult<()> {
         let full =
             with_scope(|scope| resolve(&scope.cwd, path)).unwrap_or_else(|| PathBuf::from(path));
-        std::fs::write(&full, text)
+        write_text(&full, text)
             .map_err(|e| host_error(format!("write_file `{}`: {e}", full.display())))
     });
     engine
@@ -356,6 +432,26 @@ mod tests {
             std::fs::read_to_string(dir.path().join("x.txt")).expect("file"),
             "data"
         );
+    }
+
+    #[test]
+    fn read_file_refuses_what_is_not_a_small_regular_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        // Sparse: one byte over the limit without writing 64 MiB.
+        std::fs::File::create(dir.path().join("big"))
+            .and_then(|file| file.set_len(MAX_STRING_BYTES as u64 + 1))
+            .expect("big file");
+        std::fs::create_dir(dir.path().join("sub")).expect("dir");
+        for (path, expected) in [
+            ("big", "larger than a script's string can be"),
+            ("sub", "not a regular file"),
+            ("/dev/null", "not a regular file"),
+        ] {
+            let error = read_text(&dir.path().join(path)).expect_err(path);
+            assert!(error.to_string().contains(expected), "{path}: {error}");
+        }
+        let error = write_text(Path::new("/dev/null"), "x").expect_err("a device");
+        assert!(matches!(error, FileError::NotRegular), "{error}");
     }
 
     #[test]

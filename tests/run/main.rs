@@ -8,6 +8,7 @@ mod language;
 mod output;
 mod record;
 mod scheduling;
+mod scripts;
 mod selection;
 mod signals;
 mod support;

@@ -1,4 +1,4 @@
-//! Ctrl-C and SIGTERM sent to the engine itself: running tasks are stopped, the run says what
+//! Ctrl-C, SIGTERM and SIGHUP sent to the engine itself: running tasks are stopped, the run says what
 //! was interrupted, exits 130, and leaves no process behind.
 
 use std::time::Duration;
@@ -69,6 +69,13 @@ fn ctrl_c_stops_every_task_and_exits_130() {
 #[test]
 fn sigterm_to_the_engine_is_like_ctrl_c() {
     interrupt_busy_run(Signal::SIGTERM);
+}
+
+#[test]
+fn sighup_to_the_engine_is_like_sigterm() {
+    // A closed terminal or SSH session: before, the engine died of it (129) and left its
+    // tasks running.
+    interrupt_busy_run(Signal::SIGHUP);
 }
 
 #[test]
