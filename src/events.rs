@@ -2,11 +2,13 @@
 //! only link between running tasks and reporting them; reporters read events, never the
 //! executors.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::model::TaskId;
+use crate::template::Masker;
 
 /// The version of the JSON-lines event format written by `--events`.
 pub const EVENTS_VERSION: u32 = 1;
@@ -200,6 +202,119 @@ pub enum Event {
 pub trait EventSink {
     /// Handles one event.
     fn event(&mut self, event: &Event);
+}
+
+/// Hands events to a sink with every secret masked: failure messages (which may quote a
+/// template's value, a script's `throw`, a path or a command), results, warnings, job states.
+/// Output lines come masked from the executors, which mask each stream whole before it is
+/// cut into lines.
+#[derive(Debug)]
+pub struct Masked<S> {
+    sink: S,
+    masker: Masker,
+}
+
+impl<S: EventSink> Masked<S> {
+    /// `sink`, behind `masker`.
+    pub fn new(sink: S, masker: Masker) -> Self {
+        Self { sink, masker }
+    }
+
+    /// The sink behind the masker.
+    pub fn into_inner(self) -> S {
+        self.sink
+    }
+
+    fn status(&self, status: &TaskStatus) -> Option<TaskStatus> {
+        match status {
+            TaskStatus::Failed {
+                exit_code,
+                signal,
+                message,
+            } => match self.masker.mask(message) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(message) => Some(TaskStatus::Failed {
+                    exit_code: *exit_code,
+                    signal: *signal,
+                    message,
+                }),
+            },
+            _ => None,
+        }
+    }
+
+    /// The event with its text masked, or `None` when nothing in it is secret.
+    fn masked(&self, event: &Event) -> Option<Event> {
+        if !matches!(
+            event,
+            Event::TaskFinished { .. }
+                | Event::TaskRetrying { .. }
+                | Event::Warning { .. }
+                | Event::TaskJob { .. }
+                | Event::TaskSkipped { .. }
+        ) {
+            return None;
+        }
+        let mut event = event.clone();
+        let changed = match &mut event {
+            Event::TaskFinished {
+                status, results, ..
+            } => {
+                let masked = self.status(status);
+                let changed = masked.is_some() | mask_results(&self.masker, results);
+                if let Some(masked) = masked {
+                    *status = masked;
+                }
+                changed
+            }
+            Event::TaskRetrying { status, .. } => {
+                self.status(status).map(|masked| *status = masked).is_some()
+            }
+            Event::Warning { message } | Event::TaskJob { state: message, .. } => {
+                mask_in_place(&self.masker, message)
+            }
+            Event::TaskSkipped {
+                reason: SkipReason::ConditionFalse { condition },
+                ..
+            } => mask_in_place(&self.masker, condition),
+            _ => false,
+        };
+        changed.then_some(event)
+    }
+}
+
+impl<S: EventSink> EventSink for Masked<S> {
+    fn event(&mut self, event: &Event) {
+        if self.masker.is_empty() {
+            self.sink.event(event);
+            return;
+        }
+        match self.masked(event) {
+            Some(masked) => self.sink.event(&masked),
+            None => self.sink.event(event),
+        }
+    }
+}
+
+/// Masks `text`; whether it changed.
+fn mask_in_place(masker: &Masker, text: &mut String) -> bool {
+    match masker.mask(text) {
+        Cow::Borrowed(_) => false,
+        Cow::Owned(masked) => {
+            *text = masked;
+            true
+        }
+    }
+}
+
+/// Masks the keys and values of `results`; whether any changed.
+pub fn mask_results(masker: &Masker, results: &mut [(String, String)]) -> bool {
+    let mut changed = false;
+    for (key, value) in results {
+        changed |= mask_in_place(masker, key);
+        changed |= mask_in_place(masker, value);
+    }
+    changed
 }
 
 /// Records every event; for tests.

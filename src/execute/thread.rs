@@ -55,10 +55,7 @@ impl ThreadExecutor {
         let token_for_running = Arc::clone(&token);
         let ast = Arc::clone(ast);
         let outbox = self.context.outbox.clone();
-        let log = TaskLog::masked(
-            self.context.log_dir.join(format!("{}.log", task.name)),
-            &self.context.masker,
-        );
+        let log = TaskLog::new(self.context.log_dir.join(format!("{}.log", task.name)));
         if launch.attempt > 1 {
             log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
         }
@@ -99,10 +96,8 @@ impl ThreadExecutor {
                 constants,
             };
             let (end, results) = run_script_with_results(&engine, &ast, scope);
-            let results = results
-                .into_iter()
-                .map(|(key, value)| (key, masker_for_results.mask(&value).into_owned()))
-                .collect();
+            let mut results = results;
+            crate::events::mask_results(&masker_for_results, &mut results);
             log.flush();
             let exit = match end {
                 ScriptEnd::Done => Exit::ScriptDone,

@@ -20,7 +20,7 @@ use super::request::{JobRequest, job_name, submission_args};
 use super::tail::Tail;
 use super::wrapper::{StatusFile, Wrapper, read_status};
 use crate::events::Stream;
-use crate::execute::process::{mask_output, read_results};
+use crate::execute::process::read_results;
 use crate::execute::{
     Executor, Exit, JobPhase, Launch, LocalExecutor, Message, RunContext, TaskLog, Termination,
 };
@@ -209,9 +209,10 @@ impl SlurmExecutor {
             .results_dir
             .join(format!("{}.{}", task.name, launch.attempt));
         for dir in [&self.job_dir, &self.context.results_dir] {
-            std::fs::create_dir_all(dir)
+            crate::execute::private_dir(dir)
                 .map_err(|error| format!("cannot create `{}`: {error}", dir.display()))?;
         }
+        crate::execute::process::create_results_file(&results)?;
         let script = self.wrapper_script(task, launch, &files, &results)?;
         std::fs::write(&files.script, script)
             .map_err(|error| format!("cannot write `{}`: {error}", files.script.display()))?;
@@ -236,17 +237,14 @@ impl SlurmExecutor {
             state: "submitted".into(),
             phase: JobPhase::Queued,
         });
-        let log = TaskLog::masked(
-            self.context.log_dir.join(format!("{}.log", task.name)),
-            &self.context.masker,
-        );
+        let log = TaskLog::new(self.context.log_dir.join(format!("{}.log", task.name)));
         self.jobs.insert(
             task.id,
             Job {
                 id,
                 results,
-                stdout: Tail::new(files.stdout.clone()),
-                stderr: Tail::new(files.stderr.clone()),
+                stdout: Tail::new(files.stdout.clone(), &self.context.masker),
+                stderr: Tail::new(files.stderr.clone(), &self.context.masker),
                 files,
                 log,
                 state: None,
@@ -669,7 +667,6 @@ impl Executor for SlurmExecutor {
             wake = now;
         }
         self.local.wait(Some(wake), out)?;
-        let first = out.len();
         let now = Instant::now();
         let polling = now >= self.next_poll;
         if now >= self.next_look || polling {
@@ -686,7 +683,6 @@ impl Executor for SlurmExecutor {
                     POLL_INTERVAL
                 };
         }
-        mask_output(&mut out[first..], &self.context.masker);
         Ok(())
     }
 }
