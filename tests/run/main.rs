@@ -7,6 +7,7 @@ mod language;
 mod output;
 mod record;
 mod scheduling;
+mod secrets;
 mod selection;
 mod signals;
 mod support;
