@@ -134,6 +134,12 @@ impl Masker {
         )
     }
 
+    /// What is searched for: each secret, and each line of a multi-line one.
+    #[must_use]
+    pub fn patterns(&self) -> &[String] {
+        self.finder.as_ref().map_or(&[], |finder| &finder.patterns)
+    }
+
     /// A stream masker for one stream of output.
     #[must_use]
     pub fn stream(&self) -> MaskStream {
