@@ -1,6 +1,6 @@
 //! `Event`: everything that happens during a run, in the order the coordinator saw it. The
 //! only link between running tasks and reporting them; reporters read events, never the
-//! executors.
+//! executors. `Masked` hides secrets in events on their way to a sink.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -327,5 +327,50 @@ pub struct EventLog {
 impl EventSink for EventLog {
     fn event(&mut self, event: &Event) {
         self.events.push(event.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_masked_sink_hides_secrets_in_messages_results_and_warnings() {
+        let masker = Masker::new(["s3cr3t"]).expect("a masker");
+        let mut sink = Masked::new(EventLog::default(), masker);
+        let failed = TaskStatus::Failed {
+            exit_code: None,
+            signal: None,
+            message: "command not found: `s3cr3t`".into(),
+        };
+        sink.event(&Event::TaskFinished {
+            task: TaskId(0),
+            status: failed.clone(),
+            duration: Duration::ZERO,
+            attempt: 1,
+            allowed: false,
+            results: vec![
+                ("s3cr3t".into(), "1".into()),
+                ("k".into(), "a s3cr3t".into()),
+            ],
+        });
+        sink.event(&Event::TaskRetrying {
+            task: TaskId(0),
+            attempt: 1,
+            attempts: 2,
+            status: failed,
+            duration: Duration::ZERO,
+            delay: Duration::ZERO,
+        });
+        sink.event(&Event::Warning {
+            message: "cannot write s3cr3t".into(),
+        });
+        let events = sink.into_inner().events;
+        let text = format!("{events:?}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("command not found: `***`"), "{text}");
+        assert!(text.contains(r#"("***", "1")"#), "{text}");
+        assert!(text.contains(r#"("k", "a ***")"#), "{text}");
+        assert!(text.contains("cannot write ***"), "{text}");
     }
 }

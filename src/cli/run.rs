@@ -184,7 +184,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
 ///
 /// # Errors
 /// A usage error naming a secret that has no value, or an empty one.
-pub(super) fn secrets_masker(
+fn secrets_masker(
     workflow: &crate::model::Workflow,
 ) -> Result<crate::template::Masker, EngineError> {
     let mut all = Vec::with_capacity(workflow.secrets.len());
