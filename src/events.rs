@@ -1,12 +1,14 @@
 //! `Event`: everything that happens during a run, in the order the coordinator saw it. The
 //! only link between running tasks and reporting them; reporters read events, never the
-//! executors.
+//! executors. `Masked` hides secrets in events on their way to a sink.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::model::TaskId;
+use crate::template::Masker;
 
 /// The version of the JSON-lines event format written by `--events`.
 pub const EVENTS_VERSION: u32 = 1;
@@ -218,6 +220,119 @@ pub trait EventSink {
     fn event(&mut self, event: &Event);
 }
 
+/// Hands events to a sink with every secret masked: failure messages (which may quote a
+/// template's value, a script's `throw`, a path or a command), results, warnings, job states.
+/// Output lines come masked from the executors, which mask each stream whole before it is
+/// cut into lines.
+#[derive(Debug)]
+pub struct Masked<S> {
+    sink: S,
+    masker: Masker,
+}
+
+impl<S: EventSink> Masked<S> {
+    /// `sink`, behind `masker`.
+    pub fn new(sink: S, masker: Masker) -> Self {
+        Self { sink, masker }
+    }
+
+    /// The sink behind the masker.
+    pub fn into_inner(self) -> S {
+        self.sink
+    }
+
+    fn status(&self, status: &TaskStatus) -> Option<TaskStatus> {
+        match status {
+            TaskStatus::Failed {
+                exit_code,
+                signal,
+                message,
+            } => match self.masker.mask(message) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(message) => Some(TaskStatus::Failed {
+                    exit_code: *exit_code,
+                    signal: *signal,
+                    message,
+                }),
+            },
+            _ => None,
+        }
+    }
+
+    /// The event with its text masked, or `None` when nothing in it is secret.
+    fn masked(&self, event: &Event) -> Option<Event> {
+        if !matches!(
+            event,
+            Event::TaskFinished { .. }
+                | Event::TaskRetrying { .. }
+                | Event::Warning { .. }
+                | Event::TaskJob { .. }
+                | Event::TaskSkipped { .. }
+        ) {
+            return None;
+        }
+        let mut event = event.clone();
+        let changed = match &mut event {
+            Event::TaskFinished {
+                status, results, ..
+            } => {
+                let masked = self.status(status);
+                let changed = masked.is_some() | mask_results(&self.masker, results);
+                if let Some(masked) = masked {
+                    *status = masked;
+                }
+                changed
+            }
+            Event::TaskRetrying { status, .. } => {
+                self.status(status).map(|masked| *status = masked).is_some()
+            }
+            Event::Warning { message } | Event::TaskJob { state: message, .. } => {
+                mask_in_place(&self.masker, message)
+            }
+            Event::TaskSkipped {
+                reason: SkipReason::ConditionFalse { condition },
+                ..
+            } => mask_in_place(&self.masker, condition),
+            _ => false,
+        };
+        changed.then_some(event)
+    }
+}
+
+impl<S: EventSink> EventSink for Masked<S> {
+    fn event(&mut self, event: &Event) {
+        if self.masker.is_empty() {
+            self.sink.event(event);
+            return;
+        }
+        match self.masked(event) {
+            Some(masked) => self.sink.event(&masked),
+            None => self.sink.event(event),
+        }
+    }
+}
+
+/// Masks `text`; whether it changed.
+fn mask_in_place(masker: &Masker, text: &mut String) -> bool {
+    match masker.mask(text) {
+        Cow::Borrowed(_) => false,
+        Cow::Owned(masked) => {
+            *text = masked;
+            true
+        }
+    }
+}
+
+/// Masks the keys and values of `results`; whether any changed.
+pub fn mask_results(masker: &Masker, results: &mut [(String, String)]) -> bool {
+    let mut changed = false;
+    for (key, value) in results {
+        changed |= mask_in_place(masker, key);
+        changed |= mask_in_place(masker, value);
+    }
+    changed
+}
+
 /// Records every event; for tests.
 #[derive(Debug, Default)]
 pub struct EventLog {
@@ -228,5 +343,50 @@ pub struct EventLog {
 impl EventSink for EventLog {
     fn event(&mut self, event: &Event) {
         self.events.push(event.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_masked_sink_hides_secrets_in_messages_results_and_warnings() {
+        let masker = Masker::new(["s3cr3t"]).expect("a masker");
+        let mut sink = Masked::new(EventLog::default(), masker);
+        let failed = TaskStatus::Failed {
+            exit_code: None,
+            signal: None,
+            message: "command not found: `s3cr3t`".into(),
+        };
+        sink.event(&Event::TaskFinished {
+            task: TaskId(0),
+            status: failed.clone(),
+            duration: Duration::ZERO,
+            attempt: 1,
+            allowed: false,
+            results: vec![
+                ("s3cr3t".into(), "1".into()),
+                ("k".into(), "a s3cr3t".into()),
+            ],
+        });
+        sink.event(&Event::TaskRetrying {
+            task: TaskId(0),
+            attempt: 1,
+            attempts: 2,
+            status: failed,
+            duration: Duration::ZERO,
+            delay: Duration::ZERO,
+        });
+        sink.event(&Event::Warning {
+            message: "cannot write s3cr3t".into(),
+        });
+        let events = sink.into_inner().events;
+        let text = format!("{events:?}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("command not found: `***`"), "{text}");
+        assert!(text.contains(r#"("***", "1")"#), "{text}");
+        assert!(text.contains(r#"("k", "a ***")"#), "{text}");
+        assert!(text.contains("cannot write ***"), "{text}");
     }
 }

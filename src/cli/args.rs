@@ -66,6 +66,9 @@ pub enum Command {
     /// Internal: run one script task in this process (used for `isolation: process`).
     #[command(name = "__script", hide = true)]
     Script(ScriptArgs),
+    /// Internal: run a Slurm job's command with its output masked (`ENGINE_MASK`).
+    #[command(name = "__mask", hide = true)]
+    Mask(MaskArgs),
 }
 
 /// `engine run`.
@@ -248,6 +251,14 @@ pub struct ScriptArgs {
     pub file: PathBuf,
     /// The task whose script to run.
     pub task: String,
+}
+
+/// `engine __mask`.
+#[derive(Debug, Args)]
+pub struct MaskArgs {
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// `engine check`.

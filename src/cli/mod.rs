@@ -5,6 +5,7 @@ mod check;
 mod graph;
 mod history;
 mod list;
+mod mask;
 mod plan;
 mod run;
 
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<(), EngineError> {
         Command::Status(args) => history::status(&args),
         Command::Logs(args) => history::logs(&args),
         Command::Script(args) => run::script_worker(&args),
+        Command::Mask(args) => mask::mask_worker(&args),
         Command::Check(args) => check::run(&args, color),
         Command::Plan(args) => plan::run(&args),
         Command::Graph(args) => graph::run(&args),

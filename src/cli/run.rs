@@ -27,8 +27,10 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         let graph = super::select(&workflow, &args.tasks, &args.file)?;
         return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
     }
-    // An invalid workflow is reported before the state dir is touched.
+    // An invalid workflow, or a secret without a value, is reported before the state dir is
+    // touched.
     let loaded = super::load_to_run(&args.file, &args.vars)?;
+    secrets_masker(&loaded)?;
     let run_id = run_id();
     let state_dir = args
         .state_dir
@@ -36,6 +38,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         .unwrap_or_else(|| default_state_dir(&args.file));
     // Jobs run elsewhere, in other directories: they need absolute paths.
     let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
+    // What it keeps of runs (logs, results, job files) is the user's alone. An error shows
+    // where the record is opened.
+    let _ = crate::execute::private_dir(&state_dir);
     let record = if args.no_record {
         None
     } else {
@@ -114,7 +119,11 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
                 &run_id,
                 context.outbox.clone(),
             )?;
-            (Some(journal), Some(lock), Some(durations))
+            (
+                Some(journal.masking(masker.clone())),
+                Some(lock),
+                Some(durations),
+            )
         }
         None => (None, None, None),
     };
@@ -136,6 +145,8 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         keep_going: args.keep_going,
         grace: args.grace.get(),
     };
+    // Every event passes the masker on its way to the terminal and `--events`.
+    let reporter = crate::events::Masked::new(reporter, masker);
     let (summary, reporter) = match controller {
         None => drive(
             &workflow, &graph, local, reporter, options, &run_id, journal,
@@ -151,6 +162,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     };
     signals.close();
     reporter
+        .into_inner()
         .finish(&summary)
         .map_err(EngineError::io("cannot write the events file"))?;
     if summary.interrupted {
@@ -169,7 +181,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
 /// # Errors
 /// A usage error saying why the file cannot be created.
 fn create_events_file(path: &Path) -> Result<std::fs::File, EngineError> {
-    std::fs::File::create(path).map_err(|error| {
+    private_file(path).map_err(|error| {
         let hint = match error.kind() {
             std::io::ErrorKind::NotFound => {
                 "its directory does not exist: create it, or give `--events` another path"
@@ -188,37 +200,46 @@ fn create_events_file(path: &Path) -> Result<std::fs::File, EngineError> {
 }
 
 /// The masker of the workflow's secrets, whose values come from the engine's environment or
-/// the workflow's own `env`.
+/// the workflow's own `env` (`Workflow::secret_values`).
 ///
 /// # Errors
-/// A usage error naming a secret that has no value.
+/// A usage error naming a secret that has no value, or an empty one.
 fn secrets_masker(
     workflow: &crate::model::Workflow,
 ) -> Result<crate::template::Masker, EngineError> {
-    let mut values = Vec::with_capacity(workflow.secrets.len());
+    let mut all = Vec::with_capacity(workflow.secrets.len());
     for name in &workflow.secrets {
-        let from_env = std::env::var(name).ok();
-        let from_workflow = || {
-            workflow
-                .tasks
-                .iter()
-                .flat_map(|task| task.env.iter())
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.clone())
+        let values = workflow.secret_values(name);
+        let problem = if values.is_empty() {
+            "has no value"
+        } else if values.iter().any(String::is_empty) {
+            "is empty"
+        } else {
+            all.extend(values);
+            continue;
         };
-        match from_env.or_else(from_workflow) {
-            Some(value) => values.push(value),
-            None => {
-                return Err(EngineError::Usage {
-                    message: format!("secret `{name}` has no value"),
-                    hint: Some(format!(
-                        "set `{name}` in the environment (or in the workflow's `env_file`) before `engine run`"
-                    )),
-                });
-            }
-        }
+        return Err(EngineError::Usage {
+            message: format!("secret `{name}` {problem}"),
+            hint: Some(format!(
+                "set `{name}` to its value in the environment (or in the workflow's `env_file`) before `engine run`"
+            )),
+        });
     }
-    Ok(crate::template::Masker::new(values))
+    crate::template::Masker::new(all).map_err(|error| EngineError::Usage {
+        message: error.to_string(),
+        hint: None,
+    })
+}
+
+/// Creates (or truncates) a file readable by the user alone (0600 when it is new).
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// The run record, opened before the workflow is loaded: this run holds the workflow's lock,

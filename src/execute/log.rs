@@ -1,12 +1,12 @@
-//! `TaskLog`: a task's full output on disk, created on the first line written.
+//! `TaskLog`: a task's full output on disk, created on the first line written, private to
+//! the user (0600, in directories made 0700). What it is given is already masked.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use crate::template::Masker;
 
 /// The log file of one task. Nothing is created for a task that prints nothing; a retried
 /// task's attempts are appended to one file.
@@ -16,9 +16,6 @@ pub struct TaskLog {
     file: Mutex<Option<BufWriter<File>>>,
     /// A write failed (a full disk): said once, and nothing more is written.
     failed: AtomicBool,
-    /// With secrets to hide, complete lines are written masked; the unfinished last line
-    /// waits here.
-    masking: Option<(Masker, Mutex<Vec<u8>>)>,
 }
 
 impl TaskLog {
@@ -29,36 +26,12 @@ impl TaskLog {
             path,
             file: Mutex::new(None),
             failed: AtomicBool::new(false),
-            masking: None,
         }
     }
 
-    /// A log that writes every secret of `masker` as `***`.
-    #[must_use]
-    pub fn masked(path: PathBuf, masker: &Masker) -> Self {
-        let mut log = Self::new(path);
-        if !masker.is_empty() {
-            log.masking = Some((masker.clone(), Mutex::new(Vec::new())));
-        }
-        log
-    }
-
-    /// Appends output bytes, masked when the log masks.
+    /// Appends output bytes, masked by the caller (`Masker`, `MaskStream`).
     pub fn write(&self, bytes: &[u8]) {
-        let Some((masker, pending)) = &self.masking else {
-            self.write_raw(bytes);
-            return;
-        };
-        let mut pending = pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        pending.extend_from_slice(bytes);
-        let Some(end) = pending.iter().rposition(|&b| b == b'\n') else {
-            return;
-        };
-        let complete: Vec<u8> = pending.drain(..=end).collect();
-        let text = String::from_utf8_lossy(&complete);
-        self.write_raw(masker.mask(&text).as_bytes());
+        self.write_raw(bytes);
     }
 
     /// Where the log is (or will be).
@@ -79,9 +52,14 @@ impl TaskLog {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if guard.is_none() {
             if let Some(dir) = self.path.parent() {
-                let _ = std::fs::create_dir_all(dir);
+                let _ = super::private_dir(dir);
             }
-            match File::options().create(true).append(true).open(&self.path) {
+            match File::options()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&self.path)
+            {
                 Ok(file) => *guard = Some(BufWriter::with_capacity(64 * 1024, file)),
                 Err(error) => {
                     eprintln!(
@@ -112,17 +90,6 @@ impl TaskLog {
 
     /// Writes buffered bytes to disk.
     pub fn flush(&self) {
-        if let Some((masker, pending)) = &self.masking {
-            let rest = std::mem::take(
-                &mut *pending
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            );
-            if !rest.is_empty() {
-                let text = String::from_utf8_lossy(&rest);
-                self.write_raw(masker.mask(&text).as_bytes());
-            }
-        }
         let mut guard = self
             .file
             .lock()

@@ -166,6 +166,19 @@ pub struct RunContext {
     pub masker: crate::template::Masker,
 }
 
+/// Creates `dir` and its missing parents private to the user (0700): what the engine keeps
+/// of a run (logs, results, job files) may hold task data.
+///
+/// # Errors
+/// The directory cannot be created.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// Starts tasks and stops them on request.
 pub trait Executor {
     /// Starts `task` as `launch` says, without waiting for it; its end arrives later as

@@ -123,7 +123,7 @@ impl ProcessExecutor {
             self.reactor = Some(reactor);
         }
         if !self.results_dir_made {
-            std::fs::create_dir_all(&self.context.results_dir).map_err(|error| {
+            super::private_dir(&self.context.results_dir).map_err(|error| {
                 format!(
                     "cannot create the results directory `{}`: {error}",
                     self.context.results_dir.display()
@@ -135,10 +135,14 @@ impl ProcessExecutor {
             self.context
                 .results_dir
                 .join(format!("{}.{}", task.id.index(), launch.attempt));
+        create_results_file(&results)?;
         let mut child = self
             .command(task, launch, &results)
             .spawn()
-            .map_err(|error| spawn_error(launch, &error))?;
+            .map_err(|error| {
+                let _ = std::fs::remove_file(&results);
+                spawn_error(launch, &error)
+            })?;
         let pid = child.id();
         let Some(group) = Group::new(pid) else {
             stop(&mut child);
@@ -158,11 +162,10 @@ impl ProcessExecutor {
             stop(&mut child);
             return Err("the process's output pipes are missing".into());
         };
-        let log = TaskLog::masked(
+        let log = TaskLog::new(
             self.context
                 .log_dir
                 .join(format!("{}.log", file_name(&task.name))),
-            &self.context.masker,
         );
         if launch.attempt > 1 {
             log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
@@ -175,6 +178,7 @@ impl ProcessExecutor {
             stdout,
             stderr,
             log,
+            masker: self.context.masker.clone(),
         };
         if let Some(reactor) = &mut self.reactor {
             reactor
@@ -220,7 +224,6 @@ impl ProcessExecutor {
                 read_results(&path, exit, results, &self.context.masker);
             }
         }
-        mask_output(&mut out[first..], &self.context.masker);
         polled
     }
 
@@ -275,31 +278,33 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Replaces the secrets in the output lines among `messages`.
-pub(super) fn mask_output(messages: &mut [Message], masker: &crate::template::Masker) {
-    if masker.is_empty() {
-        return;
-    }
-    for message in messages {
-        if let Message::Output { lines, .. } = message {
-            for line in lines.iter_mut() {
-                if let std::borrow::Cow::Owned(masked) = masker.mask(line) {
-                    *line = masked;
-                }
-            }
-        }
-    }
+/// Creates a task's empty results file, private to the user (0600): the task appends to it
+/// and keeps its mode, so the results it writes (secrets among them) are never readable by
+/// others.
+pub(super) fn create_results_file(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(|error| format!("cannot create `{}`: {error}", path.display()))
 }
 
-/// Reads a finished task's results file into `results`. A file that cannot be read fails a
-/// task that otherwise succeeded, with the reason; values are masked.
+/// Reads a finished task's results file into `results` and removes it: what a task set is
+/// kept, masked, in the record only. A file that cannot be read fails a task that otherwise
+/// succeeded, with the reason; keys and values are masked.
 pub(super) fn read_results(
     path: &std::path::Path,
     exit: &mut Exit,
     results: &mut Results,
     masker: &crate::template::Masker,
 ) {
-    let bytes = match std::fs::read(path) {
+    let read = std::fs::read(path);
+    let _ = std::fs::remove_file(path);
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return,
         Err(error) => {
@@ -311,10 +316,8 @@ pub(super) fn read_results(
     };
     match crate::template::parse_results(&bytes, crate::template::RESULTS_LIMIT) {
         Ok(parsed) => {
-            *results = parsed
-                .into_iter()
-                .map(|(key, value)| (key, masker.mask(&value).into_owned()))
-                .collect();
+            *results = parsed;
+            crate::events::mask_results(masker, results);
         }
         Err(error) if *exit == Exit::Code(0) => {
             *exit = Exit::StartFailed(format!("invalid $ENGINE_RESULTS: {error}"));

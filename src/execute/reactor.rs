@@ -23,6 +23,7 @@ use super::inbox::Doorbell;
 use super::{Exit, Message, TaskLog};
 use crate::events::Stream;
 use crate::model::TaskId;
+use crate::template::{MaskStream, Masker};
 
 /// Longest line kept whole for display; longer ones are split (the log keeps every byte).
 pub(super) const MAX_LINE: usize = 64 * 1024;
@@ -81,6 +82,8 @@ pub(super) struct Watch {
     pub stdout: ChildStdout,
     pub stderr: ChildStderr,
     pub log: TaskLog,
+    /// Masks each stream before it reaches the log or a line.
+    pub masker: Masker,
 }
 
 /// Which of a watch's descriptors an epoll event is about: the low two bits of its data.
@@ -278,13 +281,13 @@ impl Reactor {
             let Some(watched) = self.watched.get_mut(&key) else {
                 continue;
             };
-            if let Some(pipe) = watched.stdout.take() {
+            if let Some(mut pipe) = watched.stdout.take() {
                 let _ = epoll::delete(&self.epoll, &pipe.reader);
-                pipe.flush(watched.task, Stream::Stdout, out);
+                pipe.flush(watched.task, Stream::Stdout, &watched.log, out);
             }
-            if let Some(pipe) = watched.stderr.take() {
+            if let Some(mut pipe) = watched.stderr.take() {
                 let _ = epoll::delete(&self.epoll, &pipe.reader);
-                pipe.flush(watched.task, Stream::Stderr, out);
+                pipe.flush(watched.task, Stream::Stderr, &watched.log, out);
             }
             let note = "engine: a process that left the task's process group still holds its \
                         output open; output after this point is not shown";
@@ -319,24 +322,60 @@ struct Watched {
     exit: Option<Exit>,
 }
 
-/// An open output pipe and the start of its unfinished last line.
+/// An open output pipe, its masking and the start of its unfinished last line.
 struct Pipe<R> {
     reader: R,
+    /// Secrets are masked in the stream, before it is cut into lines: a secret split across
+    /// reads or across the `MAX_LINE` cut is masked whole.
+    mask: MaskStream,
+    /// Masked output of one read, reused.
+    masked: Vec<u8>,
     pending: Vec<u8>,
 }
 
 impl<R> Pipe<R> {
-    fn new(reader: R) -> Self {
+    fn new(reader: R, masker: &Masker) -> Self {
         Self {
             reader,
+            mask: masker.stream(),
+            masked: Vec::new(),
             pending: Vec::new(),
         }
     }
 
-    /// Sends the unfinished last line, if any.
-    fn flush(&self, task: TaskId, stream: Stream, out: &mut Vec<Message>) {
+    /// Masks `chunk` and hands it to the log and, as complete lines, to the coordinator.
+    fn take(
+        &mut self,
+        chunk: &[u8],
+        task: TaskId,
+        stream: Stream,
+        log: &TaskLog,
+        out: &mut Vec<Message>,
+    ) {
+        self.masked.clear();
+        self.mask.push(chunk, &mut self.masked);
+        self.deliver(task, stream, log, out);
+    }
+
+    fn deliver(&mut self, task: TaskId, stream: Stream, log: &TaskLog, out: &mut Vec<Message>) {
+        if self.masked.is_empty() {
+            return;
+        }
+        log.write(&self.masked);
+        let lines = split_lines(&mut self.pending, &self.masked);
+        if !lines.is_empty() {
+            push_lines(out, task, stream, lines);
+        }
+    }
+
+    /// The output ended: sends what masking held back and the unfinished last line, if any.
+    fn flush(&mut self, task: TaskId, stream: Stream, log: &TaskLog, out: &mut Vec<Message>) {
+        self.masked.clear();
+        self.mask.finish(&mut self.masked);
+        self.deliver(task, stream, log, out);
         if !self.pending.is_empty() {
             push_lines(out, task, stream, vec![decode_line(&self.pending)]);
+            self.pending.clear();
         }
     }
 }
@@ -348,8 +387,8 @@ impl Watched {
             child: watch.child,
             group: watch.group,
             pidfd: Some(watch.pidfd),
-            stdout: Some(Pipe::new(watch.stdout)),
-            stderr: Some(Pipe::new(watch.stderr)),
+            stdout: Some(Pipe::new(watch.stdout, &watch.masker)),
+            stderr: Some(Pipe::new(watch.stderr, &watch.masker)),
             log: watch.log,
             exit: None,
         }
@@ -386,7 +425,8 @@ fn read_pipe<R: Read>(
     }
 }
 
-/// Reads once from a readable pipe: raw bytes to the log, complete lines to the coordinator.
+/// Reads once from a readable pipe: masked bytes to the log, complete lines to the
+/// coordinator.
 /// Returns false at the end of the output (or on an error, which ends it too); the pipe's
 /// unfinished last line is sent then.
 fn read_some<R: Read>(
@@ -405,15 +445,10 @@ fn read_some<R: Read>(
         }
     };
     if read == 0 {
-        pipe.flush(task, stream, out);
+        pipe.flush(task, stream, log, out);
         return false;
     }
-    let chunk = &buffer[..read];
-    log.write(chunk);
-    let lines = split_lines(&mut pipe.pending, chunk);
-    if !lines.is_empty() {
-        push_lines(out, task, stream, lines);
-    }
+    pipe.take(&buffer[..read], task, stream, log, out);
     true
 }
 
@@ -498,6 +533,7 @@ mod tests {
                     stdout: stdout.expect("stdout"),
                     stderr: stderr.expect("stderr"),
                     log: TaskLog::new(dir.path().join(format!("{index}.log"))),
+                    masker: Masker::none(),
                 })
                 .expect("watch");
         }

@@ -55,11 +55,10 @@ impl ThreadExecutor {
         let token_for_running = Arc::clone(&token);
         let ast = Arc::clone(ast);
         let outbox = self.context.outbox.clone();
-        let log = TaskLog::masked(
+        let log = TaskLog::new(
             self.context
                 .log_dir
                 .join(format!("{}.log", file_name(&task.name))),
-            &self.context.masker,
         );
         if launch.attempt > 1 {
             log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
@@ -101,10 +100,8 @@ impl ThreadExecutor {
                 constants,
             };
             let (end, results) = run_script_with_results(&engine, &ast, scope);
-            let results = results
-                .into_iter()
-                .map(|(key, value)| (key, masker_for_results.mask(&value).into_owned()))
-                .collect();
+            let mut results = results;
+            crate::events::mask_results(&masker_for_results, &mut results);
             log.flush();
             let exit = match end {
                 ScriptEnd::Done => Exit::ScriptDone,

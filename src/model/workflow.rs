@@ -55,6 +55,22 @@ impl Workflow {
         &self.tasks[id.index()]
     }
 
+    /// Every value the secret `name` has: in the engine's environment, and in each task's
+    /// `env` (the workflow's `env`, `env_file`, a task's own), without repeats. Empty when it
+    /// has none. `engine run` and `engine plan` mask the same values by asking here.
+    #[must_use]
+    pub fn secret_values(&self, name: &str) -> Vec<String> {
+        let mut values: Vec<String> = std::env::var(name).ok().into_iter().collect();
+        for task in &self.tasks {
+            for (key, value) in task.env.iter() {
+                if key == name && !values.contains(value) {
+                    values.push(value.clone());
+                }
+            }
+        }
+        values
+    }
+
     /// The id of the task with this name, if there is one.
     #[must_use]
     pub fn find(&self, name: &str) -> Option<TaskId> {

@@ -12,7 +12,7 @@ use crate::template::{Context, Evaluator, Masker, Part, Root, Template, referenc
 /// Fills in templates for the plan; the evaluator is made on the first template.
 pub struct Filler<'a> {
     workflow: &'a Workflow,
-    evaluator: OnceCell<(Evaluator, Map, Map, Masker)>,
+    evaluator: OnceCell<(Evaluator, Map, Map, Option<Masker>)>,
 }
 
 impl<'a> Filler<'a> {
@@ -43,13 +43,16 @@ impl<'a> Filler<'a> {
             let env = std::env::vars()
                 .map(|(name, value)| (name.into(), value.into()))
                 .collect();
-            // A secret filled in from the environment is shown as `***`, as in a run.
+            // A secret is shown as `***`, as in a run: the same values are masked (those
+            // known; a plan runs without them). A masker that cannot be built hides every
+            // filled-in value.
             let secrets = self
                 .workflow
                 .secrets
                 .iter()
-                .filter_map(|name| std::env::var(name).ok());
-            (Evaluator::new(), vars, env, Masker::new(secrets))
+                .flat_map(|name| self.workflow.secret_values(name));
+            let masker = Masker::new(secrets).ok();
+            (Evaluator::new(), vars, env, masker)
         });
         let mut env = process_env.clone();
         for (name, value) in task.env.iter() {
@@ -80,7 +83,10 @@ impl<'a> Filler<'a> {
                         flavor: template.flavor,
                     };
                     match evaluator.render(&alone, &context) {
-                        Ok(text) if !reads_tasks => out.push_str(&masker.mask(&text)),
+                        Ok(text) if !reads_tasks => match masker {
+                            Some(masker) => out.push_str(&masker.mask(&text)),
+                            None => out.push_str("***"),
+                        },
                         // Known only once the run is under way.
                         _ => {
                             out.push('<');

@@ -214,6 +214,8 @@ pub struct Journal {
     flushed: u64,
     counts: Counts,
     started_ms: FxHashMap<TaskId, i64>,
+    /// Masks failure reasons and results before they are written.
+    masker: crate::template::Masker,
 }
 
 impl std::fmt::Debug for Journal {
@@ -323,6 +325,7 @@ impl Journal {
             flushed: 0,
             counts: Counts::default(),
             started_ms: FxHashMap::default(),
+            masker: crate::template::Masker::none(),
         })
     }
 
@@ -351,6 +354,13 @@ impl Journal {
     #[must_use]
     pub fn files(&self) -> &DigestCache {
         &self.files
+    }
+
+    /// Masks the secrets of `masker` in what is recorded: failure reasons, results.
+    #[must_use]
+    pub fn masking(mut self, masker: crate::template::Masker) -> Self {
+        self.masker = masker;
+        self
     }
 
     /// Whether failed tasks leave their outputs in place (`--keep-incomplete`).
@@ -514,11 +524,22 @@ impl Journal {
                 exit_code,
                 signal,
                 message,
-            } => ("failed", *exit_code, *signal, Some(message.clone())),
+            } => (
+                "failed",
+                *exit_code,
+                *signal,
+                Some(self.masker.mask(message).into_owned()),
+            ),
             TaskStatus::TimedOut { .. } => ("timed_out", None, None, None),
             TaskStatus::Interrupted => ("interrupted", None, None, None),
         };
-        let results_json = serde_json::to_string(results).ok();
+        let results_json = if self.masker.is_empty() {
+            serde_json::to_string(results).ok()
+        } else {
+            let mut results = results.clone();
+            crate::events::mask_results(&self.masker, &mut results);
+            serde_json::to_string(&results).ok()
+        };
         // A success made its outputs (none for a task without `outputs`).
         let outputs_digest = matches!(status, TaskStatus::Succeeded)
             .then(|| fresh::outputs_digest(outputs.unwrap_or_default()));

@@ -16,7 +16,7 @@ mod shell;
 mod value;
 
 pub use eval::{Context, DependencyStatus, Evaluator, RenderError, uses_status_function};
-pub use mask::Masker;
+pub use mask::{MaskError, MaskStream, Masker};
 pub use parse::{Expr, Flavor, Part, Template, TemplateError, parse, parse_condition};
 pub use quote::{HereDocEnd, QuoteContext, Quoting};
 pub use refs::{Reference, Root, references};

@@ -138,6 +138,41 @@ fn the_plan_masks_a_secret_filled_in_from_the_environment() {
         .run();
 }
 
+#[test]
+fn the_plan_masks_secrets_from_env_file_and_env_as_a_run_does() {
+    let workflow = r#"secrets: [TOKEN, OTHER]
+env_file: secrets.env
+env: { OTHER: workflow-env-s3cr3t }
+tasks:
+  call:
+    env: { TOKEN: task-env-s3cr3t }
+    run: curl -H ${{ env.TOKEN }} -u ${{ env.OTHER }} example.org
+  shown:
+    script: print("${{ env.TOKEN }}")
+"#;
+    for args in [
+        &["plan", WORKFLOW][..],
+        &["plan", "--format", "json", WORKFLOW],
+        &["run", "--dry-run", WORKFLOW],
+    ] {
+        let output = Test::new()
+            .workflow(workflow)
+            .file("secrets.env", "TOKEN=env-file-s3cr3t\n")
+            .args(args)
+            .run();
+        assert!(
+            !output.stdout.contains("s3cr3t"),
+            "{args:?}:\n{}",
+            output.stdout
+        );
+        assert!(
+            output.stdout.contains("***"),
+            "{args:?}:\n{}",
+            output.stdout
+        );
+    }
+}
+
 /// Expected diagnostics as `diagnostics` gives them.
 fn owned(expected: &[(&str, u64, u64)]) -> Vec<(String, u64, u64)> {
     expected

@@ -9,6 +9,7 @@ mod output;
 mod record;
 mod scheduling;
 mod scripts;
+mod secrets;
 mod selection;
 mod signals;
 mod support;

@@ -294,3 +294,91 @@ fn the_command_line_wins_and_local_needs_no_slurm_at_all() {
         .stdout_has("[stays_local] job none");
     assert!(job_ids(&run).is_empty());
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn secrets_reach_jobs_without_being_written_in_clear_and_job_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let test = slurm_test(
+        r#"
+secrets: [TOK, FILED]
+env_file: secrets.env
+tasks:
+  talk:
+    run: >-
+      echo "tok=$TOK filed=$FILED filled=${{ env.TOK }}";
+      echo "err $TOK" >&2;
+      echo "k=$FILED" >> "$ENGINE_RESULTS";
+      printf '%65530s%s%100000s\n' x "$TOK" end;
+      test "$TOK" = supersecretvalue123 && test "$FILED" = filedsecretvalue456
+  fails:
+    run: echo "$FILED"; exit 3
+"#,
+    )
+    .file("secrets.env", "FILED=filedsecretvalue456\n")
+    .args(["--keep-going"])
+    .env("TOK", "supersecretvalue123");
+    let run = test.run();
+    run.code(1)
+        .status("talk", "succeeded")
+        .status("fails", "failed")
+        .stdout_has("tok=*** filed=*** filled=***")
+        .stdout_has("err ***");
+    assert_eq!(run.finished("talk")["results"]["k"], "***");
+    let events = std::fs::read(test.events_path()).expect("the events");
+    let files = files_under(&test.state_dir());
+    let scripts = files
+        .iter()
+        .filter(|file| file.extension().is_some_and(|e| e == "sh"))
+        .count();
+    assert_eq!(scripts, 2, "{files:?}");
+    for secret in [
+        "supersecretvalue123",
+        "filedsecretvalue456",
+        "supers",
+        "ecretvalue123",
+    ] {
+        run.stdout_lacks(secret).stderr_lacks(secret);
+        assert!(
+            !String::from_utf8_lossy(&events).contains(secret),
+            "the events hold {secret}"
+        );
+        for file in &files {
+            let text =
+                String::from_utf8_lossy(&std::fs::read(file).unwrap_or_default()).into_owned();
+            assert!(
+                !text.contains(secret),
+                "`{}` holds {secret}",
+                file.display()
+            );
+        }
+    }
+    for file in &files {
+        let private = ["sh", "out", "err", "tsv", "log"]
+            .iter()
+            .any(|extension| file.extension().is_some_and(|e| e == *extension));
+        if private {
+            let mode = std::fs::metadata(file)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
+    }
+}

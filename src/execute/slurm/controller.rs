@@ -72,12 +72,13 @@ impl Controller {
         }
     }
 
-    /// Submits a job with `sbatch --parsable`; returns its id.
+    /// Submits a job with `sbatch --parsable`, with `env` added to its environment (which
+    /// `--export=ALL` hands on to the job); returns its id.
     ///
     /// # Errors
     /// `sbatch`'s reason when it refuses the job.
-    pub fn submit(&self, args: &[OsString]) -> Result<String, String> {
-        let output = run(&self.sbatch, args)?;
+    pub fn submit(&self, args: &[OsString], env: &[(String, OsString)]) -> Result<String, String> {
+        let output = run_with(&self.sbatch, args, env)?;
         if !output.status.success() {
             return Err(message(&output));
         }
@@ -226,12 +227,23 @@ fn find_program(path: Option<&std::ffi::OsStr>, name: &str) -> Option<PathBuf> {
 
 /// Runs a command to its end, or kills it after `COMMAND_TIMEOUT`.
 fn run(program: &Path, args: &[OsString]) -> Result<Output, String> {
+    run_with(program, args, &[])
+}
+
+/// Runs `program` with `args` and, on top of the engine's environment, `env` (which
+/// `sbatch --export=ALL` hands on to the job: values never written in a file).
+fn run_with(
+    program: &Path,
+    args: &[OsString],
+    env: &[(String, OsString)],
+) -> Result<Output, String> {
     let name = program.file_name().map_or_else(
         || program.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
     let child = Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -340,7 +352,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         fake_commands(dir.path(), "4242;cluster\\n", "", 0);
         let controller = Controller::find(Some(dir.path().as_os_str())).expect("found");
-        assert_eq!(controller.submit(&[]), Ok("4242".to_owned()));
+        assert_eq!(controller.submit(&[], &[]), Ok("4242".to_owned()));
         fake_commands(
             dir.path(),
             "",
@@ -348,7 +360,7 @@ mod tests {
             1,
         );
         assert_eq!(
-            controller.submit(&[]),
+            controller.submit(&[], &[]),
             Err("sbatch: error: Batch job submission failed: Invalid account".to_owned())
         );
         fake_commands(dir.path(), "Slurmctld(primary) at vm is DOWN\\n", "", 1);

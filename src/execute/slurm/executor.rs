@@ -5,7 +5,8 @@
 //! second and asks `squeue` about all live jobs in one call once a second; between looks it
 //! sleeps where the local executor sleeps, so script output and Ctrl-C still wake it at once.
 
-use std::ffi::OsStr;
+use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,9 +19,9 @@ use super::files::JobFiles;
 use super::queue::{JobRecord, JobState, QueueEntry};
 use super::request::{JobRequest, job_name, submission_args};
 use super::tail::Tail;
-use super::wrapper::{StatusFile, Wrapper, read_status};
+use super::wrapper::{MASK_SECRETS, StatusFile, Word, Wrapper, read_status};
 use crate::events::Stream;
-use crate::execute::process::{mask_output, read_results};
+use crate::execute::process::read_results;
 use crate::execute::{
     Executor, Exit, JobPhase, Launch, LocalExecutor, Message, RunContext, TaskLog, Termination,
 };
@@ -209,21 +210,31 @@ impl SlurmExecutor {
                 .results_dir
                 .join(format!("{}.{}", file_name(&task.name), launch.attempt));
         for dir in [&self.job_dir, &self.context.results_dir] {
-            std::fs::create_dir_all(dir)
+            crate::execute::private_dir(dir)
                 .map_err(|error| format!("cannot create `{}`: {error}", dir.display()))?;
         }
-        let script = self.wrapper_script(task, launch, &files, &results)?;
-        std::fs::write(&files.script, script)
-            .map_err(|error| format!("cannot write `{}`: {error}", files.script.display()))?;
+        crate::execute::process::create_results_file(&results)?;
+        let (script, submitted) = self.wrapper_script(task, launch, &files, &results)?;
+        // The script is the user's alone; so are the output files, which Slurm creates as
+        // the job starts (their appearance tells that it started) and the script makes 0600.
+        private_file(&files.script, &script)?;
+        // A directory that names a secret is entered by the script alone.
+        let hidden_cwd = submitted
+            .iter()
+            .any(|(_, value)| value.as_os_str() == launch.cwd.as_os_str());
         let args = submission_args(
             &job_name(&self.workflow, &task.name),
-            &launch.cwd,
+            if hidden_cwd {
+                &self.job_dir
+            } else {
+                &launch.cwd
+            },
             &files,
             &JobRequest::of(task),
         );
         let id = self
             .controller
-            .submit(&args)
+            .submit(&args, &submitted)
             .map_err(|error| format!("sbatch refused the job: {error}"))?;
         self.record(&task.name, launch.attempt, &id);
         if self.jobs.is_empty() {
@@ -236,19 +247,18 @@ impl SlurmExecutor {
             state: "submitted".into(),
             phase: JobPhase::Queued,
         });
-        let log = TaskLog::masked(
+        let log = TaskLog::new(
             self.context
                 .log_dir
                 .join(format!("{}.log", file_name(&task.name))),
-            &self.context.masker,
         );
         self.jobs.insert(
             task.id,
             Job {
                 id,
                 results,
-                stdout: Tail::new(files.stdout.clone()),
-                stderr: Tail::new(files.stderr.clone()),
+                stdout: Tail::new(files.stdout.clone(), &self.context.masker),
+                stderr: Tail::new(files.stderr.clone(), &self.context.masker),
                 files,
                 log,
                 state: None,
@@ -261,13 +271,16 @@ impl SlurmExecutor {
         Ok(())
     }
 
+    /// The wrapper script, and the environment to submit it with: the values that hold a
+    /// secret (never written in the script) and, with secrets, `ENGINE_MASK` for the
+    /// `__mask` worker that masks the command's output on the node.
     fn wrapper_script(
         &self,
         task: &Task,
         launch: &Launch,
         files: &JobFiles,
         results: &std::path::Path,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<(Vec<u8>, Submitted), String> {
         let command: Vec<&OsStr> = match &launch.command {
             Command::Shell { run, shell } => crate::model::shell_words(shell)
                 .map(OsStr::new)
@@ -292,6 +305,31 @@ impl SlurmExecutor {
             ("ENGINE_RUN_ID", OsStr::new(&self.context.run_id)),
             ("ENGINE_RESULTS", results.as_os_str()),
         ]);
+        let masker = &self.context.masker;
+        // Every value, in this order: the variables', the command's words, the directory.
+        let values: Vec<&OsStr> = env
+            .iter()
+            .map(|(_, value)| *value)
+            .chain(command.iter().copied())
+            .chain([launch.cwd.as_os_str()])
+            .collect();
+        let names: Vec<String> = (0..values.len())
+            .map(|n| format!("ENGINE_HIDDEN_{n}"))
+            .collect();
+        let mut submitted: Vec<(String, OsString)> = Vec::new();
+        let mut words: Vec<Word> = Vec::with_capacity(values.len());
+        for (value, name) in values.iter().zip(&names) {
+            let secret = !masker.is_empty()
+                && matches!(masker.mask(&value.to_string_lossy()), Cow::Owned(_));
+            if secret {
+                submitted.push((name.clone(), (*value).to_owned()));
+                words.push(Word::Hidden(name));
+            } else {
+                words.push(Word::Text(value));
+            }
+        }
+        let cwd = words.pop().unwrap_or(Word::Text(launch.cwd.as_os_str()));
+        let command_words = words.split_off(env.len());
         let wrapper = Wrapper {
             description: format!(
                 "task `{}` of `{}`, run {}, attempt {}",
@@ -300,21 +338,28 @@ impl SlurmExecutor {
                 self.context.run_id,
                 launch.attempt
             ),
-            command,
-            env,
-            cwd: &launch.cwd,
+            command: command_words,
+            env: env.iter().map(|(name, _)| *name).zip(words).collect(),
+            cwd,
             files,
+            mask: (!masker.is_empty()).then_some(self.worker.as_path()),
         };
-        Ok(wrapper.script())
+        if !masker.is_empty() {
+            let values = serde_json::to_string(masker.patterns()).unwrap_or_default();
+            submitted.push((MASK_SECRETS.to_owned(), values.into()));
+        }
+        Ok((wrapper.script(), submitted))
     }
 
     /// Appends `task attempt job` to the run's `jobs.tsv`, the record of what was submitted
     /// (for `scancel` by hand should engine be killed).
     fn record(&self, task: &str, attempt: u32, id: &str) {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.job_dir.join("jobs.tsv");
         if let Ok(mut file) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
         {
             let _ = writeln!(file, "{task}\t{attempt}\t{id}");
@@ -672,7 +717,6 @@ impl Executor for SlurmExecutor {
             wake = now;
         }
         self.local.wait(Some(wake), out)?;
-        let first = out.len();
         let now = Instant::now();
         let polling = now >= self.next_poll;
         if now >= self.next_look || polling {
@@ -689,7 +733,6 @@ impl Executor for SlurmExecutor {
                     POLL_INTERVAL
                 };
         }
-        mask_output(&mut out[first..], &self.context.masker);
         Ok(())
     }
 }
@@ -727,6 +770,22 @@ impl Drop for SlurmExecutor {
             "engine: Slurm jobs may still be in the queue; cancel them with `scancel {left}`"
         );
     }
+}
+
+/// Environment variables a job is submitted with, on top of the engine's.
+type Submitted = Vec<(String, OsString)>;
+
+/// Writes `bytes` to the file at `path`, created readable by the user alone (0600).
+fn private_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(bytes))
+        .map_err(|error| format!("cannot write `{}`: {error}", path.display()))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub use controller::Controller;
 pub use executor::SlurmExecutor;
 pub use preflight::{ClusterError, check_cluster};
 pub use request::{JobRequest, time_limit_minutes};
+pub use wrapper::MASK_SECRETS;
 
 use crate::model::{Command, ExecutorKind, Isolation, Task};
 

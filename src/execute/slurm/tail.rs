@@ -1,5 +1,5 @@
-//! `Tail`: follows one output file of a job as Slurm appends to it, copying every byte to the
-//! task's log and cutting the text into lines for the terminal.
+//! `Tail`: follows one output file of a job as Slurm appends to it, masking secrets, copying
+//! every byte to the task's log and cutting the text into lines for the terminal.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::super::TaskLog;
 use super::super::reactor::MAX_LINE;
+use crate::template::{MaskStream, Masker};
 
 /// Most bytes read from one file at one look, so that a job that floods its output cannot
 /// hold up the others; the rest is read at the next look.
@@ -21,18 +22,21 @@ pub struct Tail {
     path: PathBuf,
     file: Option<File>,
     offset: u64,
+    /// Masks the file as one stream, before it is logged or cut into lines.
+    mask: MaskStream,
     /// The start of a line whose end has not been written yet.
     partial: Vec<u8>,
 }
 
 impl Tail {
-    /// Follows `path`, which need not exist yet.
+    /// Follows `path`, which need not exist yet, masking the secrets of `masker`.
     #[must_use]
-    pub fn new(path: PathBuf) -> Self {
+    pub fn new(path: PathBuf, masker: &Masker) -> Self {
         Self {
             path,
             file: None,
             offset: 0,
+            mask: masker.stream(),
             partial: Vec::new(),
         }
     }
@@ -55,6 +59,7 @@ impl Tail {
             return lines;
         };
         let mut buffer = vec![0u8; CHUNK];
+        let mut masked = Vec::new();
         let mut read_now = 0;
         while read_now < READ_LIMIT {
             let read = match file.read_at(&mut buffer, self.offset) {
@@ -63,8 +68,10 @@ impl Tail {
             };
             self.offset += read as u64;
             read_now += read;
-            log.write(&buffer[..read]);
-            self.split(&buffer[..read], &mut lines);
+            masked.clear();
+            self.mask.push(&buffer[..read], &mut masked);
+            log.write(&masked);
+            self.split(&masked, &mut lines);
         }
         self.file = Some(file);
         lines
@@ -83,6 +90,10 @@ impl Tail {
                 break;
             }
         }
+        let mut masked = Vec::new();
+        self.mask.finish(&mut masked);
+        log.write(&masked);
+        self.split(&masked, &mut lines);
         if !self.partial.is_empty() {
             lines.push(String::from_utf8_lossy(&self.partial).into_owned());
             self.partial.clear();
@@ -118,7 +129,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("job.out");
         let log = TaskLog::new(dir.path().join("task.log"));
-        let mut tail = Tail::new(path.clone());
+        let mut tail = Tail::new(path.clone(), &Masker::none());
         assert!(tail.read(&log).is_empty(), "no file yet");
         let mut file = std::fs::File::create(&path).expect("create");
         file.write_all(b"one\ntw").expect("write");
@@ -141,12 +152,37 @@ mod tests {
         text.push(b'\n');
         text.extend(std::iter::repeat_n(b"y\n".as_slice(), READ_LIMIT).flatten());
         std::fs::write(&path, &text).expect("write");
-        let mut tail = Tail::new(path);
+        let mut tail = Tail::new(path, &Masker::none());
         let first = tail.read(&log);
         assert_eq!(first[0].len(), MAX_LINE);
         assert_eq!(first[1].len(), 10);
         let mut total = first.len();
         total += tail.finish(&log).len();
         assert_eq!(total, 2 + READ_LIMIT);
+    }
+
+    #[test]
+    fn a_secret_split_across_reads_and_the_line_cut_is_masked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("job.out");
+        let log = TaskLog::new(dir.path().join("task.log"));
+        let masker = Masker::new(["supersecretvalue123"]).expect("a masker");
+        let mut tail = Tail::new(path.clone(), &masker);
+        let mut file = std::fs::File::create(&path).expect("create");
+        // The secret straddles the cut of a long line into display pieces.
+        let mut text = vec![b'x'; MAX_LINE - 5];
+        text.extend_from_slice(b"supersec");
+        file.write_all(&text).expect("write");
+        let mut lines = tail.read(&log);
+        file.write_all(b"retvalue123 end\n").expect("write");
+        lines.extend(tail.finish(&log));
+        log.flush();
+        let shown = lines.concat();
+        assert!(
+            !shown.contains("supersec") && shown.ends_with("xxx*** end"),
+            "{shown:?}"
+        );
+        let logged = std::fs::read_to_string(dir.path().join("task.log")).expect("log");
+        assert!(logged.ends_with("xxx*** end\n"), "{logged:?}");
     }
 }

@@ -1,6 +1,8 @@
 //! The wrapper script each Slurm job runs: the task's environment, its command, and its exit
 //! status written to a file in the shared state dir, so that how a task ended never depends
-//! on Slurm still remembering the job.
+//! on Slurm still remembering the job. A value that holds a secret is never written in it:
+//! it is read from the environment the job got at submission, and the command's output then
+//! runs through `engine __mask` before it reaches the job's output files.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -8,19 +10,47 @@ use std::path::Path;
 
 use super::files::JobFiles;
 
+/// The environment variable that gives `engine __mask` the values to mask, as a JSON array.
+pub const MASK_SECRETS: &str = "ENGINE_MASK";
+
+/// A value in the wrapper: written in it, or read from the job's environment.
+#[derive(Clone, Copy, Debug)]
+pub enum Word<'a> {
+    /// Written in the script, quoted.
+    Text(&'a OsStr),
+    /// Held by this environment variable of the submission (it holds a secret), which the
+    /// script moves into a shell variable and takes out of the command's environment.
+    Hidden(&'a str),
+}
+
+impl Word<'_> {
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Word::Text(text) => quote(out, text.as_bytes()),
+            Word::Hidden(variable) => {
+                out.extend_from_slice(b"\"$hidden_");
+                out.extend_from_slice(variable.as_bytes());
+                out.push(b'"');
+            }
+        }
+    }
+}
+
 /// What the wrapper of one job runs.
 #[derive(Debug)]
 pub struct Wrapper<'a> {
     /// A comment line naming the task, workflow, run and attempt.
     pub description: String,
     /// The command's program and arguments.
-    pub command: Vec<&'a OsStr>,
+    pub command: Vec<Word<'a>>,
     /// Variables to export, in order (a later one wins).
-    pub env: Vec<(&'a str, &'a OsStr)>,
+    pub env: Vec<(&'a str, Word<'a>)>,
     /// The working directory.
-    pub cwd: &'a Path,
+    pub cwd: Word<'a>,
     /// The job's files.
     pub files: &'a JobFiles,
+    /// The engine binary that masks the command's output (`__mask`), when there are secrets.
+    pub mask: Option<&'a Path>,
 }
 
 impl Wrapper<'_> {
@@ -34,13 +64,43 @@ impl Wrapper<'_> {
             b"\n# Runs the task's command, then writes its exit status to the status file, which\n\
               # engine reads from the shared state dir; Slurm's records are only the fallback.\n",
         );
+        let hidden = self
+            .env
+            .iter()
+            .map(|(_, value)| value)
+            .chain(&self.command)
+            .chain([&self.cwd])
+            .filter_map(|word| match word {
+                Word::Hidden(variable) => Some(*variable),
+                Word::Text(_) => None,
+            });
+        for variable in hidden {
+            for part in [
+                b"hidden_",
+                variable.as_bytes(),
+                b"=\"$",
+                variable.as_bytes(),
+            ] {
+                out.extend_from_slice(part);
+            }
+            out.extend_from_slice(b"\"; unset ");
+            out.extend_from_slice(variable.as_bytes());
+            out.push(b'\n');
+        }
         for (name, value) in &self.env {
             out.extend_from_slice(b"export ");
             out.extend_from_slice(name.as_bytes());
             out.push(b'=');
-            quote(&mut out, value.as_bytes());
+            value.write(&mut out);
             out.push(b'\n');
         }
+        // Slurm created the output files with the submission's umask: they are the user's
+        // alone (their directory already is).
+        out.extend_from_slice(b"chmod 600 -- ");
+        quote(&mut out, self.files.stdout.as_os_str().as_bytes());
+        out.push(b' ');
+        quote(&mut out, self.files.stderr.as_os_str().as_bytes());
+        out.extend_from_slice(b" 2>/dev/null\n");
         out.extend_from_slice(b"status_file=");
         quote(&mut out, self.files.status.as_os_str().as_bytes());
         // `finish` writes the status, and after it the signal that stopped the command when
@@ -48,8 +108,15 @@ impl Wrapper<'_> {
         out.extend_from_slice(
             b"\nstopped=\nfinish() {\n  printf '%s%s\\n' \"$1\" \"$stopped\" > \"$status_file.tmp\" && mv -f \"$status_file.tmp\" \"$status_file\"\n  exit \"$1\"\n}\ncd ",
         );
-        quote(&mut out, self.cwd.as_os_str().as_bytes());
-        out.extend_from_slice(b" || finish 1\n");
+        self.cwd.write(&mut out);
+        if matches!(self.cwd, Word::Hidden(_)) {
+            // The shell's own message would name the directory.
+            out.extend_from_slice(
+                b" 2>/dev/null || { echo 'engine: cannot enter the working directory' >&2; finish 1; }\n",
+            );
+        } else {
+            out.extend_from_slice(b" || finish 1\n");
+        }
         out.extend_from_slice(SIGNALS_NOTE);
         out.extend_from_slice(b"if env --default-signal=INT,QUIT true 2>/dev/null; then\n  env --default-signal=INT,QUIT ");
         self.command_line(&mut out);
@@ -67,13 +134,17 @@ impl Wrapper<'_> {
         out
     }
 
-    /// Appends the command, each word quoted.
+    /// Appends the command, each word quoted, behind `engine __mask --` when it masks.
     fn command_line(&self, out: &mut Vec<u8>) {
+        if let Some(engine) = self.mask {
+            quote(out, engine.as_os_str().as_bytes());
+            out.extend_from_slice(b" __mask -- ");
+        }
         for (index, word) in self.command.iter().enumerate() {
             if index > 0 {
                 out.push(b' ');
             }
-            quote(out, word.as_bytes());
+            word.write(out);
         }
     }
 }
@@ -175,14 +246,18 @@ mod tests {
         let files = JobFiles::new(dir, "t", 1);
         let wrapper = Wrapper {
             description: "task `t`\nof a test".into(),
-            command: command.iter().map(OsStr::new).collect(),
+            command: command
+                .iter()
+                .map(|word| Word::Text(OsStr::new(word)))
+                .collect(),
             env: vec![
-                ("ENGINE_TASK", OsStr::new("t")),
-                ("QUOTED", OsStr::new("it's $HOME `x`")),
-                ("ENGINE_TASK", OsStr::new("later wins")),
+                ("ENGINE_TASK", Word::Text(OsStr::new("t"))),
+                ("QUOTED", Word::Text(OsStr::new("it's $HOME `x`"))),
+                ("ENGINE_TASK", Word::Text(OsStr::new("later wins"))),
             ],
-            cwd,
+            cwd: Word::Text(cwd.as_os_str()),
             files: &files,
+            mask: None,
         };
         std::fs::write(&files.script, wrapper.script()).expect("write the script");
         std::fs::set_permissions(&files.script, std::fs::Permissions::from_mode(0o755))
@@ -242,10 +317,15 @@ mod tests {
         let files = JobFiles::new(dir, "t", 1);
         let wrapper = Wrapper {
             description: "task `t`".into(),
-            command: vec![OsStr::new("sh"), OsStr::new("-c"), OsStr::new(command)],
+            command: vec![
+                Word::Text(OsStr::new("sh")),
+                Word::Text(OsStr::new("-c")),
+                Word::Text(OsStr::new(command)),
+            ],
             env: Vec::new(),
-            cwd: dir,
+            cwd: Word::Text(dir.as_os_str()),
             files: &files,
+            mask: None,
         };
         std::fs::write(&files.script, wrapper.script()).expect("write the script");
         std::fs::set_permissions(&files.script, std::fs::Permissions::from_mode(0o755))
