@@ -118,6 +118,7 @@ impl Wrapper<'_> {
             out.extend_from_slice(b" || finish 1\n");
         }
         out.extend_from_slice(SIGNALS_NOTE);
+        out.extend_from_slice(HOLD_SIGNALS);
         out.extend_from_slice(b"if env --default-signal=INT,QUIT true 2>/dev/null; then\n  env --default-signal=INT,QUIT ");
         self.command_line(&mut out);
         out.extend_from_slice(b" </dev/null &\nelse\n  ");
@@ -159,6 +160,13 @@ const SIGNALS_NOTE: &[u8] = b"\
 # them back where it exists (coreutils 8.31 and later).
 ";
 
+/// Holds the signals that come before the command is started and this shell passes them on
+/// (a job stopped as it starts): without it, the shell would die of one and leave the command
+/// running. A trap that is not an ignore is reset in the background command.
+const HOLD_SIGNALS: &[u8] = br#"held=
+for signal in TERM INT HUP USR1 USR2; do trap "held=\"\$held $signal\"" "$signal"; done
+"#;
+
 /// Passes TERM, INT, HUP, USR1 and USR2 on to the job's process group (when this shell
 /// leads it, as a batch shell does; else to the command alone), and waits for the command.
 /// The shell ignores its own copy of the signal while it sends it.
@@ -173,6 +181,7 @@ pass() {
   trap \"pass $1\" \"$1\"
 }
 for signal in TERM INT HUP USR1 USR2; do trap \"pass $signal\" \"$signal\"; done
+for signal in $held; do pass \"$signal\"; done
 wait \"$pid\"
 status=$?
 # `wait` returns when a signal comes in; wait on until the command has ended.
@@ -314,6 +323,17 @@ mod tests {
     /// starts a batch shell) or in the test's group.
     fn spawn_wrapper(command: &str, dir: &Path, leader: bool) -> (JobFiles, std::process::Child) {
         use std::os::unix::process::CommandExt;
+        spawn_wrapper_with(command, dir, leader, &[])
+    }
+
+    /// [`spawn_wrapper`] with `env` set for the wrapper.
+    fn spawn_wrapper_with(
+        command: &str,
+        dir: &Path,
+        leader: bool,
+        env: &[(&str, &str)],
+    ) -> (JobFiles, std::process::Child) {
+        use std::os::unix::process::CommandExt;
         let files = JobFiles::new(dir, "t", 1);
         let wrapper = Wrapper {
             description: "task `t`".into(),
@@ -332,6 +352,7 @@ mod tests {
             .expect("make it executable");
         let mut spawn = Command::new(&files.script);
         spawn.stdout(std::process::Stdio::piped());
+        spawn.envs(env.iter().copied());
         if leader {
             spawn.process_group(0);
         }
@@ -400,6 +421,46 @@ mod tests {
             Vec::<String>::new(),
             "processes of the job are left"
         );
+    }
+
+    #[test]
+    fn a_signal_before_the_command_starts_is_passed_on_once_it_has() {
+        // The job is stopped while the wrapper checks for `env --default-signal`, before the
+        // command is started: the wrapper must not die of it and leave the command to run.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("bin dir");
+        let shim = bin.join("env");
+        std::fs::write(
+            &shim,
+            "#!/bin/sh\ncase \"$*\" in *' true') kill -TERM $PPID ;; esac\nexec /usr/bin/env \"$@\"\n",
+        )
+        .expect("write the env shim");
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let (files, mut child) =
+            spawn_wrapper_with("sleep 5; touch after", dir.path(), true, &[("PATH", &path)]);
+        let group = i32::try_from(child.id()).expect("a pid");
+        let status = child.wait().expect("wait for the wrapper");
+        assert_eq!(
+            read_status(&files.status),
+            StatusFile::Stopped {
+                code: 143,
+                signal: "TERM".into()
+            },
+            "the wrapper ended with {status:?}"
+        );
+        assert_eq!(status.code(), Some(143));
+        assert_eq!(
+            live_in_group(group),
+            Vec::<String>::new(),
+            "processes of the job are left"
+        );
+        assert!(!dir.path().join("after").exists(), "the command went on");
     }
 
     #[test]
