@@ -315,7 +315,7 @@ fn open_record(args: &RunArgs, state_dir: &Path, run_id: &str) -> Result<OpenRec
 /// Stops what earlier runs of this workflow left running when their engine was killed
 /// (SIGKILL, a crash), and records them as died. Their processes are found by the run id
 /// every task inherits in its environment (`ENGINE_RUN_ID`), so a process that took over a
-/// recorded pid is never touched; their Slurm jobs by the ids in the run's `jobs.tsv`.
+/// recorded pid is never touched; their Slurm jobs, first, by the ids in the run's `jobs.tsv`.
 ///
 /// # Errors
 /// The record cannot be read or written.
@@ -332,10 +332,6 @@ fn stop_strays(store: &mut Store, state_dir: &Path, workflow_key: &str) -> Resul
     } else {
         format!("{} earlier runs", died.len())
     };
-    let stopped = crate::record::strays::stop(&died);
-    if stopped > 0 {
-        eprintln!("engine: stopped {stopped} process(es) left running by {runs} whose engine died");
-    }
     let job_lists: Vec<PathBuf> = died
         .iter()
         .map(|run| {
@@ -363,6 +359,12 @@ fn stop_strays(store: &mut Store, state_dir: &Path, workflow_key: &str) -> Resul
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+    // After the Slurm jobs: on a node of the cluster, the jobs' own processes carry the run
+    // id too, and a job whose processes were killed would end before it could be cancelled.
+    let stopped = crate::record::strays::stop(&died);
+    if stopped > 0 {
+        eprintln!("engine: stopped {stopped} process(es) left running by {runs} whose engine died");
     }
     store
         .transaction(|writer| {

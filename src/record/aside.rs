@@ -422,9 +422,13 @@ fn move_one(
         return;
     };
     let target = to.join(relative);
+    // Private, as all of the state dir: what a task wrote may be anyone's data.
     let moved = target
         .parent()
-        .map_or(Ok(()), fs::create_dir_all)
+        .map_or(Ok(()), |parent| {
+            std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
+                .create(parent)
+        })
         .and_then(|()| fs::rename(full, &target));
     match moved {
         Ok(()) => done.moved.push(shown.to_owned()),

@@ -29,7 +29,8 @@ impl Plain {
         let name = |task: crate::model::TaskId| self.workflow.task(task).name.as_str();
         let line = match event {
             Event::RunStarted { tasks, .. } => {
-                format!("run   {} ({tasks} tasks)", self.workflow.name)
+                let noun = if *tasks == 1 { "task" } else { "tasks" };
+                format!("run   {} ({tasks} {noun})", self.workflow.name)
             }
             Event::TaskStarted {
                 task,
