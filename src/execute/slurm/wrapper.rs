@@ -119,7 +119,9 @@ impl Wrapper<'_> {
         }
         out.extend_from_slice(SIGNALS_NOTE);
         out.extend_from_slice(HOLD_SIGNALS);
-        out.extend_from_slice(b"if env --default-signal=INT,QUIT true 2>/dev/null; then\n  env --default-signal=INT,QUIT ");
+        out.extend_from_slice(
+            b"if [ -n \"$default_signal\" ]; then\n  env --default-signal=INT,QUIT ",
+        );
         self.command_line(&mut out);
         out.extend_from_slice(b" </dev/null &\nelse\n  ");
         self.command_line(&mut out);
@@ -162,9 +164,15 @@ const SIGNALS_NOTE: &[u8] = b"\
 
 /// Holds the signals that come before the command is started and this shell passes them on
 /// (a job stopped as it starts): without it, the shell would die of one and leave the command
-/// running. A trap that is not an ignore is reset in the background command.
+/// running. A trap that is not an ignore is reset in the background command. A job stopped
+/// before its command started ends without starting it.
 const HOLD_SIGNALS: &[u8] = br#"held=
 for signal in TERM INT HUP USR1 USR2; do trap "held=\"\$held $signal\"" "$signal"; done
+default_signal=
+env --default-signal=INT,QUIT true 2>/dev/null && default_signal=1
+for signal in $held; do
+  case $signal in TERM) stopped=" TERM"; finish 143 ;; INT) stopped=" INT"; finish 130 ;; HUP) stopped=" HUP"; finish 129 ;; esac
+done
 "#;
 
 /// Passes TERM, INT, HUP, USR1 and USR2 on to the job's process group (when this shell
@@ -322,7 +330,6 @@ mod tests {
     /// Starts the wrapper of `command`, as the leader of its own process group (as Slurm
     /// starts a batch shell) or in the test's group.
     fn spawn_wrapper(command: &str, dir: &Path, leader: bool) -> (JobFiles, std::process::Child) {
-        use std::os::unix::process::CommandExt;
         spawn_wrapper_with(command, dir, leader, &[])
     }
 
@@ -424,9 +431,10 @@ mod tests {
     }
 
     #[test]
-    fn a_signal_before_the_command_starts_is_passed_on_once_it_has() {
+    fn a_job_stopped_before_its_command_starts_ends_without_starting_it() {
         // The job is stopped while the wrapper checks for `env --default-signal`, before the
-        // command is started: the wrapper must not die of it and leave the command to run.
+        // command is started: the wrapper must not die of it (the command would be started by
+        // no one, or left running) but end as stopped, without starting the command.
         let dir = tempfile::tempdir().expect("temp dir");
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).expect("bin dir");
@@ -443,7 +451,7 @@ mod tests {
             std::env::var("PATH").unwrap_or_default()
         );
         let (files, mut child) =
-            spawn_wrapper_with("sleep 5; touch after", dir.path(), true, &[("PATH", &path)]);
+            spawn_wrapper_with("touch after; sleep 5", dir.path(), true, &[("PATH", &path)]);
         let group = i32::try_from(child.id()).expect("a pid");
         let status = child.wait().expect("wait for the wrapper");
         assert_eq!(
@@ -460,7 +468,10 @@ mod tests {
             Vec::<String>::new(),
             "processes of the job are left"
         );
-        assert!(!dir.path().join("after").exists(), "the command went on");
+        assert!(
+            !dir.path().join("after").exists(),
+            "the command was started"
+        );
     }
 
     #[test]
