@@ -181,7 +181,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
 /// # Errors
 /// A usage error saying why the file cannot be created.
 fn create_events_file(path: &Path) -> Result<std::fs::File, EngineError> {
-    private_file(path).map_err(|error| {
+    crate::execute::private_file(path).map_err(|error| {
         let hint = match error.kind() {
             std::io::ErrorKind::NotFound => {
                 "its directory does not exist: create it, or give `--events` another path"
@@ -229,17 +229,6 @@ fn secrets_masker(
         message: error.to_string(),
         hint: None,
     })
-}
-
-/// Creates (or truncates) a file readable by the user alone (0600 when it is new).
-fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
 }
 
 /// The run record, opened before the workflow is loaded: this run holds the workflow's lock,

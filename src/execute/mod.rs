@@ -179,6 +179,21 @@ pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
         .create(dir)
 }
 
+/// Creates (or truncates) a file readable by the user alone (0600 when it is new): logs,
+/// results, job scripts and events may hold task data.
+///
+/// # Errors
+/// The file cannot be created.
+pub fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Starts tasks and stops them on request.
 pub trait Executor {
     /// Starts `task` as `launch` says, without waiting for it; its end arrives later as

@@ -282,13 +282,7 @@ fn stop(child: &mut Child) {
 /// and keeps its mode, so the results it writes (secrets among them) are never readable by
 /// others.
 pub(super) fn create_results_file(path: &std::path::Path) -> Result<(), String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
+    super::private_file(path)
         .map(drop)
         .map_err(|error| format!("cannot create `{}`: {error}", path.display()))
 }

@@ -217,7 +217,7 @@ impl SlurmExecutor {
         let (script, submitted) = self.wrapper_script(task, launch, &files, &results)?;
         // The script is the user's alone; so are the output files, which Slurm creates as
         // the job starts (their appearance tells that it started) and the script makes 0600.
-        private_file(&files.script, &script)?;
+        write_private(&files.script, &script)?;
         // A directory that names a secret is entered by the script alone.
         let hidden_cwd = submitted
             .iter()
@@ -776,14 +776,8 @@ impl Drop for SlurmExecutor {
 type Submitted = Vec<(String, OsString)>;
 
 /// Writes `bytes` to the file at `path`, created readable by the user alone (0600).
-fn private_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    crate::execute::private_file(path)
         .and_then(|mut file| file.write_all(bytes))
         .map_err(|error| format!("cannot write `{}`: {error}", path.display()))
 }
