@@ -240,7 +240,17 @@ pub fn bad_calls(source: &str, place: Place) -> Vec<BadCall> {
             None if is_rhai_function(name) || defined.contains(name) => None,
             None => Some((
                 format!("unknown function `{name}()` in {}", place.describe()),
-                known_here(place),
+                if name == "cancelled" {
+                    // GitHub Actions' status function; engine starts no task once a run is
+                    // interrupted, so it could never be true.
+                    format!(
+                        "engine starts no task after Ctrl-C, so GitHub Actions' `cancelled()` \
+                         would never be true here ({})",
+                        known_here(place)
+                    )
+                } else {
+                    known_here(place)
+                },
             )),
         };
         if let Some((message, hint)) = problem {
@@ -534,6 +544,7 @@ mod tests {
         let found = bad_calls("cancelled() || failure()", Place::Condition);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].message.contains("unknown function `cancelled()`"));
+        assert!(found[0].hint.contains("after Ctrl-C"), "{}", found[0].hint);
     }
 
     #[test]
