@@ -15,7 +15,7 @@ use crate::model::{Command, Isolation, TaskId, Workflow};
 use crate::plan::Graph;
 use crate::record::aside::{Guard, Stamps};
 use crate::record::files::{Digest, FileDigest};
-use crate::record::{Checked, Decision, Journal};
+use crate::record::{Checked, Decision, Journal, RunOutcome};
 use crate::template::DependencyStatus;
 
 /// How a run is scheduled.
@@ -288,11 +288,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.skip_the_rest();
         if let Some(journal) = self.journal.take() {
             let outcome = if self.summary.interrupted {
-                "interrupted"
+                RunOutcome::Interrupted
             } else if self.summary.failed > 0 {
-                "failed"
+                RunOutcome::Failed
             } else {
-                "succeeded"
+                RunOutcome::Succeeded
             };
             if let Some(message) = journal.finish(outcome) {
                 self.sink.event(&Event::Warning { message });
