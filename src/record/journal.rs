@@ -194,6 +194,24 @@ enum Write {
     Flush,
 }
 
+/// An attempt that ended, as `Journal::ended` records it.
+pub struct Ended<'a> {
+    /// The task.
+    pub task: &'a Task,
+    /// From 1.
+    pub attempt: u32,
+    /// How it ended.
+    pub status: &'a TaskStatus,
+    /// What it returned.
+    pub results: &'a Results,
+    /// Its up-to-date check, with a record.
+    pub checked: Option<&'a Checked>,
+    /// The outputs a success made.
+    pub outputs: Option<&'a [FileDigest]>,
+    /// Whether it is the task's last attempt.
+    pub last: bool,
+}
+
 /// The coordinator's side of the run record.
 pub struct Journal {
     run_id: String,
@@ -510,17 +528,16 @@ impl Journal {
 
     /// An attempt ended. For the task's last attempt, also its success (with the outputs it
     /// made). Returns the ticket that `Message::Recorded` acknowledges once it is durable.
-    #[allow(clippy::too_many_arguments)]
-    pub fn ended(
-        &mut self,
-        task: &Task,
-        attempt: u32,
-        status: &TaskStatus,
-        results: &Results,
-        checked: Option<&Checked>,
-        outputs: Option<&[FileDigest]>,
-        last: bool,
-    ) -> u64 {
+    pub fn ended(&mut self, end: &Ended<'_>) -> u64 {
+        let &Ended {
+            task,
+            attempt,
+            status,
+            results,
+            checked,
+            outputs,
+            last,
+        } = end;
         let ended = now_ms();
         let started = self.started_ms.get(&task.id).copied();
         let (word, exit_code, signal, reason) = match status {

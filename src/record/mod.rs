@@ -12,6 +12,6 @@ pub mod state;
 pub mod store;
 pub mod strays;
 
-pub use journal::{Checked, Decision, Forced, Journal, Resume, RunInfo};
+pub use journal::{Checked, Decision, Ended, Forced, Journal, Resume, RunInfo};
 pub use state::{AttemptStatus, RunOutcome, UnknownState};
 pub use store::{Store, StoreError};
