@@ -9,7 +9,7 @@ use super::run::{default_state_dir, workflow_key};
 use crate::error::EngineError;
 use crate::record::explain::{Recorded, Verdict, explain, in_file_order};
 use crate::record::store::{AttemptRow, RunRow};
-use crate::record::{Store, StoreError, lock};
+use crate::record::{AttemptStatus, Store, StoreError, lock};
 use crate::report::format_duration;
 
 /// The state dir of a command: `--state-dir`, or `.engine/` next to the workflow.
@@ -42,12 +42,9 @@ fn millis(ms: i64) -> Duration {
 /// What became of a run: its recorded outcome; without one, running (its engine holds the
 /// workflow's lock) or died (the engine was killed: `--resume` continues it).
 fn outcome(run: &RunRow, running: Option<&str>) -> &'static str {
-    match run.outcome.as_deref() {
-        Some("succeeded") => "succeeded",
-        Some("failed") => "failed",
-        Some("interrupted") => "interrupted",
-        Some("died") => "died",
-        Some(_) => "unknown",
+    match run.outcome() {
+        Some(Ok(outcome)) => outcome.as_str(),
+        Some(Err(_)) => "unknown",
         None if running == Some(run.id.as_str()) => "running",
         None => "died",
     }
@@ -172,11 +169,13 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
 
 /// "succeeded 2026-11-25 22:41:26 in 1.2s (run …)".
 fn last_state(row: &AttemptRow) -> String {
-    let word = match row.status.as_str() {
-        "up_to_date" => "up to date",
-        "resumed" => "carried over",
-        "timed_out" => "timed out",
-        other => other,
+    // A word this engine does not know is shown as stored.
+    let word = match row.state() {
+        Ok(AttemptStatus::UpToDate) => "up to date",
+        Ok(AttemptStatus::Resumed) => "carried over",
+        Ok(AttemptStatus::TimedOut) => "timed out",
+        Ok(status) => status.as_str(),
+        Err(_) => row.status.as_str(),
     };
     let mut text = word.to_owned();
     if let Some(end) = row.ended_ms.or(row.started_ms) {

@@ -13,7 +13,7 @@ use crate::execute::{Executor, Inbox, LocalExecutor, Message, Outbox, RunContext
 use crate::model::{Command, ExecutorKind, Workflow};
 use crate::plan::Graph;
 use crate::record::lock::{self, RunLock};
-use crate::record::{Forced, Journal, Resume, RunInfo, Store, StoreError};
+use crate::record::{Forced, Journal, Resume, RunInfo, RunOutcome, Store, StoreError};
 use crate::report::Reporter;
 use crate::schedule::{Coordinator, Options, Summary};
 
@@ -431,7 +431,7 @@ fn find_resume(store: &Store, workflow_key: &str, args: &RunArgs) -> Result<Resu
             hint: Some(format!("start one with `engine run {shown}`")),
         });
     };
-    if last.outcome.as_deref() == Some("succeeded") {
+    if last.outcome() == Some(Ok(RunOutcome::Succeeded)) {
         return Err(EngineError::Usage {
             message: format!(
                 "nothing to resume: the last run of {shown} ({}) succeeded",

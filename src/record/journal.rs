@@ -18,6 +18,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::files::{Digest, DigestCache, FileDigest, Learned, SETTLED};
 use super::fresh::{self, Parts, Why};
 use super::reserve::Reserve;
+use super::state::{AttemptStatus, RunOutcome};
 use super::store::StoreError;
 use super::store::{self, AttemptRow, Counts, RunRow, Store, Success};
 use crate::events::{SkipReason, TaskStatus};
@@ -87,7 +88,11 @@ pub struct Resume {
 pub fn finished_tasks(store: &Store, run: &str) -> Result<Resume, super::StoreError> {
     let mut done = FxHashMap::default();
     for row in store.attempts(run)? {
-        if !matches!(row.status.as_str(), "succeeded" | "up_to_date" | "resumed") {
+        // A word this engine does not know is not a finished task.
+        let Ok(status) = row.state() else {
+            continue;
+        };
+        if !status.is_done() {
             continue;
         }
         if let (Some(fingerprint), Some(outputs)) = (row.fingerprint, row.outputs) {
@@ -97,8 +102,8 @@ pub fn finished_tasks(store: &Store, run: &str) -> Result<Resume, super::StoreEr
                 .and_then(|text| serde_json::from_str(text).ok())
                 .unwrap_or_default();
             // A carried-over task's reason names the run it finished in.
-            let finished_in = match (row.status.as_str(), row.reason) {
-                ("resumed", Some(first)) => first,
+            let finished_in = match (status, row.reason) {
+                (AttemptStatus::Resumed, Some(first)) => first,
                 _ => run.to_owned(),
             };
             done.insert(
@@ -180,13 +185,31 @@ enum Write {
     FileDigests(Vec<Learned>),
     RunEnd {
         ended_ms: i64,
-        outcome: &'static str,
+        outcome: RunOutcome,
         counts: Counts,
     },
     /// Tell the coordinator once everything before this is durable.
     Ack(u64),
     /// Commit now: the coordinator waits for an acknowledgement to go on.
     Flush,
+}
+
+/// An attempt that ended, as `Journal::ended` records it.
+pub struct Ended<'a> {
+    /// The task.
+    pub task: &'a Task,
+    /// From 1.
+    pub attempt: u32,
+    /// How it ended.
+    pub status: &'a TaskStatus,
+    /// What it returned.
+    pub results: &'a Results,
+    /// Its up-to-date check, with a record.
+    pub checked: Option<&'a Checked>,
+    /// The outputs a success made.
+    pub outputs: Option<&'a [FileDigest]>,
+    /// Whether it is the task's last attempt.
+    pub last: bool,
 }
 
 /// The coordinator's side of the run record.
@@ -495,7 +518,7 @@ impl Journal {
             run: self.run_id.clone(),
             task: task.name.clone(),
             attempt,
-            status: "running".to_owned(),
+            status: AttemptStatus::Running.as_str().to_owned(),
             started_ms: Some(now),
             fingerprint: checked.map(|checked| checked.fingerprint),
             log: Some(self.log(task)),
@@ -505,33 +528,32 @@ impl Journal {
 
     /// An attempt ended. For the task's last attempt, also its success (with the outputs it
     /// made). Returns the ticket that `Message::Recorded` acknowledges once it is durable.
-    #[allow(clippy::too_many_arguments)]
-    pub fn ended(
-        &mut self,
-        task: &Task,
-        attempt: u32,
-        status: &TaskStatus,
-        results: &Results,
-        checked: Option<&Checked>,
-        outputs: Option<&[FileDigest]>,
-        last: bool,
-    ) -> u64 {
+    pub fn ended(&mut self, end: &Ended<'_>) -> u64 {
+        let &Ended {
+            task,
+            attempt,
+            status,
+            results,
+            checked,
+            outputs,
+            last,
+        } = end;
         let ended = now_ms();
         let started = self.started_ms.get(&task.id).copied();
         let (word, exit_code, signal, reason) = match status {
-            TaskStatus::Succeeded => ("succeeded", Some(0), None, None),
+            TaskStatus::Succeeded => (AttemptStatus::Succeeded, Some(0), None, None),
             TaskStatus::Failed {
                 exit_code,
                 signal,
                 message,
             } => (
-                "failed",
+                AttemptStatus::Failed,
                 *exit_code,
                 *signal,
                 Some(self.masker.mask(message).into_owned()),
             ),
-            TaskStatus::TimedOut { .. } => ("timed_out", None, None, None),
-            TaskStatus::Interrupted => ("interrupted", None, None, None),
+            TaskStatus::TimedOut { .. } => (AttemptStatus::TimedOut, None, None, None),
+            TaskStatus::Interrupted => (AttemptStatus::Interrupted, None, None, None),
         };
         let results_json = if self.masker.is_empty() {
             serde_json::to_string(results).ok()
@@ -547,7 +569,7 @@ impl Journal {
             run: self.run_id.clone(),
             task: task.name.clone(),
             attempt,
-            status: word.to_owned(),
+            status: word.as_str().to_owned(),
             reason,
             exit_code,
             signal,
@@ -610,15 +632,15 @@ impl Journal {
     pub fn skipped(&mut self, task: &Task, reason: &SkipReason, checked: Option<&Checked>) {
         let (status, outputs, results) = match (reason, checked.map(|c| &c.decision)) {
             (SkipReason::UpToDate, Some(Decision::UpToDate { outputs, results })) => {
-                ("up_to_date", Some(*outputs), Some(results))
+                (AttemptStatus::UpToDate, Some(*outputs), Some(results))
             }
             (
                 SkipReason::Resumed { .. },
                 Some(Decision::Resumed {
                     outputs, results, ..
                 }),
-            ) => ("resumed", Some(*outputs), Some(results)),
-            _ => ("skipped", None, None),
+            ) => (AttemptStatus::Resumed, Some(*outputs), Some(results)),
+            _ => (AttemptStatus::Skipped, None, None),
         };
         if outputs.is_some() {
             self.counts.up_to_date += 1;
@@ -627,7 +649,7 @@ impl Journal {
         }
         // An up-to-date task's last success already says all about it, and a resumed run
         // checks it again: a no-op run of many tasks writes next to nothing.
-        if status == "up_to_date" {
+        if status == AttemptStatus::UpToDate {
             return;
         }
         let reason = match reason {
@@ -644,7 +666,7 @@ impl Journal {
             run: self.run_id.clone(),
             task: task.name.clone(),
             attempt: 0,
-            status: status.to_owned(),
+            status: status.as_str().to_owned(),
             reason,
             ended_ms: Some(now_ms()),
             fingerprint: checked.map(|checked| checked.fingerprint),
@@ -657,7 +679,7 @@ impl Journal {
     /// The run ended: its outcome is written and the writer finishes every write. Returns
     /// what could not be written to the record, if anything.
     #[must_use]
-    pub fn finish(mut self, outcome: &'static str) -> Option<String> {
+    pub fn finish(mut self, outcome: RunOutcome) -> Option<String> {
         let learned = self.files.take_learned();
         if !learned.is_empty() {
             self.send(Write::FileDigests(learned));
@@ -805,7 +827,7 @@ impl Writing {
                         ended_ms,
                         outcome,
                         counts,
-                    } => writer.finish_run(run_id, *ended_ms, outcome, *counts)?,
+                    } => writer.finish_run(run_id, *ended_ms, *outcome, *counts)?,
                     Write::Ack(_) | Write::Flush => {}
                 }
             }

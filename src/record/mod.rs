@@ -8,8 +8,10 @@ pub mod fresh;
 pub mod journal;
 pub mod lock;
 pub mod reserve;
+pub mod state;
 pub mod store;
 pub mod strays;
 
-pub use journal::{Checked, Decision, Forced, Journal, Resume, RunInfo};
+pub use journal::{Checked, Decision, Ended, Forced, Journal, Resume, RunInfo};
+pub use state::{AttemptStatus, RunOutcome, UnknownState};
 pub use store::{Store, StoreError};

@@ -14,6 +14,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use rustc_hash::FxHashMap;
 
 use super::files::{Digest, FileDigest, Learned, Stamp, from_hex, to_hex};
+use super::state::{AttemptStatus, RunOutcome, UnknownState};
 
 /// The record's file name inside the state dir.
 pub const FILE_NAME: &str = "record.sqlite";
@@ -225,7 +226,8 @@ pub struct RunRow {
     pub started_ms: i64,
     /// `None` while it runs, or if the engine died.
     pub ended_ms: Option<i64>,
-    /// `succeeded`, `failed` or `interrupted`; `None` while it runs or if the engine died.
+    /// A `RunOutcome` as stored (`outcome()` reads it); `None` while it runs or if the engine
+    /// died.
     pub outcome: Option<String>,
     /// The engine's process id.
     pub pid: u32,
@@ -263,8 +265,7 @@ pub struct AttemptRow {
     pub task: String,
     /// From 1; 0 for a task that was skipped.
     pub attempt: u32,
-    /// `running`, `succeeded`, `failed`, `timed_out`, `interrupted`, `skipped`, `up_to_date`
-    /// or `resumed`.
+    /// An `AttemptStatus` as stored (`state()` reads it).
     pub status: String,
     /// Why it was skipped, or what failed.
     pub reason: Option<String>,
@@ -284,6 +285,24 @@ pub struct AttemptRow {
     pub results: Option<String>,
     /// Its log file.
     pub log: Option<String>,
+}
+
+impl RunRow {
+    /// How the run ended; `None` while it runs or if the engine died; an error for a word
+    /// this engine does not know.
+    pub fn outcome(&self) -> Option<Result<RunOutcome, UnknownState>> {
+        self.outcome.as_deref().map(str::parse)
+    }
+}
+
+impl AttemptRow {
+    /// How the attempt ended; an error for a word this engine does not know.
+    ///
+    /// # Errors
+    /// The stored word is not an `AttemptStatus`.
+    pub fn state(&self) -> Result<AttemptStatus, UnknownState> {
+        self.status.parse()
+    }
 }
 
 /// The last successful run of a task: what an up-to-date check compares with.
@@ -590,14 +609,15 @@ impl Store {
                 "SELECT task, ended_ms - started_ms FROM attempts \
                  WHERE run = (SELECT id FROM runs WHERE workflow = ?1 \
                               ORDER BY started_ms DESC LIMIT 1) \
-                 AND status = 'succeeded' AND started_ms IS NOT NULL AND ended_ms IS NOT NULL \
+                 AND status = ?2 AND started_ms IS NOT NULL AND ended_ms IS NOT NULL \
                  UNION ALL SELECT task, duration_ms FROM last_success WHERE workflow = ?1",
             )
             .map_err(|e| self.fail(&e))?;
         let rows = statement
-            .query_map([workflow], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-            })
+            .query_map(
+                params![workflow, AttemptStatus::Succeeded.as_str()],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+            )
             .map_err(|e| self.fail(&e))?;
         let mut durations = rustc_hash::FxHashMap::default();
         for row in rows {
@@ -693,7 +713,7 @@ impl Writer<'_> {
         &self,
         id: &str,
         ended_ms: i64,
-        outcome: &str,
+        outcome: RunOutcome,
         counts: Counts,
     ) -> rusqlite::Result<()> {
         self.tx
@@ -704,7 +724,7 @@ impl Writer<'_> {
             .execute(params![
                 id,
                 ended_ms,
-                outcome,
+                outcome.as_str(),
                 counts.succeeded,
                 counts.failed,
                 counts.skipped,
@@ -781,13 +801,18 @@ impl Writer<'_> {
     /// What SQLite said.
     pub fn mark_died(&self, run: &str) -> rusqlite::Result<()> {
         self.tx
-            .prepare_cached("UPDATE runs SET outcome = 'died' WHERE id = ?1 AND outcome IS NULL")?
-            .execute([run])?;
+            .prepare_cached("UPDATE runs SET outcome = ?2 WHERE id = ?1 AND outcome IS NULL")?
+            .execute(params![run, RunOutcome::Died.as_str()])?;
         self.tx
             .prepare_cached(
-                "UPDATE attempts SET status = 'interrupted', reason = 'the engine died'                  WHERE run = ?1 AND status = 'running'",
+                "UPDATE attempts SET status = ?2, reason = 'the engine died' \
+                 WHERE run = ?1 AND status = ?3",
             )?
-            .execute([run])?;
+            .execute(params![
+                run,
+                AttemptStatus::Interrupted.as_str(),
+                AttemptStatus::Running.as_str()
+            ])?;
         Ok(())
     }
 
@@ -1068,7 +1093,7 @@ mod tests {
                         complete: true,
                     },
                 )?;
-                w.finish_run("r1", 9, "succeeded", Counts::default())
+                w.finish_run("r1", 9, RunOutcome::Succeeded, Counts::default())
             })
             .expect("writes");
         drop(store);

@@ -15,7 +15,7 @@ use crate::model::{Command, Isolation, TaskId, Workflow};
 use crate::plan::Graph;
 use crate::record::aside::{Guard, Stamps};
 use crate::record::files::{Digest, FileDigest};
-use crate::record::{Checked, Decision, Journal};
+use crate::record::{Checked, Decision, Ended, Journal, RunOutcome};
 use crate::template::DependencyStatus;
 
 /// How a run is scheduled.
@@ -288,11 +288,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.skip_the_rest();
         if let Some(journal) = self.journal.take() {
             let outcome = if self.summary.interrupted {
-                "interrupted"
+                RunOutcome::Interrupted
             } else if self.summary.failed > 0 {
-                "failed"
+                RunOutcome::Failed
             } else {
-                "succeeded"
+                RunOutcome::Succeeded
             };
             if let Some(message) = journal.finish(outcome) {
                 self.sink.event(&Event::Warning { message });
@@ -941,7 +941,15 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.set_aside(task, attempt);
         if let Some(journal) = &mut self.journal {
             let checked = self.checked[task.index()].as_deref();
-            journal.ended(spec, attempt, &status, &results, checked, None, false);
+            journal.ended(&Ended {
+                task: spec,
+                attempt,
+                status: &status,
+                results: &results,
+                checked,
+                outputs: None,
+                last: false,
+            });
         }
         self.sink.event(&Event::TaskRetrying {
             task,
@@ -972,7 +980,15 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let spec = self.workflow.task(task);
         let checked = self.checked[task.index()].as_deref();
         let made = self.made.get(&task).map(Vec::as_slice);
-        let ticket = journal.ended(spec, attempt, &status, &results, checked, made, true);
+        let ticket = journal.ended(&Ended {
+            task: spec,
+            attempt,
+            status: &status,
+            results: &results,
+            checked,
+            outputs: made,
+            last: true,
+        });
         self.announce(task, status, duration, results, Some(ticket));
     }
 
