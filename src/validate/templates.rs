@@ -95,7 +95,10 @@ impl Validator<'_> {
     /// A task's `inputs` and `outputs`: each entry checked as a path or glob, and its
     /// templates parsed. Returns the files (`None` without either list) and, when some entry
     /// has a template, the templates of each list.
-    #[allow(clippy::type_complexity)]
+    #[expect(
+        clippy::type_complexity,
+        reason = "a one-caller pair of (files, templates of inputs and outputs), destructured at once"
+    )]
     pub(super) fn task_files(
         &mut self,
         raw: &RawTask,
