@@ -384,10 +384,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     /// Asks the run record whether a task runs; false when it was skipped (up to date, or
     /// finished by the run being resumed) or failed (its inputs could not be read).
     fn check(&mut self, task: TaskId) -> bool {
-        let launch = match self.launch(task, 1) {
-            Ok(launch) => launch,
+        let Ok(launch) = self.launch(task, 1) else {
             // Filled in again when it starts, which fails it with the reason.
-            Err(_) => return true,
+            return true;
         };
         let spec = self.workflow.task(task);
         let deps: Vec<(String, Digest)> = spec

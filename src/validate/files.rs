@@ -449,8 +449,7 @@ impl<'e> Order<'e> {
 
 /// The entries of an `inputs` or `outputs` list without globs or templates.
 fn literal(list: Option<&Spanned<Vec<Spanned<String>>>>) -> impl Iterator<Item = &Spanned<String>> {
-    list.map(|list| list.value.as_slice())
-        .unwrap_or(&[])
+    list.map_or(&[][..], |list| list.value.as_slice())
         .iter()
         .filter(|pattern| !pattern.value.contains("${{") && !is_glob(&pattern.value))
 }

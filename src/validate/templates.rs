@@ -127,8 +127,7 @@ impl Validator<'_> {
             ),
         ] {
             for (index, entry) in list
-                .map(|l| l.value.as_slice())
-                .unwrap_or(&[])
+                .map_or(&[][..], |l| l.value.as_slice())
                 .iter()
                 .enumerate()
             {

@@ -468,7 +468,7 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             };
-            if std::ptr::eq(&lookup.entries[index], entry) {
+            if std::ptr::eq(&raw const lookup.entries[index], entry) {
                 self.push(
                     Diagnostic::error(
                         DiagnosticKind::SelfDependency,
