@@ -265,6 +265,8 @@ fn unsafe_output(
     root: &Path,
     state_dir: &Path,
 ) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+
     if !is_glob(written) {
         let place = |full: &Path| {
             if root.starts_with(full) {
@@ -294,7 +296,6 @@ fn unsafe_output(
         if kind.is_file() || kind.is_dir() {
             return None;
         }
-        use std::os::unix::fs::FileTypeExt;
         let what = if kind.is_char_device() {
             "a character device"
         } else if kind.is_block_device() {
