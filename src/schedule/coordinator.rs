@@ -1354,6 +1354,7 @@ pub fn retry_delay(base: Duration, attempt: u32) -> Duration {
         .min(Duration::from_secs(3600));
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(attempt);
+    #[expect(clippy::cast_precision_loss, reason = "below 1000: exact in an f64")]
     let fraction = (hasher.finish() % 1000) as f64 / 4000.0;
     doubled + doubled.mul_f64(fraction)
 }
