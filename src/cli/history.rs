@@ -205,7 +205,7 @@ pub fn status(args: &StatusArgs) -> Result<(), EngineError> {
         Some(store) => store
             .latest_attempts(&key)
             .map_err(StoreError::into_engine_error)?,
-        None => Default::default(),
+        None => std::collections::HashMap::default(),
     };
     let verdicts = in_file_order(&graph, explain(&workflow, &graph, &recorded));
     if args.format == ListFormat::Json {

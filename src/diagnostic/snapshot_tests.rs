@@ -14,11 +14,10 @@ fn report(name: &str, text: &str) -> Report {
         name.to_owned(),
         text,
     ));
-    let diagnostics = match crate::parse::parse_workflow(&source)
+    let Err(diagnostics) = crate::parse::parse_workflow(&source)
         .and_then(|raw| crate::validate::validate_workflow(&source, raw))
-    {
-        Ok(_) => panic!("{name} should be invalid"),
-        Err(found) => found,
+    else {
+        panic!("{name} should be invalid")
     };
     Report {
         source,

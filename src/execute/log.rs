@@ -107,9 +107,6 @@ impl TaskLog {
     /// Whether anything was written.
     #[must_use]
     pub fn exists(&self) -> bool {
-        self.file
-            .lock()
-            .map(|guard| guard.is_some())
-            .unwrap_or(false)
+        self.file.lock().is_ok_and(|guard| guard.is_some())
     }
 }

@@ -468,7 +468,7 @@ fn merge(mut parts: Vec<RawWorkflow>) -> Option<RawWorkflow> {
 /// twice: the parser refuses duplicate keys).
 fn has_repeated_name(parts: &[RawWorkflow]) -> bool {
     let total = parts.iter().map(|part| part.tasks.value.len()).sum();
-    let mut seen = FxHashSet::with_capacity_and_hasher(total, Default::default());
+    let mut seen = FxHashSet::with_capacity_and_hasher(total, rustc_hash::FxBuildHasher);
     !parts
         .iter()
         .flat_map(|part| part.tasks.value.keys())

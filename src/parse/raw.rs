@@ -212,7 +212,10 @@ pub struct RawTask {
 /// The schema of a condition: an expression, or `true`/`false`.
 #[derive(JsonSchema)]
 #[schemars(untagged)]
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "only the JSON schema is derived from it; the variants are never constructed"
+)]
 enum RawConditionSchema {
     /// An expression, like `${{ vars.deploy && success() }}`.
     Expression(String),

@@ -96,9 +96,8 @@ impl Expect {
 #[track_caller]
 fn check_row(name: &str, yaml: &str, expected: &[Expect]) {
     let source = source(yaml);
-    let found = match load(&source) {
-        Ok(_) => panic!("{name}: expected problems, the workflow is valid"),
-        Err(found) => found,
+    let Err(found) = load(&source) else {
+        panic!("{name}: expected problems, the workflow is valid")
     };
     let summary: Vec<_> = found
         .iter()
@@ -967,7 +966,7 @@ tasks:
     );
     let plain = task(&workflow, "plain");
     assert_eq!(
-        plain.timeout.map(|t| t.get()),
+        plain.timeout.map(crate::model::Duration::get),
         Some(StdDuration::from_secs(600))
     );
     assert_eq!(plain.cwd, PathBuf::from(DIR).join("build"));
@@ -985,7 +984,7 @@ tasks:
     );
     let own = task(&workflow, "own");
     assert_eq!(
-        own.timeout.map(|t| t.get()),
+        own.timeout.map(crate::model::Duration::get),
         Some(StdDuration::from_secs(5400))
     );
     assert_eq!(own.cwd, PathBuf::from("/tmp"));
@@ -1085,7 +1084,7 @@ tasks:
     );
     assert_eq!(&*a.env, [("N".to_owned(), "5".to_owned())]);
     assert_eq!(
-        a.timeout.map(|t| t.get()),
+        a.timeout.map(crate::model::Duration::get),
         Some(StdDuration::from_millis(250))
     );
 }

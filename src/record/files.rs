@@ -635,7 +635,7 @@ impl<'c> Digester<'c> {
     /// learned by the cache once read.
     fn read(&mut self, path: &Path, file: File, metadata: &Metadata) -> io::Result<Digest> {
         let read_at = SystemTime::now();
-        let digest = self.content(file)?;
+        let digest = Self::content(file)?;
         if let Some(cache) = self.cache.filter(|_| path.is_absolute()) {
             cache.learn(path, Stamp::of(metadata), digest, read_at);
         }
@@ -690,7 +690,7 @@ impl<'c> Digester<'c> {
     }
 
     /// The blake3 digest of everything `file` reads.
-    fn content(&mut self, mut file: File) -> io::Result<Digest> {
+    fn content(mut file: File) -> io::Result<Digest> {
         let mut hasher = blake3::Hasher::new();
         BUFFER.with_borrow_mut(|buffer| {
             loop {

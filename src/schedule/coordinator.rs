@@ -384,10 +384,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     /// Asks the run record whether a task runs; false when it was skipped (up to date, or
     /// finished by the run being resumed) or failed (its inputs could not be read).
     fn check(&mut self, task: TaskId) -> bool {
-        let launch = match self.launch(task, 1) {
-            Ok(launch) => launch,
+        let Ok(launch) = self.launch(task, 1) else {
             // Filled in again when it starts, which fails it with the reason.
-            Err(_) => return true,
+            return true;
         };
         let spec = self.workflow.task(task);
         let deps: Vec<(String, Digest)> = spec
@@ -1355,6 +1354,7 @@ pub fn retry_delay(base: Duration, attempt: u32) -> Duration {
         .min(Duration::from_secs(3600));
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(attempt);
+    #[expect(clippy::cast_precision_loss, reason = "below 1000: exact in an f64")]
     let fraction = (hasher.finish() % 1000) as f64 / 4000.0;
     doubled + doubled.mul_f64(fraction)
 }

@@ -68,8 +68,8 @@ impl CancelToken {
             guard = self
                 .wake
                 .wait_timeout(guard, deadline - now)
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|poison| poison.into_inner().0);
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
     }
 }

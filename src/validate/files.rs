@@ -265,6 +265,8 @@ fn unsafe_output(
     root: &Path,
     state_dir: &Path,
 ) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+
     if !is_glob(written) {
         let place = |full: &Path| {
             if root.starts_with(full) {
@@ -294,7 +296,6 @@ fn unsafe_output(
         if kind.is_file() || kind.is_dir() {
             return None;
         }
-        use std::os::unix::fs::FileTypeExt;
         let what = if kind.is_char_device() {
             "a character device"
         } else if kind.is_block_device() {
@@ -449,8 +450,7 @@ impl<'e> Order<'e> {
 
 /// The entries of an `inputs` or `outputs` list without globs or templates.
 fn literal(list: Option<&Spanned<Vec<Spanned<String>>>>) -> impl Iterator<Item = &Spanned<String>> {
-    list.map(|list| list.value.as_slice())
-        .unwrap_or(&[])
+    list.map_or(&[][..], |list| list.value.as_slice())
         .iter()
         .filter(|pattern| !pattern.value.contains("${{") && !is_glob(&pattern.value))
 }

@@ -192,7 +192,7 @@ fn read_source_as(path: &Path, name: String) -> Result<Source, Report> {
             format!("`{name}` is {what}, not a workflow file"),
         )
         .hint("save the workflow in a file (`cat > workflow.yaml`) and give that file's path");
-        let source = Arc::new(Source::new(path.to_path_buf(), name, ""));
+        let source = Arc::new(Source::new(path.clone(), name, ""));
         return Err(Report {
             source,
             diagnostics: vec![diagnostic],
@@ -220,7 +220,7 @@ fn read_source_as(path: &Path, name: String) -> Result<Source, Report> {
                 ),
             };
             let diagnostic = Diagnostic::error(DiagnosticKind::Unreadable, message).hint(hint);
-            let source = Arc::new(Source::new(path.to_path_buf(), name, ""));
+            let source = Arc::new(Source::new(path.clone(), name, ""));
             return Err(Report {
                 source,
                 diagnostics: vec![diagnostic],
@@ -228,13 +228,13 @@ fn read_source_as(path: &Path, name: String) -> Result<Source, Report> {
         }
     };
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(Source::new(path.to_path_buf(), name, text)),
+        Ok(text) => Ok(Source::new(path.clone(), name, text)),
         Err(error) => {
             let valid = error.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
             // Offsets shift where the lossy text replaced bytes; the first bad byte is at
             // `valid` in both, since everything before it is unchanged.
-            let source = Arc::new(Source::new(path.to_path_buf(), name, text));
+            let source = Arc::new(Source::new(path.clone(), name, text));
             let diagnostic = Diagnostic::error(
                 DiagnosticKind::NotUtf8,
                 format!("the file is not valid UTF-8 (first bad byte at offset {valid})"),

@@ -95,7 +95,10 @@ impl Validator<'_> {
     /// A task's `inputs` and `outputs`: each entry checked as a path or glob, and its
     /// templates parsed. Returns the files (`None` without either list) and, when some entry
     /// has a template, the templates of each list.
-    #[allow(clippy::type_complexity)]
+    #[expect(
+        clippy::type_complexity,
+        reason = "a one-caller pair of (files, templates of inputs and outputs), destructured at once"
+    )]
     pub(super) fn task_files(
         &mut self,
         raw: &RawTask,
@@ -124,8 +127,7 @@ impl Validator<'_> {
             ),
         ] {
             for (index, entry) in list
-                .map(|l| l.value.as_slice())
-                .unwrap_or(&[])
+                .map_or(&[][..], |l| l.value.as_slice())
                 .iter()
                 .enumerate()
             {

@@ -244,6 +244,10 @@ impl<'a> Validator<'a> {
                     })
             })
             .collect();
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "`at` is below the entry's task count, itself a u32"
+        )]
         let expanded: FxHashMap<&str, TaskId> = entries
             .iter()
             .zip(&expansions)
@@ -468,7 +472,7 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             };
-            if std::ptr::eq(&lookup.entries[index], entry) {
+            if std::ptr::eq(&raw const lookup.entries[index], entry) {
                 self.push(
                     Diagnostic::error(
                         DiagnosticKind::SelfDependency,
@@ -642,6 +646,10 @@ impl<'a> Validator<'a> {
             slurm,
             files,
         };
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "`at` is below the entry's task count, itself a u32"
+        )]
         let tasks = match &entry.combinations {
             None => vec![template],
             Some(combinations) => {

@@ -205,7 +205,7 @@ fn diagnostics(workflow: &str) -> Vec<(String, u64, u64)> {
 #[test]
 fn a_task_that_reads_what_another_writes_must_depend_on_it() {
     let found = diagnostics(
-        r#"tasks:
+        r"tasks:
   gen:
     outputs: [out/a.txt, build/]
     run: mkdir -p out build && echo a > out/a.txt
@@ -225,7 +225,7 @@ fn a_task_that_reads_what_another_writes_must_depend_on_it() {
     depends_on: [lib]
     inputs: [build/lib.o]
     run: 'true'
-"#,
+",
     );
     // `linked` depends on `lib`, which writes its input, but not on `gen`, which writes the
     // directory it lies in.
@@ -248,7 +248,7 @@ fn a_task_that_reads_what_another_writes_must_depend_on_it() {
 #[test]
 fn tasks_that_may_run_at_once_must_not_write_the_same_file() {
     let found = diagnostics(
-        r#"tasks:
+        r"tasks:
   one:
     outputs: [report.txt]
     run: echo 1 > report.txt
@@ -270,7 +270,7 @@ fn tasks_that_may_run_at_once_must_not_write_the_same_file() {
     depends_on: [base]
     outputs: [log.txt]
     run: echo aside >> log.txt
-"#,
+",
     );
     // `aside` runs after `base`, but may run at the same time as `after`.
     let expected = [
@@ -288,7 +288,7 @@ fn files_passed_along_dependencies_globs_and_templates_are_fine() {
     // read, and what only globs and templates name.
     Test::new()
         .workflow(
-            r#"tasks:
+            r"tasks:
   gen:
     outputs: [out/]
     run: mkdir -p out && echo a > out/a.txt
@@ -319,7 +319,7 @@ fn files_passed_along_dependencies_globs_and_templates_are_fine() {
     inputs: ['out/${{ matrix.os }}.txt']
     outputs: ['dist/${{ matrix.os }}']
     run: 'true'
-"#,
+",
         )
         .file("sub/.keep", "")
         .args(["check", WORKFLOW])

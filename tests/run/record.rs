@@ -14,7 +14,7 @@ use crate::support::{Test, assert_gone, read_pid, wait_for_file};
 
 /// `gen` reads `in.txt` and writes it upper-cased; `use` copies that; `other` stands alone;
 /// `plain` has no outputs.
-const PIPELINE: &str = r#"
+const PIPELINE: &str = r"
 tasks:
   gen:
     inputs: [in.txt]
@@ -29,7 +29,7 @@ tasks:
     run: echo other >> other.count; echo other > other.out
   plain:
     run: echo plain >> plain.count
-"#;
+";
 
 /// How many times `task`'s command ran: the lines of its counter file.
 fn count(test: &Test, task: &str) -> usize {
@@ -420,13 +420,13 @@ fn an_input_edited_in_place_to_its_old_size_and_time_still_reruns_its_task() {
     // while the stamp holds. An edit that puts the modification time back still moves the
     // status change time, which no one can set back.
     let test = Test::new(
-        r#"
+        r"
 tasks:
   copy:
     inputs: [in.txt]
     outputs: [out.txt]
     run: cp in.txt out.txt
-"#,
+",
     )
     .file("in.txt", "one\n");
     // Settled: changed more than 3 s before the first run reads it.

@@ -48,7 +48,7 @@ fn every_shape_of_deep_data_fails_alone() {
     // Each builds a value that Rhai walks recursively when it measures, prints, compares,
     // clones or drops it; every one of these aborted the engine before.
     let run = Test::new(
-        r#"
+        r"
 tasks:
   maps:
     script: 'let m = #{}; for i in 0..100000 { m = #{inner: m}; } print(m);'
@@ -68,7 +68,7 @@ tasks:
     depends_on: [maps, closures, in_place, accumulator, method, shared, tags_are_not_for_scripts]
     if: always()
     run: echo still running
-"#,
+",
     )
     .args(["--keep-going"])
     .run();
@@ -95,7 +95,7 @@ tasks:
 #[test]
 fn deep_recursion_runs_to_the_call_limit_and_no_further() {
     let run = Test::new(
-        r#"
+        r"
 tasks:
   deep:
     script: 'fn f(n) { if n > 0 { [f(n - 1)] } else { 0 } } print(f(60));'
@@ -104,7 +104,7 @@ tasks:
   child:
     isolation: process
     script: 'fn f(n) { if n > 0 { [f(n - 1)] } else { 0 } } print(f(60).len());'
-"#,
+",
     )
     .args(["--keep-going"])
     .run();

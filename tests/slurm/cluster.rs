@@ -95,8 +95,10 @@ pub fn job_id(run: &Run, task: &str) -> String {
     job_ids(run)
         .into_iter()
         .find(|(t, _)| t == task)
-        .map(|(_, id)| id)
-        .unwrap_or_else(|| run.fail(&format!("no Slurm job for `{task}`")))
+        .map_or_else(
+            || run.fail(&format!("no Slurm job for `{task}`")),
+            |(_, id)| id,
+        )
 }
 
 /// `scontrol -o show job ID`, one line of `Key=Value` fields.

@@ -193,11 +193,11 @@ tasks:
 #[test]
 fn output_streams_while_the_job_runs() {
     let test = slurm_test(
-        r#"
+        r"
 tasks:
   talks:
     run: 'echo first; while [ ! -e release ]; do sleep 0.1; done; echo second'
-"#,
+",
     );
     let engine = test.spawn();
     // `first` reaches the task's log while the job still runs, blocked on `release`.

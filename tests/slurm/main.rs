@@ -3,7 +3,7 @@
 //! no cluster answers, every test here fails and says how to start one.
 
 #[path = "../run/support.rs"]
-#[allow(
+#[expect(
     dead_code,
     reason = "the builder is shared with the `run` tests, which use all of it"
 )]

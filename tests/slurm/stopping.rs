@@ -17,7 +17,7 @@ fn a_timeout_cancels_the_job_long_before_slurms_own_limit() {
     // process of the job at once: the shell does not go on to `touch finished` once `sleep`
     // is gone (a plain `scancel` signals them one by one here, children first).
     let test = slurm_test(
-        r#"
+        r"
 tasks:
   slow:
     run: 'touch started; sleep 300; touch finished'
@@ -25,7 +25,7 @@ tasks:
   after:
     depends_on: slow
     run: 'touch after'
-"#,
+",
     );
     let run = test.run();
     run.code(1)
@@ -77,7 +77,7 @@ fn ctrl_c_cancels_every_job_of_the_run_and_only_those() {
     );
     let bystander = String::from_utf8_lossy(&bystander.stdout).trim().to_owned();
     let test = slurm_test(&format!(
-        r#"
+        r"
 name: {name}
 tasks:
   first:
@@ -92,7 +92,7 @@ tasks:
   later:
     depends_on: [first, second]
     run: 'touch later.started'
-"#
+"
     ));
     let mut engine = test.spawn();
     // Wait until at least one job runs; the others may still pend (the node has 2 CPUs).
@@ -161,7 +161,7 @@ fn after_a_failure_jobs_still_waiting_in_the_queue_are_withdrawn() {
     // `fails` runs and fails. Running jobs finish, as local tasks do; the waiting one is
     // cancelled before it ever runs, and counts as not started.
     let test = slurm_test(&format!(
-        r#"
+        r"
 name: {name}
 tasks:
   holder:
@@ -171,7 +171,7 @@ tasks:
   wide:
     run: 'touch wide.ran'
     resources: {{ cpus: 2 }}
-"#
+"
     ));
     let engine = test.spawn();
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -284,12 +284,12 @@ fn jobs_left_by_a_killed_engine_are_cancelled_by_the_next_run() {
     // anything of its own runs. The second run finds `second` and ends at once.
     let name = unique_name("killed");
     let test = slurm_test(&format!(
-        r#"
+        r"
 name: {name}
 tasks:
   long:
     run: 'if [ -e second ]; then exit 0; fi; touch long.started; sleep 300'
-"#
+"
     ));
     let mut engine = test.spawn();
     let deadline = Instant::now() + Duration::from_secs(60);

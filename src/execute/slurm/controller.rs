@@ -260,21 +260,18 @@ fn run_with(
             let _ = sender.send(child.wait_with_output());
         })
         .map_err(|error| format!("cannot run `{name}`: {error}"))?;
-    let output = match receiver.recv_timeout(COMMAND_TIMEOUT) {
-        Ok(output) => output,
-        Err(_) => {
-            if let Ok(pid) = i32::try_from(pid) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            let _ = receiver.recv();
-            return Err(format!(
-                "`{name}` did not answer within {}s",
-                COMMAND_TIMEOUT.as_secs()
-            ));
+    let Ok(output) = receiver.recv_timeout(COMMAND_TIMEOUT) else {
+        if let Ok(pid) = i32::try_from(pid) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
+        let _ = receiver.recv();
+        return Err(format!(
+            "`{name}` did not answer within {}s",
+            COMMAND_TIMEOUT.as_secs()
+        ));
     };
     output.map_err(|error| format!("cannot run `{name}`: {error}"))
 }

@@ -279,7 +279,7 @@ fn block_task(rng: &mut Rng, out: &mut String, pad: &str, deeper: &str, name: &s
             4 => {
                 let header = rng.pick(&["|", "|+", "|-", ">", ">-", "|2", ">+"]);
                 out.push_str(&format!("{deeper}run: {header}\n"));
-                for _ in 0..1 + rng.below(3) {
+                for _ in 0..=rng.below(3) {
                     let line = rng.pick(&[
                         "echo one",
                         "  indented: more",
@@ -366,7 +366,7 @@ const SNIPPETS: &[&str] = &[
 fn mutate(text: &str, seed: u64) -> String {
     let mut rng = Rng(seed);
     let mut out = text.to_owned();
-    for _ in 0..1 + rng.below(3) {
+    for _ in 0..=rng.below(3) {
         let at = floor_boundary(&out, rng.below(out.len() + 1));
         match rng.below(4) {
             0 | 1 => out.insert_str(at, rng.pick(SNIPPETS)),
