@@ -9,12 +9,12 @@
 use std::fs;
 use std::io::{self, ErrorKind};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use glob::Pattern;
 use rustc_hash::FxHashMap;
 
-use super::files::{GLOB_OPTIONS, Stamp, is_glob, resolve_now};
+use super::files::{GLOB_OPTIONS, Stamp, is_glob, lexical, resolve_now};
 use crate::model::Workflow;
 
 /// A path as an attempt found it: its stamp and its kind (file, directory, symlink, ...).
@@ -293,23 +293,6 @@ fn without_templates(pattern: &str) -> String {
             .map_or("", |end| &rest[start + end + 2..]);
     }
     out.push_str(rest);
-    out
-}
-
-/// The path with `.` and `..` resolved by its components alone.
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
     out
 }
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
 
@@ -490,19 +490,9 @@ fn writers_of<'o, 'r>(
 /// `path` with `.` and `..` resolved by its components alone (no file system access), as
 /// bytes.
 fn normalize(path: &Path) -> Vec<u8> {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out.into_os_string().into_vec()
+    crate::record::files::lexical(path)
+        .into_os_string()
+        .into_vec()
 }
 
 #[cfg(test)]
