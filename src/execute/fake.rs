@@ -6,7 +6,8 @@ use std::collections::{HashSet, VecDeque};
 
 use std::time::Instant;
 
-use super::{Executor, Exit, Launch, Message, Termination};
+use super::Executor;
+use crate::exchange::{Exit, Launch, Message, Termination};
 use crate::model::{Isolation, Task, TaskId};
 
 /// A scripted executor. Tasks named in `failing` fail with exit code 1; the others succeed.

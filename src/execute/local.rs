@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::process::ProcessExecutor;
 use super::thread::ThreadExecutor;
-use super::{Executor, Inbox, Launch, Message, RunContext, Termination};
+use super::{Executor, RunContext};
+use crate::exchange::{Inbox, Launch, Message, Termination};
 use crate::model::{Command, Isolation, Task, TaskId};
 
 /// Messages taken from the inbox at once, so that process output is read between them.

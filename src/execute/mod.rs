@@ -3,7 +3,6 @@
 
 mod argv;
 mod fake;
-mod inbox;
 mod local;
 mod log;
 mod pool;
@@ -13,140 +12,15 @@ pub mod slurm;
 mod thread;
 
 pub use fake::FakeExecutor;
-pub use inbox::{Inbox, Outbox};
 pub use local::LocalExecutor;
 pub use log::TaskLog;
 pub use process::{SCRIPT_CONSTANTS, SCRIPT_SOURCE};
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::events::Stream;
-use crate::model::{Command, Task, TaskId};
-
-/// What executors (and the signal handler) tell the coordinator.
-#[derive(Debug)]
-pub enum Message {
-    /// Lines a task printed.
-    Output {
-        /// The task.
-        task: TaskId,
-        /// Which stream.
-        stream: Stream,
-        /// Complete lines, without their line breaks.
-        lines: Vec<String>,
-    },
-    /// A task ended.
-    Finished {
-        /// The task.
-        task: TaskId,
-        /// How, as the executor saw it.
-        exit: Exit,
-        /// The results it set (`$ENGINE_RESULTS`, `result(key, value)`), in the order set.
-        results: Results,
-    },
-    /// A task's cluster job changed state: submitted, pending (with Slurm's reason), running
-    /// on a node.
-    Job {
-        /// The task.
-        task: TaskId,
-        /// The job's id on the cluster.
-        job_id: String,
-        /// The state as shown to people, like `PENDING (Resources)` or `RUNNING on node1`.
-        state: String,
-        /// What the change means for the task's timeout.
-        phase: JobPhase,
-    },
-    /// Ctrl-C or SIGTERM reached the engine.
-    Interrupt,
-    /// The run record made every write up to this ticket durable (`record::Journal`).
-    Recorded {
-        /// The last ticket in the commit.
-        ticket: u64,
-        /// Why the record could not be written; it writes nothing more in this run.
-        error: Option<String>,
-    },
-}
-
-/// Where a cluster job is, as far as the task's timeout is concerned: it counts from the
-/// moment the job begins to run, so that time in the cluster's queue is not held against it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobPhase {
-    /// Waiting in the queue: no timeout runs.
-    Queued,
-    /// Has just begun to run: the timeout starts now.
-    Started,
-    /// Runs, as already reported: the timeout runs on.
-    Running,
-}
-
-/// The results a task set: keys and values, each key once, in the order first set.
-pub type Results = Vec<(String, String)>;
-
-/// A task as it starts: what the coordinator filled in (templates, the attempt) on top of
-/// the validated task.
-#[derive(Clone, Debug)]
-pub struct Launch {
-    /// What to run, templates filled in.
-    pub command: Command,
-    /// The task's environment variables, templates filled in (the engine's own `ENGINE_*`
-    /// variables are added by the executor).
-    pub env: Arc<[(String, String)]>,
-    /// The working directory, templates filled in.
-    pub cwd: PathBuf,
-    /// Which attempt this is, from 1.
-    pub attempt: u32,
-    /// For scripts: the constants `vars`, `matrix` and `tasks` they may read.
-    pub constants: Option<Arc<rhai::Map>>,
-    /// Its `inputs` and `outputs`, templates filled in.
-    pub files: Option<Arc<crate::model::TaskFiles>>,
-}
-
-impl Launch {
-    /// The launch of a task without templates.
-    #[must_use]
-    pub fn of(task: &Task, attempt: u32) -> Self {
-        Self {
-            command: task.command.clone(),
-            env: Arc::clone(&task.env),
-            cwd: task.cwd.clone(),
-            attempt,
-            constants: None,
-            files: task.files.clone(),
-        }
-    }
-}
-
-/// How a task's execution ended, before the coordinator adds what it knows (timeouts,
-/// interruptions).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// A process exited with this code.
-    Code(i32),
-    /// A process was ended by this signal.
-    Signal(i32),
-    /// A script ran to its end.
-    ScriptDone,
-    /// A script failed: `throw`, a runtime error or a panic.
-    ScriptFailed(String),
-    /// A script was stopped by its cancellation token.
-    ScriptCancelled,
-    /// The task could not be started.
-    StartFailed(String),
-    /// A cluster job ended without an exit status of its command: cancelled outside engine,
-    /// out of memory, its node failed, gone from the queue.
-    JobFailed(String),
-}
-
-/// How hard to stop a running task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Termination {
-    /// SIGTERM to a process group; cancellation of a script.
-    Graceful,
-    /// SIGKILL to a process group; cancellation of a script.
-    Kill,
-}
+use crate::exchange::{Launch, Message, Outbox, Termination};
+use crate::model::{Task, TaskId};
 
 /// What every task of one run shares.
 #[derive(Debug, Clone)]

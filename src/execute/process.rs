@@ -10,9 +10,10 @@ use rustc_hash::FxHashMap;
 use rustix::process::{PidfdFlags, Signal, pidfd_open};
 
 use super::argv::direct_argv;
-use super::inbox::Doorbell;
 use super::reactor::{Group, Reactor, Watch};
-use super::{Exit, Launch, Message, Results, RunContext, TaskLog, Termination};
+use super::{RunContext, TaskLog};
+use crate::exchange::Doorbell;
+use crate::exchange::{Exit, Launch, Message, Results, Termination};
 use crate::model::{Command as TaskCommand, Task, TaskId, file_name, shell_words};
 
 /// The environment variable that gives the `__script` worker its script when templates were

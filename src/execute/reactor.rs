@@ -19,9 +19,10 @@ use rustc_hash::FxHashMap;
 use rustix::event::{Timespec, epoll};
 use rustix::process::{Pid, Signal, kill_process_group};
 
-use super::inbox::Doorbell;
-use super::{Exit, Message, TaskLog};
+use super::TaskLog;
 use crate::events::Stream;
+use crate::exchange::Doorbell;
+use crate::exchange::{Exit, Message};
 use crate::model::TaskId;
 use crate::template::{MaskStream, Masker};
 
@@ -506,7 +507,7 @@ mod tests {
 
     #[test]
     fn a_task_is_reported_after_all_its_output() {
-        let (_outbox, inbox) = super::super::Inbox::new(1).expect("inbox");
+        let (_outbox, inbox) = crate::exchange::Inbox::new(1).expect("inbox");
         let mut reactor = Reactor::new(Arc::clone(inbox.doorbell())).expect("reactor");
         let dir = tempfile::tempdir().expect("temp dir");
         for (index, script) in ["printf 'a\\nb'; echo c >&2; exit 3", "kill -9 $$"]

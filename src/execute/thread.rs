@@ -7,8 +7,9 @@ use rhai::Engine;
 use rustc_hash::FxHashMap;
 
 use super::pool::WorkerPool;
-use super::{Exit, Launch, Message, RunContext, TaskLog, Termination};
+use super::{RunContext, TaskLog};
 use crate::events::Stream;
+use crate::exchange::{Exit, Launch, Message, Termination};
 use crate::model::{Command, Task, TaskId, file_name};
 use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script_with_results, script_engine};
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use glob::Pattern;
 use rustc_hash::FxHashMap;
 
-use super::files::{GLOB_OPTIONS, Stamp, is_glob, lexical, resolve_now};
+use crate::files::{GLOB_OPTIONS, Stamp, is_glob, lexical, resolve_now};
 use crate::model::Workflow;
 
 /// A path as an attempt found it: its stamp and its kind (file, directory, symlink, ...).

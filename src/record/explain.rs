@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::files::{Digest, DigestCache, SETTLED};
 use super::fresh::{self, Parts, Why};
 use super::store::Success;
 use super::{Store, StoreError};
-use crate::execute::Launch;
+use crate::exchange::Launch;
+use crate::files::{Digest, DigestCache, SETTLED};
 use crate::model::{TaskId, Workflow};
 use crate::plan::Graph;
 use crate::schedule::{Outcome, Templating, reads_constants};

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{Digest, DigestCache, FileDigest, FilesError, digest_all, to_hex};
 use super::store::{Success, files_from_json};
-use crate::execute::Launch;
+use crate::exchange::Launch;
+use crate::files::{Digest, DigestCache, FileDigest, FilesError, digest_all, to_hex};
 use crate::model::{Command, Task};
 
 /// What went into a fingerprint, kept with each success so that a later check can say what

@@ -15,14 +15,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Sender};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::files::{Digest, DigestCache, FileDigest, Learned, SETTLED};
 use super::fresh::{self, Parts, Why};
 use super::reserve::Reserve;
 use super::state::{AttemptStatus, RunOutcome};
 use super::store::StoreError;
 use super::store::{self, AttemptRow, Counts, RunRow, Store, Success};
 use crate::events::{SkipReason, TaskStatus};
-use crate::execute::{Launch, Message, Outbox, Results};
+use crate::exchange::{Launch, Message, Outbox, Results};
+use crate::files::{Digest, DigestCache, FileDigest, Learned, SETTLED};
 use crate::model::{Task, TaskId};
 
 /// The directory of the state dir that holds, per run, what failed attempts left.
@@ -490,7 +490,7 @@ impl Journal {
         if outputs.is_empty() {
             return true;
         }
-        super::files::digest_all(&launch.cwd, outputs, Some(&self.files))
+        crate::files::digest_all(&launch.cwd, outputs, Some(&self.files))
             .is_ok_and(|now| fresh::outputs_digest(&now) == done.outputs)
     }
 

@@ -3,7 +3,6 @@
 
 pub mod aside;
 pub mod explain;
-pub mod files;
 pub mod fresh;
 pub mod journal;
 pub mod lock;

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use rustc_hash::FxHashMap;
 
-use super::files::{Digest, FileDigest, Learned, Stamp, from_hex, to_hex};
 use super::state::{AttemptStatus, RunOutcome, UnknownState};
+use crate::files::{Digest, FileDigest, Learned, Stamp, from_hex, to_hex};
 
 /// The record's file name inside the state dir.
 pub const FILE_NAME: &str = "record.sqlite";

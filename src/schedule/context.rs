@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Map};
 
-use crate::execute::{Launch, Results};
+use crate::exchange::{Launch, Results};
 use crate::model::{Command, Task, TaskId, Workflow};
 use crate::plan::Graph;
 use crate::template::{Context, DependencyStatus, Evaluator};

@@ -10,11 +10,12 @@ use super::TaskState;
 use super::context::{Outcome, Templating};
 use super::slots::Slots;
 use crate::events::{Event, EventSink, SkipReason, TaskStatus};
-use crate::execute::{Executor, Exit, JobPhase, Launch, Message, Results, Termination};
+use crate::exchange::{Exit, JobPhase, Launch, Message, Results, Termination};
+use crate::execute::Executor;
+use crate::files::{Digest, FileDigest};
 use crate::model::{Command, Isolation, TaskId, Workflow};
 use crate::plan::Graph;
 use crate::record::aside::{Guard, Stamps};
-use crate::record::files::{Digest, FileDigest};
 use crate::record::{Checked, Decision, Ended, Journal, RunOutcome};
 use crate::template::DependencyStatus;
 
@@ -694,16 +695,12 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         if checked.outputs().is_empty() {
             return status;
         }
-        match crate::record::files::digest_all(
-            checked.cwd(),
-            checked.outputs(),
-            Some(journal.files()),
-        ) {
+        match crate::files::digest_all(checked.cwd(), checked.outputs(), Some(journal.files())) {
             Ok(files) => {
                 self.made.insert(task, files);
                 status
             }
-            Err(crate::record::files::FilesError::Missing { path }) => TaskStatus::Failed {
+            Err(crate::files::FilesError::Missing { path }) => TaskStatus::Failed {
                 exit_code: None,
                 signal: None,
                 message: format!("it did not create its output `{path}`"),

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::{Coordinator, Options};
 use crate::events::{Event, EventLog, SkipReason, TaskStatus};
-use crate::execute::{Executor, Exit, JobPhase, Launch, Message, Termination};
+use crate::exchange::{Exit, JobPhase, Launch, Message, Termination};
+use crate::execute::Executor;
 use crate::model::{Command, Isolation, Task, TaskId, Workflow};
 use crate::plan::Graph;
 

@@ -13,8 +13,8 @@ use serde_saphyr::Spanned;
 
 use super::validator::{Entry, Validator};
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Span};
+use crate::files::is_glob;
 use crate::model::Task;
-use crate::record::files::is_glob;
 
 /// One literal `inputs` or `outputs` entry of a task.
 struct Declared<'r> {
@@ -310,7 +310,7 @@ fn unsafe_output(
         return Some(format!("is {what}, not a regular file or directory"));
     }
     let pattern = glob::Pattern::new(&full.to_string_lossy()).ok()?;
-    let options = crate::record::files::GLOB_OPTIONS;
+    let options = crate::files::GLOB_OPTIONS;
     if root
         .ancestors()
         .any(|dir| pattern.matches_path_with(dir, options))
@@ -490,9 +490,7 @@ fn writers_of<'o, 'r>(
 /// `path` with `.` and `..` resolved by its components alone (no file system access), as
 /// bytes.
 fn normalize(path: &Path) -> Vec<u8> {
-    crate::record::files::lexical(path)
-        .into_os_string()
-        .into_vec()
+    crate::files::lexical(path).into_os_string().into_vec()
 }
 
 #[cfg(test)]

@@ -21,10 +21,9 @@ use super::request::{JobRequest, job_name, submission_args};
 use super::tail::Tail;
 use super::wrapper::{MASK_SECRETS, StatusFile, Word, Wrapper, read_status};
 use crate::events::Stream;
+use crate::exchange::{Exit, JobPhase, Launch, Message, Termination};
 use crate::execute::process::read_results;
-use crate::execute::{
-    Executor, Exit, JobPhase, Launch, LocalExecutor, Message, RunContext, TaskLog, Termination,
-};
+use crate::execute::{Executor, LocalExecutor, RunContext, TaskLog};
 use crate::model::{Command, Task, TaskId, Workflow, file_name};
 
 /// How often the jobs' output and status files are read.

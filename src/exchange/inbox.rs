@@ -43,13 +43,13 @@ impl Doorbell {
     }
 
     /// Resets the eventfd after it woke an epoll wait.
-    pub(super) fn clear(&self) {
+    pub fn clear(&self) {
         let mut count = [0u8; 8];
         let _ = rustix::io::read(&self.fd, &mut count);
     }
 
     /// The eventfd, to put in an epoll set.
-    pub(super) fn fd(&self) -> BorrowedFd<'_> {
+    pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 }
@@ -94,7 +94,7 @@ impl Inbox {
     }
 
     /// The doorbell, for the epoll set the coordinator sleeps on.
-    pub(super) fn doorbell(&self) -> &Arc<Doorbell> {
+    pub fn doorbell(&self) -> &Arc<Doorbell> {
         &self.doorbell
     }
 
@@ -128,7 +128,7 @@ impl Inbox {
 
     /// Says the coordinator is about to sleep in epoll. Returns false if a message is already
     /// waiting: then it must not sleep.
-    pub(super) fn prepare_sleep(&self) -> bool {
+    pub fn prepare_sleep(&self) -> bool {
         self.doorbell.sleeping.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if self.receiver.is_empty() {
@@ -139,7 +139,7 @@ impl Inbox {
     }
 
     /// Says the coordinator is awake again.
-    pub(super) fn woke(&self) {
+    pub fn woke(&self) {
         self.doorbell.sleeping.store(false, Ordering::SeqCst);
     }
 }
