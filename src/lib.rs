@@ -14,6 +14,7 @@ pub mod parse;
 pub mod plan;
 pub mod record;
 pub mod report;
+pub mod results;
 pub mod schedule;
 pub mod script;
 pub mod template;

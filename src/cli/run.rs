@@ -208,27 +208,13 @@ fn create_events_file(path: &Path) -> Result<std::fs::File, EngineError> {
 fn secrets_masker(
     workflow: &crate::model::Workflow,
 ) -> Result<crate::template::Masker, EngineError> {
-    let mut all = Vec::with_capacity(workflow.secrets.len());
-    for name in &workflow.secrets {
-        let values = workflow.secret_values(name);
-        let problem = if values.is_empty() {
-            "has no value"
-        } else if values.iter().any(String::is_empty) {
-            "is empty"
-        } else {
-            all.extend(values);
-            continue;
-        };
-        return Err(EngineError::Usage {
-            message: format!("secret `{name}` {problem}"),
-            hint: Some(format!(
-                "set `{name}` to its value in the environment (or in the workflow's `env_file`) before `engine run`"
-            )),
-        });
-    }
-    crate::template::Masker::new(all).map_err(|error| EngineError::Usage {
+    workflow.secrets_masker().map_err(|error| EngineError::Usage {
         message: error.to_string(),
-        hint: None,
+        hint: error.secret().map(|name| {
+            format!(
+                "set `{name}` to its value in the environment (or in the workflow's `env_file`) before `engine run`"
+            )
+        }),
     })
 }
 
@@ -861,7 +847,7 @@ pub fn script_worker(args: &ScriptArgs) -> Result<(), EngineError> {
     {
         let text: String = results
             .iter()
-            .map(|(key, value)| crate::template::format_result(key, value))
+            .map(|(key, value)| crate::results::format_result(key, value))
             .collect();
         let written = std::fs::OpenOptions::new()
             .create(true)

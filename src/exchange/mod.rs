@@ -5,6 +5,7 @@
 
 mod inbox;
 
+pub use crate::results::Results;
 pub use inbox::{Doorbell, Inbox, Outbox};
 
 use std::path::PathBuf;
@@ -68,9 +69,6 @@ pub enum JobPhase {
     /// Runs, as already reported: the timeout runs on.
     Running,
 }
-
-/// The results a task set: keys and values, each key once, in the order first set.
-pub type Results = Vec<(String, String)>;
 
 /// A task as it starts: what the coordinator filled in (templates, the attempt) on top of
 /// the validated task.

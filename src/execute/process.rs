@@ -309,7 +309,7 @@ pub(super) fn read_results(
             return;
         }
     };
-    match crate::template::parse_results(&bytes, crate::template::RESULTS_LIMIT) {
+    match crate::results::parse_results(&bytes, crate::results::RESULTS_LIMIT) {
         Ok(parsed) => {
             *results = parsed;
             crate::events::mask_results(masker, results);

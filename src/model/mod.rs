@@ -17,4 +17,4 @@ pub use task::{
     Command, Condition, Isolation, Resources, Task, TaskFiles, TaskId, Templates, shell_words,
 };
 pub use value::{Number, Value};
-pub use workflow::{Pool, Workflow};
+pub use workflow::{Pool, SecretError, Workflow};

@@ -3,6 +3,32 @@
 use std::path::PathBuf;
 
 use super::{Task, TaskId, Value};
+use crate::template::{MaskError, Masker};
+
+/// Why the secrets of a workflow cannot be masked.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// A secret has no value in the environment or the tasks' `env`.
+    #[error("secret `{0}` has no value")]
+    NoValue(String),
+    /// A secret's value is empty.
+    #[error("secret `{0}` is empty")]
+    Empty(String),
+    /// The values cannot be masked.
+    #[error(transparent)]
+    Mask(MaskError),
+}
+
+impl SecretError {
+    /// The secret at fault, if one is.
+    #[must_use]
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            Self::NoValue(name) | Self::Empty(name) => Some(name),
+            Self::Mask(_) => None,
+        }
+    }
+}
 
 /// A validated workflow. Tasks keep the order of the file; `TaskId` indexes them.
 #[derive(Clone, Debug)]
@@ -69,6 +95,39 @@ impl Workflow {
             }
         }
         values
+    }
+
+    /// The masker of every secret's values, for a run: each secret must have a value.
+    ///
+    /// # Errors
+    /// A secret has no value or an empty one, or the values cannot be masked.
+    pub fn secrets_masker(&self) -> Result<Masker, SecretError> {
+        self.masker(true)
+    }
+
+    /// The masker of the secret values known now, for showing what would run (`engine
+    /// plan`): a secret without a value hides nothing.
+    ///
+    /// # Errors
+    /// The values cannot be masked.
+    pub fn known_secrets_masker(&self) -> Result<Masker, SecretError> {
+        self.masker(false)
+    }
+
+    /// The one way the masker of the workflow's secrets is built.
+    fn masker(&self, every: bool) -> Result<Masker, SecretError> {
+        let mut all = Vec::with_capacity(self.secrets.len());
+        for name in &self.secrets {
+            let values = self.secret_values(name);
+            if every && values.is_empty() {
+                return Err(SecretError::NoValue(name.clone()));
+            }
+            if every && values.iter().any(String::is_empty) {
+                return Err(SecretError::Empty(name.clone()));
+            }
+            all.extend(values.into_iter().filter(|value| !value.is_empty()));
+        }
+        Masker::new(all).map_err(SecretError::Mask)
     }
 
     /// The id of the task with this name, if there is one.

@@ -1,26 +1,27 @@
 //! The commands of a plan with their templates filled in as far as they can be before the
 //! run: variables, the environment and matrix values are known; results are not, and show
-//! as `<tasks.build.results.tag>`.
+//! as `<tasks.build.results.tag>`. The values come from `Templating`, as in a run; secrets
+//! are masked by the workflow's masker.
 
 use std::cell::OnceCell;
 
-use rhai::Map;
-
+use super::Graph;
+use super::fill::Templating;
 use crate::model::{Task, Workflow};
-use crate::template::{Context, Evaluator, Masker, Part, Root, Template, references};
+use crate::template::{DependencyStatus, Evaluator, Masker, Part, Root, Template, references};
 
 /// Fills in templates for the plan; the evaluator is made on the first template.
 pub struct Filler<'a> {
-    workflow: &'a Workflow,
-    evaluator: OnceCell<(Evaluator, Map, Map, Option<Masker>)>,
+    templating: Templating<'a>,
+    evaluator: OnceCell<(Evaluator, Option<Masker>)>,
 }
 
 impl<'a> Filler<'a> {
-    /// A filler for the tasks of `workflow`.
+    /// A filler for the tasks of `graph`.
     #[must_use]
-    pub fn new(workflow: &'a Workflow) -> Self {
+    pub fn new(workflow: &'a Workflow, graph: &'a Graph) -> Self {
         Self {
-            workflow,
+            templating: Templating::new(workflow, graph),
             evaluator: OnceCell::new(),
         }
     }
@@ -33,43 +34,18 @@ impl<'a> Filler<'a> {
     }
 
     fn fill(&self, task: &Task, template: &Template) -> String {
-        let (evaluator, vars, process_env, masker) = self.evaluator.get_or_init(|| {
-            let vars = self
-                .workflow
-                .vars
-                .iter()
-                .map(|(name, value)| (name.as_str().into(), value.to_dynamic()))
-                .collect();
-            let env = std::env::vars()
-                .map(|(name, value)| (name.into(), value.into()))
-                .collect();
+        let (evaluator, masker) = self.evaluator.get_or_init(|| {
             // A secret is shown as `***`, as in a run: the same values are masked (those
             // known; a plan runs without them). A masker that cannot be built hides every
             // filled-in value.
-            let secrets = self
-                .workflow
-                .secrets
-                .iter()
-                .flat_map(|name| self.workflow.secret_values(name));
-            let masker = Masker::new(secrets).ok();
-            (Evaluator::new(), vars, env, masker)
+            let masker = self.templating.workflow().known_secrets_masker().ok();
+            (Evaluator::new(), masker)
         });
-        let mut env = process_env.clone();
-        for (name, value) in task.env.iter() {
-            env.insert(name.as_str().into(), value.clone().into());
-        }
-        let mut context = Context {
-            vars: vars.clone(),
-            env,
-            matrix: task
-                .matrix
-                .iter()
-                .map(|(key, value)| (key.as_str().into(), value.to_dynamic()))
-                .collect(),
-            ..Context::default()
-        };
-        context.remember_texts("vars", &self.workflow.vars);
-        context.remember_texts("matrix", &task.matrix);
+        // Before the run no task has ended: `tasks` is empty and reads of it are shown as
+        // they are written.
+        let context = self
+            .templating
+            .context(task, &[], DependencyStatus::SUCCEEDED);
         let mut out = String::new();
         for part in &template.parts {
             match part {

@@ -13,7 +13,7 @@ use crate::model::{Command, Task, TaskId, Workflow};
 #[must_use]
 pub fn render_plan_text(workflow: &Workflow, graph: &Graph) -> String {
     let waves = graph.waves();
-    let filler = Filler::new(workflow);
+    let filler = Filler::new(workflow, graph);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -105,7 +105,7 @@ fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, filler: &Fi
 /// The plan as JSON: the workflow name and its waves, each a list of tasks.
 #[must_use]
 pub fn render_plan_json(workflow: &Workflow, graph: &Graph) -> serde_json::Value {
-    let filler = Filler::new(workflow);
+    let filler = Filler::new(workflow, graph);
     let task_json = |id: TaskId| {
         let task = workflow.task(id);
         let filled = filler.command(task);

@@ -11,11 +11,9 @@ use rustc_hash::FxHashMap;
 use super::fresh::{self, Parts, Why};
 use super::store::Success;
 use super::{Store, StoreError};
-use crate::exchange::Launch;
 use crate::files::{Digest, DigestCache, SETTLED};
 use crate::model::{TaskId, Workflow};
-use crate::plan::Graph;
-use crate::schedule::{Outcome, Templating, reads_constants};
+use crate::plan::{Graph, Outcome, Templating};
 use crate::template::DependencyStatus;
 
 /// What a run would do with a task now.
@@ -132,19 +130,8 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
             continue;
         }
         // Filled in as the run fills it in, so that the fingerprints agree.
-        let constants = reads_constants(spec);
-        let launch = if spec.templates.is_some() || constants {
-            templating.launch(spec, &outcomes, 1, DependencyStatus::SUCCEEDED)
-        } else {
-            Ok(Launch::of(spec, 1))
-        };
-        let launch = match launch {
-            Ok(mut launch) => {
-                if constants {
-                    launch.constants = Some(Arc::new(templating.constants(spec, &outcomes)));
-                }
-                launch
-            }
+        let launch = match templating.launch(spec, &outcomes, 1, DependencyStatus::SUCCEEDED) {
+            Ok(launch) => launch,
             Err(message) => {
                 // Results of a dependency that runs again are known only once it has.
                 let ran: Vec<String> = spec

@@ -7,14 +7,13 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use super::TaskState;
-use super::context::{Outcome, Templating};
 use super::slots::Slots;
 use crate::events::{Event, EventSink, SkipReason, TaskStatus};
 use crate::exchange::{Exit, JobPhase, Launch, Message, Results, Termination};
 use crate::execute::Executor;
 use crate::files::{Digest, FileDigest};
 use crate::model::{Command, Isolation, TaskId, Workflow};
-use crate::plan::Graph;
+use crate::plan::{Graph, Outcome, Templating, reads_constants};
 use crate::record::aside::{Guard, Stamps};
 use crate::record::{Checked, Decision, Ended, Journal, RunOutcome};
 use crate::template::DependencyStatus;
@@ -103,7 +102,7 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     /// What finished tasks left for templates; kept only when some task has templates or
     /// a condition.
     outcomes: Option<Vec<Option<Outcome>>>,
-    templating: Option<Templating<'a>>,
+    templating: Templating<'a>,
     ready_processes: BinaryHeap<ReadyKey>,
     ready_threads: BinaryHeap<ReadyKey>,
     /// Ready tasks waiting for room in their pool, by pool.
@@ -182,7 +181,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             attempts: vec![0; count],
             blocked: vec![None; count],
             outcomes: templated.then(|| vec![None; count]),
-            templating: None,
+            templating: Templating::new(workflow, graph),
             ready_processes: BinaryHeap::new(),
             ready_threads: BinaryHeap::new(),
             pooled: vec![Vec::new(); workflow.pools.len()],
@@ -339,12 +338,8 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         }
         if let Some(condition) = &spec.condition {
             let status = self.dependency_status(task);
-            let (workflow, graph) = (self.workflow, self.graph);
-            let templating = self
-                .templating
-                .get_or_insert_with(|| Templating::new(workflow, graph));
             let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
-            match templating.condition(spec, outcomes, status) {
+            match self.templating.condition(spec, outcomes, status) {
                 Ok(true) => {}
                 Ok(false) => {
                     let reason = SkipReason::ConditionFalse {
@@ -661,23 +656,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     /// The launch of a task's attempt, its templates filled in.
     fn launch(&mut self, task: TaskId, attempt: u32) -> Result<Launch, String> {
         let spec = self.workflow.task(task);
-        if spec.templates.is_none() && !reads_constants(spec) {
-            return Ok(Launch::of(spec, attempt));
-        }
         let status = self.dependency_status(task);
-        let (workflow, graph) = (self.workflow, self.graph);
-        let templating = self
-            .templating
-            .get_or_insert_with(|| Templating::new(workflow, graph));
         let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
-        templating
-            .launch(spec, outcomes, attempt, status)
-            .map(|mut launch| {
-                if reads_constants(spec) {
-                    launch.constants = Some(Arc::new(templating.constants(spec, outcomes)));
-                }
-                launch
-            })
+        self.templating.launch(spec, outcomes, attempt, status)
     }
 
     /// A task that exited successfully must have made its `outputs`: they are digested for
@@ -1324,18 +1305,6 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 self.finish(task, status, running.started.elapsed(), Vec::new());
             }
         }
-    }
-}
-
-/// Whether a task is a script that names `vars`, `matrix` or `tasks`, which it may read as
-/// constants. (A plain text search: a script that only mentions them in a string gets them
-/// too, at no harm.)
-pub(crate) fn reads_constants(task: &crate::model::Task) -> bool {
-    match &task.command {
-        Command::Script { source, .. } => ["vars", "matrix", "tasks"]
-            .iter()
-            .any(|name| source.contains(name)),
-        _ => false,
     }
 }
 

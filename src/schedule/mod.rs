@@ -2,13 +2,10 @@
 //! capacity, applies the failure policy, timeouts and interruptions. No I/O of its own:
 //! executors do the work, event sinks do the reporting.
 
-mod context;
 mod coordinator;
 mod slots;
 mod state;
 
-pub use context::{Outcome, Templating};
-pub(crate) use coordinator::reads_constants;
 pub use coordinator::{Coordinator, Options, Summary, retry_delay};
 pub use state::TaskState;
 

@@ -268,7 +268,7 @@ fn write_text(path: &Path, text: &str) -> Result<(), FileError> {
 
 /// `result(key, value)`: sets one of the task's results (a later value replaces an earlier).
 fn set_result(key: &str, value: &Dynamic) -> HostResult<()> {
-    if !crate::template::is_result_key(key) {
+    if !crate::results::is_result_key(key) {
         return Err(host_error(format!(
             "result: `{key}` is not a result name (letters, digits, `_` and `-`, not starting with a digit)"
         )));
@@ -277,10 +277,10 @@ fn set_result(key: &str, value: &Dynamic) -> HostResult<()> {
     with_scope(|scope| {
         let mut results = scope.results.borrow_mut();
         let size: usize = results.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if size + key.len() + text.len() > crate::template::RESULTS_LIMIT {
+        if size + key.len() + text.len() > crate::results::RESULTS_LIMIT {
             return Err(host_error(format!(
                 "result: the task's results exceed {} bytes",
-                crate::template::RESULTS_LIMIT
+                crate::results::RESULTS_LIMIT
             )));
         }
         match results.iter_mut().find(|(known, _)| known == key) {

@@ -60,18 +60,10 @@ pub struct Context {
 }
 
 impl Context {
-    /// Remembers the text of each number among `values` (`root`'s) that was written otherwise
-    /// than it prints, like `python: 3.10`.
-    pub fn remember_texts<'v>(
-        &mut self,
-        root: &str,
-        values: impl IntoIterator<Item = &'v (String, crate::model::Value)>,
-    ) {
-        for (name, value) in values {
-            if let Some(text) = value.written() {
-                self.texts.push((format!("{root}.{name}"), text.to_owned()));
-            }
-        }
+    /// Remembers the text of `root.name`, a number written otherwise than it prints, like
+    /// `python: 3.10`.
+    pub fn remember_text(&mut self, root: &str, name: &str, text: &str) {
+        self.texts.push((format!("{root}.{name}"), text.to_owned()));
     }
 
     /// The text of the expression when it only reads a number written otherwise than it

@@ -1,6 +1,6 @@
 //! Templates (`${{ expr }}` in `run`, `script`, `env` and `cwd`), evaluated safely: every
 //! value is quoted for where it stands, so a value never becomes shell or rhai syntax. Also
-//! the results files tasks write and the masking of secrets in output. Nothing here runs a
+//! the masking of secrets in output. Nothing here runs a
 //! task, reads a file or knows YAML.
 
 mod eval;
@@ -11,7 +11,6 @@ pub mod names;
 mod parse;
 mod quote;
 mod refs;
-mod results;
 mod shell;
 mod value;
 
@@ -20,7 +19,6 @@ pub use mask::{MaskError, MaskStream, Masker};
 pub use parse::{Expr, Flavor, Part, Template, TemplateError, parse, parse_condition};
 pub use quote::{HereDocEnd, QuoteContext, Quoting};
 pub use refs::{Reference, Root, references};
-pub use results::{RESULTS_LIMIT, ResultsError, format_result, is_result_key, parse_results};
 pub use value::Raw;
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use super::*;
 
 mod eval;
 mod parse;
-mod results;
 mod script;
 mod shell;
 

@@ -1,9 +1,14 @@
-//! Results files: what a process task writes to `$ENGINE_RESULTS`, in the format of GitHub's
-//! `$GITHUB_OUTPUT` (`key=value` lines and `key<<DELIMITER` blocks). It parses and formats
-//! the text; reading the file is the executor's business.
+//! Results: the keys and values a task sets, and the results file a process task writes to
+//! `$ENGINE_RESULTS`, in the format of GitHub's `$GITHUB_OUTPUT` (`key=value` lines and
+//! `key<<DELIMITER` blocks). It parses and formats the text; reading the file is the
+//! executor's business. A leaf: scripts (`result(key, value)`), executors and the record
+//! all keep to its rules.
 
 use std::collections::HashMap;
 use std::fmt;
+
+/// The results a task set: keys and values, each key once, in the order first set.
+pub type Results = Vec<(String, String)>;
 
 /// The largest results file accepted.
 pub const RESULTS_LIMIT: usize = 1024 * 1024;
@@ -155,3 +160,6 @@ pub fn format_result(key: &str, value: &str) -> String {
     }
     format!("{key}<<{delimiter}\n{value}\n{delimiter}\n")
 }
+
+#[cfg(test)]
+mod tests;

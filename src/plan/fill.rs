@@ -1,14 +1,17 @@
-//! `Templating`: fills in a task's templates and evaluates its condition when it is ready,
-//! from the workflow's variables, the environment, the task's matrix values and the results
-//! of the tasks it depends on.
+//! `Templating`: fills in a task's launch (its templates, and the constants a script reads)
+//! and evaluates its condition, from the workflow's variables, the environment, the task's
+//! matrix values and the results of the tasks it depends on. The one place a launch is
+//! filled in: the run, `engine status`, `engine plan` and `plan --explain` all use it, so
+//! that what they show and fingerprint is what runs.
 
+use std::cell::OnceCell;
 use std::sync::Arc;
 
 use rhai::{Dynamic, Map};
 
+use super::Graph;
 use crate::exchange::{Launch, Results};
 use crate::model::{Command, Task, TaskId, Workflow};
-use crate::plan::Graph;
 use crate::template::{Context, DependencyStatus, Evaluator};
 
 /// What a finished task left for the templates of the tasks after it.
@@ -20,10 +23,16 @@ pub struct Outcome {
     pub results: Arc<Results>,
 }
 
-/// Evaluates templates and conditions; made on first use, as most runs have neither.
+/// Evaluates templates and conditions. The evaluator and the values it reads are made on
+/// first use, as most runs have neither templates nor conditions.
 pub struct Templating<'a> {
     workflow: &'a Workflow,
     graph: &'a Graph,
+    made: OnceCell<Made>,
+}
+
+/// What `Templating` makes on first use.
+struct Made {
     evaluator: Evaluator,
     vars: Map,
     /// The engine's own environment.
@@ -37,8 +46,21 @@ impl<'a> Templating<'a> {
         Self {
             workflow,
             graph,
+            made: OnceCell::new(),
+        }
+    }
+
+    /// The workflow it fills tasks of.
+    #[must_use]
+    pub fn workflow(&self) -> &'a Workflow {
+        self.workflow
+    }
+
+    fn made(&self) -> &Made {
+        self.made.get_or_init(|| Made {
             evaluator: Evaluator::new(),
-            vars: workflow
+            vars: self
+                .workflow
                 .vars
                 .iter()
                 .map(|(name, value)| (name.as_str().into(), value.to_dynamic()))
@@ -46,17 +68,19 @@ impl<'a> Templating<'a> {
             process_env: std::env::vars()
                 .map(|(name, value)| (name.into(), value.into()))
                 .collect(),
-        }
+        })
     }
 
-    /// The values a template of `task` sees.
-    fn context(
+    /// The values a template of `task` sees; `outcomes` holds what the tasks before it left
+    /// (none before a run: `tasks` is then empty).
+    pub fn context(
         &self,
         task: &Task,
         outcomes: &[Option<Outcome>],
         status: DependencyStatus,
     ) -> Context {
-        let mut env = self.process_env.clone();
+        let made = self.made();
+        let mut env = made.process_env.clone();
         for (name, value) in task.env.iter() {
             if !value.contains("${{") {
                 env.insert(name.as_str().into(), value.clone().into());
@@ -68,7 +92,7 @@ impl<'a> Templating<'a> {
         // status is theirs taken together.
         let mut groups: Vec<(&str, &'static str)> = Vec::new();
         for ancestor in ancestors(self.graph, task.id) {
-            let Some(outcome) = &outcomes[ancestor.index()] else {
+            let Some(outcome) = outcomes.get(ancestor.index()).and_then(Option::as_ref) else {
                 continue;
             };
             if let Some(group) = &self.workflow.task(ancestor).group {
@@ -99,15 +123,14 @@ impl<'a> Templating<'a> {
                 .or_insert_with(|| Dynamic::from_map(entry));
         }
         let mut context = Context {
-            vars: self.vars.clone(),
+            vars: made.vars.clone(),
             env,
             matrix,
             tasks,
             status,
             texts: Vec::new(),
         };
-        context.remember_texts("vars", &self.workflow.vars);
-        context.remember_texts("matrix", &task.matrix);
+        remember_texts(&mut context, self.workflow, task);
         context
     }
 
@@ -124,7 +147,7 @@ impl<'a> Templating<'a> {
             self.context(task, outcomes, status)
         } else {
             Context {
-                vars: self.vars.clone(),
+                vars: self.made().vars.clone(),
                 matrix: matrix_of(task),
                 ..Context::default()
             }
@@ -150,17 +173,35 @@ impl<'a> Templating<'a> {
             return Ok(true);
         };
         let context = self.context(task, outcomes, status);
-        self.evaluator
+        self.made()
+            .evaluator
             .condition(&condition.expr, &context)
             .map_err(|error| format!("cannot evaluate `if: {}`: {error}", condition.text))
     }
 
-    /// The task's launch with its templates filled in; `status` (how its dependencies
-    /// ended) answers `success()` and `failure()`, as in its `if`.
+    /// Attempt `attempt` of `task` as it starts: its templates filled in (`status`, how its
+    /// dependencies ended, answers `success()` and `failure()` as in its `if`) and, for a
+    /// script that reads them, the constants `vars`, `matrix` and `tasks`. A task with
+    /// neither costs nothing.
     ///
     /// # Errors
     /// Why a template could not be filled in.
     pub fn launch(
+        &self,
+        task: &Task,
+        outcomes: &[Option<Outcome>],
+        attempt: u32,
+        status: DependencyStatus,
+    ) -> Result<Launch, String> {
+        let mut launch = self.filled(task, outcomes, attempt, status)?;
+        if reads_constants(task) {
+            launch.constants = Some(Arc::new(self.constants(task, outcomes)));
+        }
+        Ok(launch)
+    }
+
+    /// The launch with its templates filled in.
+    fn filled(
         &self,
         task: &Task,
         outcomes: &[Option<Outcome>],
@@ -172,8 +213,9 @@ impl<'a> Templating<'a> {
             return Ok(launch);
         };
         let context = self.context(task, outcomes, status);
+        let evaluator = &self.made().evaluator;
         let render = |template| {
-            self.evaluator
+            evaluator
                 .render(template, &context)
                 .map_err(|error| format!("cannot fill in a template: {error}"))
         };
@@ -230,6 +272,31 @@ impl<'a> Templating<'a> {
                 .join(render(template)?);
         }
         Ok(launch)
+    }
+}
+
+/// Remembers in `context` the text of every variable and matrix value of `task` that is a
+/// number written otherwise than it prints (`3.10`): what it inserts as text.
+fn remember_texts(context: &mut Context, workflow: &Workflow, task: &Task) {
+    for (root, values) in [("vars", &workflow.vars), ("matrix", &task.matrix)] {
+        for (name, value) in values {
+            if let Some(text) = value.written() {
+                context.remember_text(root, name, text);
+            }
+        }
+    }
+}
+
+/// Whether a task is a script that names `vars`, `matrix` or `tasks`, which it may read as
+/// constants. (A plain text search: a script that only mentions them in a string gets them
+/// too, at no harm.)
+#[must_use]
+pub fn reads_constants(task: &Task) -> bool {
+    match &task.command {
+        Command::Script { source, .. } => ["vars", "matrix", "tasks"]
+            .iter()
+            .any(|name| source.contains(name)),
+        _ => false,
     }
 }
 
