@@ -1,5 +1,6 @@
 //! The validated workflow: what every later stage (plan, schedule, execute) works on.
-//! It depends on nothing else in the crate and never sees YAML.
+//! It never sees YAML; it holds parsed templates and builds the secrets masker, so it uses
+//! `template` and nothing else of the crate.
 
 mod duration;
 mod file_name;

@@ -1,7 +1,6 @@
 //! Templates (`${{ expr }}` in `run`, `script`, `env` and `cwd`), evaluated safely: every
 //! value is quoted for where it stands, so a value never becomes shell or rhai syntax. Also
-//! the masking of secrets in output. Nothing here runs a
-//! task, reads a file or knows YAML.
+//! the masking of secrets in output. Nothing here runs a task, reads a file or knows YAML.
 
 mod eval;
 mod heredoc;
