@@ -14,5 +14,6 @@ pub mod record;
 pub mod report;
 pub mod schedule;
 pub mod script;
+pub mod state_dir;
 pub mod template;
 pub mod validate;

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use super::pool::WorkerPool;
 use super::{Exit, Launch, Message, RunContext, TaskLog, Termination};
 use crate::events::Stream;
-use crate::model::{Command, Task, TaskId, file_name};
+use crate::model::{Command, Task, TaskId};
 use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script_with_results, script_engine};
 
 /// Runs scripts on a pool of worker threads, created with the first script so that a run
@@ -55,11 +55,7 @@ impl ThreadExecutor {
         let token_for_running = Arc::clone(&token);
         let ast = Arc::clone(ast);
         let outbox = self.context.outbox.clone();
-        let log = TaskLog::new(
-            self.context
-                .log_dir
-                .join(format!("{}.log", file_name(&task.name))),
-        );
+        let log = TaskLog::new(self.context.run_dir.log(&task.name));
         if launch.attempt > 1 {
             log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
         }
