@@ -18,7 +18,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::model::file_name;
 
 /// The state dir's name next to the workflow when `--state-dir` is not given.
-const DEFAULT_NAME: &str = ".engine";
+pub const DEFAULT_NAME: &str = ".engine";
 const RECORD: &str = "record.sqlite";
 const RESERVE: &str = "record.reserve";
 const LOCKS: &str = "locks";

@@ -1,4 +1,6 @@
-//! The command line: clap arguments, one file per subcommand, and printing of errors.
+//! The command line: clap arguments, one file per subcommand, and printing of errors. It
+//! wires the rooms together; `engine run`'s steps that are not wiring each have their own
+//! file here (`run_id`, `signals`, `limits`, `strays`, `resume`, `run_record`).
 
 mod args;
 mod check;
