@@ -8,7 +8,7 @@ use crate::plan::Graph;
 
 /// Default `-j` when tasks run on Slurm: jobs in the queue at once. Enough to keep a small
 /// cluster busy, far below the usual per-user submission limits.
-pub(crate) const SLURM_JOBS: usize = 100;
+const SLURM_JOBS: usize = 100;
 
 /// Descriptors each running process task holds: two pipes, a pidfd and its log file.
 const FILES_PER_TASK: u64 = 4;
@@ -16,14 +16,37 @@ const FILES_PER_TASK: u64 = 4;
 /// Descriptors kept for everything else (the events file, the reporter, libraries).
 const FILES_RESERVED: u64 = 64;
 
+/// How many tasks of a run may run at once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slots {
+    /// Job slots (`-j`): process tasks, CPUs counted, or Slurm jobs in the queue.
+    pub(crate) jobs: usize,
+    /// Script tasks on threads at once (`--threads`).
+    pub(crate) threads: usize,
+}
+
+impl Slots {
+    /// The slots `-j` (`jobs`) and `--threads` (`threads`) give, or their defaults: the
+    /// CPUs this process may use (`SLURM_JOBS` when tasks go to a cluster), and as many
+    /// threads but at least 4. Job slots are lowered to what the open-file limit can hold.
+    pub(crate) fn of(jobs: Option<usize>, threads: Option<usize>, on_cluster: bool) -> Self {
+        // Finding the CPUs reads cgroup files: once, and only when a default needs them.
+        let cpus = std::cell::LazyCell::new(default_jobs);
+        let default_jobs = if on_cluster { SLURM_JOBS } else { *cpus };
+        let jobs = within_open_file_limit(jobs.unwrap_or(default_jobs));
+        let threads = threads.unwrap_or_else(|| (*cpus).max(4));
+        Self { jobs, threads }
+    }
+}
+
 /// The CPUs this process may use (cgroup quotas included), at least 1.
-pub(crate) fn default_jobs() -> usize {
+fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Raises the soft limit on open files to the hard one, then lowers `jobs` if even that
 /// limit cannot hold that many running process tasks (with a note on stderr).
-pub(crate) fn within_open_file_limit(jobs: usize) -> usize {
+fn within_open_file_limit(jobs: usize) -> usize {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut limit = getrlimit(Resource::Nofile);
     if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)

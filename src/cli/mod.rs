@@ -1,6 +1,7 @@
 //! The command line: clap arguments, one file per subcommand, and printing of errors. It
 //! wires the rooms together; `engine run`'s steps that are not wiring each have their own
-//! file here (`run_id`, `signals`, `limits`, `strays`, `resume`, `run_record`).
+//! file here (`run_id`, `signals`, `limits`, `secrets`, `strays`, `resume`,
+//! `run_record`).
 
 mod args;
 mod check;
@@ -14,6 +15,7 @@ mod resume;
 mod run;
 mod run_id;
 mod run_record;
+mod secrets;
 mod signals;
 mod strays;
 

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::args::RunArgs;
-use super::limits::{SLURM_JOBS, default_jobs, too_big_for_jobs, within_open_file_limit};
-use super::run_record::{NewRun, open_record};
+use super::limits::{Slots, too_big_for_jobs};
+use super::run_record::{NewRun, OpenRecord, open_record};
+use super::secrets::secrets_masker;
 use crate::error::EngineError;
 use crate::events::EventSink;
 use crate::execute::slurm::{Controller, SlurmExecutor, check_cluster, runs_on_slurm};
@@ -29,9 +30,7 @@ const MESSAGE_QUEUE: usize = 128;
 /// An invalid workflow or request (exit 2), failed tasks (1), an interruption (130).
 pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     if args.dry_run {
-        let workflow = super::load_with_vars(&args.file, &args.vars)?;
-        let graph = super::select(&workflow, &args.tasks, &args.file)?;
-        return super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph));
+        return dry_run(args);
     }
     // An invalid workflow, or a secret without a value, is reported before the state dir is
     // touched.
@@ -47,15 +46,11 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     } else {
         Some(open_record(args, &state_dir, &run_id)?)
     };
-    let (tasks, vars) = match record.as_ref().and_then(|r| r.resume.as_ref()) {
-        Some(resume) => (resume.tasks.clone(), resume.vars.clone()),
-        None => (args.tasks.clone(), args.vars.clone()),
-    };
-    let workflow = Arc::new(if vars == args.vars {
-        loaded
-    } else {
-        super::load_with_vars(&args.file, &vars)?
-    });
+    let Request {
+        workflow,
+        tasks,
+        vars,
+    } = Request::of(args, loaded, record.as_ref())?;
     let mut graph = super::select(&workflow, &tasks, &args.file)?;
     // Before anything else: a run that the cluster cannot take submits nothing.
     let on_slurm = slurm_tasks(&workflow, &graph, args.executor.map(ExecutorKind::from));
@@ -72,16 +67,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         "cannot create the coordinator's inbox".to_owned(),
     ))?;
     let signals = super::signals::forward_signals(outbox.clone())?;
-    // Finding the CPUs reads cgroup files: once, and only when a default needs them.
-    let cpus = std::cell::LazyCell::new(default_jobs);
-    let default_jobs = if controller.is_some() {
-        SLURM_JOBS
-    } else {
-        *cpus
-    };
-    let jobs = within_open_file_limit(args.jobs.unwrap_or(default_jobs));
-    too_big_for_jobs(&workflow, &graph, &on_slurm, jobs)?;
-    let threads = args.threads.unwrap_or_else(|| (*cpus).max(4));
+    let slots = Slots::of(args.jobs, args.threads, controller.is_some());
+    too_big_for_jobs(&workflow, &graph, &on_slurm, slots.jobs)?;
+    let Slots { jobs, threads } = slots;
     let masker = secrets_masker(&workflow)?;
     let context = RunContext {
         run_id: run_id.clone(),
@@ -101,11 +89,8 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
             };
             let (journal, lock, durations) =
                 record.start_journal(&workflow, &mut graph, args, new_run)?;
-            (
-                Some(journal.masking(masker.clone())),
-                Some(lock),
-                Some(durations),
-            )
+            let journal = journal.masking(masker.clone());
+            (Some(journal), Some(lock), Some(durations))
         }
         None => (None, None, None),
     };
@@ -145,6 +130,60 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         .into_inner()
         .finish(&summary)
         .map_err(EngineError::io("cannot write the events file"))?;
+    ended(&summary)
+}
+
+/// `engine run --dry-run`: the plan, as `engine plan` prints it.
+fn dry_run(args: &RunArgs) -> Result<(), EngineError> {
+    let workflow = super::load_with_vars(&args.file, &args.vars)?;
+    let graph = super::select(&workflow, &args.tasks, &args.file)?;
+    super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph))
+}
+
+/// What this run runs: the tasks and variables of the command line, or with `--resume`
+/// those of the run it continues.
+struct Request {
+    /// The workflow, with the variables set.
+    workflow: Arc<Workflow>,
+    /// The tasks selected.
+    tasks: Vec<String>,
+    /// The variables set.
+    vars: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The request of `args`, or of the run `record` resumes (the workflow `loaded` with
+    /// the command line's variables is loaded again with that run's).
+    ///
+    /// # Errors
+    /// A variable of the run continued that the workflow no longer takes.
+    fn of(
+        args: &RunArgs,
+        loaded: Workflow,
+        record: Option<&OpenRecord>,
+    ) -> Result<Self, EngineError> {
+        let (tasks, vars) = match record.and_then(|r| r.resume.as_ref()) {
+            Some(resume) => (resume.tasks.clone(), resume.vars.clone()),
+            None => (args.tasks.clone(), args.vars.clone()),
+        };
+        let workflow = if vars == args.vars {
+            loaded
+        } else {
+            super::load_with_vars(&args.file, &vars)?
+        };
+        Ok(Self {
+            workflow: Arc::new(workflow),
+            tasks,
+            vars,
+        })
+    }
+}
+
+/// How a run ended, as the command's result: interrupted, some tasks failed, or success.
+///
+/// # Errors
+/// `Interrupted` (130) or `TasksFailed` (1).
+fn ended(summary: &Summary) -> Result<(), EngineError> {
     if summary.interrupted {
         Err(EngineError::Interrupted)
     } else if summary.failed > 0 {
@@ -234,37 +273,5 @@ fn create_events_file(path: &Path) -> Result<std::fs::File, EngineError> {
             ),
             hint: Some(hint.to_owned()),
         }
-    })
-}
-
-/// The masker of the workflow's secrets, whose values come from the engine's environment or
-/// the workflow's own `env` (`Workflow::secret_values`).
-///
-/// # Errors
-/// A usage error naming a secret that has no value, or an empty one.
-fn secrets_masker(
-    workflow: &crate::model::Workflow,
-) -> Result<crate::template::Masker, EngineError> {
-    let mut all = Vec::with_capacity(workflow.secrets.len());
-    for name in &workflow.secrets {
-        let values = workflow.secret_values(name);
-        let problem = if values.is_empty() {
-            "has no value"
-        } else if values.iter().any(String::is_empty) {
-            "is empty"
-        } else {
-            all.extend(values);
-            continue;
-        };
-        return Err(EngineError::Usage {
-            message: format!("secret `{name}` {problem}"),
-            hint: Some(format!(
-                "set `{name}` to its value in the environment (or in the workflow's `env_file`) before `engine run`"
-            )),
-        });
-    }
-    crate::template::Masker::new(all).map_err(|error| EngineError::Usage {
-        message: error.to_string(),
-        hint: None,
     })
 }
