@@ -17,5 +17,6 @@ pub mod report;
 pub mod results;
 pub mod schedule;
 pub mod script;
+pub mod state_dir;
 pub mod template;
 pub mod validate;

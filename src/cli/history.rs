@@ -1,31 +1,26 @@
 //! `engine runs`, `engine status` and `engine logs`: what the run record says.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::args::{ListFormat, LogsArgs, RunsArgs, StatusArgs};
-use super::run::{default_state_dir, workflow_key};
 use crate::error::EngineError;
 use crate::record::explain::{Recorded, Verdict, explain, in_file_order};
 use crate::record::store::{AttemptRow, RunRow};
 use crate::record::{AttemptStatus, Store, StoreError, lock};
 use crate::report::format_duration;
-
-/// The state dir of a command: `--state-dir`, or `.engine/` next to the workflow.
-fn state_dir(given: Option<&PathBuf>, file: &Path) -> PathBuf {
-    given.cloned().unwrap_or_else(|| default_state_dir(file))
-}
+use crate::state_dir::StateDir;
 
 /// The record, if the state dir has one.
-fn open(state_dir: &Path) -> Result<Option<Store>, EngineError> {
+fn open(state_dir: &StateDir) -> Result<Option<Store>, EngineError> {
     Store::open_existing(state_dir).map_err(StoreError::into_engine_error)
 }
 
 /// `2026-11-25 22:41:26` (UTC) for milliseconds since the epoch.
 fn timestamp(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
-    let (year, month, day) = super::run::civil_date(secs.div_euclid(86_400));
+    let (year, month, day) = super::run_id::civil_date(secs.div_euclid(86_400));
     let rest = secs.rem_euclid(86_400);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
@@ -55,8 +50,8 @@ fn outcome(run: &RunRow, running: Option<&str>) -> &'static str {
 /// # Errors
 /// A damaged record; stdout closed.
 pub fn runs(args: &RunsArgs) -> Result<(), EngineError> {
-    let dir = state_dir(args.state_dir.as_ref(), &args.file);
-    let key = workflow_key(&args.file);
+    let dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
+    let key = dir.workflow_key(&args.file);
     let runs = match open(&dir)? {
         Some(store) => store
             .runs(&key, args.limit)
@@ -91,7 +86,7 @@ pub fn runs(args: &RunsArgs) -> Result<(), EngineError> {
         return super::write_stdout(&format!(
             "no runs of {} are recorded in {}\n",
             args.file.display(),
-            dir.display()
+            dir.shown().display()
         ));
     }
     let mut rows = vec![[
@@ -197,8 +192,8 @@ fn last_state(row: &AttemptRow) -> String {
 pub fn status(args: &StatusArgs) -> Result<(), EngineError> {
     let workflow = super::load_with_vars(&args.file, &args.vars)?;
     let graph = super::select(&workflow, &args.tasks, &args.file)?;
-    let dir = state_dir(args.state_dir.as_ref(), &args.file);
-    let key = workflow_key(&args.file);
+    let dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
+    let key = dir.workflow_key(&args.file);
     let store = open(&dir)?;
     let recorded = Recorded::read(store.as_ref(), &key).map_err(StoreError::into_engine_error)?;
     let latest = match &store {
@@ -261,21 +256,26 @@ pub fn status(args: &StatusArgs) -> Result<(), EngineError> {
 /// # Errors
 /// No such task or run, no log recorded; stdout closed.
 pub fn logs(args: &LogsArgs) -> Result<(), EngineError> {
-    let dir = state_dir(args.state_dir.as_ref(), &args.file);
-    let key = workflow_key(&args.file);
+    let dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
+    let key = dir.workflow_key(&args.file);
     let shown = args.file.display();
     let Some(store) = open(&dir)? else {
         return Err(EngineError::Usage {
-            message: format!("no runs of {shown} are recorded in {}", dir.display()),
+            message: format!(
+                "no runs of {shown} are recorded in {}",
+                dir.shown().display()
+            ),
             hint: Some(format!("run it with `engine run {shown}`")),
         });
     };
     let runs: Vec<RunRow> = match &args.run {
         Some(id) => {
-            let run = store.run(id).map_err(StoreError::into_engine_error)?;
+            let run = store
+                .run_of(&key, id)
+                .map_err(StoreError::into_engine_error)?;
             match run {
-                Some(run) if run.workflow == key => vec![run],
-                _ => {
+                Some(run) => vec![run],
+                None => {
                     return Err(EngineError::Usage {
                         message: format!("no run `{id}` of {shown} is recorded"),
                         hint: Some(format!("`engine runs {shown}` lists them")),
@@ -297,7 +297,7 @@ pub fn logs(args: &LogsArgs) -> Result<(), EngineError> {
             .find_map(|row| row.log.clone());
         if let Some(log) = log {
             // Recorded relative to the state dir.
-            let log = dir.join(log).to_string_lossy().into_owned();
+            let log = dir.shown().join(log).to_string_lossy().into_owned();
             if !Path::new(&log).exists() {
                 // engine writes a log only for a task that printed something.
                 eprintln!(

@@ -1,13 +1,23 @@
-//! The command line: clap arguments, one file per subcommand, and printing of errors.
+//! The command line: clap arguments, one file per subcommand, and printing of errors. It
+//! wires the rooms together; `engine run`'s steps that are not wiring each have their own
+//! file here (`run_id`, `signals`, `limits`, `secrets`, `strays`, `resume`,
+//! `run_record`).
 
 mod args;
 mod check;
 mod graph;
 mod history;
+mod limits;
 mod list;
 mod mask;
 mod plan;
+mod resume;
 mod run;
+mod run_id;
+mod run_record;
+mod secrets;
+mod signals;
+mod strays;
 
 pub use args::{Cli, ColorChoice, Command};
 
@@ -55,7 +65,7 @@ pub fn run(cli: Cli) -> Result<(), EngineError> {
         Command::Runs(args) => history::runs(&args),
         Command::Status(args) => history::status(&args),
         Command::Logs(args) => history::logs(&args),
-        Command::Script(args) => run::script_worker(&args),
+        Command::Script(args) => crate::execute::run_script_worker(&load(&args.file)?, &args.task),
         Command::Mask(args) => mask::mask_worker(&args),
         Command::Check(args) => check::run(&args, color),
         Command::Plan(args) => plan::run(&args),

@@ -5,6 +5,7 @@ use crate::error::EngineError;
 use crate::plan::{render_plan_json, render_plan_text};
 use crate::record::explain::{Recorded, explain, in_file_order};
 use crate::record::{Store, StoreError};
+use crate::state_dir::StateDir;
 
 /// Prints the plan of the requested tasks.
 ///
@@ -14,12 +15,9 @@ pub fn run(args: &PlanArgs) -> Result<(), EngineError> {
     let workflow = super::load_with_vars(&args.file, &args.vars)?;
     let graph = super::select(&workflow, &args.tasks, &args.file)?;
     let verdicts = if args.explain {
-        let dir = args
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| super::run::default_state_dir(&args.file));
+        let dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
         let store = Store::open_existing(&dir).map_err(StoreError::into_engine_error)?;
-        let recorded = Recorded::read(store.as_ref(), &super::run::workflow_key(&args.file))
+        let recorded = Recorded::read(store.as_ref(), &dir.workflow_key(&args.file))
             .map_err(StoreError::into_engine_error)?;
         Some(in_file_order(&graph, explain(&workflow, &graph, &recorded)))
     } else {

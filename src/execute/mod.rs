@@ -8,6 +8,7 @@ mod log;
 mod pool;
 mod process;
 mod reactor;
+mod script_worker;
 pub mod slurm;
 mod thread;
 
@@ -15,6 +16,7 @@ pub use fake::FakeExecutor;
 pub use local::LocalExecutor;
 pub use log::TaskLog;
 pub use process::{SCRIPT_CONSTANTS, SCRIPT_SOURCE};
+pub use script_worker::run_script_worker;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -29,11 +31,10 @@ pub struct RunContext {
     pub run_id: String,
     /// The workflow file, given to tasks as `ENGINE_WORKFLOW`.
     pub workflow_path: PathBuf,
-    /// Where task logs go: one file per task that printed anything.
-    pub log_dir: PathBuf,
-    /// Where process tasks write their results (`$ENGINE_RESULTS`): one file per attempt.
-    /// Cluster executors need it on a filesystem the nodes share.
-    pub results_dir: PathBuf,
+    /// The run's directory in the state dir: task logs (one file per task that printed
+    /// anything), results files (`$ENGINE_RESULTS`, one per attempt) and job files. Cluster
+    /// executors need it on a filesystem the nodes share.
+    pub run_dir: crate::state_dir::RunDir,
     /// Where other threads (script workers) send messages.
     pub outbox: Outbox,
     /// Hides the values of secrets in output, logs and results.

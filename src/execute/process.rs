@@ -14,7 +14,7 @@ use super::reactor::{Group, Reactor, Watch};
 use super::{RunContext, TaskLog};
 use crate::exchange::Doorbell;
 use crate::exchange::{Exit, Launch, Message, Results, Termination};
-use crate::model::{Command as TaskCommand, Task, TaskId, file_name, shell_words};
+use crate::model::{Command as TaskCommand, Task, TaskId, shell_words};
 
 /// The environment variable that gives the `__script` worker its script when templates were
 /// filled in.
@@ -124,18 +124,19 @@ impl ProcessExecutor {
             self.reactor = Some(reactor);
         }
         if !self.results_dir_made {
-            super::private_dir(&self.context.results_dir).map_err(|error| {
+            let dir = self.context.run_dir.results();
+            super::private_dir(&dir).map_err(|error| {
                 format!(
                     "cannot create the results directory `{}`: {error}",
-                    self.context.results_dir.display()
+                    dir.display()
                 )
             })?;
             self.results_dir_made = true;
         }
-        let results =
-            self.context
-                .results_dir
-                .join(format!("{}.{}", task.id.index(), launch.attempt));
+        let results = self
+            .context
+            .run_dir
+            .results_of(task.id.index(), launch.attempt);
         create_results_file(&results)?;
         let mut child = self
             .command(task, launch, &results)
@@ -163,11 +164,7 @@ impl ProcessExecutor {
             stop(&mut child);
             return Err("the process's output pipes are missing".into());
         };
-        let log = TaskLog::new(
-            self.context
-                .log_dir
-                .join(format!("{}.log", file_name(&task.name))),
-        );
+        let log = TaskLog::new(self.context.run_dir.log(&task.name));
         if launch.attempt > 1 {
             log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
         }

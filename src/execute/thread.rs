@@ -10,7 +10,7 @@ use super::pool::WorkerPool;
 use super::{RunContext, TaskLog};
 use crate::events::Stream;
 use crate::exchange::{Exit, Launch, Message, Termination};
-use crate::model::{Command, Task, TaskId, file_name};
+use crate::model::{Command, Task, TaskId};
 use crate::script::{CancelToken, ScriptEnd, ScriptScope, run_script_with_results, script_engine};
 
 /// Runs scripts on a pool of worker threads, created with the first script so that a run
@@ -56,11 +56,7 @@ impl ThreadExecutor {
         let token_for_running = Arc::clone(&token);
         let ast = Arc::clone(ast);
         let outbox = self.context.outbox.clone();
-        let log = TaskLog::new(
-            self.context
-                .log_dir
-                .join(format!("{}.log", file_name(&task.name))),
-        );
+        let log = TaskLog::new(self.context.run_dir.log(&task.name));
         if launch.attempt > 1 {
             log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
         }

@@ -99,6 +99,7 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
     let mut waits_on: Vec<Vec<String>> = vec![Vec::new(); count];
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
     let templating = Templating::new(workflow, graph);
+    let workflow_dir = workflow.path.parent().unwrap_or(std::path::Path::new(""));
     for task in graph.topological() {
         let spec = workflow.task(task);
         let mut pending: Vec<String> = Vec::new();
@@ -149,7 +150,7 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
                 continue;
             }
         };
-        let parts = match Parts::of(spec, &launch, &deps, files) {
+        let parts = match Parts::of(spec, &launch, workflow_dir, &deps, files) {
             Ok(parts) => parts,
             Err(error) => {
                 verdicts[task.index()] =

@@ -1,7 +1,9 @@
 //! Fingerprints and up-to-date checks: whether a task must run, and why.
 //!
 //! A task's fingerprint covers what it runs (the command after templating, or the script),
-//! its environment, isolation, shell and working directory, the declared outputs, the
+//! its environment, isolation, shell and working directory (relative to the workflow's
+//! directory when inside it, so that a moved project keeps its fingerprints), the declared
+//! outputs, the
 //! content of every input, and the key of every task it depends on. A dependency's key is
 //! its fingerprint with the digest of what it produced, so a change upstream reaches
 //! everything downstream, while a dependency that ran again and produced the very same
@@ -34,14 +36,16 @@ pub struct Parts {
 }
 
 impl Parts {
-    /// The parts of a task about to run with `launch`: its inputs are digested now (read,
-    /// unless `cache` knows them unchanged).
+    /// The parts of a task about to run with `launch`, in a workflow whose directory is
+    /// `workflow_dir`: its inputs are digested now (read, unless `cache` knows them
+    /// unchanged).
     ///
     /// # Errors
     /// An input that does not exist or cannot be read.
     pub fn of(
         task: &Task,
         launch: &Launch,
+        workflow_dir: &Path,
         deps: &[(String, Digest)],
         cache: Option<&DigestCache>,
     ) -> Result<Self, FilesError> {
@@ -81,7 +85,11 @@ impl Parts {
         }
         let mut settings = blake3::Hasher::new();
         settings.update(format!("{:?}\0", task.isolation).as_bytes());
-        settings.update(launch.cwd.as_os_str().as_encoded_bytes());
+        // Inside the workflow's directory, the working directory counts by its place there
+        // (`` for the directory itself, never an absolute path): a project moved or cloned
+        // elsewhere keeps its fingerprints.
+        let cwd = launch.cwd.strip_prefix(workflow_dir).unwrap_or(&launch.cwd);
+        settings.update(cwd.as_os_str().as_encoded_bytes());
         settings.update(b"\0");
         for output in files.map_or(&[][..], |files| &files.outputs) {
             settings.update(output.as_bytes());

@@ -8,7 +8,7 @@
 //! which only then reports the task finished and lets its dependents start: a task seen to
 //! finish is in the record, whenever the engine dies after.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,9 +24,7 @@ use crate::events::{SkipReason, TaskStatus};
 use crate::exchange::{Launch, Message, Outbox, Results};
 use crate::files::{Digest, DigestCache, FileDigest, Learned, SETTLED};
 use crate::model::{Task, TaskId};
-
-/// The directory of the state dir that holds, per run, what failed attempts left.
-pub const INCOMPLETE_DIR: &str = "incomplete";
+use crate::state_dir::StateDir;
 
 /// Milliseconds since the epoch, now.
 #[must_use]
@@ -222,8 +220,9 @@ pub struct Journal {
     resume: Option<Resume>,
     forced: Forced,
     keep_incomplete: bool,
-    /// The state dir, absolute.
-    state_dir: PathBuf,
+    state_dir: StateDir,
+    /// The workflow's directory: working directories are fingerprinted relative to it.
+    workflow_dir: PathBuf,
     /// Files outside the state dir that the run writes (the events file).
     own_files: Vec<PathBuf>,
     sender: Option<Sender<Vec<Write>>>,
@@ -254,8 +253,11 @@ impl std::fmt::Debug for Journal {
 pub struct RunInfo {
     /// The run's id.
     pub run_id: String,
-    /// The workflow file, absolute.
+    /// The workflow's key in the record: its path relative to the state dir
+    /// (`StateDir::workflow_key`).
     pub workflow: String,
+    /// The workflow's directory, absolute.
+    pub workflow_dir: PathBuf,
     /// blake3 of its text, hex.
     pub workflow_hash: String,
     /// The request, as JSON.
@@ -266,8 +268,8 @@ pub struct RunInfo {
     pub forced: Forced,
     /// `--keep-incomplete`.
     pub keep_incomplete: bool,
-    /// The state dir, absolute: what failed attempts leave is set aside in it.
-    pub state_dir: PathBuf,
+    /// The state dir: what failed attempts leave is set aside in it.
+    pub state_dir: StateDir,
     /// Files outside the state dir that the run writes (the events file): never set aside.
     pub own_files: Vec<PathBuf>,
     /// `--resume`: the run continued.
@@ -311,7 +313,7 @@ impl Journal {
         // Durable before any task starts: whatever this run leaves behind, a later run finds
         // it by this row.
         store.transaction(|writer| writer.insert_run(&run))?;
-        let reserve = Reserve::keep(store.path().parent().unwrap_or(Path::new(".")));
+        let reserve = Reserve::keep(&info.state_dir);
         let workflow = info.workflow.clone();
         let run_id = info.run_id.clone();
         let writer = std::thread::Builder::new()
@@ -328,7 +330,7 @@ impl Journal {
                 .run(&receiver, &outbox)
             })
             .map_err(|error| super::StoreError::Other {
-                path: PathBuf::from(super::store::FILE_NAME),
+                path: info.state_dir.record(),
                 detail: format!("cannot start the record's writer: {error}"),
             })?;
         Ok(Self {
@@ -340,6 +342,7 @@ impl Journal {
             forced: info.forced,
             keep_incomplete: info.keep_incomplete,
             state_dir: info.state_dir,
+            workflow_dir: info.workflow_dir,
             own_files: info.own_files,
             sender: Some(sender),
             pending: Vec::new(),
@@ -395,7 +398,7 @@ impl Journal {
     /// The state dir, absolute.
     #[must_use]
     pub fn state_dir(&self) -> &std::path::Path {
-        &self.state_dir
+        self.state_dir.path()
     }
 
     /// Files outside the state dir that the run writes.
@@ -408,11 +411,7 @@ impl Journal {
     /// `<state dir>/incomplete/<run>/<task>/<attempt>`.
     #[must_use]
     pub fn aside_dir(&self, task: &Task, attempt: u32) -> PathBuf {
-        self.state_dir
-            .join(INCOMPLETE_DIR)
-            .join(&self.run_id)
-            .join(crate::model::file_name(&task.name))
-            .join(attempt.to_string())
+        self.state_dir.aside(&self.run_id, &task.name, attempt)
     }
 
     /// Decides whether a ready task runs: done in the run being resumed, forced, up to date.
@@ -425,7 +424,7 @@ impl Journal {
         launch: Launch,
         deps: &[(String, Digest)],
     ) -> Result<Checked, String> {
-        let parts = Parts::of(task, &launch, deps, Some(&self.files))
+        let parts = Parts::of(task, &launch, &self.workflow_dir, deps, Some(&self.files))
             .map_err(|error| format!("cannot read its inputs: {error}"))?;
         let fingerprint = parts.fingerprint();
         let resumed = self
@@ -497,11 +496,7 @@ impl Journal {
     /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`, the
     /// task's name made one file name).
     fn log(&self, task: &Task) -> String {
-        format!(
-            "runs/{}/logs/{}.log",
-            self.run_id,
-            crate::model::file_name(&task.name)
-        )
+        self.state_dir.run(&self.run_id).recorded_log(&task.name)
     }
 
     /// An attempt starts. A task with outputs has them marked incomplete until it succeeds.

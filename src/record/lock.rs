@@ -4,10 +4,12 @@
 
 use std::fs::File;
 use std::io::{Read as _, Seek as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
+
+use crate::state_dir::StateDir;
 
 /// The lock of a running workflow; released when dropped (or when the process ends).
 #[derive(Debug)]
@@ -35,28 +37,19 @@ pub enum LockError {
     Io(PathBuf, std::io::Error),
 }
 
-/// The lock file of `workflow` (its absolute path) in `state_dir`.
-#[must_use]
-pub fn lock_path(state_dir: &Path, workflow: &str) -> PathBuf {
-    let digest = blake3::hash(workflow.as_bytes()).to_hex();
-    state_dir
-        .join("locks")
-        .join(format!("{}.lock", &digest.as_str()[..16]))
-}
-
-/// Takes the lock of `workflow`, writing `run_id` and this process into it. With `wait`,
+/// Takes the lock of `workflow` (its key in the record), writing `run_id` and this process into it. With `wait`,
 /// blocks until the holder is done (calling `waiting` once with it first).
 ///
 /// # Errors
 /// The lock is held (without `wait`), or cannot be taken.
 pub fn acquire(
-    state_dir: &Path,
+    state_dir: &StateDir,
     workflow: &str,
     run_id: &str,
     wait: bool,
     waiting: impl FnOnce(&Holder),
 ) -> Result<RunLock, LockError> {
-    let path = lock_path(state_dir, workflow);
+    let path = state_dir.lock(workflow);
     let io = |error: std::io::Error| LockError::Io(path.clone(), error);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -124,8 +117,8 @@ fn read_holder(file: &mut File) -> Holder {
 /// Whether some engine holds the lock of `workflow` now (for `engine runs`: a run without
 /// an end is still running, or died).
 #[must_use]
-pub fn holder(state_dir: &Path, workflow: &str) -> Option<Holder> {
-    let path = lock_path(state_dir, workflow);
+pub fn holder(state_dir: &StateDir, workflow: &str) -> Option<Holder> {
+    let path = state_dir.lock(workflow);
     let file = File::open(&path).ok()?;
     match Flock::lock(file, FlockArg::LockSharedNonblock) {
         Ok(_) => None,
@@ -140,9 +133,10 @@ mod tests {
 
     #[test]
     fn a_second_lock_is_refused_with_the_holder_and_freed_on_drop() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let first = acquire(dir.path(), "/w/a.yaml", "run-1", false, |_| {}).expect("locks");
-        match acquire(dir.path(), "/w/a.yaml", "run-2", false, |_| {}) {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = StateDir::at(temp.path());
+        let first = acquire(&dir, "/w/a.yaml", "run-1", false, |_| {}).expect("locks");
+        match acquire(&dir, "/w/a.yaml", "run-2", false, |_| {}) {
             Err(LockError::Held(holder)) => {
                 assert_eq!(holder.pid, Some(std::process::id()));
                 assert_eq!(holder.run.as_deref(), Some("run-1"));
@@ -150,14 +144,14 @@ mod tests {
             other => panic!("expected the lock to be held, got {other:?}"),
         }
         assert_eq!(
-            holder(dir.path(), "/w/a.yaml").and_then(|h| h.run),
+            holder(&dir, "/w/a.yaml").and_then(|h| h.run),
             Some("run-1".to_owned())
         );
         // Another workflow in the same state dir is not held up.
-        let other = acquire(dir.path(), "/w/b.yaml", "run-3", false, |_| {});
+        let other = acquire(&dir, "/w/b.yaml", "run-3", false, |_| {});
         assert!(other.is_ok());
         drop(first);
-        assert!(holder(dir.path(), "/w/a.yaml").is_none());
-        assert!(acquire(dir.path(), "/w/a.yaml", "run-4", false, |_| {}).is_ok());
+        assert!(holder(&dir, "/w/a.yaml").is_none());
+        assert!(acquire(&dir, "/w/a.yaml", "run-4", false, |_| {}).is_ok());
     }
 }

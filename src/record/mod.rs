@@ -6,6 +6,7 @@ pub mod explain;
 pub mod fresh;
 pub mod journal;
 pub mod lock;
+pub mod prune;
 pub mod reserve;
 pub mod state;
 pub mod store;

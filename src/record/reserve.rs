@@ -4,10 +4,9 @@
 //! disk must not make a successful run look `died`). It never deletes anything else.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The file's name in the state dir.
-pub const FILE_NAME: &str = "record.reserve";
+use crate::state_dir::StateDir;
 
 /// How much room it keeps: the record's writes of many thousand tasks.
 const SIZE: usize = 1 << 20;
@@ -22,8 +21,8 @@ impl Reserve {
     /// Makes the reserve in `state_dir` if it is missing or short. A disk too full for it
     /// leaves it short: the record then has no room in hand, as before there was one.
     #[must_use]
-    pub fn keep(state_dir: &Path) -> Self {
-        let path = state_dir.join(FILE_NAME);
+    pub fn keep(state_dir: &StateDir) -> Self {
+        let path = state_dir.reserve();
         let whole = std::fs::metadata(&path).is_ok_and(|m| m.len() >= SIZE as u64);
         if !whole {
             // Zeros written, not a sparse file: the blocks must really be taken.
@@ -51,13 +50,14 @@ mod tests {
     #[test]
     fn the_reserve_is_made_once_and_released_once() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let reserve = Reserve::keep(dir.path());
-        let path = dir.path().join(FILE_NAME);
+        let state_dir = StateDir::at(dir.path());
+        let reserve = Reserve::keep(&state_dir);
+        let path = state_dir.reserve();
         assert_eq!(std::fs::metadata(&path).expect("made").len(), SIZE as u64);
         assert!(reserve.release());
         assert!(!path.exists());
         assert!(!reserve.release());
-        let _again = Reserve::keep(dir.path());
+        let _again = Reserve::keep(&state_dir);
         assert!(path.exists());
     }
 }

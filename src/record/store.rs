@@ -6,6 +6,7 @@
 //! block the one writer, and the file can be opened with the `sqlite3` shell to inspect or
 //! repair. The engine writes through one thread that commits in groups (`journal.rs`).
 
+use std::borrow::Cow;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,13 +16,17 @@ use rustc_hash::FxHashMap;
 
 use super::state::{AttemptStatus, RunOutcome, UnknownState};
 use crate::files::{Digest, FileDigest, Learned, Stamp, from_hex, to_hex};
-
-/// The record's file name inside the state dir.
-pub const FILE_NAME: &str = "record.sqlite";
+use crate::state_dir::StateDir;
 
 /// The schema this engine writes (`PRAGMA user_version`). Version 1 lacked `file_digests`;
-/// a run adds it, and reading commands read a version 1 record as it is.
-const SCHEMA_VERSION: i32 = 2;
+/// versions 1 and 2 keyed workflows by their absolute path, which a moved project loses
+/// (version 3 keys them by their path relative to the state dir: `StateDir::workflow_key`).
+/// A run brings an older record up to date (`set_up`); reading commands read it as it is,
+/// with each key translated to the absolute path it had (`Store::key`).
+const SCHEMA_VERSION: i32 = 3;
+
+/// The first schema that keys workflows by their path relative to the state dir.
+const RELATIVE_KEYS: i32 = 3;
 
 /// The digests of files by path and stamp (`files::DigestCache`): what makes a no-op check
 /// read no file that did not change. `seen_ms` is when the entry was last learned; entries
@@ -332,6 +337,9 @@ pub struct Success {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The state dir, when the record keys workflows by absolute path still (a record before
+    /// schema 3 that only a reading command opened): keys are translated to that form.
+    absolute_keys: Option<StateDir>,
 }
 
 impl std::fmt::Debug for Store {
@@ -347,15 +355,19 @@ impl Store {
     ///
     /// # Errors
     /// A damaged file, one from a newer engine, or one that cannot be opened or written.
-    pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
-        let path = state_dir.join(FILE_NAME);
-        std::fs::create_dir_all(state_dir).map_err(|error| StoreError::Other {
+    pub fn open(state_dir: &StateDir) -> Result<Self, StoreError> {
+        let path = state_dir.record();
+        std::fs::create_dir_all(state_dir.path()).map_err(|error| StoreError::Other {
             path: path.clone(),
             detail: format!("cannot create the state dir: {error}"),
         })?;
         let conn = Connection::open(&path).map_err(|e| StoreError::from_sqlite(&path, &e))?;
-        let mut store = Self { conn, path };
-        store.prepare(true)?;
+        let mut store = Self {
+            conn,
+            path,
+            absolute_keys: None,
+        };
+        store.prepare(Some(state_dir))?;
         Ok(store)
     }
 
@@ -363,16 +375,22 @@ impl Store {
     ///
     /// # Errors
     /// As `open`.
-    pub fn open_existing(state_dir: &Path) -> Result<Option<Self>, StoreError> {
-        let path = state_dir.join(FILE_NAME);
+    pub fn open_existing(state_dir: &StateDir) -> Result<Option<Self>, StoreError> {
+        let path = state_dir.record();
         if !path.exists() {
             return Ok(None);
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags)
             .map_err(|e| StoreError::from_sqlite(&path, &e))?;
-        let mut store = Self { conn, path };
-        store.prepare(false)?;
+        let mut store = Self {
+            conn,
+            path,
+            absolute_keys: None,
+        };
+        if store.prepare(None)? < RELATIVE_KEYS {
+            store.absolute_keys = Some(state_dir.clone());
+        }
         Ok(Some(store))
     }
 
@@ -386,8 +404,18 @@ impl Store {
         StoreError::from_sqlite(&self.path, error)
     }
 
-    /// Pragmas, then the schema: made in a new file, checked in an old one.
-    fn prepare(&mut self, create: bool) -> Result<(), StoreError> {
+    /// `workflow`'s key as this record spells it: as given, or, in a record before schema 3
+    /// opened by a reading command, the absolute path it stands for.
+    fn key<'k>(&self, workflow: &'k str) -> Cow<'k, str> {
+        match &self.absolute_keys {
+            Some(state_dir) => Cow::Owned(state_dir.absolute_key(workflow)),
+            None => Cow::Borrowed(workflow),
+        }
+    }
+
+    /// Pragmas, then the schema: made in a new file, checked in an old one; brought up to
+    /// date by a run (`create`, the state dir the record is in). Returns the schema version.
+    fn prepare(&mut self, create: Option<&StateDir>) -> Result<i32, StoreError> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| StoreError::from_sqlite(&path, &e);
         self.conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
@@ -396,7 +424,7 @@ impl Store {
         // of them may be making it.
         let version = retry_busy(|| set_up(conn, create)).map_err(fail)?;
         match version {
-            1 | SCHEMA_VERSION => {}
+            1..=SCHEMA_VERSION => {}
             0 => {
                 return Err(StoreError::Damaged {
                     path,
@@ -411,7 +439,7 @@ impl Store {
                 });
             }
         }
-        if create {
+        if create.is_some() {
             // A run writes the record: damage anywhere must stop it before anything runs,
             // not show up later as a warning that the run cannot be recorded.
             if let Some(detail) = retry_busy(|| damage(conn)).map_err(fail)? {
@@ -428,7 +456,7 @@ impl Store {
             )
         })
         .map_err(fail)?;
-        Ok(())
+        Ok(version)
     }
 
     /// Runs `write` in one transaction (committed durably, or not at all). While other
@@ -470,7 +498,7 @@ impl Store {
             )
             .map_err(|e| self.fail(&e))?;
         let rows = statement
-            .query_map([workflow], |row| {
+            .query_map([self.key(workflow)], |row| {
                 let task: String = row.get(0)?;
                 Ok((
                     task,
@@ -505,7 +533,7 @@ impl Store {
             .map_err(|e| self.fail(&e))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = statement
-            .query_map(params![workflow, limit], run_row)
+            .query_map(params![self.key(workflow), limit], run_row)
             .map_err(|e| self.fail(&e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.fail(&e))
@@ -520,6 +548,21 @@ impl Store {
             .query_row(
                 &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
                 [id],
+                run_row,
+            )
+            .optional()
+            .map_err(|e| self.fail(&e))
+    }
+
+    /// Run `id` if it is a run of `workflow`.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn run_of(&self, workflow: &str, id: &str) -> Result<Option<RunRow>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1 AND workflow = ?2"),
+                params![id, self.key(workflow)],
                 run_row,
             )
             .optional()
@@ -617,7 +660,7 @@ impl Store {
             .map_err(|e| self.fail(&e))?;
         let rows = statement
             .query_map(
-                params![workflow, AttemptStatus::Succeeded.as_str()],
+                params![self.key(workflow), AttemptStatus::Succeeded.as_str()],
                 |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
             )
             .map_err(|e| self.fail(&e))?;
@@ -643,7 +686,7 @@ impl Store {
             .prepare_cached("SELECT id FROM runs WHERE workflow = ?1 AND outcome IS NULL")
             .map_err(|e| self.fail(&e))?;
         let rows = statement
-            .query_map([workflow], |row| row.get(0))
+            .query_map([self.key(workflow)], |row| row.get(0))
             .map_err(|e| self.fail(&e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.fail(&e))
@@ -666,7 +709,7 @@ impl Store {
             ))
             .map_err(|e| self.fail(&e))?;
         let rows = statement
-            .query_map([workflow], attempt_row)
+            .query_map([self.key(workflow)], attempt_row)
             .map_err(|e| self.fail(&e))?;
         let mut latest = rustc_hash::FxHashMap::default();
         for row in rows {
@@ -959,16 +1002,16 @@ pub fn files_from_json(text: &str) -> Vec<FileDigest> {
         .collect()
 }
 
-/// Sets the pragmas and, for a run (`create`), makes the schema or brings it up to date;
-/// returns the schema version it has then.
-fn set_up(conn: &mut Connection, create: bool) -> rusqlite::Result<i32> {
+/// Sets the pragmas and, for a run (`create`, with the state dir the record is in), makes
+/// the schema or brings it up to date; returns the schema version it has then.
+fn set_up(conn: &mut Connection, create: Option<&StateDir>) -> rusqlite::Result<i32> {
     // `journal_mode` reads the header: a file that is no database fails here.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     let version: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    if !create || version >= SCHEMA_VERSION {
+    let Some(state_dir) = create.filter(|_| version < SCHEMA_VERSION) else {
         return Ok(version);
-    }
+    };
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Another engine may have made it meanwhile.
     let version: i32 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
@@ -977,11 +1020,32 @@ fn set_up(conn: &mut Connection, create: bool) -> rusqlite::Result<i32> {
     }
     if version == 0 {
         tx.execute_batch(SCHEMA)?;
+    } else if version < RELATIVE_KEYS {
+        relocate_keys(&tx, state_dir)?;
     }
     tx.execute_batch(FILE_DIGESTS)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(SCHEMA_VERSION)
+}
+
+/// Rewrites the absolute workflow paths that records before schema 3 keyed runs and
+/// successes by as paths relative to `state_dir` (`StateDir::key_of`).
+fn relocate_keys(tx: &rusqlite::Transaction<'_>, state_dir: &StateDir) -> rusqlite::Result<()> {
+    let keys: Vec<String> = tx
+        .prepare("SELECT workflow FROM runs UNION SELECT workflow FROM last_success")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for old in keys.iter().filter(|key| key.starts_with('/')) {
+        let new = state_dir.key_of(Path::new(old));
+        for table in ["runs", "last_success"] {
+            tx.execute(
+                &format!("UPDATE {table} SET workflow = ?2 WHERE workflow = ?1"),
+                params![old, new],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// What `PRAGMA quick_check` finds wrong in the record (the whole file when it is small, else
@@ -1066,7 +1130,7 @@ mod tests {
     #[test]
     fn a_new_record_keeps_runs_attempts_and_successes() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut store = Store::open(dir.path()).expect("opens");
+        let mut store = Store::open(&StateDir::at(dir.path())).expect("opens");
         store
             .transaction(|w| {
                 w.insert_run(&run("r1"))?;
@@ -1099,7 +1163,7 @@ mod tests {
             })
             .expect("writes");
         drop(store);
-        let store = Store::open_existing(dir.path())
+        let store = Store::open_existing(&StateDir::at(dir.path()))
             .expect("opens")
             .expect("exists");
         let runs = store.runs("/w/flow.yaml", 10).expect("runs");
@@ -1118,7 +1182,7 @@ mod tests {
     #[test]
     fn pruning_keeps_the_newest_runs_of_a_workflow_only() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut store = Store::open(dir.path()).expect("opens");
+        let mut store = Store::open(&StateDir::at(dir.path())).expect("opens");
         store
             .transaction(|w| {
                 for i in 0..5 {
@@ -1157,7 +1221,7 @@ mod tests {
     #[test]
     fn file_digests_are_kept_by_path_and_the_stale_ones_pruned() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut store = Store::open(dir.path()).expect("opens");
+        let mut store = Store::open(&StateDir::at(dir.path())).expect("opens");
         let stamp = Stamp {
             dev: u64::MAX,
             ino: 42,
@@ -1201,18 +1265,18 @@ mod tests {
     fn a_record_of_schema_1_gets_the_file_digests_when_a_run_opens_it() {
         let dir = tempfile::tempdir().expect("temp dir");
         {
-            let conn = Connection::open(dir.path().join(FILE_NAME)).expect("opens");
+            let conn = Connection::open(StateDir::at(dir.path()).record()).expect("opens");
             conn.execute_batch(SCHEMA).expect("schema 1");
             conn.pragma_update(None, "user_version", 1)
                 .expect("version");
         }
         // Reading commands read it as it is.
-        let store = Store::open_existing(dir.path())
+        let store = Store::open_existing(&StateDir::at(dir.path()))
             .expect("opens")
             .expect("exists");
         assert!(store.file_digests().expect("reads").is_empty());
         drop(store);
-        let mut store = Store::open(dir.path()).expect("opens");
+        let mut store = Store::open(&StateDir::at(dir.path())).expect("opens");
         let version: i32 = store
             .conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -1224,6 +1288,85 @@ mod tests {
             })
             .expect("writes");
         assert_eq!(store.file_digests().expect("reads").len(), 1);
+    }
+
+    #[test]
+    fn a_record_of_schema_2_keyed_by_absolute_paths_is_keyed_relative_to_the_state_dir() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical");
+        let state_dir = StateDir::at(&root.join("p/.engine"));
+        std::fs::create_dir_all(state_dir.path()).expect("state dir");
+        let (flow, other) = (root.join("p/flow.yaml"), root.join("elsewhere/other.yaml"));
+        {
+            let conn = Connection::open(state_dir.record()).expect("opens");
+            conn.execute_batch(SCHEMA).expect("schema");
+            conn.execute_batch(FILE_DIGESTS).expect("file digests");
+            conn.pragma_update(None, "user_version", 2)
+                .expect("version");
+            for (id, workflow) in [("r1", &flow), ("r2", &flow), ("x1", &other)] {
+                conn.execute(
+                    "INSERT INTO runs (id, workflow, workflow_hash, started_ms, pid, args, tasks) \
+                     VALUES (?1, ?2, '00', 1, 42, '{}', 1)",
+                    params![id, workflow.to_string_lossy()],
+                )
+                .expect("a run");
+            }
+            conn.execute(
+                "INSERT INTO last_success VALUES (?1, 'build', ?2, '{}', ?2, '[]', '[]', 'r2', 5, 1)",
+                params![flow.to_string_lossy(), "07".repeat(32)],
+            )
+            .expect("a success");
+        }
+        let key = state_dir.workflow_key(&flow);
+        assert_eq!(key, "../flow.yaml");
+        // Reading commands find the old runs by the new key without writing.
+        let store = Store::open_existing(&state_dir)
+            .expect("opens")
+            .expect("exists");
+        assert_eq!(store.runs(&key, 10).expect("runs").len(), 2);
+        assert!(store.run_of(&key, "r1").expect("run").is_some());
+        assert!(store.run_of(&key, "x1").expect("run").is_none());
+        assert_eq!(store.successes(&key).expect("successes").len(), 1);
+        let version: i32 = store
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, 2);
+        drop(store);
+        // A run rewrites the keys, those of other workflows too.
+        let store = Store::open(&state_dir).expect("opens");
+        let version: i32 = store
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(store.runs(&key, 10).expect("runs").len(), 2);
+        assert!(store.run_of(&key, "r2").expect("run").is_some());
+        assert_eq!(
+            store.runs(&key, 10).expect("runs")[0].workflow,
+            "../flow.yaml"
+        );
+        assert_eq!(store.successes(&key).expect("successes")["build"].run, "r2");
+        assert_eq!(store.durations(&key).expect("durations")["build"], 5);
+        let other_key = state_dir.workflow_key(&other);
+        assert_eq!(other_key, "../../elsewhere/other.yaml");
+        assert_eq!(store.runs(&other_key, 10).expect("runs").len(), 1);
+        // Nothing is left under the old keys.
+        assert!(
+            store
+                .runs(&flow.to_string_lossy(), 10)
+                .expect("runs")
+                .is_empty()
+        );
+        drop(store);
+        // Moved with its state dir, the project keeps its record.
+        let moved = root.join("q");
+        std::fs::rename(root.join("p"), &moved).expect("move");
+        std::fs::write(moved.join("flow.yaml"), "").expect("workflow");
+        let state_dir = StateDir::at(&moved.join(".engine"));
+        let store = Store::open(&state_dir).expect("opens");
+        let key = state_dir.workflow_key(&moved.join("flow.yaml"));
+        assert_eq!(store.runs(&key, 10).expect("runs").len(), 2);
     }
 
     #[test]
@@ -1257,7 +1400,7 @@ mod tests {
             std::thread::scope(|scope| {
                 let open = || {
                     barrier.wait();
-                    let mut store = Store::open(dir.path())?;
+                    let mut store = Store::open(&StateDir::at(dir.path()))?;
                     store.transaction(|w| w.prune("/w/flow.yaml", 1).map(drop))
                 };
                 let first = scope.spawn(open);
@@ -1271,8 +1414,8 @@ mod tests {
     #[test]
     fn a_file_that_is_no_database_is_damaged_with_a_way_out() {
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join(FILE_NAME), vec![b'x'; 8192]).expect("writes");
-        let error = Store::open(dir.path()).expect_err("refuses");
+        std::fs::write(StateDir::at(dir.path()).record(), vec![b'x'; 8192]).expect("writes");
+        let error = Store::open(&StateDir::at(dir.path())).expect_err("refuses");
         assert!(matches!(error, StoreError::Damaged { .. }), "{error:?}");
         assert!(error.hint().contains("mv "), "{}", error.hint());
     }
@@ -1280,7 +1423,7 @@ mod tests {
     #[test]
     fn a_record_cut_short_is_damaged() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut store = Store::open(dir.path()).expect("opens");
+        let mut store = Store::open(&StateDir::at(dir.path())).expect("opens");
         store
             .transaction(|w| {
                 for i in 0..200 {
@@ -1295,7 +1438,7 @@ mod tests {
             .pragma_update(None, "wal_checkpoint", "TRUNCATE")
             .expect("checkpoint");
         drop(store);
-        let path = dir.path().join(FILE_NAME);
+        let path = StateDir::at(dir.path()).record();
         let length = std::fs::metadata(&path).expect("exists").len();
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -1303,7 +1446,7 @@ mod tests {
             .expect("opens");
         file.set_len(length / 2).expect("truncates");
         drop(file);
-        let error = Store::open(dir.path())
+        let error = Store::open(&StateDir::at(dir.path()))
             .and_then(|store| store.runs("/w/flow.yaml", 1000).map(|_| ()))
             .expect_err("refuses");
         assert!(matches!(error, StoreError::Damaged { .. }), "{error:?}");

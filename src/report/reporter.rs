@@ -14,6 +14,7 @@ use super::summary::{Failure, render_summary};
 use crate::events::{Event, EventSink, SkipReason, Stream, TaskStatus};
 use crate::model::{TaskId, Workflow};
 use crate::plan::Graph;
+use crate::state_dir::RunDir;
 
 /// How progress is shown on stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -54,7 +55,8 @@ pub struct Reporter {
     display: Display,
     output: OutputMode,
     json: Option<JsonEvents>,
-    log_dir: PathBuf,
+    /// Where the logs the final summary points at are.
+    run_dir: RunDir,
     tails: HashMap<TaskId, VecDeque<String>>,
     failures: Vec<Failure>,
     skipped: Vec<(TaskId, SkipReason)>,
@@ -70,7 +72,7 @@ impl Reporter {
         progress: ProgressMode,
         output: OutputMode,
         json: Option<std::fs::File>,
-        log_dir: PathBuf,
+        run_dir: RunDir,
     ) -> Self {
         use std::io::IsTerminal;
         let progress = match progress {
@@ -88,7 +90,7 @@ impl Reporter {
             display,
             output,
             json: json.map(JsonEvents::new),
-            log_dir,
+            run_dir,
             tails: HashMap::new(),
             failures: Vec::new(),
             skipped: Vec::new(),
@@ -129,10 +131,7 @@ impl Reporter {
     }
 
     fn log_path(&self, task: TaskId) -> PathBuf {
-        self.log_dir.join(format!(
-            "{}.log",
-            crate::model::file_name(&self.workflow.task(task).name)
-        ))
+        self.run_dir.log(&self.workflow.task(task).name)
     }
 
     /// Writes to stdout with the bars out of the way.

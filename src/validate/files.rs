@@ -192,7 +192,7 @@ impl Validator<'_> {
             return;
         };
         let (root, _) = resolve_existing(&root);
-        let state_dir = root.join(".engine");
+        let state_dir = root.join(crate::state_dir::DEFAULT_NAME);
         // Outputs of many tasks share their directories: each is resolved once.
         let mut dirs: rustc_hash::FxHashMap<PathBuf, (PathBuf, bool)> =
             rustc_hash::FxHashMap::default();

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 
 use super::controller::Controller;
-use super::files::JobFiles;
 use super::queue::{JobRecord, JobState, QueueEntry};
 use super::request::{JobRequest, job_name, submission_args};
 use super::tail::Tail;
@@ -24,7 +23,8 @@ use crate::events::Stream;
 use crate::exchange::{Exit, JobPhase, Launch, Message, Termination};
 use crate::execute::process::read_results;
 use crate::execute::{Executor, LocalExecutor, RunContext, TaskLog};
-use crate::model::{Command, Task, TaskId, Workflow, file_name};
+use crate::model::{Command, Task, TaskId, Workflow};
+use crate::state_dir::JobFiles;
 
 /// How often the jobs' output and status files are read.
 const LOOK_INTERVAL: Duration = Duration::from_millis(200);
@@ -162,14 +162,13 @@ fn push_output(task: TaskId, stdout: Vec<String>, stderr: Vec<String>, out: &mut
 
 impl SlurmExecutor {
     /// An executor for one run: `on_slurm` says for each task of `workflow` whether it goes
-    /// to Slurm; everything else goes to `local`. `job_dir` must be on a filesystem the
-    /// cluster's nodes share.
+    /// to Slurm; everything else goes to `local`. The run's directory (`context.run_dir`)
+    /// must be on a filesystem the cluster's nodes share.
     #[must_use]
     pub fn new(
         local: LocalExecutor,
         controller: Controller,
         context: RunContext,
-        job_dir: PathBuf,
         workflow: &Workflow,
         on_slurm: Vec<bool>,
     ) -> Self {
@@ -177,8 +176,8 @@ impl SlurmExecutor {
         Self {
             local,
             controller,
+            job_dir: context.run_dir.slurm(),
             context: Arc::new(context),
-            job_dir,
             workflow: workflow.name.clone(),
             worker: std::env::current_exe().unwrap_or_else(|_| "engine".into()),
             on_slurm,
@@ -203,12 +202,9 @@ impl SlurmExecutor {
                 launch.cwd.display()
             ));
         }
-        let files = JobFiles::new(&self.job_dir, &task.name, launch.attempt);
-        let results =
-            self.context
-                .results_dir
-                .join(format!("{}.{}", file_name(&task.name), launch.attempt));
-        for dir in [&self.job_dir, &self.context.results_dir] {
+        let files = self.context.run_dir.job_files(&task.name, launch.attempt);
+        let results = self.context.run_dir.job_results(&task.name, launch.attempt);
+        for dir in [&self.job_dir, &self.context.run_dir.results()] {
             crate::execute::private_dir(dir)
                 .map_err(|error| format!("cannot create `{}`: {error}", dir.display()))?;
         }
@@ -246,11 +242,7 @@ impl SlurmExecutor {
             state: "submitted".into(),
             phase: JobPhase::Queued,
         });
-        let log = TaskLog::new(
-            self.context
-                .log_dir
-                .join(format!("{}.log", file_name(&task.name))),
-        );
+        let log = TaskLog::new(self.context.run_dir.log(&task.name));
         self.jobs.insert(
             task.id,
             Job {
@@ -354,7 +346,7 @@ impl SlurmExecutor {
     /// (for `scancel` by hand should engine be killed).
     fn record(&self, task: &str, attempt: u32, id: &str) {
         use std::os::unix::fs::OpenOptionsExt;
-        let path = self.job_dir.join("jobs.tsv");
+        let path = self.context.run_dir.job_list();
         if let Ok(mut file) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -4,7 +4,6 @@
 
 mod controller;
 mod executor;
-mod files;
 mod preflight;
 mod queue;
 mod request;

@@ -5,8 +5,8 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::files::JobFiles;
 use crate::model::{SlurmOptions, Task};
+use crate::state_dir::JobFiles;
 
 /// What one job asks of the cluster, apart from what is particular to the task (its name,
 /// directory and files). Tasks with equal requests are tested once with `sbatch --test-only`

@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::files::JobFiles;
+use crate::state_dir::JobFiles;
 
 /// The environment variable that gives `engine __mask` the values to mask, as a JSON array.
 pub const MASK_SECRETS: &str = "ENGINE_MASK";

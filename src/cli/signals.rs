@@ -1,0 +1,31 @@
+//! The signal thread of `engine run`: SIGINT, SIGTERM and SIGHUP become messages to the
+//! coordinator. It decides nothing; the coordinator stops the tasks.
+
+use crate::error::EngineError;
+use crate::exchange::{Message, Outbox};
+
+/// Forwards SIGINT, SIGTERM and SIGHUP to the coordinator as `Message::Interrupt`. SIGHUP
+/// comes when the terminal or SSH session closes: left to its default it would kill the
+/// engine alone and leave its tasks (each in its own process group) running.
+///
+/// # Errors
+/// The handlers or the thread cannot be set up.
+pub(crate) fn forward_signals(
+    outbox: Outbox,
+) -> Result<signal_hook::iterator::Handle, EngineError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(EngineError::io("cannot install signal handlers"))?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("engine-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if !outbox.send(Message::Interrupt) {
+                    break;
+                }
+            }
+        })
+        .map_err(EngineError::io("cannot start the signal thread"))?;
+    Ok(handle)
+}

@@ -1,0 +1,67 @@
+//! What a new run deletes of old ones: runs of its workflow beyond the newest `RUNS_KEPT`
+//! (their rows and their run directories), and what failed attempts set aside beyond the
+//! newest `INCOMPLETE_RUNS_KEPT` runs that set some aside. Deletes only in the state dir, only
+//! what engine made there, only of this workflow.
+
+use super::{Store, StoreError};
+use crate::state_dir::StateDir;
+
+/// Runs of one workflow kept in the record (with their logs); older ones are deleted when a
+/// new run starts.
+pub const RUNS_KEPT: usize = 50;
+
+/// Runs of one workflow whose set-aside outputs (`<state dir>/incomplete/<run>`) are kept;
+/// older ones are deleted when a new run starts.
+pub const INCOMPLETE_RUNS_KEPT: usize = 5;
+
+/// Deletes the runs of the workflow keyed `workflow` beyond the newest `RUNS_KEPT`, and
+/// their run directories; and what failed attempts set aside, beyond the newest
+/// `INCOMPLETE_RUNS_KEPT` runs that set some aside.
+///
+/// # Errors
+/// The record cannot be written or read.
+pub fn prune_history(
+    store: &mut Store,
+    state_dir: &StateDir,
+    workflow: &str,
+) -> Result<(), StoreError> {
+    let old = store.transaction(|writer| writer.prune(workflow, RUNS_KEPT))?;
+    for id in old {
+        // A run dir that cannot be removed stays; the record no longer points at it.
+        let _ = std::fs::remove_dir_all(state_dir.run(&id).path());
+        if is_run_id(&id) {
+            let _ = std::fs::remove_dir_all(state_dir.incomplete_of(&id));
+        }
+    }
+    if !state_dir.incomplete().is_dir() {
+        return Ok(());
+    }
+    // Only this workflow's runs: another workflow sharing the state dir keeps its own.
+    let runs = store.runs(workflow, RUNS_KEPT)?;
+    let with_outputs = runs
+        .iter()
+        .filter(|run| is_run_id(&run.id) && state_dir.incomplete_of(&run.id).is_dir());
+    for run in with_outputs.skip(INCOMPLETE_RUNS_KEPT) {
+        let _ = std::fs::remove_dir_all(state_dir.incomplete_of(&run.id));
+    }
+    Ok(())
+}
+
+/// Whether `id` has the shape run ids have (digits and dashes): one component of a path in
+/// the state dir, never `..` or a path of its own.
+fn is_run_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_digits_and_dashes_are_run_ids() {
+        assert!(is_run_id("20261125-153012-123-4242"));
+        assert!(!is_run_id(""));
+        assert!(!is_run_id(".."));
+        assert!(!is_run_id("1/2"));
+    }
+}
