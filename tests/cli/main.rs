@@ -1,5 +1,6 @@
 //! Integration tests of the `engine` command line: each drives the real binary in a temp dir
-//! through the `Test` builder in `support.rs` and checks its output and exit code.
+//! through the `Test` builder of `engine-test-support` (`tests/support`) and checks its output
+//! and exit code.
 
 mod check;
 mod files;
@@ -10,4 +11,3 @@ mod outputs;
 mod plan;
 mod record;
 mod snapshots;
-mod support;
