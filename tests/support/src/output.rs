@@ -91,6 +91,16 @@ impl Output {
         panic!("{message}\n{}", self.context());
     }
 
+    /// Expects stdout to contain `part`, for text known only after the run (a run id, a job
+    /// id); declare everything else on the `Test`.
+    #[track_caller]
+    pub fn stdout_has(&self, part: &str) -> &Self {
+        if !self.stdout.contains(part) {
+            self.fail(&format!("expected stdout to contain {part:?}"));
+        }
+        self
+    }
+
     /// Every event of `--events`, parsed.
     #[track_caller]
     pub fn events(&self) -> Vec<Value> {

@@ -249,7 +249,9 @@ impl Test {
 
     /// `task` must be skipped for this reason (`dependency_failed`, ...).
     pub fn skipped(mut self, task: &str, reason: &str) -> Self {
-        self.expect.skipped.push((task.to_owned(), reason.to_owned()));
+        self.expect
+            .skipped
+            .push((task.to_owned(), reason.to_owned()));
         self
     }
 
