@@ -2,6 +2,7 @@
 //! through the `Test` builder of `engine-test-support` (`tests/support`) and checks its output
 //! and exit code.
 
+mod builder;
 mod check;
 mod files;
 mod graph;

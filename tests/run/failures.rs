@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use crate::process::{assert_gone, read_pid};
 use engine_test_support::Test;
+
+use crate::process::{assert_gone, read_pid};
 
 /// `bad` fails after 30 lines; `after` and `after2` depend on it; `independent` does not, and
 /// with `-j 1` it is ready but waits behind `bad`, whose chain is longer.

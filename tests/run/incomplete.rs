@@ -5,9 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use engine_test_support::{Output, Test};
+use serde_json::Value;
 
 /// The one `outputs_set_aside` event of `task`.
 #[track_caller]

@@ -7,11 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+use engine_test_support::Test;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::process::{assert_gone, read_pid, wait_for_file};
-use engine_test_support::Test;
 
 /// `gen` reads `in.txt` and writes it upper-cased; `use` copies that; `other` stands alone;
 /// `plain` has no outputs.

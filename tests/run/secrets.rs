@@ -3,31 +3,11 @@
 //! looks for the value everywhere the engine writes.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use engine_test_support::{Output, Test};
+use engine_test_support::{Output, Test, files_under};
 
 const SECRET: &str = "supersecretvalue123";
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
 
 /// Whether `haystack` holds `needle`.
 fn holds(haystack: &[u8], needle: &str) -> bool {

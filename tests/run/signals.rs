@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use engine_test_support::Test;
 use nix::sys::signal::Signal;
 
 use crate::process::{assert_gone, is_alive, read_pid, wait_for_file};
-use engine_test_support::Test;
 
 /// A process task with a grandchild, a script on a thread, a script in a child process and a
 /// task that waits for the first one.

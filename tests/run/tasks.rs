@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use crate::process::assert_gone;
 use engine_test_support::Test;
+
+use crate::process::assert_gone;
 
 const ENV: &str = r#"
 env: { A: workflow, B: workflow, C: workflow }

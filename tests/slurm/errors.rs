@@ -4,8 +4,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::cluster::{jobs_named, require, unique_name};
 use engine_test_support::{Output, Test};
+
+use crate::cluster::{jobs_named, require, unique_name};
 
 /// Expects the run to have stopped before starting anything.
 #[track_caller]

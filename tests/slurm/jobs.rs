@@ -1,6 +1,8 @@
 //! Jobs that run to their end: a fan-out and a join, a failure, resources, thread tasks next
 //! to jobs, output streaming into the logs.
 
+use engine_test_support::files_under;
+
 use crate::cluster::{field, job_id, job_ids, show_job, slurm_test};
 
 /// Each task prints the Slurm job id it saw and the host, the way the tests recognise a task
@@ -297,23 +299,6 @@ fn the_command_line_wins_and_local_needs_no_slurm_at_all() {
         .stdout_has("[stays_local] job none")
         .run();
     assert!(job_ids(&run).is_empty());
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 /// The secrets of the test below and pieces of them, none of which may show anywhere.

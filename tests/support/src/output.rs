@@ -26,6 +26,7 @@ pub struct Output {
 }
 
 /// How a process ended and when, as `Running::wait` saw it.
+#[derive(Clone, Copy)]
 pub(crate) struct Ending {
     pub code: Option<i32>,
     pub signal: Option<i32>,

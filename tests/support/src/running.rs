@@ -16,9 +16,6 @@ use crate::Output;
 use crate::expect::Expectations;
 use crate::output::Ending;
 
-/// How long any one command may take before the test kills it and fails.
-const WATCHDOG: Duration = Duration::from_secs(120);
-
 /// An engine that is running.
 #[must_use = "a started engine is checked only by `wait`"]
 pub struct Running {
@@ -29,6 +26,8 @@ pub struct Running {
     stderr_reader: JoinHandle<()>,
     started: Instant,
     signalled: Option<Instant>,
+    /// How long it may run before the test kills it and fails; `None` waits for ever.
+    watchdog: Option<Duration>,
     command: String,
     events: Option<PathBuf>,
     expect: Expectations,
@@ -39,6 +38,7 @@ impl Running {
         mut child: Child,
         stdout: JoinHandle<Vec<u8>>,
         command: String,
+        watchdog: Option<Duration>,
         events: Option<PathBuf>,
         expect: Expectations,
     ) -> Self {
@@ -51,6 +51,7 @@ impl Running {
             stderr_reader,
             started: Instant::now(),
             signalled: None,
+            watchdog,
             command,
             events,
             expect,
@@ -91,21 +92,22 @@ impl Running {
         }
     }
 
-    /// Waits for the engine to end (killing it after the watchdog's limit) and checks what
-    /// the test declared.
+    /// Waits for the engine to end (killing it after the watchdog's limit, if it has one)
+    /// and checks what the test declared.
     #[track_caller]
     pub fn wait(mut self) -> Output {
-        let deadline = self.started + WATCHDOG;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("poll the engine") {
                 break status;
             }
-            if Instant::now() > deadline {
+            if let Some(limit) = self.watchdog
+                && self.started.elapsed() > limit
+            {
                 let _ = killpg(self.pid(), Signal::SIGKILL);
                 let _ = self.child.wait();
                 let stderr = self.stderr.lock().expect("the stderr buffer").clone();
                 panic!(
-                    "the engine ran for more than {WATCHDOG:?}: {}\nstderr:\n{}",
+                    "the engine ran for more than {limit:?}: {}\nstderr:\n{}",
                     self.command,
                     String::from_utf8_lossy(&stderr)
                 );

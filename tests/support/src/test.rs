@@ -15,6 +15,10 @@ use crate::{Output, Running};
 /// The workflow file most tests use, relative to the temp dir.
 pub const WORKFLOW: &str = "workflow.yaml";
 
+/// How long a command of `engine_run`'s tests may take before the test kills it and fails: a
+/// run that never ends (a lost signal, a task that hangs) fails instead of holding the suite.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
 /// One `engine` command in a temp dir, and what it must produce.
 ///
 /// The command is `engine ARGS`, or with `engine_run` (and `run_of`) `engine run WORKFLOW
@@ -36,6 +40,7 @@ pub struct Test {
     events: Option<PathBuf>,
     stdout_delay: Duration,
     close_stdout: bool,
+    watchdog: Option<Duration>,
     expect: Expectations,
 }
 
@@ -53,6 +58,7 @@ impl Test {
             events: None,
             stdout_delay: Duration::ZERO,
             close_stdout: false,
+            watchdog: None,
             expect: Expectations::default(),
         }
     }
@@ -65,10 +71,12 @@ impl Test {
     }
 
     /// Makes the command `engine run WORKFLOW ARGS`, with `--state-dir` (the `state` dir in
-    /// the temp dir) and `--events` (`events.jsonl` there) after the arguments.
+    /// the temp dir) and `--events` (`events.jsonl` there) after the arguments. From here on,
+    /// a command that runs for more than two minutes is killed and fails the test.
     pub fn engine_run(mut self, workflow: &Path) -> Self {
         self.workflow = Some(workflow.to_path_buf());
         self.state_dir = true;
+        self.watchdog = Some(WATCHDOG);
         self.events = Some(self.path("events.jsonl"));
         self
     }
@@ -87,6 +95,7 @@ impl Test {
             events: self.events.clone(),
             stdout_delay: Duration::ZERO,
             close_stdout: false,
+            watchdog: self.watchdog,
             expect: Expectations::default(),
         }
     }
@@ -322,6 +331,7 @@ impl Test {
             child,
             stdout,
             shown,
+            self.watchdog,
             self.events.clone(),
             self.expect.clone(),
         )
