@@ -227,12 +227,7 @@ tasks:
     );
     assert_eq!(events[0]["tasks"], 4);
     for task in ["ok", "bad", "script"] {
-        let at = |kind: &str| {
-            events
-                .iter()
-                .position(|e| e["event"] == kind && e["task"] == task)
-                .unwrap_or_else(|| run.fail(&format!("no {kind} for {task}")))
-        };
+        let at = |kind: &str| run.position(kind, task);
         assert!(at("task_ready") < at("task_started"), "{task}");
         assert!(at("task_started") < at("task_output"), "{task}");
         assert!(at("task_output") < at("task_finished"), "{task}");

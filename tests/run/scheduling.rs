@@ -91,20 +91,14 @@ tasks:
     .run();
     // The process task runs beside the one thread task, but the two scripts never overlap.
     assert_eq!(run.max_concurrent(), 2);
-    let events = run.events();
-    let position = |kind: &str, task: &str| {
-        events
-            .iter()
-            .position(|e| e["event"] == kind && e["task"] == task)
-            .unwrap_or_else(|| run.fail(&format!("no {kind} for {task}")))
-    };
-    let (first, second) = if position("task_started", "s1") < position("task_started", "s2") {
+    let (first, second) = if run.position("task_started", "s1") < run.position("task_started", "s2")
+    {
         ("s1", "s2")
     } else {
         ("s2", "s1")
     };
     assert!(
-        position("task_finished", first) < position("task_started", second),
+        run.position("task_finished", first) < run.position("task_started", second),
         "with --threads 1 the scripts must not overlap"
     );
 }

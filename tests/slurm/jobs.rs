@@ -70,17 +70,10 @@ fn a_fan_out_of_six_jobs_and_a_join_each_run_as_their_own_job() {
         assert_eq!(log, format!("job={id} task={task} run={run_id}\n"));
     }
     // The join started only after all six had finished.
-    let events = run.events();
-    let position = |kind: &str, task: &str| {
-        events
-            .iter()
-            .position(|e| e["event"] == kind && e["task"] == task)
-            .unwrap_or_else(|| run.fail(&format!("no {kind} event for {task}")))
-    };
-    let join_started = position("task_started", "join");
+    let join_started = run.position("task_started", "join");
     for part in 1..=6 {
         assert!(
-            position("task_finished", &format!("part_{part}")) < join_started,
+            run.position("task_finished", &format!("part_{part}")) < join_started,
             "the join started before part_{part} finished"
         );
     }

@@ -2,8 +2,8 @@
 //! drive the real `engine` binary with, after casey/just's `tests/test.rs`: a `Test` puts
 //! files in a fresh temp dir, names the command and declares what must come out (exit code,
 //! stdout, stderr, task outcomes from `--events`), then `run` checks it all and hands back the
-//! `Output` for anything more. It knows the binary and the event stream, not any one suite:
-//! helpers of one suite (process checks, the Slurm cluster) stay in that suite.
+//! `Output` for anything more. It knows the binary, the temp dir and the event stream, not any
+//! one suite: helpers of one suite (process checks, the Slurm cluster) stay in that suite.
 //!
 //! A crate of its own rather than a module each suite includes: a library's public items
 //! never count as dead code, so each suite uses what it needs without `#[path]` or

@@ -124,6 +124,15 @@ impl Output {
             .collect()
     }
 
+    /// Where the first event of `kind` for `task` stands in `events()`, to compare orders.
+    #[track_caller]
+    pub fn position(&self, kind: &str, task: &str) -> usize {
+        self.events()
+            .iter()
+            .position(|e| e["event"] == kind && e["task"] == task)
+            .unwrap_or_else(|| self.fail(&format!("no {kind} event for {task}")))
+    }
+
     /// The `task_finished` event of `task`.
     #[track_caller]
     pub fn finished(&self, task: &str) -> Value {

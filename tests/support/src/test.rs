@@ -1,5 +1,6 @@
-//! `Test`: one `engine` command in a temp dir and what it must produce. It builds the command
-//! and declares the expectations; `Running` runs it and `expect` judges the `Output`.
+//! `Test`: one `engine` command in a temp dir and what it must produce. It writes the files,
+//! builds and starts the command and declares the expectations; `Running` waits for the
+//! engine and `expect` judges its `Output`.
 
 use std::ffi::OsString;
 use std::io::Read;
