@@ -1,6 +1,6 @@
 //! `engine check`: the OK line, rendered problems, several files, JSON output, color.
 
-use crate::support::{Test, WORKFLOW, json};
+use engine_test_support::{Test, WORKFLOW, json};
 
 const THREE_TASKS: &str = "\
 tasks:
@@ -172,7 +172,9 @@ fn color_only_when_asked() {
 fn the_example_workflows_pass() {
     let mut args = vec!["check".to_owned()];
     let mut count = 0;
-    for entry in std::fs::read_dir(crate::support::root().join("workflows")).expect("workflows/") {
+    for entry in
+        std::fs::read_dir(engine_test_support::root().join("workflows")).expect("workflows/")
+    {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|ext| ext == "yaml") {
             let name = path.file_name().expect("a name").to_string_lossy();

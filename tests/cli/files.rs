@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::io::Write as _;
 
-use crate::support::{Test, WORKFLOW, engine};
+use engine_test_support::{Test, WORKFLOW, engine};
 
 #[test]
 fn a_missing_file() {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::plan::DIAMOND;
-use crate::support::{Test, WORKFLOW, json};
+use engine_test_support::{Test, WORKFLOW, json};
 
 /// Renders DOT text with Graphviz's `dot -Tsvg` and returns the SVG. Fails, never skips, when
 /// `dot` is missing: `.ci/run` installs graphviz.

@@ -1,7 +1,7 @@
 //! `check` and `plan` for the workflow language of issue 5: every new kind of mistake located
 //! at its line and column, `include`, and plans with templates filled in.
 
-use crate::support::{Test, WORKFLOW, json};
+use engine_test_support::{Test, WORKFLOW, json};
 
 /// One or more mistakes of every new kind.
 const MISTAKES: &str = r#"vars: { tag: v1 }

@@ -1,6 +1,8 @@
 //! Integration tests of the `engine` command line: each drives the real binary in a temp dir
-//! through the `Test` builder in `support.rs` and checks its output and exit code.
+//! through the `Test` builder of `engine-test-support` (`tests/support`) and checks its output
+//! and exit code.
 
+mod builder;
 mod check;
 mod files;
 mod graph;
@@ -10,4 +12,3 @@ mod outputs;
 mod plan;
 mod record;
 mod snapshots;
-mod support;

@@ -1,6 +1,6 @@
 //! `engine list`, `engine schema`, `engine completions` and command-line mistakes.
 
-use crate::support::{Test, WORKFLOW, json, root};
+use engine_test_support::{Test, WORKFLOW, json, root};
 
 #[test]
 fn list_shows_names_isolation_and_descriptions() {

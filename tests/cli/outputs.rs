@@ -2,7 +2,7 @@
 //! FIFO, the workflow's directory or one holding it, the state dir; and its warning about
 //! outputs outside the workflow's directory.
 
-use crate::support::{Test, WORKFLOW, json};
+use engine_test_support::{Test, WORKFLOW, json};
 
 /// A workflow whose one task writes `outputs` (YAML flow items).
 fn writes(outputs: &str) -> String {

@@ -1,6 +1,6 @@
 //! `engine plan`: waves, commands, target selection and unknown targets.
 
-use crate::support::{Test, WORKFLOW, json};
+use engine_test_support::{Test, WORKFLOW, json};
 
 /// fetch -> {parse, lint} -> store, and a task on its own.
 pub const DIAMOND: &str = "\

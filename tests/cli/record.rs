@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Test, WORKFLOW, json};
+use engine_test_support::{Test, WORKFLOW, json};
 
 /// `gen` copies `in.txt`; `use` copies that; `plain` prints `note.txt` and fails when `fail`
 /// exists.

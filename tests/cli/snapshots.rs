@@ -2,7 +2,7 @@
 //! `check`'s rendering of a file with several problems. Review changes with
 //! `cargo insta review`.
 
-use crate::support::Test;
+use engine_test_support::Test;
 
 const SEED: &str = "workflows/seed.yaml";
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::Test;
+use engine_test_support::Test;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy");
@@ -44,11 +44,13 @@ fn every_example_workflow_succeeds() {
         "workflows/seed.yaml is missing"
     );
     for example in &examples {
-        let run = Test::existing(example).args(["--progress", "plain"]).run();
+        let run = Test::new()
+            .engine_run(example)
+            .args(["--progress", "plain"])
+            .run();
         if run.events_of("run_finished").is_empty() {
             run.fail(&format!("{} did not finish its run", example.display()));
         }
-        run.code(0);
         for finished in run.events_of("task_finished") {
             if finished["status"] != "succeeded" && finished["allowed_failure"] != true {
                 run.fail(&format!("{}: {finished}", example.display()));

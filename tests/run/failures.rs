@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::support::{Test, assert_gone, read_pid};
+use engine_test_support::Test;
+
+use crate::process::{assert_gone, read_pid};
 
 /// `bad` fails after 30 lines; `after` and `after2` depend on it; `independent` does not, and
 /// with `-j 1` it is ready but waits behind `bad`, whose chain is longer.
@@ -23,11 +25,11 @@ tasks:
 
 #[test]
 fn a_failed_task_skips_its_dependents_and_the_summary_says_why() {
-    let test = Test::new(FAILING);
+    let test = Test::run_of(FAILING);
     let test = test.args(["-j", "1", "--progress", "plain"]);
-    let run = test.run();
-    run.code(1)
-        .status("bad", "failed")
+    let test = test
+        .status(1)
+        .task_status("bad", "failed")
         .skipped("after", "dependency_failed")
         .skipped("after2", "dependency_failed")
         .stderr_has("FAILED bad: exited with code 3")
@@ -37,8 +39,9 @@ fn a_failed_task_skips_its_dependents_and_the_summary_says_why() {
         .stderr_has("│ line 30")
         .stderr_has("│ line 21")
         .stderr_lacks("│ line 20\n");
+    let run = test.run();
     assert_eq!(run.finished("bad")["exit_code"], 3);
-    let summary = &run.stderr()[run.stderr().find("FAILED bad:").expect("summary")..];
+    let summary = &run.stderr[run.stderr.find("FAILED bad:").expect("summary")..];
     let log = summary
         .lines()
         .find_map(|line| line.trim().strip_prefix("log: "))
@@ -64,35 +67,37 @@ fn a_failed_task_skips_its_dependents_and_the_summary_says_why() {
 
 #[test]
 fn without_keep_going_nothing_new_starts_after_a_failure() {
-    let test = Test::new(FAILING);
+    let test = Test::run_of(FAILING);
     let test = test.args(["-j", "1"]);
-    let run = test.run();
-    run.code(1)
+    let test = test
+        .status(1)
         .not_started("independent")
         .skipped("independent", "run_stopped")
         .stderr_has("skipped independent: not started");
+    let run = test.run();
     assert_eq!(run.started_order(), ["bad"]);
     assert!(!test.path("independent.marker").exists());
 }
 
 #[test]
 fn keep_going_runs_every_task_that_does_not_depend_on_the_failure() {
-    let test = Test::new(FAILING);
+    let test = Test::run_of(FAILING);
     let test = test.args(["-j", "1", "--keep-going"]);
-    let run = test.run();
-    run.code(1)
-        .status("bad", "failed")
-        .status("independent", "succeeded")
+    let test = test
+        .status(1)
+        .task_status("bad", "failed")
+        .task_status("independent", "succeeded")
         .skipped("after", "dependency_failed")
         .skipped("after2", "dependency_failed")
         .stderr_has("1 succeeded, 1 failed, 2 skipped");
+    test.run();
     assert!(test.path("independent.marker").exists());
     assert!(!test.path("after.marker").exists());
 }
 
 #[test]
 fn a_timeout_kills_the_task_and_its_grandchild() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   slow:
@@ -100,11 +105,12 @@ tasks:
     run: sleep 300 & echo $! > grandchild.pid; wait
 ",
     );
-    let run = test.run();
-    run.code(1)
-        .status("slow", "timed_out")
+    let test = test
+        .status(1)
+        .task_status("slow", "timed_out")
         .stderr_has("FAILED slow: timed out after 500ms")
         .faster_than(Duration::from_secs(10));
+    let run = test.run();
     assert_eq!(run.finished("slow")["timeout_ms"], 500);
     assert_gone(
         read_pid(&test.path("grandchild.pid")),
@@ -115,7 +121,7 @@ tasks:
 
 #[test]
 fn a_task_that_ignores_sigterm_is_killed_after_the_grace_period() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   stubborn:
@@ -125,10 +131,11 @@ tasks:
 ",
     );
     let test = test.args(["--grace", "300ms"]);
-    let run = test.run();
-    run.code(1)
-        .status("stubborn", "timed_out")
+    let test = test
+        .status(1)
+        .task_status("stubborn", "timed_out")
         .faster_than(Duration::from_secs(5));
+    let run = test.run();
     let took = run.finished("stubborn")["duration_ms"]
         .as_u64()
         .expect("duration");
@@ -151,18 +158,18 @@ tasks:
 
 #[test]
 fn a_crash_is_a_failure_with_its_signal() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   crash:
     run: echo about to crash; kill -SEGV $$
 ",
     )
+    .status(1)
+    .task_status("crash", "failed")
+    .stderr_has("SIGSEGV")
+    .stderr_has("│ about to crash")
     .run();
-    run.code(1)
-        .status("crash", "failed")
-        .stderr_has("SIGSEGV")
-        .stderr_has("│ about to crash");
     let finished = run.finished("crash");
     assert_eq!(finished["signal"], 11);
     assert_eq!(finished["exit_code"], serde_json::Value::Null);
@@ -170,7 +177,7 @@ tasks:
 
 #[test]
 fn a_script_that_throws_fails_alone() {
-    let run = Test::new(
+    let run = Test::run_of(
         r#"
 tasks:
   thrower:
@@ -181,14 +188,14 @@ tasks:
     script: 'let n = 0; for i in 0..1000 { n += i; } print(`sum ${n}`)'
 "#,
     )
+    .status(1)
+    .task_status("thrower", "failed")
+    .task_status("sleeper", "succeeded")
+    .task_status("counter", "succeeded")
+    .stderr_has("FAILED thrower: disk full on /data")
+    .stdout_has("[sleeper] sleeper done")
+    .stdout_has("[counter] sum 499500")
     .run();
-    run.code(1)
-        .status("thrower", "failed")
-        .status("sleeper", "succeeded")
-        .status("counter", "succeeded")
-        .stderr_has("FAILED thrower: disk full on /data")
-        .stdout_has("[sleeper] sleeper done")
-        .stdout_has("[counter] sum 499500");
     let message = run.finished("thrower")["message"].clone();
     assert!(
         message
@@ -200,7 +207,7 @@ tasks:
 
 #[test]
 fn a_script_error_fails_only_its_task() {
-    let run = Test::new(
+    Test::run_of(
         r#"
 tasks:
   broken:
@@ -209,16 +216,16 @@ tasks:
     script: 'sleep(0.2); print("fine")'
 "#,
     )
+    .status(1)
+    .task_status("broken", "failed")
+    .task_status("fine", "succeeded")
+    .stderr_has("no/such/file.txt")
     .run();
-    run.code(1)
-        .status("broken", "failed")
-        .status("fine", "succeeded")
-        .stderr_has("no/such/file.txt");
 }
 
 #[test]
 fn an_endless_script_is_stopped_by_its_timeout() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   spin:
@@ -229,12 +236,12 @@ tasks:
 ",
     )
     .args(["--keep-going"])
+    .status(1)
+    .task_status("spin", "timed_out")
+    .task_status("other", "succeeded")
+    .stderr_has("FAILED spin: timed out after 300ms")
+    .faster_than(Duration::from_secs(5))
     .run();
-    run.code(1)
-        .status("spin", "timed_out")
-        .status("other", "succeeded")
-        .stderr_has("FAILED spin: timed out after 300ms")
-        .faster_than(Duration::from_secs(5));
     let took = run.finished("spin")["duration_ms"].as_u64().expect("ms");
     assert!(
         (300..2000).contains(&took),
@@ -244,7 +251,7 @@ tasks:
 
 #[test]
 fn a_task_that_exits_cleanly_on_its_timeout_still_timed_out() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   polite:
@@ -256,12 +263,13 @@ tasks:
     run: touch next.marker
 ",
     );
-    let run = test.run();
     // Stopped before its end, its work may be half done: what depends on it must not run.
-    run.code(1)
-        .status("polite", "timed_out")
+    let test = test
+        .status(1)
+        .task_status("polite", "timed_out")
         .skipped("next", "dependency_failed")
         .stderr_has("│ stopping");
+    test.run();
     assert!(!test.path("next.marker").exists());
     assert_gone(
         read_pid(&test.path("sleep.pid")),
@@ -272,17 +280,18 @@ tasks:
 
 #[test]
 fn a_background_process_does_not_outlive_its_task() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   leaves_one_behind:
     run: sleep 300 & echo $! > sleep.pid; echo done
 ",
     );
-    let run = test.run();
-    run.code(0)
-        .status("leaves_one_behind", "succeeded")
+    let test = test
+        .status(0)
+        .task_status("leaves_one_behind", "succeeded")
         .faster_than(Duration::from_secs(10));
+    test.run();
     assert_gone(
         read_pid(&test.path("sleep.pid")),
         "sleep",
@@ -292,7 +301,7 @@ tasks:
 
 #[test]
 fn a_sleeping_script_is_stopped_by_its_timeout() {
-    let run = Test::new(
+    Test::run_of(
         "
 tasks:
   nap:
@@ -300,15 +309,15 @@ tasks:
     script: sleep(300.0)
 ",
     )
+    .status(1)
+    .task_status("nap", "timed_out")
+    .faster_than(Duration::from_secs(5))
     .run();
-    run.code(1)
-        .status("nap", "timed_out")
-        .faster_than(Duration::from_secs(5));
 }
 
 #[test]
 fn a_process_that_escapes_the_group_with_the_output_open_does_not_hang_the_run() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   escape:
@@ -323,26 +332,30 @@ tasks:
     run: echo next
 ",
     );
-    let run = test.run();
-    // The escaped process is out of the engine's reach; do not leave it behind.
-    let escaped = read_pid(&test.path("escaped.pid"));
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(escaped),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    run.code(0)
-        .status("escape", "succeeded")
-        .status("next", "succeeded")
+    let test = test
+        .task_status("escape", "succeeded")
+        .task_status("next", "succeeded")
         .stdout_has("[escape] hi")
         .stdout_has("[escape!] engine: a process that left the task's process group")
         .faster_than(Duration::from_secs(15));
+    // The escaped process is out of the engine's reach: kill it even when a check fails, so
+    // that it is not left behind.
+    let escaped = test.path("escaped.pid");
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test.run()));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(read_pid(&escaped)),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    if let Err(failed) = run {
+        std::panic::resume_unwind(failed);
+    }
 }
 
 #[test]
 fn a_script_reading_a_fifo_fails_at_once_instead_of_getting_stuck() {
     // Opening a FIFO nobody writes to used to block the script inside `read_file`, where
     // cancellation cannot reach it, until the grace period gave it up: FIFOs are refused now.
-    let run = Test::new(
+    Test::run_of(
         r#"
 tasks:
   make_fifo:
@@ -354,16 +367,16 @@ tasks:
 "#,
     )
     .args(["--grace", "300ms"])
+    .status(1)
+    .task_status("stuck", "failed")
+    .stderr_has("not a regular file")
+    .faster_than(Duration::from_secs(10))
     .run();
-    run.code(1)
-        .status("stuck", "failed")
-        .stderr_has("not a regular file")
-        .faster_than(Duration::from_secs(10));
 }
 
 #[test]
 fn a_join_point_does_not_start_after_the_run_stopped() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   bad:
@@ -378,19 +391,20 @@ tasks:
 ",
     );
     let test = test.args(["-j", "2"]);
-    let run = test.run();
     // `slow` was running when `bad` failed and may finish; nothing after it may start.
-    run.code(1)
-        .status("slow", "succeeded")
+    let test = test
+        .status(1)
+        .task_status("slow", "succeeded")
         .not_started("join")
         .skipped("join", "run_stopped")
         .skipped("after_join", "run_stopped");
+    test.run();
     assert!(!test.path("after_join.marker").exists());
 }
 
 #[test]
 fn a_join_point_succeeds_when_its_dependencies_do() {
-    let run = Test::new(
+    Test::run_of(
         "
 tasks:
   one:
@@ -404,9 +418,9 @@ tasks:
     run: echo after
 ",
     )
+    .status(0)
+    .task_status("join", "succeeded")
+    .task_status("after", "succeeded")
+    .stdout_has("[after] after")
     .run();
-    run.code(0)
-        .status("join", "succeeded")
-        .status("after", "succeeded")
-        .stdout_has("[after] after");
 }

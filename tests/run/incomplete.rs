@@ -5,13 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
+use engine_test_support::{Output, Test};
 use serde_json::Value;
-
-use crate::support::{Run, Test};
 
 /// The one `outputs_set_aside` event of `task`.
 #[track_caller]
-fn set_aside(run: &Run, task: &str) -> Value {
+fn set_aside(run: &Output, task: &str) -> Value {
     let events: Vec<Value> = run
         .events_of("outputs_set_aside")
         .into_iter()
@@ -50,7 +49,7 @@ fn read(path: &Path) -> String {
 
 #[test]
 fn what_a_failed_task_made_is_moved_into_the_state_dir_and_said_so() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   half:
@@ -59,8 +58,12 @@ tasks:
 ",
     )
     .args(["--progress", "plain"]);
+    let test = test
+        .status(1)
+        .task_status("half", "failed")
+        .stderr_has("aside half (attempt 1): moved 2 paths it created or changed to `")
+        .stderr_has("`dir/sub/f`, `half.out`");
     let run = test.run();
-    run.code(1).status("half", "failed");
     let event = set_aside(&run, "half");
     assert_eq!(paths(&event, "moved"), ["dir/sub/f", "half.out"]);
     let to = to(&event);
@@ -72,13 +75,11 @@ tasks:
     assert_eq!(read(&to.join("half.out")), "data\n");
     assert_eq!(read(&to.join("dir/sub/f")), "x\n");
     assert!(!test.path("half.out").exists() && !test.path("dir").exists());
-    run.stderr_has("aside half (attempt 1): moved 2 paths it created or changed to `")
-        .stderr_has("`dir/sub/f`, `half.out`");
 }
 
 #[test]
 fn an_output_that_is_also_an_input_is_an_in_place_edit_and_stays() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   dedupe:
@@ -88,8 +89,8 @@ tasks:
 ",
     )
     .file("data.csv", "b\na\nb\n");
+    let test = test.status(1).task_status("dedupe", "failed");
     let run = test.run();
-    run.code(1).status("dedupe", "failed");
     assert_eq!(read(&test.path("data.csv")), "a\nb\n");
     let event = set_aside(&run, "dedupe");
     assert!(paths(&event, "moved").is_empty());
@@ -98,7 +99,7 @@ tasks:
 
 #[test]
 fn a_glob_in_both_inputs_and_outputs_keeps_every_file() {
-    let test = Test::new(
+    let test = Test::run_of(
         r##"
 tasks:
   fmt:
@@ -110,7 +111,7 @@ tasks:
     .file("src/a.py", "a\n")
     .file("src/pkg/b.py", "b\n")
     .file("src/pkg/c.py", "c\n");
-    test.run().code(1).status("fmt", "failed");
+    test.again().status(1).task_status("fmt", "failed").run();
     assert_eq!(read(&test.path("src/a.py")), "a\n# formatted\n");
     assert_eq!(read(&test.path("src/pkg/b.py")), "b\n");
     assert_eq!(read(&test.path("src/pkg/c.py")), "c\n");
@@ -118,7 +119,7 @@ tasks:
 
 #[test]
 fn another_tasks_input_is_never_moved() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   reader:
@@ -131,8 +132,8 @@ tasks:
 ",
     )
     .file("shared/config", "good\n");
+    let test = test.status(1).task_status("writer", "failed");
     let run = test.run();
-    run.code(1).status("writer", "failed");
     assert_eq!(read(&test.path("shared/config")), "broken\n");
     let event = set_aside(&run, "writer");
     assert_eq!(paths(&event, "moved"), ["shared/new"]);
@@ -163,11 +164,15 @@ vars:
 "#,
         absolute.display()
     );
-    let test = Test::new(&yaml).file("mine.txt", "mine\n");
+    let test = Test::run_of(&yaml).file("mine.txt", "mine\n");
     std::os::unix::fs::symlink(outside.path().join("d"), test.path("lnk")).expect("symlink");
     let dir = test.dir().to_string_lossy().into_owned();
-    let run = test.run_with(&["--var", &format!("dir={dir}")]);
-    run.code(1).status("wild", "failed");
+    let run = test
+        .again()
+        .args(["--var", &format!("dir={dir}")])
+        .status(1)
+        .task_status("wild", "failed")
+        .run();
     assert_eq!(read(&absolute), "keep\n");
     // The task itself wrote outside; engine left all of it in place.
     assert_eq!(read(&outside.path().join("d/file")), "changed\n");
@@ -179,7 +184,7 @@ vars:
     let event = set_aside(&run, "wild");
     assert_eq!(paths(&event, "moved"), ["half.out"]);
     // The events file is engine's own: the run could report all of it.
-    run.status("wild", "failed");
+    assert_eq!(run.finished("wild")["status"], "failed");
 }
 
 #[test]
@@ -187,7 +192,7 @@ fn a_fifo_output_is_refused_and_never_touched() {
     let outside = tempfile::tempdir().expect("a sibling temp dir");
     let fifo = outside.path().join("pipe");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
-    let test = Test::new(&format!(
+    let test = Test::run_of(&format!(
         "
 tasks:
   echo:
@@ -197,9 +202,10 @@ tasks:
         fifo.display()
     ));
     // Refused before anything runs, as `engine check` refuses it.
-    test.run()
-        .code(2)
-        .stderr_has("is a FIFO, not a regular file or directory");
+    test.again()
+        .status(2)
+        .stderr_has("is a FIFO, not a regular file or directory")
+        .run();
     assert!(!test.path("made.out").exists(), "the task ran");
     let kind = std::fs::symlink_metadata(&fifo).expect("the FIFO is still there");
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind.file_type()));
@@ -207,7 +213,7 @@ tasks:
 
 #[test]
 fn a_retry_starts_without_what_the_failed_attempt_wrote() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   flaky:
@@ -217,8 +223,8 @@ tasks:
     run: echo partial >> out.txt; if [ -e tried ]; then exit 0; fi; touch tried; exit 1
 ",
     );
+    let test = test.status(0).task_status("flaky", "succeeded");
     let run = test.run();
-    run.code(0).status("flaky", "succeeded");
     assert_eq!(read(&test.path("out.txt")), "partial\n");
     let event = set_aside(&run, "flaky");
     assert_eq!(event["attempt"], 1);
@@ -227,7 +233,7 @@ tasks:
 
 #[test]
 fn a_timed_out_task_has_what_it_made_set_aside() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   slow:
@@ -236,15 +242,19 @@ tasks:
     run: echo half > slow.out; sleep 30
 ",
     );
-    let run = test.run_with(&["--grace", "100ms"]);
-    run.code(1).status("slow", "timed_out");
+    let run = test
+        .again()
+        .args(["--grace", "100ms"])
+        .status(1)
+        .task_status("slow", "timed_out")
+        .run();
     let event = set_aside(&run, "slow");
     assert_eq!(read(&to(&event).join("slow.out")), "half\n");
 }
 
 #[test]
 fn what_existed_before_and_was_not_changed_stays() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   build:
@@ -253,15 +263,15 @@ tasks:
 ",
     )
     .file("out/a.o", "from the last success\n");
+    let test = test.status(1);
     let run = test.run();
-    run.code(1);
     assert_eq!(read(&test.path("out/a.o")), "from the last success\n");
     assert_eq!(paths(&set_aside(&run, "build"), "moved"), ["out/b.o"]);
 }
 
 #[test]
 fn set_aside_outputs_of_five_earlier_runs_are_kept() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   half:
@@ -269,10 +279,10 @@ tasks:
     run: echo half > half.out; false
 ",
     );
+    let test = test.status(1);
     let mut ids = Vec::new();
     for _ in 0..7 {
         let run = test.run();
-        run.code(1);
         ids.push(
             run.events_of("run_started")[0]["run_id"]
                 .as_str()
@@ -299,7 +309,7 @@ tasks:
 
 #[test]
 fn resume_reruns_a_finished_task_whose_output_is_gone() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   b:
@@ -310,19 +320,21 @@ tasks:
     run: cat b.out && test -e ok
 ",
     );
-    test.run().code(1).status("c", "failed");
+    test.again().status(1).task_status("c", "failed").run();
     std::fs::remove_file(test.path("b.out")).expect("delete b's output");
     let test = test.file("ok", "");
-    let run = test.run_with(&["--resume"]);
-    run.code(0)
-        .status("b", "succeeded")
-        .status("c", "succeeded");
+    test.again()
+        .args(["--resume"])
+        .status(0)
+        .task_status("b", "succeeded")
+        .task_status("c", "succeeded")
+        .run();
     assert_eq!(read(&test.path("b.count")), "b\nb\n");
 }
 
 #[test]
 fn resume_reruns_a_finished_task_whose_output_changed() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   b:
@@ -333,11 +345,13 @@ tasks:
     run: grep -qx b b.out && test -e ok
 ",
     );
-    test.run().code(1).status("c", "failed");
+    test.again().status(1).task_status("c", "failed").run();
     std::fs::write(test.path("b.out"), "edited\n").expect("edit b's output");
     let test = test.file("ok", "");
-    test.run_with(&["--resume"])
-        .code(0)
-        .status("b", "succeeded");
+    test.again()
+        .args(["--resume"])
+        .status(0)
+        .task_status("b", "succeeded")
+        .run();
     assert_eq!(read(&test.path("b.count")), "b\nb\n");
 }

@@ -1,11 +1,11 @@
 //! The workflow language of issue 5 through the binary: matrix, retries, pools, resources,
 //! conditions, `allow_failure`, templates, results, `--var` and secrets.
 
-use crate::support::Test;
+use engine_test_support::Test;
 
 #[test]
 fn a_two_by_two_matrix_runs_four_tasks_and_a_dependent_after_all() {
-    let run = Test::new(
+    let run = Test::run_of(
         r#"
 tasks:
   test:
@@ -16,12 +16,16 @@ tasks:
     run: echo all four done
 "#,
     )
+    .status(0)
+    .stdout_has("testing linux 3.11")
+    .stdout_has("testing linux 3.12")
+    .stdout_has("testing mac 3.11")
+    .stdout_has("testing mac 3.12")
+    .task_status("test[os=linux,py=3.11]", "succeeded")
+    .task_status("test[os=linux,py=3.12]", "succeeded")
+    .task_status("test[os=mac,py=3.11]", "succeeded")
+    .task_status("test[os=mac,py=3.12]", "succeeded")
     .run();
-    run.code(0)
-        .stdout_has("testing linux 3.11")
-        .stdout_has("testing linux 3.12")
-        .stdout_has("testing mac 3.11")
-        .stdout_has("testing mac 3.12");
     let order = run.started_order();
     assert_eq!(order.len(), 5, "{order:?}");
     assert_eq!(
@@ -29,19 +33,11 @@ tasks:
         Some("report"),
         "{order:?}"
     );
-    for name in [
-        "test[os=linux,py=3.11]",
-        "test[os=linux,py=3.12]",
-        "test[os=mac,py=3.11]",
-        "test[os=mac,py=3.12]",
-    ] {
-        run.status(name, "succeeded");
-    }
 }
 
 #[test]
 fn a_task_that_fails_twice_succeeds_on_its_third_attempt() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   flaky:
@@ -53,8 +49,9 @@ tasks:
       [ $n -ge 3 ]
 ",
     )
+    .status(0)
+    .task_status("flaky", "succeeded")
     .run();
-    run.code(0).status("flaky", "succeeded");
     let retries = run.events_of("task_retrying");
     assert_eq!(retries.len(), 2, "{retries:?}");
     assert_eq!(retries[0]["attempt"], 1);
@@ -71,7 +68,7 @@ tasks:
 
 #[test]
 fn retries_run_out_and_the_last_failure_counts() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   broken:
@@ -83,17 +80,17 @@ tasks:
     run: echo never
 ",
     )
+    .status(1)
+    .task_status("broken", "failed")
+    .skipped("after", "dependency_failed")
     .run();
-    run.code(1)
-        .status("broken", "failed")
-        .skipped("after", "dependency_failed");
     assert_eq!(run.finished("broken")["exit_code"], 4);
     assert_eq!(run.finished("broken")["attempt"], 2);
 }
 
 #[test]
 fn a_pool_of_one_runs_its_tasks_one_at_a_time() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 pools: { db: 1 }
 tasks:
@@ -106,14 +103,14 @@ tasks:
 ",
     )
     .args(["-j", "2"])
+    .status(0)
     .run();
-    run.code(0);
     assert_eq!(run.max_concurrent(), 1);
 }
 
 #[test]
 fn a_task_with_two_cpus_takes_two_slots() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   big:
@@ -124,14 +121,14 @@ tasks:
 ",
     )
     .args(["-j", "2"])
+    .status(0)
     .run();
-    run.code(0);
     assert_eq!(run.max_concurrent(), 1);
 }
 
 #[test]
 fn an_allowed_failure_neither_fails_the_run_nor_blocks_dependents() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   lint:
@@ -142,18 +139,18 @@ tasks:
     run: echo built
 ",
     )
+    .status(0)
+    .task_status("lint", "failed")
+    .task_status("build", "succeeded")
+    .stdout_has("built")
+    .stderr_has("1 succeeded, 1 failed (allowed)")
     .run();
-    run.code(0)
-        .status("lint", "failed")
-        .status("build", "succeeded")
-        .stdout_has("built")
-        .stderr_has("1 succeeded, 1 failed (allowed)");
     assert_eq!(run.finished("lint")["allowed_failure"], true);
 }
 
 #[test]
 fn a_false_condition_skips_the_task_but_not_its_dependents() {
-    let run = Test::new(
+    Test::run_of(
         "
 vars: { deploy: false }
 tasks:
@@ -165,15 +162,15 @@ tasks:
     run: echo notified
 ",
     )
+    .status(0)
+    .skipped("deploy", "condition_false")
+    .task_status("notify", "succeeded")
     .run();
-    run.code(0)
-        .skipped("deploy", "condition_false")
-        .status("notify", "succeeded");
 }
 
 #[test]
 fn always_runs_a_cleanup_after_a_failure_and_failure_sees_it() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   build:
@@ -192,12 +189,13 @@ tasks:
     run: touch celebrated
 ",
     );
-    let run = test.run();
-    run.code(1)
-        .status("build", "failed")
-        .status("cleanup", "succeeded")
-        .status("on_failure", "succeeded")
+    let test = test
+        .status(1)
+        .task_status("build", "failed")
+        .task_status("cleanup", "succeeded")
+        .task_status("on_failure", "succeeded")
         .skipped("on_success", "condition_false");
+    test.run();
     assert!(test.path("cleaned").exists());
     assert!(test.path("alerted").exists());
     assert!(!test.path("celebrated").exists());
@@ -205,7 +203,7 @@ tasks:
 
 #[test]
 fn results_of_a_process_and_a_script_reach_a_dependent() {
-    let run = Test::new(
+    let run = Test::run_of(
         r#"
 tasks:
   version:
@@ -222,17 +220,16 @@ tasks:
     run: echo "notes ${{ tasks.version.results.notes }}"
 "#,
     )
-    .run();
-    run.code(0)
+    .status(0)
         .stdout_has("publishing v1.2.3 with 42 files")
-        .stdout_has("line two");
+        .stdout_has("line two").run();
     assert_eq!(run.finished("version")["results"]["tag"], "v1.2.3");
     assert_eq!(run.finished("count")["results"]["files"], "42");
 }
 
 #[test]
 fn a_hostile_variable_is_one_word_and_runs_nothing() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 vars: { name: "x; touch pwned" }
 tasks:
@@ -241,9 +238,10 @@ tasks:
 "#,
     )
     .args(["--var", "name=$(touch pwned2); `touch pwned3`"]);
-    let run = test.run();
-    run.code(0)
+    let test = test
+        .status(0)
         .stdout_has("hello $(touch pwned2); `touch pwned3` and $(touch pwned2); `touch pwned3`");
+    test.run();
     for file in ["pwned", "pwned2", "pwned3"] {
         assert!(!test.path(file).exists(), "{file} was created");
     }
@@ -251,7 +249,7 @@ tasks:
 
 #[test]
 fn an_undeclared_var_on_the_command_line_is_a_usage_error() {
-    let run = Test::new(
+    Test::run_of(
         "
 vars: { tag: dev }
 tasks:
@@ -260,15 +258,15 @@ tasks:
 ",
     )
     .args(["--var", "tagg=v1"])
+    .status(2)
+    .stderr_has("no variable `tagg`")
+    .stderr_has("did you mean `tag`?")
     .run();
-    run.code(2)
-        .stderr_has("no variable `tagg`")
-        .stderr_has("did you mean `tag`?");
 }
 
 #[test]
 fn a_secret_is_masked_in_output_log_and_events() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 secrets: [API_TOKEN]
 tasks:
@@ -278,10 +276,11 @@ tasks:
     )
     .args(["--output", "prefixed"])
     .env("API_TOKEN", "s3cr3t-value");
-    let run = test.run();
-    run.code(0)
+    let test = test
+        .status(0)
         .stdout_has("token is ***")
         .stdout_lacks("s3cr3t-value");
+    let run = test.run();
     let events = std::fs::read_to_string(test.events_path()).expect("events file");
     assert!(!events.contains("s3cr3t-value"), "{events}");
     let log_dir = run.log_dir(&test.state_dir());
@@ -292,7 +291,7 @@ tasks:
 
 #[test]
 fn scripts_read_results_vars_and_matrix_as_constants_on_threads_and_in_processes() {
-    let run = Test::new(
+    let run = Test::run_of(
         r#"
 vars: { greeting: hello }
 tasks:
@@ -311,16 +310,15 @@ tasks:
       result("seen", tasks.version.results.tag);
 "#,
     )
-    .run();
-    run.code(0)
+    .status(0)
         .stdout_has("hello v2 small success")
-        .stdout_has("hello from a process: v2 and v2");
+        .stdout_has("hello from a process: v2 and v2").run();
     assert_eq!(run.finished("in_process")["results"]["seen"], "v2");
 }
 
 #[test]
 fn a_task_needing_more_cpus_than_jobs_is_refused_before_anything_runs() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   first:
@@ -331,16 +329,17 @@ tasks:
 ",
     )
     .args(["-j", "2"]);
-    let run = test.run();
-    run.code(2)
+    let test = test
+        .status(2)
         .stderr_has("task `big` needs 4 CPUs")
         .stderr_has("-j 4");
+    test.run();
     assert!(!test.path("ran").exists());
 }
 
 #[test]
 fn success_and_failure_in_a_command_answer_as_in_the_tasks_if() {
-    let run = Test::new(
+    Test::run_of(
         r#"
 tasks:
   build:
@@ -354,15 +353,15 @@ tasks:
 "#,
     )
     .args(["--keep-going"])
+    .status(1)
+    .stdout_has("if-less says failure=true success=false")
+    .stdout_has("alone says failure=false success=true")
     .run();
-    run.code(1)
-        .stdout_has("if-less says failure=true success=false")
-        .stdout_has("alone says failure=false success=true");
 }
 
 #[test]
 fn the_status_of_a_matrix_task_is_its_combinations_together() {
-    let run = Test::new(
+    Test::run_of(
         r#"
 tasks:
   test:
@@ -379,10 +378,10 @@ tasks:
 "#,
     )
     .args(["--keep-going"])
+    .status(1)
+    .stdout_has("test ended failure")
+    .stdout_has("script sees failure")
     .run();
-    run.code(1)
-        .stdout_has("test ended failure")
-        .stdout_has("script sees failure");
 }
 
 /// An expression that reads `path` of the table (`tasks.<name>.status`) in the workflow of
@@ -436,13 +435,18 @@ fn every_function_and_field_of_the_table_passes_check_and_runs() {
             task(&mut yaml, place, &field_expression(field.path), true);
         }
     }
-    let test = Test::new(&yaml).file("in.txt", "input\n");
+    let test = Test::run_of(&yaml).file("in.txt", "input\n");
     let test = test.default_state_dir();
-    test.engine(&["check", "workflow.yaml"])
-        .code(0)
-        .stdout_has("ok: workflow.yaml");
-    let run = test.run_with(&["--keep-going"]);
-    run.code(0).stderr_lacks("skip");
+    test.engine(["check", "workflow.yaml"])
+        .status(0)
+        .stdout_has("ok: workflow.yaml")
+        .run();
+    let run = test
+        .again()
+        .args(["--keep-going"])
+        .status(0)
+        .stderr_lacks("skip")
+        .run();
     assert_eq!(
         run.events_of("task_finished").len(),
         count + 1,
@@ -452,7 +456,7 @@ fn every_function_and_field_of_the_table_passes_check_and_runs() {
 
 #[test]
 fn a_number_is_inserted_as_written_and_compared_as_a_number() {
-    let run = Test::new(
+    Test::run_of(
         r#"
 vars: { py: 3.10 }
 tasks:
@@ -465,10 +469,10 @@ tasks:
     script: print(`script ${{ vars.py }} is ${type_of(${{ vars.py }})}`);
 "#,
     )
+    .status(0)
+    .task_status("test[python=3.10]", "succeeded")
+    .skipped("test[python=3.9]", "condition_false")
+    .stdout_has("python 3.10 env 3.10 next 4.1")
+    .stdout_has("script 3.10 is f64")
     .run();
-    run.code(0)
-        .status("test[python=3.10]", "succeeded")
-        .skipped("test[python=3.9]", "condition_false")
-        .stdout_has("python 3.10 env 3.10 next 4.1")
-        .stdout_has("script 3.10 is f64");
 }

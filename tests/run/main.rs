@@ -1,16 +1,17 @@
 //! Integration tests of `engine run`: the real binary, real processes, real signals. Each test
-//! runs in its own temp dir with the state dir and the events file inside it.
+//! runs in its own temp dir with the state dir and the events file inside it, through the
+//! `Test` builder of `engine-test-support` (`tests/support`).
 
 mod examples;
 mod failures;
 mod incomplete;
 mod language;
 mod output;
+mod process;
 mod record;
 mod scheduling;
 mod scripts;
 mod secrets;
 mod selection;
 mod signals;
-mod support;
 mod tasks;

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{Run, Test};
+use engine_test_support::{Output, Test};
 
 const TWO_TASKS: &str = r#"
 tasks:
@@ -19,10 +19,9 @@ tasks:
 
 #[test]
 fn plain_progress_has_start_and_ok_lines_and_no_escape_codes() {
-    let run = Test::new(TWO_TASKS)
+    Test::run_of(TWO_TASKS)
         .args(["--progress", "plain", "--color", "always"])
-        .run();
-    run.code(0)
+        .status(0)
         .stderr_has("start alpha (process, pid ")
         .stderr_has("start beta (thread)")
         .stderr_has("ok    alpha (")
@@ -30,14 +29,17 @@ fn plain_progress_has_start_and_ok_lines_and_no_escape_codes() {
         .stderr_has("ok    gamma (")
         .stderr_has("done: 3 succeeded in ")
         .stderr_lacks("\x1b")
-        .stdout_lacks("\x1b");
+        .stdout_lacks("\x1b")
+        .run();
 }
 
 #[test]
 fn no_progress_prints_only_the_summary() {
-    let run = Test::new(TWO_TASKS).args(["--progress", "none"]).run();
-    run.code(0);
-    let lines: Vec<&str> = run.stderr().lines().collect();
+    let run = Test::run_of(TWO_TASKS)
+        .args(["--progress", "none"])
+        .status(0)
+        .run();
+    let lines: Vec<&str> = run.stderr.lines().collect();
     if lines.len() != 1 || !lines[0].starts_with("done: 3 succeeded in ") {
         run.fail("expected only the summary line on stderr");
     }
@@ -45,20 +47,26 @@ fn no_progress_prints_only_the_summary() {
 
 #[test]
 fn prefixed_output_streams_lines_with_the_task_name() {
-    let run = Test::new(TWO_TASKS).args(["--output", "prefixed"]).run();
-    run.code(0)
+    Test::run_of(TWO_TASKS)
+        .args(["--output", "prefixed"])
+        .status(0)
         .stdout_has("[alpha] a1\n")
         .stdout_has("[alpha] a2\n")
         .stdout_has("[beta] b1\n")
         .stdout_has("[beta] b2\n")
-        .stdout_has("[gamma!] g1\n");
+        .stdout_has("[gamma!] g1\n")
+        .run();
 }
 
 #[test]
 fn grouped_output_prints_each_task_as_one_block() {
-    let run = Test::new(TWO_TASKS).args(["--output", "grouped"]).run();
-    run.code(0).stdout_lacks("[alpha]").stdout_lacks("[beta]");
-    let stdout = run.stdout();
+    let run = Test::run_of(TWO_TASKS)
+        .args(["--output", "grouped"])
+        .status(0)
+        .stdout_lacks("[alpha]")
+        .stdout_lacks("[beta]")
+        .run();
+    let stdout = run.stdout.clone();
     // beta's lines come between alpha's in time; grouped, each task's lines are together
     // under its heading.
     for (task, block) in [
@@ -79,13 +87,9 @@ fn grouped_output_prints_each_task_as_one_block() {
 
 #[test]
 fn quiet_output_prints_no_task_output_but_the_logs_keep_it() {
-    let test = Test::new(TWO_TASKS);
-    let test = test.args(["--output", "quiet"]);
+    let test = Test::run_of(TWO_TASKS);
+    let test = test.args(["--output", "quiet"]).stdout("");
     let run = test.run();
-    run.code(0);
-    if !run.stdout().is_empty() {
-        run.fail("expected nothing on stdout");
-    }
     let logs = run.log_dir(&test.state_dir());
     assert_eq!(read(&logs.join("alpha.log")), "a1\na2\n");
     assert_eq!(read(&logs.join("beta.log")), "b1\nb2\n");
@@ -96,7 +100,7 @@ fn quiet_output_prints_no_task_output_but_the_logs_keep_it() {
 fn task_names_from_matrix_values_never_make_log_paths() {
     // From the logs dir, five `..` lead to the test's temp dir: the logs of `a/../...` used to
     // be written there, and `b/c` made a directory `logs/p[v=b`.
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 tasks:
   p:
@@ -108,11 +112,12 @@ tasks:
 "#,
     )
     .args(["--output", "grouped"]);
-    let run = test.run();
-    run.code(0)
+    let test = test
+        .status(0)
         .stdout_has("── p[v=b/c] (ok")
         .stdout_has("out b/c")
         .stdout_has("out a/../../../../../y");
+    let run = test.run();
     let logs = run.log_dir(&test.state_dir());
     let mut names: Vec<String> = std::fs::read_dir(&logs)
         .expect("the logs dir")
@@ -144,9 +149,10 @@ tasks:
         );
     }
     // `engine logs` finds them by the task's name.
-    test.engine(&["logs", "workflow.yaml", "s[v=b/d]"])
-        .code(0)
-        .stdout_has("out b/d");
+    test.engine(["logs", "workflow.yaml", "s[v=b/d]"])
+        .status(0)
+        .stdout_has("out b/d")
+        .run();
 }
 
 fn read(path: &Path) -> String {
@@ -155,18 +161,19 @@ fn read(path: &Path) -> String {
 
 #[test]
 fn output_that_is_not_utf8_is_shown_replaced_and_logged_as_is() {
-    let test = Test::new(
+    let test = Test::run_of(
         r"
 tasks:
   binary:
     run: printf 'before \377\376 after\n'; printf '\000\001\002 nul\n'; printf 'no newline \377'
 ",
     );
-    let run = test.run();
-    run.code(0)
+    let test = test
+        .status(0)
         .stdout_has("[binary] before \u{fffd}\u{fffd} after\n")
         .stdout_has("nul\n")
         .stdout_has("[binary] no newline \u{fffd}\n");
+    let run = test.run();
     let log = std::fs::read(run.log_dir(&test.state_dir()).join("binary.log")).expect("log");
     assert_eq!(
         log,
@@ -177,7 +184,7 @@ tasks:
 
 #[test]
 fn the_events_file_is_json_lines_in_order() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   ok:
@@ -191,9 +198,15 @@ tasks:
     script: print(\"from a script\")
 ",
     );
-    let test = test.args(["--keep-going"]);
+    let test = test
+        .args(["--keep-going"])
+        .status(1)
+        .task_status("ok", "succeeded")
+        .task_status("script", "succeeded")
+        .task_status("bad", "failed")
+        .skipped("after", "dependency_failed")
+        .not_started("after");
     let run = test.run();
-    run.code(1);
     let events = run.events();
     for event in &events {
         assert_eq!(event["v"], 1, "{event}");
@@ -214,22 +227,12 @@ tasks:
     );
     assert_eq!(events[0]["tasks"], 4);
     for task in ["ok", "bad", "script"] {
-        let at = |kind: &str| {
-            events
-                .iter()
-                .position(|e| e["event"] == kind && e["task"] == task)
-                .unwrap_or_else(|| run.fail(&format!("no {kind} for {task}")))
-        };
+        let at = |kind: &str| run.position(kind, task);
         assert!(at("task_ready") < at("task_started"), "{task}");
         assert!(at("task_started") < at("task_output"), "{task}");
         assert!(at("task_output") < at("task_finished"), "{task}");
         assert!(events[at("task_finished")]["duration_ms"].is_u64());
     }
-    run.status("ok", "succeeded")
-        .status("script", "succeeded")
-        .status("bad", "failed")
-        .skipped("after", "dependency_failed")
-        .not_started("after");
     let bad = run.finished("bad");
     assert_eq!(bad["exit_code"], 7);
     assert_eq!(bad["signal"], serde_json::Value::Null);
@@ -262,20 +265,20 @@ const MAX_RSS_KB: u64 = 64 * 1024;
 
 /// Runs the flood under `/usr/bin/time`, with stdout read after `delay`; returns the run,
 /// the flood's log and the engine's peak RSS in kB.
-fn flood(output: &str, delay: Duration) -> (Run, Vec<u8>, u64) {
+fn flood(output: &str, delay: Duration) -> (Output, Vec<u8>, u64) {
     let time = Path::new("/usr/bin/time");
     assert!(
         time.exists(),
         "these tests measure memory with /usr/bin/time: install the `time` package"
     );
-    let test = Test::new(FLOOD);
+    let test = Test::run_of(FLOOD);
     let rss = test.path("rss.txt").display().to_string();
     let test = test
         .wrapper(&["/usr/bin/time", "-f", "%M", "-o", &rss])
         .args(["--output", output, "--progress", "plain"])
         .stdout_delay(delay);
+    let test = test.status(0).task_status("flood", "succeeded");
     let run = test.run();
-    run.code(0).status("flood", "succeeded");
     let kb = read(Path::new(&rss))
         .lines()
         .last()
@@ -335,7 +338,7 @@ fn fifty_megabytes_of_output_in_grouped_mode_are_not_read_back_whole() {
 
 #[test]
 fn a_closed_stdout_does_not_fail_or_stop_the_run() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   chatty:
@@ -346,10 +349,11 @@ tasks:
 ",
     );
     let test = test.close_stdout().args(["--progress", "plain"]);
-    let run = test.run();
-    run.code(0)
-        .status("chatty", "succeeded")
+    let test = test
+        .status(0)
+        .task_status("chatty", "succeeded")
         .stderr_has("done: 2 succeeded");
+    let run = test.run();
     assert!(test.path("after.marker").exists());
     let log = read(&run.log_dir(&test.state_dir()).join("chatty.log"));
     assert_eq!(log.lines().count(), 5000);
@@ -357,11 +361,13 @@ tasks:
 
 #[test]
 fn bars_on_a_pipe_do_not_get_in_the_way() {
-    let run = Test::new(TWO_TASKS).args(["--progress", "bars"]).run();
-    run.code(0)
+    Test::run_of(TWO_TASKS)
+        .args(["--progress", "bars"])
+        .status(0)
         .stdout_has("[alpha] a2\n")
         .stdout_has("[beta] b2\n")
         .stderr_has("done: 3 succeeded in ")
         // Bars hide themselves when stderr is not a terminal.
-        .stderr_lacks("\x1b");
+        .stderr_lacks("\x1b")
+        .run();
 }

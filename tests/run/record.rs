@@ -7,10 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+use engine_test_support::Test;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::support::{Test, assert_gone, read_pid, wait_for_file};
+use crate::process::{assert_gone, read_pid, wait_for_file};
 
 /// `gen` reads `in.txt` and writes it upper-cased; `use` copies that; `other` stands alone;
 /// `plain` has no outputs.
@@ -62,8 +63,8 @@ fn read(test: &Test, file: &str) -> String {
 
 /// The pipeline, run once to success.
 fn pipeline_after_one_run() -> Test {
-    let test = Test::new(PIPELINE).file("in.txt", "hello\n");
-    test.run().code(0);
+    let test = Test::run_of(PIPELINE).file("in.txt", "hello\n");
+    test.again().status(0).run();
     expect_counts(&test, &[("gen", 1), ("use", 1), ("other", 1), ("plain", 1)]);
     test
 }
@@ -71,15 +72,18 @@ fn pipeline_after_one_run() -> Test {
 #[test]
 fn a_second_run_skips_the_tasks_that_are_up_to_date() {
     let test = pipeline_after_one_run();
-    let run = test.run_with(&["--progress", "plain"]);
-    run.code(0)
+    let run = test
+        .again()
+        .args(["--progress", "plain"])
+        .status(0)
         .skipped("gen", "up_to_date")
         .skipped("use", "up_to_date")
         .skipped("other", "up_to_date")
-        .status("plain", "succeeded")
+        .task_status("plain", "succeeded")
         .stderr_has("fresh gen: up to date")
         .stderr_has("fresh use: up to date")
-        .stderr_has("done: 1 succeeded, 3 up to date in ");
+        .stderr_has("done: 1 succeeded, 3 up to date in ")
+        .run();
     assert_eq!(run.started_order(), ["plain"]);
     expect_counts(&test, &[("gen", 1), ("use", 1), ("other", 1), ("plain", 2)]);
     assert_eq!(read(&test, "use.out"), "HELLO\nused\n");
@@ -88,15 +92,16 @@ fn a_second_run_skips_the_tasks_that_are_up_to_date() {
 #[test]
 fn an_edited_input_reruns_its_task_and_the_tasks_that_depend_on_it() {
     let test = pipeline_after_one_run().file("in.txt", "world\n");
-    let run = test.run();
-    run.code(0)
-        .status("gen", "succeeded")
-        .status("use", "succeeded")
+    let test = test
+        .status(0)
+        .task_status("gen", "succeeded")
+        .task_status("use", "succeeded")
         .skipped("other", "up_to_date");
+    test.run();
     expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 1), ("plain", 2)]);
     assert_eq!(read(&test, "use.out"), "WORLD\nused\n");
     // And then it is up to date again.
-    test.run().code(0).skipped("gen", "up_to_date");
+    test.again().status(0).skipped("gen", "up_to_date").run();
     expect_counts(&test, &[("gen", 2), ("use", 2)]);
 }
 
@@ -105,20 +110,22 @@ fn an_edited_input_reruns_everything_downstream_even_when_the_output_is_the_same
     // `hello` and `HELLO` both come out as `HELLO`, but `gen`'s fingerprint changed, and a
     // task's fingerprint covers those of the tasks it depends on.
     let test = pipeline_after_one_run().file("in.txt", "HELLO\n");
-    let run = test.run();
-    run.code(0)
-        .status("gen", "succeeded")
-        .status("use", "succeeded");
+    let test = test
+        .status(0)
+        .task_status("gen", "succeeded")
+        .task_status("use", "succeeded");
+    test.run();
     expect_counts(&test, &[("gen", 2), ("use", 2)]);
 }
 
 #[test]
 fn an_edited_output_that_is_made_again_the_same_leaves_the_dependents_up_to_date() {
     let test = pipeline_after_one_run().file("gen.out", "scribbled over\n");
-    let run = test.run();
-    run.code(0)
-        .status("gen", "succeeded")
+    let test = test
+        .status(0)
+        .task_status("gen", "succeeded")
         .skipped("use", "up_to_date");
+    test.run();
     expect_counts(&test, &[("gen", 2), ("use", 1)]);
     assert_eq!(read(&test, "gen.out"), "HELLO\n");
 }
@@ -128,11 +135,12 @@ fn a_deleted_or_edited_output_reruns_its_task() {
     let test = pipeline_after_one_run();
     std::fs::remove_file(test.path("use.out")).expect("delete an output");
     let test = test.file("other.out", "edited\n");
-    let run = test.run();
-    run.code(0)
+    let test = test
+        .status(0)
         .skipped("gen", "up_to_date")
-        .status("use", "succeeded")
-        .status("other", "succeeded");
+        .task_status("use", "succeeded")
+        .task_status("other", "succeeded");
+    test.run();
     expect_counts(&test, &[("gen", 1), ("use", 2), ("other", 2)]);
     assert_eq!(read(&test, "use.out"), "HELLO\nused\n");
     assert_eq!(read(&test, "other.out"), "other\n");
@@ -140,7 +148,7 @@ fn a_deleted_or_edited_output_reruns_its_task() {
 
 #[test]
 fn a_changed_command_reruns_the_task() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 vars:
   greeting: hello
@@ -150,19 +158,21 @@ tasks:
     run: echo say >> say.count; echo "${{ vars.greeting }}" > say.out
 "#,
     );
-    test.run().code(0);
-    test.run_with(&["--var", "greeting=bye"]).code(0);
-    test.run_with(&["--var", "greeting=bye"])
-        .code(0)
-        .skipped("say", "up_to_date");
+    test.again().status(0).run();
+    test.again().args(["--var", "greeting=bye"]).status(0).run();
+    test.again()
+        .args(["--var", "greeting=bye"])
+        .status(0)
+        .skipped("say", "up_to_date")
+        .run();
     // Back to the first command: the last success was with `bye`, so it runs.
-    test.run().code(0).status("say", "succeeded");
+    test.again().status(0).task_status("say", "succeeded").run();
     expect_counts(&test, &[("say", 3)]);
 }
 
 #[test]
 fn inputs_can_be_globs_and_directories() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 tasks:
   build:
@@ -175,26 +185,38 @@ tasks:
     .file("project/src/a.c", "a\n")
     .file("project/src/b.c", "b\n")
     .file("project/data/table.csv", "1,2\n");
-    test.run().code(0).status("build", "succeeded");
-    test.run().code(0).skipped("build", "up_to_date");
+    test.again()
+        .status(0)
+        .task_status("build", "succeeded")
+        .run();
+    test.again().status(0).skipped("build", "up_to_date").run();
     expect_counts(&test, &[("build", 1)]);
     // A file that the glob matches is edited, then one is added; then a file in the directory.
     let test = test.file("project/src/b.c", "b2\n");
-    test.run().code(0).status("build", "succeeded");
+    test.again()
+        .status(0)
+        .task_status("build", "succeeded")
+        .run();
     let test = test.file("project/src/c.c", "c\n");
-    test.run().code(0).status("build", "succeeded");
+    test.again()
+        .status(0)
+        .task_status("build", "succeeded")
+        .run();
     let test = test.file("project/data/table.csv", "3,4\n");
-    test.run().code(0).status("build", "succeeded");
+    test.again()
+        .status(0)
+        .task_status("build", "succeeded")
+        .run();
     // A file the glob does not match changes nothing.
     let test = test.file("project/src/notes.txt", "todo\n");
-    test.run().code(0).skipped("build", "up_to_date");
+    test.again().status(0).skipped("build", "up_to_date").run();
     expect_counts(&test, &[("build", 4)]);
     assert_eq!(read(&test, "project/build.out"), "a\nb2\nc\n");
 }
 
 #[test]
 fn outputs_can_be_globs_and_directories() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 tasks:
   objects:
@@ -205,20 +227,23 @@ tasks:
     run: echo dist >> dist.count; mkdir -p dist/sub; echo f > dist/sub/f
 "#,
     );
-    test.run()
-        .code(0)
-        .status("objects", "succeeded")
-        .status("dist", "succeeded");
-    test.run()
-        .code(0)
+    test.again()
+        .status(0)
+        .task_status("objects", "succeeded")
+        .task_status("dist", "succeeded")
+        .run();
+    test.again()
+        .status(0)
         .skipped("objects", "up_to_date")
-        .skipped("dist", "up_to_date");
+        .skipped("dist", "up_to_date")
+        .run();
     std::fs::remove_file(test.path("out/b.o")).expect("remove an object");
     let test = test.file("dist/sub/f", "edited\n");
-    test.run()
-        .code(0)
-        .status("objects", "succeeded")
-        .status("dist", "succeeded");
+    test.again()
+        .status(0)
+        .task_status("objects", "succeeded")
+        .task_status("dist", "succeeded")
+        .run();
     expect_counts(&test, &[("objects", 2), ("dist", 2)]);
     assert_eq!(read(&test, "out/b.o"), "b\n");
     assert_eq!(read(&test, "dist/sub/f"), "f\n");
@@ -227,8 +252,7 @@ tasks:
 #[test]
 fn force_reruns_every_task() {
     let test = pipeline_after_one_run();
-    let run = test.run_with(&["--force"]);
-    run.code(0);
+    let run = test.again().args(["--force"]).status(0).run();
     assert!(run.skipped_for("up_to_date").is_empty(), "nothing skipped");
     expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 2), ("plain", 2)]);
 }
@@ -236,46 +260,52 @@ fn force_reruns_every_task() {
 #[test]
 fn force_of_a_task_reruns_it_and_what_depends_on_it() {
     let test = pipeline_after_one_run();
-    let run = test.run_with(&["--force", "gen"]);
-    run.code(0)
-        .status("gen", "succeeded")
-        .status("use", "succeeded")
-        .skipped("other", "up_to_date");
+    test.again()
+        .args(["--force", "gen"])
+        .status(0)
+        .task_status("gen", "succeeded")
+        .task_status("use", "succeeded")
+        .skipped("other", "up_to_date")
+        .run();
     expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 1)]);
     // `--force=TASK`, repeated.
-    let run = test.run_with(&["--force=use", "--force", "other"]);
-    run.code(0)
+    test.again()
+        .args(["--force=use", "--force", "other"])
+        .status(0)
         .skipped("gen", "up_to_date")
-        .status("use", "succeeded")
-        .status("other", "succeeded");
+        .task_status("use", "succeeded")
+        .task_status("other", "succeeded")
+        .run();
     expect_counts(&test, &[("gen", 2), ("use", 3), ("other", 2)]);
 }
 
 #[test]
 fn force_before_the_workflow_file_forces_every_task() {
     let test = pipeline_after_one_run();
-    test.engine(&["run", "--force", "workflow.yaml"])
-        .code(0)
-        .stderr_has("done: 4 succeeded in ");
+    test.engine(["run", "--force", "workflow.yaml"])
+        .status(0)
+        .stderr_has("done: 4 succeeded in ")
+        .run();
     expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 2), ("plain", 2)]);
 }
 
 #[test]
 fn no_record_runs_every_task_and_records_nothing() {
-    let test = Test::new(PIPELINE).file("in.txt", "hello\n");
-    test.run_with(&["--no-record"]).code(0);
-    test.run_with(&["--no-record"]).code(0);
+    let test = Test::run_of(PIPELINE).file("in.txt", "hello\n");
+    test.again().args(["--no-record"]).status(0).run();
+    test.again().args(["--no-record"]).status(0).run();
     expect_counts(&test, &[("gen", 2), ("use", 2), ("other", 2), ("plain", 2)]);
     assert!(
         !test.state_dir().join("record.sqlite").exists(),
         "--no-record wrote a record"
     );
-    test.engine(&["runs", "workflow.yaml"])
-        .code(0)
-        .stdout_has("runs of workflow.yaml are recorded");
+    test.engine(["runs", "workflow.yaml"])
+        .status(0)
+        .stdout_has("runs of workflow.yaml are recorded")
+        .run();
     // With a record, `--no-record` still runs everything and leaves the record as it was.
-    test.run().code(0);
-    test.run_with(&["--no-record"]).code(0);
+    test.again().status(0).run();
+    test.again().args(["--no-record"]).status(0).run();
     expect_counts(&test, &[("gen", 4), ("use", 4), ("other", 4), ("plain", 4)]);
     let runs = runs(&test);
     assert_eq!(runs.len(), 1, "{runs:#?}");
@@ -283,7 +313,7 @@ fn no_record_runs_every_task_and_records_nothing() {
 
 #[test]
 fn a_task_that_does_not_create_its_output_fails() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   lazy:
@@ -294,11 +324,11 @@ tasks:
     run: touch after.marker
 ",
     )
+    .status(1)
+    .task_status("lazy", "failed")
+    .skipped("after", "dependency_failed")
+    .stderr_has("did not create its output `forgotten.out`")
     .run();
-    run.code(1)
-        .status("lazy", "failed")
-        .skipped("after", "dependency_failed")
-        .stderr_has("did not create its output `forgotten.out`");
     let message = run.finished("lazy")["message"].clone();
     assert!(
         message
@@ -310,7 +340,7 @@ tasks:
 
 #[test]
 fn a_task_whose_input_is_missing_fails_before_its_command_runs() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   reader:
@@ -319,11 +349,12 @@ tasks:
     run: echo reader >> reader.count; touch reader.out
 ",
     );
-    let run = test.run();
-    run.code(1)
-        .status("reader", "failed")
+    let test = test
+        .status(1)
+        .task_status("reader", "failed")
         .stderr_has("cannot read its inputs")
         .stderr_has("missing.txt");
+    test.run();
     expect_counts(&test, &[("reader", 0)]);
 }
 
@@ -347,9 +378,9 @@ tasks:
 
 #[test]
 fn the_outputs_a_failed_task_made_are_set_aside_in_the_state_dir() {
-    let test = Test::new(HALF);
+    let test = Test::run_of(HALF);
+    let test = test.status(1).task_status("half", "failed");
     let run = test.run();
-    run.code(1).status("half", "failed");
     assert!(!test.path("half.out").exists(), "the output was kept");
     let id = run.events_of("run_started")[0]["run_id"]
         .as_str()
@@ -368,23 +399,28 @@ fn the_outputs_a_failed_task_made_are_set_aside_in_the_state_dir() {
 
 #[test]
 fn keep_incomplete_keeps_the_outputs_of_a_failed_task_but_it_is_never_up_to_date() {
-    let test = Test::new(HALF).file("ok", "");
-    test.run().code(0);
+    let test = Test::run_of(HALF).file("ok", "");
+    test.again().status(0).run();
     std::fs::remove_file(test.path("ok")).expect("remove `ok`");
-    test.run_with(&["--force", "--keep-incomplete"])
-        .code(1)
-        .status("half", "failed");
+    test.again()
+        .args(["--force", "--keep-incomplete"])
+        .status(1)
+        .task_status("half", "failed")
+        .run();
     // What it left is what its last success made, byte for byte, and still it runs again.
     assert_eq!(read(&test, "half.out"), "data\n");
     let test = test.file("ok", "");
-    test.run().code(0).status("half", "succeeded");
+    test.again()
+        .status(0)
+        .task_status("half", "succeeded")
+        .run();
     expect_counts(&test, &[("half", 3)]);
-    test.run().code(0).skipped("half", "up_to_date");
+    test.again().status(0).skipped("half", "up_to_date").run();
 }
 
 #[test]
 fn the_results_of_an_up_to_date_task_still_reach_its_dependents() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 tasks:
   gen:
@@ -395,20 +431,20 @@ tasks:
     run: echo "n is ${{ tasks.gen.results.n }}" > show.txt
 "#,
     );
-    test.run().code(0);
+    test.again().status(0).run();
     std::fs::remove_file(test.path("show.txt")).expect("remove show.txt");
-    test.run().code(0).skipped("gen", "up_to_date");
+    test.again().status(0).skipped("gen", "up_to_date").run();
     expect_counts(&test, &[("gen", 1)]);
     assert_eq!(read(&test, "show.txt"), "n is 5\n");
 }
 
 #[test]
 fn the_record_is_next_to_the_workflow_by_default() {
-    let test = Test::new(PIPELINE)
+    let test = Test::run_of(PIPELINE)
         .file("in.txt", "hello\n")
         .default_state_dir();
-    test.run().code(0);
-    test.run().code(0).skipped("gen", "up_to_date");
+    test.again().status(0).run();
+    test.again().status(0).skipped("gen", "up_to_date").run();
     assert!(test.path(".engine/record.sqlite").exists());
     assert!(!test.state_dir().exists());
 }
@@ -419,7 +455,7 @@ fn an_input_edited_in_place_to_its_old_size_and_time_still_reruns_its_task() {
     // stamp (inode, size, modification and status change times), and does not read it again
     // while the stamp holds. An edit that puts the modification time back still moves the
     // status change time, which no one can set back.
-    let test = Test::new(
+    let test = Test::run_of(
         r"
 tasks:
   copy:
@@ -431,7 +467,10 @@ tasks:
     .file("in.txt", "one\n");
     // Settled: changed more than 3 s before the first run reads it.
     std::thread::sleep(Duration::from_millis(3500));
-    test.run().code(0).status("copy", "succeeded");
+    test.again()
+        .status(0)
+        .task_status("copy", "succeeded")
+        .run();
     let record = rusqlite::Connection::open(test.state_dir().join("record.sqlite"))
         .expect("open the record");
     let learned: i64 = record
@@ -442,7 +481,7 @@ tasks:
         )
         .expect("query the record");
     assert_eq!(learned, 1, "the input's digest was not kept");
-    test.run().code(0).skipped("copy", "up_to_date");
+    test.again().status(0).skipped("copy", "up_to_date").run();
     let input = test.path("in.txt");
     let modified = std::fs::metadata(&input)
         .and_then(|m| m.modified())
@@ -453,15 +492,20 @@ tasks:
         .open(&input)
         .and_then(|file| file.set_modified(modified))
         .expect("put the modification time back");
-    test.run().code(0).status("copy", "succeeded");
+    test.again()
+        .status(0)
+        .task_status("copy", "succeeded")
+        .run();
     assert_eq!(read(&test, "out.txt"), "two\n");
 }
 
 /// The runs `engine runs --format json` lists, newest first.
 fn runs(test: &Test) -> Vec<Value> {
-    let run = test.engine(&["runs", "workflow.yaml", "--format", "json"]);
-    run.code(0);
-    match serde_json::from_str(&run.stdout()) {
+    let run = test
+        .engine(["runs", "workflow.yaml", "--format", "json"])
+        .status(0)
+        .run();
+    match serde_json::from_str(&run.stdout) {
         Ok(Value::Array(runs)) => runs,
         _ => run.fail("`engine runs --format json` did not print a list"),
     }
@@ -512,8 +556,11 @@ enum KillAt {
 fn wait_for_success(test: &Test, task: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let status = test.engine(&["status", "workflow.yaml", "--format", "json"]);
-        let tasks: Value = serde_json::from_str(&status.stdout()).unwrap_or(Value::Null);
+        let status = test
+            .engine(["status", "workflow.yaml", "--format", "json"])
+            .any_status()
+            .run();
+        let tasks: Value = serde_json::from_str(&status.stdout).unwrap_or(Value::Null);
         let succeeded = tasks
             .as_array()
             .into_iter()
@@ -525,7 +572,7 @@ fn wait_for_success(test: &Test, task: &str) {
         assert!(
             Instant::now() < deadline,
             "`{task}` did not succeed within 30s; status:\n{}",
-            status.stdout()
+            status.stdout
         );
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -546,7 +593,7 @@ fn left_behind(test: &Test, task: &str) -> Vec<(i32, &'static str)> {
 /// that had finished runs again, the interrupted one starts over, and nothing of the killed run
 /// is left.
 fn kill_and_resume(outputs: bool, at: KillAt) {
-    let test = Test::new(&chain(outputs));
+    let test = Test::run_of(&chain(outputs));
     let blocked = match at {
         KillAt::FirstRunning => "a",
         KillAt::MiddleRunning => "b",
@@ -554,7 +601,7 @@ fn kill_and_resume(outputs: bool, at: KillAt) {
     };
     let block = test.path(&format!("{blocked}.block"));
     std::fs::write(&block, "").expect("write the block file");
-    let mut engine = test.spawn();
+    let mut engine = test.again().any_status().spawn();
     match at {
         KillAt::FirstRunning | KillAt::MiddleRunning => wait_for_file(
             &test.path(&format!("{blocked}.started")),
@@ -568,13 +615,13 @@ fn kill_and_resume(outputs: bool, at: KillAt) {
     let killed = died_run(&test);
     std::fs::remove_file(&block).expect("remove the block file");
 
-    let run = test.run_with(&["--resume"]);
+    let mut resume = test.again().args(["--resume"]);
+    if !orphans.is_empty() {
+        resume = resume.stderr_has(&format!("left running by run {killed}"));
+    }
+    let run = resume.run();
     for (pid, comm) in &orphans {
         assert_gone(*pid, comm, Duration::from_secs(5));
-    }
-    run.code(0);
-    if !orphans.is_empty() {
-        run.stderr_has(&format!("left running by run {killed}"));
     }
     let (resumed, started): (&[&str], &[&str]) = match at {
         KillAt::FirstRunning => (&[], &["a", "b", "c"]),
@@ -610,7 +657,6 @@ fn kill_and_resume(outputs: bool, at: KillAt) {
     }
     // The record agrees with what is on disk: with outputs, all is up to date now.
     let again = test.run();
-    again.code(0);
     if outputs {
         assert_eq!(again.skipped_for("up_to_date"), ["a", "b", "c"]);
     } else {
@@ -653,7 +699,7 @@ fn the_output_of_a_killed_task_is_not_up_to_date_even_when_it_is_complete() {
     // `b` writes all of its output, the same as its last success made, then kills the engine
     // (its parent). It did not finish, so it must run again. The kill races the engine's
     // writes to the record, so the test tries a few times.
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   a:
@@ -665,19 +711,22 @@ tasks:
     run: echo b >> b.count; echo b > b.out; if [ -e b.block ]; then kill -9 $PPID; fi
 ",
     );
-    test.run().code(0);
+    test.again().status(0).run();
     for attempt in 1..=5 {
         std::fs::write(test.path("b.block"), "").expect("write the block file");
-        test.run_with(&["--force", "b"]);
+        test.again().args(["--force", "b"]).any_status().run();
         std::fs::remove_file(test.path("b.block")).expect("remove the block file");
-        let run = test.run();
-        run.code(0).skipped("a", "up_to_date");
+        let run = test
+            .again()
+            .status(0)
+            .skipped("a", "up_to_date")
+            .task_status("b", "succeeded")
+            .run();
         if run.skipped_for("up_to_date").iter().any(|task| task == "b") {
             run.fail(&format!(
                 "attempt {attempt}: `b` was killed before it finished, yet it was taken as up to date"
             ));
         }
-        run.status("b", "succeeded");
         expect_counts(&test, &[("b", 1 + 2 * attempt)]);
     }
 }
@@ -685,7 +734,7 @@ tasks:
 #[test]
 fn a_task_is_recorded_as_finished_before_its_dependents_start() {
     // `b` kills the engine as soon as it starts: `a`'s success must already be in the record.
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   a:
@@ -696,13 +745,15 @@ tasks:
 ",
     )
     .file("b.block", "");
-    test.run();
+    test.again().any_status().run();
     died_run(&test);
     std::fs::remove_file(test.path("b.block")).expect("remove the block file");
-    test.run_with(&["--resume"])
-        .code(0)
+    test.again()
+        .args(["--resume"])
+        .status(0)
         .skipped("a", "resumed")
-        .status("b", "succeeded");
+        .task_status("b", "succeeded")
+        .run();
     expect_counts(&test, &[("a", 1), ("b", 2)]);
 }
 
@@ -710,24 +761,25 @@ tasks:
 fn a_run_killed_as_soon_as_its_task_starts_is_recorded_and_what_it_left_is_stopped() {
     // The task kills the engine (its parent) first thing, then leaves a `sleep` behind. The
     // kill races the engine's first writes, so the test tries a few times.
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   a:
     run: if [ -e a.block ]; then kill -9 $PPID; sleep 30 & echo $! > a.sleep; wait; fi
 ",
     );
-    test.run().code(0);
+    test.again().status(0).run();
     for attempt in 1..=5 {
         let _ = std::fs::remove_file(test.path("a.sleep"));
         std::fs::write(test.path("a.block"), "").expect("write the block file");
-        test.run();
+        test.again().any_status().run();
         let sleep = read_pid(&test.path("a.sleep"));
         std::fs::remove_file(test.path("a.block")).expect("remove the block file");
-        let run = test.run();
-        run.code(0);
+        test.again()
+            .status(0)
+            .stderr_has("stopped 2 process(es) left running by run ")
+            .run();
         assert_gone(sleep, "sleep", Duration::from_secs(5));
-        run.stderr_has("stopped 2 process(es) left running by run ");
         let runs = runs(&test);
         let outcomes: Vec<&Value> = runs.iter().take(2).map(|run| &run["outcome"]).collect();
         assert_eq!(
@@ -740,36 +792,42 @@ tasks:
 
 #[test]
 fn the_events_file_of_a_killed_run_holds_what_happened_before_the_kill() {
-    let test = Test::new(&chain(true)).file("b.block", "");
-    let mut engine = test.spawn();
+    let test = Test::run_of(&chain(true)).file("b.block", "");
+    let mut engine = test
+        .again()
+        .any_status()
+        .task_status("a", "succeeded")
+        .spawn();
     wait_for_file(&test.path("b.started"), Duration::from_secs(30));
     let orphans = left_behind(&test, "b");
     engine.signal(Signal::SIGKILL);
     let killed = engine.wait();
     // Stop what it left before any assertion can fail.
     std::fs::remove_file(test.path("b.block")).expect("remove the block file");
-    test.run().code(0);
+    test.again().status(0).run();
     for (pid, comm) in orphans {
         assert_gone(pid, comm, Duration::from_secs(5));
     }
-    killed.status("a", "succeeded");
     assert_eq!(killed.started_order(), ["a", "b"]);
 }
 
 #[test]
 fn a_new_run_stops_what_a_killed_engine_left_running() {
-    let test = Test::new(&chain(true)).file("b.block", "");
-    let mut engine = test.spawn();
+    let test = Test::run_of(&chain(true)).file("b.block", "");
+    let mut engine = test.again().any_status().spawn();
     wait_for_file(&test.path("b.started"), Duration::from_secs(30));
     engine.signal(Signal::SIGKILL);
     engine.wait();
     let killed = died_run(&test);
     let orphans = left_behind(&test, "b");
     std::fs::remove_file(test.path("b.block")).expect("remove the block file");
-    let run = test.run();
-    run.code(0).skipped("a", "up_to_date").stderr_has(&format!(
-        "stopped 2 process(es) left running by run {killed}"
-    ));
+    test.again()
+        .status(0)
+        .skipped("a", "up_to_date")
+        .stderr_has(&format!(
+            "stopped 2 process(es) left running by run {killed}"
+        ))
+        .run();
     for (pid, comm) in orphans {
         assert_gone(pid, comm, Duration::from_secs(5));
     }
@@ -795,17 +853,20 @@ tasks:
 
 #[test]
 fn resume_after_a_failure_skips_what_succeeded_even_without_outputs() {
-    let test = Test::new(FAILS_AT_C);
-    test.run().code(1).status("c", "failed");
+    let test = Test::run_of(FAILS_AT_C);
+    test.again().status(1).task_status("c", "failed").run();
     let failed = runs(&test)[0]["id"].as_str().expect("an id").to_owned();
     let test = test.file("ok", "");
-    let run = test.run_with(&["--resume", "--progress", "plain"]);
-    run.code(0)
+    let run = test
+        .again()
+        .args(["--resume", "--progress", "plain"])
+        .status(0)
         .skipped("a", "resumed")
         .skipped("b", "resumed")
-        .status("c", "succeeded")
-        .status("d", "succeeded")
-        .stderr_has(&format!("done  a: finished in run {failed} (resumed)"));
+        .task_status("c", "succeeded")
+        .task_status("d", "succeeded")
+        .stderr_has(&format!("done  a: finished in run {failed} (resumed)"))
+        .run();
     let resumed = run.events_of("task_skipped");
     assert!(
         resumed.iter().all(|e| e["run"] == failed.as_str()),
@@ -817,11 +878,15 @@ fn resume_after_a_failure_skips_what_succeeded_even_without_outputs() {
 
 #[test]
 fn resume_after_an_interrupted_run_runs_the_interrupted_task_again() {
-    let test = Test::new(&chain(true)).file("b.block", "");
-    let mut engine = test.spawn();
+    let test = Test::run_of(&chain(true)).file("b.block", "");
+    let mut engine = test
+        .again()
+        .status(130)
+        .task_status("b", "interrupted")
+        .spawn();
     wait_for_file(&test.path("b.started"), Duration::from_secs(30));
     engine.signal(Signal::SIGINT);
-    engine.wait().code(130).status("b", "interrupted");
+    engine.wait();
     // What an interrupted task made is set aside, like a failed one's.
     assert!(!test.path("b.out").exists(), "the partial output was kept");
     let aside = run_aside(&test, "b");
@@ -832,8 +897,7 @@ fn resume_after_an_interrupted_run_runs_the_interrupted_task_again() {
     let interrupted = runs(&test)[0].clone();
     assert_eq!(interrupted["outcome"], "interrupted", "{interrupted:#}");
     std::fs::remove_file(test.path("b.block")).expect("remove the block file");
-    let run = test.run_with(&["--resume"]);
-    run.code(0);
+    let run = test.again().args(["--resume"]).status(0).run();
     assert_eq!(run.skipped_for("resumed"), ["a"]);
     assert_eq!(run.started_order(), ["b", "c"]);
     expect_counts(&test, &[("a", 1), ("b", 2), ("c", 1)]);
@@ -842,20 +906,24 @@ fn resume_after_an_interrupted_run_runs_the_interrupted_task_again() {
 
 #[test]
 fn resume_when_the_last_run_succeeded_is_refused() {
-    let test = Test::new(FAILS_AT_C).file("ok", "");
-    test.run().code(0);
-    test.run_with(&["--resume"])
-        .code(2)
-        .stderr_has("nothing to resume");
+    let test = Test::run_of(FAILS_AT_C).file("ok", "");
+    test.again().status(0).run();
+    test.again()
+        .args(["--resume"])
+        .status(2)
+        .stderr_has("nothing to resume")
+        .run();
     expect_counts(&test, &[("a", 1), ("c", 1)]);
 }
 
 #[test]
 fn resume_without_any_recorded_run_is_refused() {
-    let test = Test::new(FAILS_AT_C);
-    test.run_with(&["--resume"])
-        .code(2)
-        .stderr_has("nothing to resume");
+    let test = Test::run_of(FAILS_AT_C);
+    test.again()
+        .args(["--resume"])
+        .status(2)
+        .stderr_has("nothing to resume")
+        .run();
     expect_counts(&test, &[("a", 0)]);
 }
 
@@ -868,30 +936,35 @@ tasks:
 
 #[test]
 fn a_second_run_of_the_workflow_is_refused_while_one_runs() {
-    let test = Test::new(HOLD);
+    let test = Test::run_of(HOLD);
     let first = test.spawn();
     wait_for_file(&test.path("hold.log"), Duration::from_secs(30));
-    let second = test.spawn_with(&[], "second.jsonl").wait();
-    second
-        .code(2)
+    test.again()
+        .events("second.jsonl")
+        .status(2)
         .stderr_has("is already using the state dir")
-        .stderr_has(&format!("pid {}", first.pid()));
+        .stderr_has(&format!("pid {}", first.pid()))
+        .run();
     std::fs::write(test.path("go"), "").expect("write go");
-    first.wait().code(0);
+    first.wait();
     assert_eq!(read(&test, "hold.log"), "start\nend\n");
 }
 
 #[test]
 fn with_wait_a_second_run_waits_for_the_first_to_end() {
-    let test = Test::new(HOLD);
+    let test = Test::run_of(HOLD);
     let first = test.spawn();
     wait_for_file(&test.path("hold.log"), Duration::from_secs(30));
-    let mut waiting = test.spawn_with(&["--wait"], "waiting.jsonl");
+    let mut waiting = test
+        .again()
+        .args(["--wait"])
+        .events("waiting.jsonl")
+        .spawn();
     waiting.wait_for_stderr("waiting for", Duration::from_secs(30));
     assert!(!waiting.has_exited(), "it did not wait");
     std::fs::write(test.path("go"), "").expect("write go");
-    first.wait().code(0);
-    waiting.wait().code(0);
+    first.wait();
+    waiting.wait();
     // One after the other, never both at once.
     assert_eq!(read(&test, "hold.log"), "start\nend\nstart\nend\n");
 }
@@ -901,7 +974,7 @@ fn two_workflows_sharing_a_state_dir_run_together() {
     // Each round starts both engines at once on a new state dir, so that they also make the
     // record together.
     for _ in 0..10 {
-        let test = Test::new(
+        let test = Test::run_of(
             "tasks:\n  a1:\n    run: echo a1\n  a2:\n    depends_on: a1\n    run: echo a2\n",
         )
         .file(
@@ -909,12 +982,17 @@ fn two_workflows_sharing_a_state_dir_run_together() {
             "tasks:\n  b1:\n    run: echo b1\n  b2:\n    depends_on: b1\n    run: echo b2\n",
         );
         let first = test.spawn();
-        let second = test.spawn_workflow("other.yaml", "other.jsonl");
-        first.wait().code(0);
-        second.wait().code(0);
-        test.engine(&["runs", "other.yaml"])
-            .code(0)
-            .stdout_has("succeeded");
+        let second = test
+            .again()
+            .engine_run(&test.path("other.yaml"))
+            .events("other.jsonl")
+            .spawn();
+        first.wait();
+        second.wait();
+        test.engine(["runs", "other.yaml"])
+            .status(0)
+            .stdout_has("succeeded")
+            .run();
     }
 }
 
@@ -931,17 +1009,19 @@ fn damage_record(test: &Test) {
 
 #[test]
 fn a_damaged_record_stops_the_run_before_anything_runs() {
-    let test = Test::new("tasks:\n  mark:\n    run: echo mark >> mark.count\n");
-    test.run().code(0);
+    let test = Test::run_of("tasks:\n  mark:\n    run: echo mark >> mark.count\n");
+    test.again().status(0).run();
     damage_record(&test);
-    test.run()
-        .code(2)
+    test.again()
+        .status(2)
         .stderr_has("is damaged")
-        .stderr_has("mv ");
+        .stderr_has("mv ")
+        .run();
     expect_counts(&test, &[("mark", 1)]);
-    test.engine(&["runs", "workflow.yaml"])
-        .code(2)
-        .stderr_has("is damaged");
+    test.engine(["runs", "workflow.yaml"])
+        .status(2)
+        .stderr_has("is damaged")
+        .run();
 }
 
 #[test]
@@ -953,15 +1033,15 @@ fn a_record_with_a_damaged_page_stops_the_run_before_anything_runs() {
             format!("  a_task_with_a_rather_long_name_{i:02}:\n    run: echo {i} >> mark.count\n")
         })
         .collect();
-    let test = Test::new(&format!("tasks:\n{tasks}"));
-    let run_id = |run: &crate::support::Run| {
+    let test = Test::run_of(&format!("tasks:\n{tasks}"));
+    let run_id = |run: &engine_test_support::Output| {
         run.events_of("run_started")[0]["run_id"]
             .as_str()
             .expect("a run id")
             .to_owned()
     };
-    let first = run_id(test.run().code(0));
-    let second = run_id(test.run().code(0));
+    let first = run_id(&test.run());
+    let second = run_id(&test.run());
     let record = test.state_dir().join("record.sqlite");
     {
         let conn = rusqlite::Connection::open(&record).expect("open the record");
@@ -978,10 +1058,11 @@ fn a_record_with_a_damaged_page_stops_the_run_before_anything_runs() {
     let garbage = "not a page, not even close\n".repeat(200);
     bytes[page * 4096..(page + 1) * 4096].copy_from_slice(&garbage.as_bytes()[..4096]);
     std::fs::write(&record, bytes).expect("damage the record");
-    test.run()
-        .code(2)
+    test.again()
+        .status(2)
         .stderr_has("is damaged")
-        .stderr_has("mv ");
+        .stderr_has("mv ")
+        .run();
     expect_counts(&test, &[("mark", 80)]);
 }
 
@@ -1026,27 +1107,29 @@ impl Drop for Mount {
 fn a_full_disk_says_what_was_not_written_and_the_run_is_recorded_as_it_ended() {
     // The state dir on a 3 MiB disk that a task's log fills: the log was cut short silently,
     // and the run, whose record could not be written any more, showed as `died`.
-    let test = Test::new(
+    let test = Test::run_of(
         "tasks:\n  big:\n    run: head -c 4000000 /dev/zero | tr '\\0' x; echo; echo done\n  after:\n    depends_on: big\n    run: echo after\n",
     )
     .args(["--output", "quiet"]);
     let _disk = Mount::tmpfs(&test.state_dir(), "3m");
-    let run = test.run();
-    run.code(0)
-        .status("big", "succeeded")
-        .status("after", "succeeded")
+    let test = test
+        .status(0)
+        .task_status("big", "succeeded")
+        .task_status("after", "succeeded")
         .stderr_has("big.log` is incomplete: cannot write it: No space left on device");
-    test.engine(&["runs", "workflow.yaml"])
-        .code(0)
+    test.run();
+    test.engine(["runs", "workflow.yaml"])
+        .status(0)
         .stdout_has("succeeded")
-        .stdout_has("2 ok");
+        .stdout_has("2 ok")
+        .run();
 }
 
 #[test]
 fn plan_explain_and_status_agree_with_what_a_run_decides() {
     // Every kind of task whose fingerprint a run fills in: templates, a matrix, a script that
     // reads constants, one that does not, and a join.
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 vars:
   greeting: hello
@@ -1070,25 +1153,23 @@ tasks:
       write_file("plain.txt", "plain");
 "#,
     );
-    test.run().code(0);
-    let status = test.engine(&["status", "workflow.yaml", "--format", "json"]);
-    status.code(0);
-    let verdicts: Value = serde_json::from_str(&status.stdout()).expect("status JSON");
+    test.again().status(0).run();
+    let status = test
+        .engine(["status", "workflow.yaml", "--format", "json"])
+        .status(0)
+        .run();
+    let verdicts: Value = serde_json::from_str(&status.stdout).expect("status JSON");
     for entry in verdicts.as_array().expect("a list") {
         let task = entry["task"].as_str().expect("a name");
         let expected = if task == "join" { "runs" } else { "up_to_date" };
         assert_eq!(entry["now"], expected, "{entry}");
     }
-    let run = test.run();
-    run.code(0);
-    for task in [
-        "make[os=linux]",
-        "make[os=mac]",
-        "reads_vars",
-        "plain_script",
-    ] {
-        run.skipped(task, "up_to_date");
-    }
+    test.again()
+        .skipped("make[os=linux]", "up_to_date")
+        .skipped("make[os=mac]", "up_to_date")
+        .skipped("reads_vars", "up_to_date")
+        .skipped("plain_script", "up_to_date")
+        .run();
 }
 
 /// The runs of the workflow at `relative` (from the temp dir) that `engine runs` lists, with

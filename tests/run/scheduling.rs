@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use crate::support::Test;
+use engine_test_support::Test;
 
 #[test]
 fn a_process_task_and_a_thread_task_run_at_once_then_the_join() {
-    let run = Test::new(
+    let run = Test::run_of(
         r#"
 name: seed-like
 tasks:
@@ -24,13 +24,13 @@ tasks:
 "#,
     )
     .args(["--progress", "plain"])
+    .status(0)
+    .stdout_has("[task_a] Task A completed.")
+    .stdout_has("[task_b] Task B completed.")
+    .stdout_has("[all_done] All tasks completed.")
+    // Both take 2 s: one after the other would take 4.
+    .faster_than(Duration::from_millis(3500))
     .run();
-    run.code(0)
-        .stdout_has("[task_a] Task A completed.")
-        .stdout_has("[task_b] Task B completed.")
-        .stdout_has("[all_done] All tasks completed.")
-        // Both take 2 s: one after the other would take 4.
-        .faster_than(Duration::from_millis(3500));
     assert_eq!(run.max_concurrent(), 2, "task_a and task_b overlap");
     let order = run.started_order();
     assert_eq!(order.last().map(String::as_str), Some("all_done"));
@@ -48,8 +48,7 @@ tasks:
 
 #[test]
 fn one_job_runs_process_tasks_one_at_a_time() {
-    let run = Test::new(THREE_SLEEPS).args(["-j", "1"]).run();
-    run.code(0);
+    let run = Test::run_of(THREE_SLEEPS).args(["-j", "1"]).status(0).run();
     assert_eq!(run.max_concurrent(), 1);
     if run.elapsed < Duration::from_millis(900) {
         run.fail("three 300 ms tasks, one at a time, took less than 900 ms");
@@ -58,8 +57,7 @@ fn one_job_runs_process_tasks_one_at_a_time() {
 
 #[test]
 fn three_jobs_run_process_tasks_together() {
-    let run = Test::new(THREE_SLEEPS).args(["-j", "3"]).run();
-    run.code(0);
+    let run = Test::run_of(THREE_SLEEPS).args(["-j", "3"]).status(0).run();
     assert_eq!(run.max_concurrent(), 3);
     let took = run.events_of("run_finished")[0]["duration_ms"]
         .as_u64()
@@ -71,14 +69,13 @@ fn three_jobs_run_process_tasks_together() {
 
 #[test]
 fn two_jobs_never_run_three_processes() {
-    let run = Test::new(THREE_SLEEPS).args(["-j", "2"]).run();
-    run.code(0);
+    let run = Test::run_of(THREE_SLEEPS).args(["-j", "2"]).status(0).run();
     assert_eq!(run.max_concurrent(), 2);
 }
 
 #[test]
 fn one_thread_runs_scripts_one_at_a_time_beside_processes() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   s1:
@@ -90,31 +87,25 @@ tasks:
 ",
     )
     .args(["--threads", "1"])
+    .status(0)
     .run();
-    run.code(0);
     // The process task runs beside the one thread task, but the two scripts never overlap.
     assert_eq!(run.max_concurrent(), 2);
-    let events = run.events();
-    let position = |kind: &str, task: &str| {
-        events
-            .iter()
-            .position(|e| e["event"] == kind && e["task"] == task)
-            .unwrap_or_else(|| run.fail(&format!("no {kind} for {task}")))
-    };
-    let (first, second) = if position("task_started", "s1") < position("task_started", "s2") {
+    let (first, second) = if run.position("task_started", "s1") < run.position("task_started", "s2")
+    {
         ("s1", "s2")
     } else {
         ("s2", "s1")
     };
     assert!(
-        position("task_finished", first) < position("task_started", second),
+        run.position("task_finished", first) < run.position("task_started", second),
         "with --threads 1 the scripts must not overlap"
     );
 }
 
 #[test]
 fn the_longest_chain_starts_first_then_file_order() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   short:
@@ -137,8 +128,8 @@ tasks:
     // The order of the ready queue itself: with a run record, a dependent is ready only once
     // its dependency's end is durable, and a free slot does not wait for a tie.
     .args(["-j", "1", "--no-record"])
+    .status(0)
     .run();
-    run.code(0);
     // long1 heads a chain of 3. Then long2 and mid1 (chains of 2) tie and go in file order,
     // then the chains of 1 in file order.
     assert_eq!(
@@ -149,7 +140,7 @@ tasks:
 
 #[test]
 fn a_sleeping_script_does_not_hold_up_process_tasks() {
-    let run = Test::new(
+    let run = Test::run_of(
         "
 tasks:
   nap:
@@ -165,8 +156,8 @@ tasks:
 ",
     )
     .args(["--threads", "1", "-j", "1"])
+    .status(0)
     .run();
-    run.code(0);
     let finished: Vec<String> = run
         .events_of("task_finished")
         .iter()
@@ -181,16 +172,11 @@ fn jobs_are_lowered_to_what_the_open_file_limit_holds() {
         .map(|i| format!("  s{i}:\n    run: sleep 0.3\n"))
         .collect();
     // 100 descriptors: 64 kept for the engine, 4 per running task, so 9 tasks at once.
-    let run = Test::new(&format!("tasks:\n{tasks}"))
+    let run = Test::run_of(&format!("tasks:\n{tasks}"))
         .args(["-j", "12"])
         .wrapper(&["prlimit", "--nofile=100", "--"])
+        .status(0)
+        .stderr_has("running at most 9 process tasks at once, not 12")
         .run();
-    run.code(0);
     assert_eq!(run.max_concurrent(), 9);
-    if !run
-        .stderr()
-        .contains("running at most 9 process tasks at once, not 12")
-    {
-        run.fail("no note about the lowered job limit");
-    }
 }

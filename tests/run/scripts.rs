@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::support::Test;
+use engine_test_support::Test;
 
 /// The failure message of a task.
-fn message(run: &crate::support::Run, task: &str) -> String {
+fn message(run: &engine_test_support::Output, task: &str) -> String {
     run.finished(task)["message"]
         .as_str()
         .unwrap_or_default()
@@ -16,7 +16,7 @@ fn message(run: &crate::support::Run, task: &str) -> String {
 #[test]
 fn a_script_nesting_data_too_deep_fails_alone_and_its_siblings_succeed() {
     // Before, printing this aborted the whole engine with a stack overflow (exit 134).
-    let run = Test::new(
+    let run = Test::run_of(
         r#"
 tasks:
   bomb:
@@ -27,14 +27,14 @@ tasks:
     script: 'sleep(0.5); print("thread sibling done")'
 "#,
     )
+    .status(1)
+    .task_status("bomb", "failed")
+    .task_status("sibling", "succeeded")
+    .task_status("thread_sibling", "succeeded")
+    .stdout_has("[sibling] sibling done")
+    .stdout_has("[thread_sibling] thread sibling done")
+    .stderr_has("FAILED bomb: Nesting of `a`")
     .run();
-    run.code(1)
-        .status("bomb", "failed")
-        .status("sibling", "succeeded")
-        .status("thread_sibling", "succeeded")
-        .stdout_has("[sibling] sibling done")
-        .stdout_has("[thread_sibling] thread sibling done")
-        .stderr_has("FAILED bomb: Nesting of `a`");
     assert!(
         message(&run, "bomb").contains("more than 256 levels deep"),
         "{}",
@@ -47,7 +47,7 @@ tasks:
 fn every_shape_of_deep_data_fails_alone() {
     // Each builds a value that Rhai walks recursively when it measures, prints, compares,
     // clones or drops it; every one of these aborted the engine before.
-    let run = Test::new(
+    let run = Test::run_of(
         r"
 tasks:
   maps:
@@ -71,8 +71,16 @@ tasks:
 ",
     )
     .args(["--keep-going"])
+    .status(1)
+    .task_status("after", "succeeded")
+    .task_status("maps", "failed")
+    .task_status("closures", "failed")
+    .task_status("in_place", "failed")
+    .task_status("accumulator", "failed")
+    .task_status("method", "failed")
+    .task_status("shared", "failed")
+    .task_status("tags_are_not_for_scripts", "failed")
     .run();
-    run.code(1).status("after", "succeeded");
     for (task, variable) in [
         ("maps", "m"),
         ("closures", "f"),
@@ -81,20 +89,18 @@ tasks:
         ("method", "a"),
         ("shared", "x"),
     ] {
-        run.status(task, "failed");
         let message = message(&run, task);
         assert!(
             message.contains(&format!("Nesting of `{variable}`")),
             "{task}: {message}"
         );
     }
-    run.status("tags_are_not_for_scripts", "failed");
     assert!(message(&run, "tags_are_not_for_scripts").contains("tags are reserved"));
 }
 
 #[test]
 fn deep_recursion_runs_to_the_call_limit_and_no_further() {
-    let run = Test::new(
+    let run = Test::run_of(
         r"
 tasks:
   deep:
@@ -107,12 +113,12 @@ tasks:
 ",
     )
     .args(["--keep-going"])
+    .status(1)
+    .task_status("deep", "succeeded")
+    .task_status("child", "succeeded")
+    .task_status("endless", "failed")
+    .stdout_has("[child] 1")
     .run();
-    run.code(1)
-        .status("deep", "succeeded")
-        .status("child", "succeeded")
-        .status("endless", "failed")
-        .stdout_has("[child] 1");
     assert!(
         message(&run, "endless").contains("Stack overflow"),
         "{}",
@@ -122,7 +128,7 @@ tasks:
 
 #[test]
 fn a_script_in_its_own_process_fails_with_the_same_message() {
-    let run = Test::new(
+    let run = Test::run_of(
         r#"
 tasks:
   bomb:
@@ -130,10 +136,10 @@ tasks:
     script: "let a = []; for i in 0..5000 { a = [a]; } print(a);"
 "#,
     )
+    .status(1)
+    .task_status("bomb", "failed")
+    .stderr_has("Nesting of `a`")
     .run();
-    run.code(1)
-        .status("bomb", "failed")
-        .stderr_has("Nesting of `a`");
     // A clean failure, not a crash of the child.
     assert_eq!(run.finished("bomb")["signal"], serde_json::Value::Null);
     assert_eq!(run.finished("bomb")["exit_code"], 1);
@@ -141,7 +147,7 @@ tasks:
 
 #[test]
 fn read_file_refuses_devices_fifos_and_files_over_the_string_limit() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 tasks:
   zero:
@@ -163,21 +169,26 @@ tasks:
     std::fs::File::create(test.path("big.txt"))
         .and_then(|file| file.set_len(64 * 1024 * 1024 + 1))
         .expect("big file");
-    let run = test.args(["--keep-going"]).run();
-    run.code(1)
-        .status("fine", "succeeded")
+    let run = test
+        .args(["--keep-going"])
+        .status(1)
+        .task_status("fine", "succeeded")
         .stdout_has("[fine] hello")
         // Reading a FIFO nobody writes to would wait forever.
-        .faster_than(Duration::from_secs(60));
+        .faster_than(Duration::from_secs(60))
+        .task_status("zero", "failed")
+        .task_status("fifo", "failed")
+        .task_status("into_fifo", "failed")
+        .task_status("into_device", "failed")
+        .task_status("big", "failed")
+        .run();
     for task in ["zero", "fifo", "into_fifo", "into_device"] {
-        run.status(task, "failed");
         assert!(
             message(&run, task).contains("not a regular file"),
             "{task}: {}",
             message(&run, task)
         );
     }
-    run.status("big", "failed");
     assert!(
         message(&run, "big").contains("larger than a script's string can be"),
         "{}",

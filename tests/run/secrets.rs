@@ -3,31 +3,11 @@
 //! looks for the value everywhere the engine writes.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::support::{Run, Test};
+use engine_test_support::{Output, Test, files_under};
 
 const SECRET: &str = "supersecretvalue123";
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
 
 /// Whether `haystack` holds `needle`.
 fn holds(haystack: &[u8], needle: &str) -> bool {
@@ -39,8 +19,13 @@ fn holds(haystack: &[u8], needle: &str) -> bool {
 /// Expects `text` nowhere: not on the terminal, in the events, or in any file under the state
 /// dir (logs, the record and its journal files as bytes, results, job files).
 #[track_caller]
-fn nowhere(test: &Test, run: &Run, text: &str) {
-    run.stdout_lacks(text).stderr_lacks(text);
+fn nowhere(test: &Test, run: &Output, text: &str) {
+    if run.stdout.contains(text) {
+        run.fail(&format!("expected stdout not to contain {text:?}"));
+    }
+    if run.stderr.contains(text) {
+        run.fail(&format!("expected stderr not to contain {text:?}"));
+    }
     let events = std::fs::read(test.events_path()).expect("the events file");
     if holds(&events, text) {
         run.fail(&format!("the events hold {text:?}"));
@@ -59,7 +44,7 @@ fn nowhere(test: &Test, run: &Run, text: &str) {
 }
 
 /// The message of `task`'s `task_finished` event.
-fn message(run: &Run, task: &str) -> String {
+fn message(run: &Output, task: &str) -> String {
     run.finished(task)["message"]
         .as_str()
         .unwrap_or_default()
@@ -68,7 +53,7 @@ fn message(run: &Run, task: &str) -> String {
 
 #[test]
 fn failure_messages_show_a_secret_as_stars() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 secrets: [TOK]
 tasks:
@@ -92,8 +77,16 @@ tasks:
     )
     .args(["--keep-going"])
     .env("TOK", SECRET);
+    let test = test
+        .status(1)
+        .task_status("template", "failed")
+        .task_status("thrown", "failed")
+        .task_status("cwd", "failed")
+        .task_status("input", "failed")
+        .task_status("command", "failed")
+        .task_status("read", "failed")
+        .task_status("write", "failed");
     let run = test.run();
-    run.code(1);
     for (task, shown) in [
         ("template", "error parsing integer number '***'"),
         ("thrown", "x ***"),
@@ -103,7 +96,6 @@ tasks:
         ("read", "read_file `/nonexistent/***`"),
         ("write", "write_file `/nonexistent/***`"),
     ] {
-        run.status(task, "failed");
         let message = message(&run, task);
         assert!(message.contains(shown), "{task}: {message}");
     }
@@ -112,7 +104,7 @@ tasks:
 
 #[test]
 fn a_secret_result_key_is_masked_and_the_results_file_is_private_and_gone() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 secrets: [TOK]
 tasks:
@@ -124,8 +116,8 @@ tasks:
 "#,
     )
     .env("TOK", SECRET);
+    let test = test.status(0).stdout_has("mode 600");
     let run = test.run();
-    run.code(0).stdout_has("mode 600");
     let results = &run.finished("set")["results"];
     assert_eq!(results["***"], "1", "{results}");
     assert_eq!(results["key"], "***", "{results}");
@@ -140,7 +132,7 @@ tasks:
 fn a_secret_across_the_cut_of_a_long_line_is_masked_on_the_terminal_and_in_events() {
     // 65,530 bytes, then the secret across the 64 KiB cut of the line for display, then more
     // than one read of the pipe can hold: the cut comes before the line's end is read.
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 secrets: [TOK]
 tasks:
@@ -150,8 +142,8 @@ tasks:
     )
     .args(["--output", "prefixed"])
     .env("TOK", SECRET);
+    let test = test.status(0).stdout_has("x***");
     let run = test.run();
-    run.code(0).stdout_has("x***");
     // Neither half of it shows anywhere.
     nowhere(&test, &run, &SECRET[..6]);
     nowhere(&test, &run, &SECRET[6..]);
@@ -160,17 +152,17 @@ tasks:
 #[test]
 fn an_empty_secret_is_refused_like_a_missing_one() {
     for value in [Some(""), None] {
-        let mut test = Test::new("secrets: [TOK]\ntasks:\n  a:\n    run: touch ran\n");
+        let mut test = Test::run_of("secrets: [TOK]\ntasks:\n  a:\n    run: touch ran\n");
         if let Some(value) = value {
             test = test.env("TOK", value);
         }
-        let run = test.run();
         let problem = if value.is_some() {
             "secret `TOK` is empty"
         } else {
             "secret `TOK` has no value"
         };
-        run.code(2).stderr_has(problem);
+        let test = test.status(2).stderr_has(problem);
+        test.run();
         assert!(!test.path("ran").exists(), "the task ran");
         assert!(!test.state_dir().exists(), "the state dir was made");
     }
@@ -178,7 +170,7 @@ fn an_empty_secret_is_refused_like_a_missing_one() {
 
 #[test]
 fn what_the_state_dir_keeps_of_a_run_is_private() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 tasks:
   talk:
@@ -187,8 +179,7 @@ tasks:
     script: print("hi")
 "#,
     );
-    let run = test.run();
-    run.code(0);
+    test.run();
     let state = test.state_dir();
     let mode = |path: &Path| {
         std::fs::metadata(path)
@@ -221,7 +212,7 @@ tasks:
 /// the events, the logs, the record (as bytes) and every other file under the state dir.
 #[test]
 fn no_failure_path_leaks_a_secret_anywhere() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 secrets: [TOK, FILED]
 env_file: secrets.env
@@ -267,8 +258,7 @@ tasks:
     .file("secrets.env", "FILED=filedsecretvalue456\n")
     .args(["--keep-going", "--output", "prefixed"])
     .env("TOK", SECRET);
-    let run = test.run();
-    run.code(1);
+    let mut test = test.status(1);
     for task in [
         "template",
         "condition",
@@ -284,13 +274,17 @@ tasks:
         "retried",
         "printed_by_script",
     ] {
-        run.status(task, "failed");
+        test = test.task_status(task, "failed");
     }
-    run.status("timed_out", "timed_out");
+    let test = test.task_status("timed_out", "timed_out");
+    let run = test.run();
     assert!(!run.events_of("task_retrying").is_empty());
-    let runs = test.engine(&["runs", "workflow.yaml"]);
+    let mut runs = test.engine(["runs", "workflow.yaml"]);
+    for secret in [SECRET, "filedsecretvalue456"] {
+        runs = runs.stdout_lacks(secret).stderr_lacks(secret);
+    }
+    runs.run();
     for secret in [SECRET, "filedsecretvalue456"] {
         nowhere(&test, &run, secret);
-        runs.stdout_lacks(secret).stderr_lacks(secret);
     }
 }

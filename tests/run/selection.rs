@@ -1,7 +1,7 @@
 //! Which tasks a run starts: named targets and their dependencies; nothing at all for an
 //! invalid workflow, an unknown name or a dry run.
 
-use crate::support::Test;
+use engine_test_support::Test;
 
 const CHAIN: &str = "
 tasks:
@@ -19,14 +19,15 @@ tasks:
 
 #[test]
 fn a_named_task_runs_with_its_dependencies_only() {
-    let test = Test::new(CHAIN);
+    let test = Test::run_of(CHAIN);
     let test = test.args(["build"]);
-    let run = test.run();
-    run.code(0)
-        .status("fetch", "succeeded")
-        .status("build", "succeeded")
+    let test = test
+        .status(0)
+        .task_status("fetch", "succeeded")
+        .task_status("build", "succeeded")
         .not_started("test")
         .not_started("docs");
+    let run = test.run();
     assert_eq!(run.events_of("run_started")[0]["tasks"], 2);
     assert!(test.path("fetch.marker").exists());
     assert!(test.path("build.marker").exists());
@@ -38,10 +39,9 @@ fn a_named_task_runs_with_its_dependencies_only() {
 
 #[test]
 fn several_named_tasks_run_together() {
-    let test = Test::new(CHAIN);
+    let test = Test::run_of(CHAIN);
     let test = test.args(["docs", "fetch"]);
     let run = test.run();
-    run.code(0);
     let mut started = run.started_order();
     started.sort();
     assert_eq!(started, ["docs", "fetch"]);
@@ -49,19 +49,20 @@ fn several_named_tasks_run_together() {
 
 #[test]
 fn an_unknown_task_is_a_usage_error_with_a_suggestion() {
-    let test = Test::new(CHAIN);
+    let test = Test::run_of(CHAIN);
     let test = test.args(["biuld"]);
-    let run = test.run();
-    run.code(2)
+    let test = test
+        .status(2)
         .stderr_has("no task named `biuld`")
         .stderr_has("did you mean `build`?");
+    test.run();
     assert!(!test.path("fetch.marker").exists());
     assert!(!test.path("build.marker").exists());
 }
 
 #[test]
 fn an_invalid_workflow_runs_nothing() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   first:
@@ -71,13 +72,12 @@ tasks:
     run: echo second
 ",
     );
-    let run = test.run();
-    run.code(2)
+    let test = test
+        .status(2)
         .stderr_has("no_such_task")
-        .stderr_has("nothing was run");
-    if !run.stdout().is_empty() {
-        run.fail("expected nothing on stdout");
-    }
+        .stderr_has("nothing was run")
+        .stdout("");
+    test.run();
     assert!(!test.path("marker").exists(), "a task ran");
     assert!(
         !test.state_dir().join("runs").exists(),
@@ -87,10 +87,10 @@ tasks:
 
 #[test]
 fn a_dry_run_prints_the_plan_and_runs_nothing() {
-    let test = Test::new(CHAIN);
+    let test = Test::run_of(CHAIN);
     let test = test.args(["--dry-run"]);
-    let run = test.run();
-    run.code(0).stdout_has("touch build.marker");
+    let test = test.status(0).stdout_has("touch build.marker");
+    test.run();
     assert!(!test.path("fetch.marker").exists());
     assert!(!test.path("build.marker").exists());
 }

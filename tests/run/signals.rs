@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use engine_test_support::Test;
 use nix::sys::signal::Signal;
 
-use crate::support::{Test, assert_gone, is_alive, read_pid, wait_for_file};
+use crate::process::{assert_gone, is_alive, read_pid, wait_for_file};
 
 /// A process task with a grandchild, a script on a thread, a script in a child process and a
 /// task that waits for the first one.
@@ -24,19 +25,13 @@ tasks:
 "#;
 
 fn interrupt_busy_run(signal: Signal) {
-    let test = Test::new(BUSY);
+    let test = Test::run_of(BUSY);
     let test = test.args(["--progress", "plain"]);
-    let mut engine = test.spawn();
-    let shell = read_pid(&test.path("shell.pid"));
-    let grandchild = read_pid(&test.path("grandchild.pid"));
-    wait_for_file(&test.path("script.started"), Duration::from_secs(10));
-    wait_for_file(&test.path("child_script.started"), Duration::from_secs(10));
-    engine.signal(signal);
-    let run = engine.wait();
-    run.code(130)
-        .status("shell", "interrupted")
-        .status("script", "interrupted")
-        .status("child_script", "interrupted")
+    let test = test
+        .status(130)
+        .task_status("shell", "interrupted")
+        .task_status("script", "interrupted")
+        .task_status("child_script", "interrupted")
         .not_started("later")
         // `later` waited for `shell`, which did not fail: the interruption stopped both.
         .skipped("later", "interrupted")
@@ -47,7 +42,14 @@ fn interrupt_busy_run(signal: Signal) {
         .stderr_has("INTERRUPTED child_script")
         .stderr_has("interrupted: 0 succeeded")
         // The tasks stop on SIGTERM; nobody waits for the 5 s grace period.
-        .ended_within_after_signal(Duration::from_secs(4));
+        .ends_within_after_signal(Duration::from_secs(4));
+    let mut engine = test.spawn();
+    let shell = read_pid(&test.path("shell.pid"));
+    let grandchild = read_pid(&test.path("grandchild.pid"));
+    wait_for_file(&test.path("script.started"), Duration::from_secs(10));
+    wait_for_file(&test.path("child_script.started"), Duration::from_secs(10));
+    engine.signal(signal);
+    let run = engine.wait();
     assert_eq!(run.events_of("interrupting")[0]["forced"], false);
     assert_eq!(run.events_of("run_finished")[0]["interrupted"], true);
     assert!(!test.path("later.marker").exists());
@@ -80,7 +82,7 @@ fn sighup_to_the_engine_is_like_sigterm() {
 
 #[test]
 fn a_second_ctrl_c_kills_a_task_that_ignores_sigterm() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   stubborn:
@@ -89,6 +91,11 @@ tasks:
     );
     // A grace period far longer than the test: only the second Ctrl-C can end this run soon.
     let test = test.args(["--grace", "60s", "--progress", "plain"]);
+    let test = test
+        .status(130)
+        .task_status("stubborn", "interrupted")
+        .stderr_has("interrupted again: killing running tasks")
+        .ends_within_after_signal(Duration::from_secs(10));
     let mut engine = test.spawn();
     let shell = read_pid(&test.path("shell.pid"));
     let sleep = read_pid(&test.path("sleep.pid"));
@@ -99,10 +106,6 @@ tasks:
     assert!(is_alive(shell, "sh"), "the task died of SIGTERM");
     engine.signal(Signal::SIGINT);
     let run = engine.wait();
-    run.code(130)
-        .status("stubborn", "interrupted")
-        .stderr_has("interrupted again: killing running tasks")
-        .ended_within_after_signal(Duration::from_secs(10));
     let forced: Vec<_> = run
         .events_of("interrupting")
         .iter()
@@ -115,7 +118,7 @@ tasks:
 
 #[test]
 fn ctrl_c_while_tasks_wait_for_capacity_skips_them() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   first:
@@ -125,15 +128,16 @@ tasks:
 ",
     );
     let test = test.args(["-j", "1"]);
-    let mut engine = test.spawn();
-    let first = read_pid(&test.path("first.pid"));
-    engine.signal(Signal::SIGINT);
-    let run = engine.wait();
-    run.code(130)
-        .status("first", "interrupted")
+    let test = test
+        .status(130)
+        .task_status("first", "interrupted")
         .skipped("second", "interrupted")
         .not_started("second")
         .stderr_has("skipped second: not started: the run was interrupted");
+    let mut engine = test.spawn();
+    let first = read_pid(&test.path("first.pid"));
+    engine.signal(Signal::SIGINT);
+    engine.wait();
     assert!(!test.path("second.marker").exists());
     assert_gone(first, "sh", Duration::from_secs(3));
 }

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::support::{Test, assert_gone};
+use engine_test_support::Test;
+
+use crate::process::assert_gone;
 
 const ENV: &str = r#"
 env: { A: workflow, B: workflow, C: workflow }
@@ -26,9 +28,8 @@ tasks:
 
 #[test]
 fn tasks_see_workflow_defaults_and_task_env_in_that_order() {
-    let test = Test::new(ENV);
+    let test = Test::run_of(ENV);
     let run = test.run();
-    run.code(0);
     let run_id = run.events_of("run_started")[0]["run_id"]
         .as_str()
         .expect("run id")
@@ -44,7 +45,7 @@ fn tasks_see_workflow_defaults_and_task_env_in_that_order() {
 
 #[test]
 fn the_engine_environment_reaches_tasks_unless_the_workflow_overrides_it() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 env: { OVERRIDDEN: workflow }
 tasks:
@@ -54,17 +55,16 @@ tasks:
     script: 'print(`${env("FROM_OUTSIDE")} ${env("OVERRIDDEN")} ${env("NOT_SET_ANYWHERE_X") == ()}`)'
 "#,
     );
-    let run = test
-        .wrapper(&["env", "FROM_OUTSIDE=outside", "OVERRIDDEN=outside"])
-        .run();
-    run.code(0)
+    test.wrapper(&["env", "FROM_OUTSIDE=outside", "OVERRIDDEN=outside"])
+        .status(0)
         .stdout_has("[shell] outside workflow")
-        .stdout_has("[script] outside workflow true");
+        .stdout_has("[script] outside workflow true")
+        .run();
 }
 
 #[test]
 fn cwd_is_relative_to_the_workflow_file_and_scripts_use_it() {
-    let test = Test::new(
+    let test = Test::run_of(
         r#"
 defaults:
   cwd: work
@@ -83,15 +83,17 @@ tasks:
     )
     .file("work/input.txt", "the input\n");
     // Run from another directory: paths follow the workflow file, not the engine's cwd.
-    let run = Test::existing(&test.path("workflow.yaml")).run();
     let work = test.path("work").canonicalize().expect("work dir");
     let top = test.dir().canonicalize().expect("dir");
-    run.code(0)
+    Test::new()
+        .engine_run(&test.path("workflow.yaml"))
+        .status(0)
         .stdout_has(&format!("[shell] {}", work.display()))
         .stdout_has("[shell] the input")
         .stdout_has("[writer] the input")
         .stdout_has("[reader] from the script")
-        .stdout_has(&format!("[top] {}\n", top.display()));
+        .stdout_has(&format!("[top] {}\n", top.display()))
+        .run();
     assert_eq!(
         std::fs::read_to_string(work.join("written.txt")).expect("written"),
         "from the script"
@@ -100,7 +102,7 @@ tasks:
 
 #[test]
 fn the_state_dir_defaults_to_dot_engine_beside_the_workflow() {
-    let test = Test::new(
+    let test = Test::run_of(
         "
 tasks:
   hello:
@@ -109,14 +111,13 @@ tasks:
     )
     .default_state_dir();
     let run = test.run();
-    run.code(0);
     let log = run.log_dir(&test.path(".engine")).join("hello.log");
     assert_eq!(std::fs::read_to_string(log).expect("log"), "hello\n");
 }
 
 #[test]
 fn a_script_with_process_isolation_runs_in_a_child_process() {
-    let run = Test::new(
+    let run = Test::run_of(
         r#"
 tasks:
   isolated:
@@ -124,11 +125,11 @@ tasks:
     script: 'print("in a child"); print(env("ENGINE_TASK"))'
 "#,
     )
+    .status(0)
+    .task_status("isolated", "succeeded")
+    .stdout_has("[isolated] in a child")
+    .stdout_has("[isolated] isolated")
     .run();
-    run.code(0)
-        .status("isolated", "succeeded")
-        .stdout_has("[isolated] in a child")
-        .stdout_has("[isolated] isolated");
     let started = &run.events_of("task_started")[0];
     assert_eq!(started["isolation"], "process");
     assert!(started["pid"].is_number(), "a child process: {started}");
@@ -136,7 +137,7 @@ tasks:
 
 #[test]
 fn a_script_in_a_child_process_is_killed_by_its_timeout() {
-    let run = Test::new(
+    let run = Test::run_of(
         r#"
 tasks:
   spin:
@@ -146,17 +147,17 @@ tasks:
 "#,
     )
     .args(["--grace", "300ms"])
+    .status(1)
+    .task_status("spin", "timed_out")
+    .stderr_has("│ spinning")
+    .faster_than(Duration::from_secs(5))
     .run();
-    run.code(1)
-        .status("spin", "timed_out")
-        .stderr_has("│ spinning")
-        .faster_than(Duration::from_secs(5));
     assert_gone(run.task_pid("spin"), "engine", Duration::from_secs(3));
 }
 
 #[test]
 fn a_failing_script_in_a_child_process_fails_with_its_message() {
-    let run = Test::new(
+    Test::run_of(
         r#"
 tasks:
   thrower:
@@ -164,15 +165,15 @@ tasks:
     script: 'throw "bad input in a child"'
 "#,
     )
+    .status(1)
+    .task_status("thrower", "failed")
+    .stderr_has("bad input in a child")
     .run();
-    run.code(1)
-        .status("thrower", "failed")
-        .stderr_has("bad input in a child");
 }
 
 #[test]
 fn stdin_is_empty_and_shell_picks_the_program() {
-    let run = Test::new(
+    Test::run_of(
         r#"
 tasks:
   reads_stdin:
@@ -183,16 +184,16 @@ tasks:
     run: '[[ -n "$BASH_VERSION" ]] && echo "in bash"'
 "#,
     )
+    .status(0)
+    .task_status("reads_stdin", "succeeded")
+    .stdout_has("[reads_stdin] stdin was empty")
+    .stdout_has("[bash] in bash")
     .run();
-    run.code(0)
-        .status("reads_stdin", "succeeded")
-        .stdout_has("[reads_stdin] stdin was empty")
-        .stdout_has("[bash] in bash");
 }
 
 #[test]
 fn a_shell_with_options_runs_the_command_with_them() {
-    let run = Test::new(
+    Test::run_of(
         r#"
 tasks:
   strict:
@@ -204,11 +205,11 @@ tasks:
 "#,
     )
     .args(["--keep-going"])
+    .status(1)
+    .task_status("strict", "failed")
+    .task_status("words", "succeeded")
+    .stdout_has("hello from the shell's own words")
+    .stdout_lacks("never")
+    .stderr_lacks("was not found")
     .run();
-    run.code(1)
-        .status("strict", "failed")
-        .status("words", "succeeded")
-        .stdout_has("hello from the shell's own words")
-        .stdout_lacks("never")
-        .stderr_lacks("was not found");
 }

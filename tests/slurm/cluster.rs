@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::support::{Run, Test};
+use engine_test_support::{Output, Test};
 
 /// Panics unless a Slurm cluster answers with a node ready to run jobs (checked once).
 #[track_caller]
@@ -65,7 +65,7 @@ pub fn holding_a_cpu() -> std::sync::MutexGuard<'static, ()> {
 /// A test of `yaml` run with `--executor slurm` and plain progress.
 pub fn slurm_test(yaml: &str) -> Test {
     require();
-    Test::new(yaml).args(["--executor", "slurm", "--progress", "plain"])
+    Test::run_of(yaml).args(["--executor", "slurm", "--progress", "plain"])
 }
 
 /// A workflow name no other test run uses, so its jobs can be found by name.
@@ -77,7 +77,7 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 /// The Slurm job id of each task that had one, from the `task_job` events.
-pub fn job_ids(run: &Run) -> Vec<(String, String)> {
+pub fn job_ids(run: &Output) -> Vec<(String, String)> {
     let mut ids: Vec<(String, String)> = Vec::new();
     for event in run.events_of("task_job") {
         let task = event["task"].as_str().unwrap_or_default().to_owned();
@@ -91,7 +91,7 @@ pub fn job_ids(run: &Run) -> Vec<(String, String)> {
 
 /// The job id of `task`.
 #[track_caller]
-pub fn job_id(run: &Run, task: &str) -> String {
+pub fn job_id(run: &Output, task: &str) -> String {
     job_ids(run)
         .into_iter()
         .find(|(t, _)| t == task)

@@ -4,12 +4,13 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use engine_test_support::{Output, Test};
+
 use crate::cluster::{jobs_named, require, unique_name};
-use crate::support::{Run, Test};
 
 /// Expects the run to have stopped before starting anything.
 #[track_caller]
-fn nothing_ran(test: &Test, run: &Run, name: &str) {
+fn nothing_ran(test: &Test, run: &Output, name: &str) {
     assert!(run.started_order().is_empty(), "tasks started");
     assert!(
         !test.state_dir().join("runs").exists(),
@@ -53,13 +54,14 @@ fn which(command: &str) -> PathBuf {
 fn without_sbatch_on_path_nothing_runs() {
     require();
     let name = unique_name("no-sbatch");
-    let test = Test::new(&workflow(&name, "")).args(["--executor", "slurm"]);
+    let test = Test::run_of(&workflow(&name, "")).args(["--executor", "slurm"]);
     let bin = slurm_commands(test.dir(), &["sbatch"]);
     let test = test.env("PATH", bin.as_os_str());
-    let run = test.run();
-    run.code(2)
+    let test = test
+        .status(2)
         .stderr_has("error: `sbatch` is not on PATH")
         .stderr_has("hint: install Slurm's client commands");
+    let run = test.run();
     nothing_ran(&test, &run, &name);
 }
 
@@ -70,15 +72,16 @@ fn a_controller_that_does_not_answer_stops_the_run_at_once() {
     // The real configuration with the controller moved to a port where nothing listens: the
     // same client commands, a controller that does not answer.
     let conf = std::fs::read_to_string("/etc/slurm/slurm.conf").expect("read slurm.conf");
-    let test = Test::new(&workflow(&name, "")).args(["--executor", "slurm"]);
+    let test = Test::run_of(&workflow(&name, "")).args(["--executor", "slurm"]);
     let dead = test.path("slurm.conf");
     std::fs::write(&dead, format!("{conf}\nSlurmctldPort=9\n")).expect("write slurm.conf");
     let test = test.env("SLURM_CONF", dead.as_os_str());
-    let run = test.run();
-    run.code(2)
+    let test = test
+        .status(2)
         .stderr_has("error: the Slurm controller does not answer: Slurmctld(primary) at ")
         .stderr_has("is DOWN")
         .faster_than(std::time::Duration::from_secs(15));
+    let run = test.run();
     nothing_ran(&test, &run, &name);
 }
 
@@ -87,20 +90,20 @@ fn a_request_the_cluster_can_never_satisfy_is_refused_before_the_run() {
     let name = unique_name("too-big");
     require();
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-    let test = Test::new(&workflow(
+    let test = Test::run_of(&workflow(
         &name,
         &format!(
             "    resources: {{ cpus: {} }}\n  small:\n    run: 'true'\n",
             cpus * 64
         ),
     ))
-    .args(["--executor", "slurm"]);
+    .args(["--executor", "slurm"])
+    .status(2)
+    .stderr_has("error: Slurm refuses one request of this run; nothing was submitted")
+    .stderr_has(&format!("task `job` (--cpus-per-task={}): ", cpus * 64))
+    .stderr_has("More processors requested than permitted")
+    .stderr_lacks("small");
     let run = test.run();
-    run.code(2)
-        .stderr_has("error: Slurm refuses one request of this run; nothing was submitted")
-        .stderr_has(&format!("task `job` (--cpus-per-task={}): ", cpus * 64))
-        .stderr_has("More processors requested than permitted")
-        .stderr_lacks("small");
     nothing_ran(&test, &run, &name);
 }
 
@@ -108,7 +111,7 @@ fn a_request_the_cluster_can_never_satisfy_is_refused_before_the_run() {
 fn a_refusal_by_sbatch_is_reported_with_its_reason() {
     require();
     let name = unique_name("refused");
-    let test = Test::new(&workflow(&name, "    slurm: { account: nobody }\n"))
+    let test = Test::run_of(&workflow(&name, "    slurm: { account: nobody }\n"))
         .args(["--executor", "slurm"]);
     let bin = slurm_commands(test.dir(), &["sbatch"]);
     // An `sbatch` that refuses everything, as a cluster refuses an unknown account, and
@@ -122,9 +125,9 @@ fn a_refusal_by_sbatch_is_reported_with_its_reason() {
     std::fs::set_permissions(bin.join("sbatch"), std::fs::Permissions::from_mode(0o755))
         .expect("make it executable");
     let test = test.env("PATH", bin.as_os_str());
-    let run = test.run();
-    run.code(2)
+    let test = test.status(2)
         .stderr_has("task `job` (--cpus-per-task=1 --account=nobody): sbatch: error: Batch job submission failed: Invalid account");
+    let run = test.run();
     nothing_ran(&test, &run, &name);
     let calls = std::fs::read_to_string(calls).expect("sbatch was called");
     assert_eq!(calls.lines().count(), 1, "{calls}");

@@ -1,6 +1,8 @@
 //! Jobs that run to their end: a fan-out and a join, a failure, resources, thread tasks next
 //! to jobs, output streaming into the logs.
 
+use engine_test_support::files_under;
+
 use crate::cluster::{field, job_id, job_ids, show_job, slurm_test};
 
 /// Each task prints the Slurm job id it saw and the host, the way the tests recognise a task
@@ -37,8 +39,8 @@ tasks:
       + ${{ tasks["part[n=6]"].results.square }} )) job=$SLURM_JOB_ID"
 "#,
     );
+    let test = test.status(0).stdout_has("sum=91 job=");
     let run = test.run();
-    run.code(0).stdout_has("sum=91 job=");
     assert_eq!(job_ids(&run).len(), 7, "every task ran as a job");
     assert_eq!(run.finished("part[n=4]")["results"]["square"], "16");
 }
@@ -47,8 +49,8 @@ tasks:
 fn a_fan_out_of_six_jobs_and_a_join_each_run_as_their_own_job() {
     let yaml = FAN_OUT.replace("defaults:\n  run: 'true'\n", "");
     let test = slurm_test(&yaml);
+    let test = test.status(0).stderr_has("done: 7 succeeded");
     let run = test.run();
-    run.code(0).stderr_has("done: 7 succeeded");
     let run_id = run.events_of("run_started")[0]["run_id"]
         .as_str()
         .expect("run id")
@@ -68,17 +70,10 @@ fn a_fan_out_of_six_jobs_and_a_join_each_run_as_their_own_job() {
         assert_eq!(log, format!("job={id} task={task} run={run_id}\n"));
     }
     // The join started only after all six had finished.
-    let events = run.events();
-    let position = |kind: &str, task: &str| {
-        events
-            .iter()
-            .position(|e| e["event"] == kind && e["task"] == task)
-            .unwrap_or_else(|| run.fail(&format!("no {kind} event for {task}")))
-    };
-    let join_started = position("task_started", "join");
+    let join_started = run.position("task_started", "join");
     for part in 1..=6 {
         assert!(
-            position("task_finished", &format!("part_{part}")) < join_started,
+            run.position("task_finished", &format!("part_{part}")) < join_started,
             "the join started before part_{part} finished"
         );
     }
@@ -103,13 +98,14 @@ tasks:
     run: 'echo never'
 "#,
     );
-    let run = test.run();
-    run.code(1)
-        .status("fails", "failed")
+    let test = test
+        .status(1)
+        .task_status("fails", "failed")
         .skipped("after", "dependency_failed")
         .not_started("after")
         .stdout_has("[fails!] about to fail")
         .stderr_has("FAILED fails: exited with code 7");
+    let run = test.run();
     assert_eq!(run.finished("fails")["exit_code"], 7);
     // Slurm agrees.
     let record = show_job(&job_id(&run, "fails"));
@@ -130,8 +126,8 @@ tasks:
       extra: [--comment=engine-resources-test, --nice=5]
 "#,
     );
+    let test = test.status(0).stdout_has("[sized] cpus=2 mem=300");
     let run = test.run();
-    run.code(0).stdout_has("[sized] cpus=2 mem=300");
     let record = show_job(&job_id(&run, "sized"));
     for (key, value) in [
         ("CPUs/Task", "2"),
@@ -169,8 +165,8 @@ tasks:
     script: 'print("after both");'
 "#,
     );
+    let test = test.status(0).stdout_has("[both] after both");
     let run = test.run();
-    run.code(0).stdout_has("[both] after both");
     // The thread tasks ran inside the engine, where there is no Slurm job.
     run.stdout_has("[on_thread] no Slurm job here");
     let tasks: Vec<String> = job_ids(&run).into_iter().map(|(task, _)| task).collect();
@@ -198,7 +194,8 @@ tasks:
   talks:
     run: 'echo first; while [ ! -e release ]; do sleep 0.1; done; echo second'
 ",
-    );
+    )
+    .stdout_has("[talks] first\n[talks] second\n");
     let engine = test.spawn();
     // `first` reaches the task's log while the job still runs, blocked on `release`.
     let log_dir_glob = test.state_dir().join("runs");
@@ -222,8 +219,7 @@ tasks:
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     std::fs::write(test.path("release"), "").expect("release the job");
-    let run = engine.wait();
-    run.code(0).stdout_has("[talks] first\n[talks] second\n");
+    engine.wait();
     assert_eq!(
         std::fs::read_to_string(log).expect("log"),
         "first\nsecond\n"
@@ -236,10 +232,11 @@ fn the_slurm_example_runs_on_the_cluster() {
         .join("workflows")
         .join("slurm_fan_out.yaml");
     let test = slurm_test(&std::fs::read_to_string(example).expect("read the example"));
-    let run = test.run();
-    run.code(0)
+    let test = test
+        .status(0)
         .stderr_has("done: 8 succeeded")
         .stdout_has("[check] the six shards add up to 21");
+    let run = test.run();
     let tasks: Vec<String> = job_ids(&run).into_iter().map(|(task, _)| task).collect();
     assert_eq!(
         tasks.len(),
@@ -270,11 +267,11 @@ tasks:
 #[test]
 fn the_workflow_and_each_task_say_where_process_tasks_run() {
     crate::cluster::require();
-    let test = crate::support::Test::new(MOSTLY_SLURM).args(["--progress", "plain"]);
-    let run = test.run();
-    run.code(0)
-        .stdout_has(&format!("[on_slurm] job {}", job_id(&run, "on_slurm")))
+    let test = engine_test_support::Test::run_of(MOSTLY_SLURM)
+        .args(["--progress", "plain"])
         .stdout_has("[stays_local] job none");
+    let run = test.run();
+    run.stdout_has(&format!("[on_slurm] job {}", job_id(&run, "on_slurm")));
     let tasks: Vec<String> = job_ids(&run).into_iter().map(|(task, _)| task).collect();
     assert_eq!(tasks, ["on_slurm"]);
     // A local process task reports its pid; a job has none.
@@ -283,34 +280,27 @@ fn the_workflow_and_each_task_say_where_process_tasks_run() {
 
 #[test]
 fn the_command_line_wins_and_local_needs_no_slurm_at_all() {
-    let test = crate::support::Test::new(MOSTLY_SLURM).args(["--executor", "local"]);
+    let test = engine_test_support::Test::run_of(MOSTLY_SLURM).args(["--executor", "local"]);
     // A PATH with a shell and no Slurm command: nothing may ask for one.
     let bin = test.path("bin");
     std::fs::create_dir_all(&bin).expect("a PATH dir");
     std::os::unix::fs::symlink("/bin/sh", bin.join("sh")).expect("link sh");
-    let run = test.env("PATH", bin.as_os_str()).run();
-    run.code(0)
+    let run = test
+        .env("PATH", bin.as_os_str())
+        .status(0)
         .stdout_has("[on_slurm] job none")
-        .stdout_has("[stays_local] job none");
+        .stdout_has("[stays_local] job none")
+        .run();
     assert!(job_ids(&run).is_empty());
 }
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
+/// The secrets of the test below and pieces of them, none of which may show anywhere.
+const SECRETS: [&str; 4] = [
+    "supersecretvalue123",
+    "filedsecretvalue456",
+    "supers",
+    "ecretvalue123",
+];
 
 #[test]
 fn secrets_reach_jobs_without_being_written_in_clear_and_job_files_are_private() {
@@ -334,12 +324,16 @@ tasks:
     .file("secrets.env", "FILED=filedsecretvalue456\n")
     .args(["--keep-going"])
     .env("TOK", "supersecretvalue123");
-    let run = test.run();
-    run.code(1)
-        .status("talk", "succeeded")
-        .status("fails", "failed")
+    let mut test = test
+        .status(1)
+        .task_status("talk", "succeeded")
+        .task_status("fails", "failed")
         .stdout_has("tok=*** filed=*** filled=***")
         .stdout_has("err ***");
+    for secret in SECRETS {
+        test = test.stdout_lacks(secret).stderr_lacks(secret);
+    }
+    let run = test.run();
     assert_eq!(run.finished("talk")["results"]["k"], "***");
     let events = std::fs::read(test.events_path()).expect("the events");
     let files = files_under(&test.state_dir());
@@ -348,13 +342,7 @@ tasks:
         .filter(|file| file.extension().is_some_and(|e| e == "sh"))
         .count();
     assert_eq!(scripts, 2, "{files:?}");
-    for secret in [
-        "supersecretvalue123",
-        "filedsecretvalue456",
-        "supers",
-        "ecretvalue123",
-    ] {
-        run.stdout_lacks(secret).stderr_lacks(secret);
+    for secret in SECRETS {
         assert!(
             !String::from_utf8_lossy(&events).contains(secret),
             "the events hold {secret}"

@@ -2,13 +2,6 @@
 //! one-node cluster of `scripts/slurm-dev-cluster.sh up` (which `.ci/run` brings up). When
 //! no cluster answers, every test here fails and says how to start one.
 
-#[path = "../run/support.rs"]
-#[expect(
-    dead_code,
-    reason = "the builder is shared with the `run` tests, which use all of it"
-)]
-mod support;
-
 mod cluster;
 mod errors;
 mod jobs;

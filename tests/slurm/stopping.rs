@@ -27,13 +27,14 @@ tasks:
     run: 'touch after'
 ",
     );
-    let run = test.run();
-    run.code(1)
-        .status("slow", "timed_out")
+    let test = test
+        .status(1)
+        .task_status("slow", "timed_out")
         .skipped("after", "dependency_failed")
         .not_started("after")
         .stderr_has("TIMEOUT slow")
         .faster_than(Duration::from_secs(50));
+    let run = test.run();
     assert!(test.path("started").exists(), "the job never ran");
     std::thread::sleep(Duration::from_millis(500));
     assert!(
@@ -94,6 +95,15 @@ tasks:
     run: 'touch later.started'
 "
     ));
+    let test = test
+        .status(130)
+        .task_status("first", "interrupted")
+        .task_status("second", "interrupted")
+        .task_status("wide", "interrupted")
+        .task_status("on_thread", "interrupted")
+        .skipped("later", "interrupted")
+        .not_started("later")
+        .ends_within_after_signal(Duration::from_secs(15));
     let mut engine = test.spawn();
     // Wait until at least one job runs; the others may still pend (the node has 2 CPUs).
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -109,14 +119,6 @@ tasks:
     }
     engine.signal(Signal::SIGINT);
     let run = engine.wait();
-    run.code(130)
-        .status("first", "interrupted")
-        .status("second", "interrupted")
-        .status("wide", "interrupted")
-        .status("on_thread", "interrupted")
-        .skipped("later", "interrupted")
-        .not_started("later")
-        .ended_within_after_signal(Duration::from_secs(15));
     let ids: Vec<String> = job_ids(&run).into_iter().map(|(_, id)| id).collect();
     assert_eq!(ids.len(), 3, "three jobs were submitted: {ids:?}");
     assert_eq!(
@@ -173,6 +175,12 @@ tasks:
     resources: {{ cpus: 2 }}
 "
     ));
+    let test = test
+        .status(1)
+        .task_status("holder", "succeeded")
+        .task_status("fails", "failed")
+        .skipped("wide", "run_stopped")
+        .stderr_has("skipped wide: not started: the run stopped after a failure");
     let engine = test.spawn();
     let deadline = Instant::now() + Duration::from_secs(90);
     let wide_job = format!("{name}.wide");
@@ -189,11 +197,6 @@ tasks:
     }
     std::fs::write(test.path("release"), "").expect("release `holder`");
     let run = engine.wait();
-    run.code(1)
-        .status("holder", "succeeded")
-        .status("fails", "failed")
-        .skipped("wide", "run_stopped")
-        .stderr_has("skipped wide: not started: the run stopped after a failure");
     assert!(!test.path("wide.ran").exists(), "the withdrawn job ran");
     let wide = job_id(&run, "wide");
     let states: Vec<String> = run
@@ -237,6 +240,11 @@ tasks:
     run: 'touch stopped.started; sleep 300; touch stopped.finished'
 "#
     ));
+    let test = test
+        .status(1)
+        .task_status("checkpoints", "succeeded")
+        .task_status("stopped", "failed")
+        .stderr_has("was stopped by SIGTERM from outside engine; its command exited with code 143");
     let engine = test.spawn();
     // One job at a time (`stopped` waits for `checkpoints`), so that this test never holds
     // a CPU of the shared node while it waits for another.
@@ -262,11 +270,7 @@ tasks:
             .expect("run scancel");
         assert!(status.success(), "scancel --batch --signal={signal} failed");
     }
-    let run = engine.wait();
-    run.code(1)
-        .status("checkpoints", "succeeded")
-        .status("stopped", "failed")
-        .stderr_has("was stopped by SIGTERM from outside engine; its command exited with code 143");
+    engine.wait();
     assert!(
         test.path("got-usr1").exists(),
         "USR1 did not reach the command"
@@ -291,7 +295,7 @@ tasks:
     run: 'if [ -e second ]; then exit 0; fi; touch long.started; sleep 300'
 "
     ));
-    let mut engine = test.spawn();
+    let mut engine = test.again().any_status().spawn();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !test.path("long.started").exists() {
         assert!(
@@ -310,11 +314,11 @@ tasks:
         .collect();
     assert_eq!(left.len(), 1, "the killed engine's job is not running");
     std::fs::write(test.path("second"), "").expect("write `second`");
-    let run = test.run();
-    run.code(0)
-        .status("long", "succeeded")
+    let test = test
+        .task_status("long", "succeeded")
         .stderr_has("cancelled 1 Slurm job(s) left in the queue by run ")
         .stderr_has(&format!("whose engine died: {}", left[0]));
+    test.run();
     assert_eq!(
         in_queue(&left),
         Vec::<String>::new(),
