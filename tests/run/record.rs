@@ -1175,9 +1175,8 @@ tasks:
 /// The runs of the workflow at `relative` (from the temp dir) that `engine runs` lists, with
 /// its default state dir: their ids, newest first.
 fn run_ids_of(test: &Test, relative: &str) -> Vec<String> {
-    let run = test.engine(&["runs", relative, "--format", "json"]);
-    run.code(0);
-    match serde_json::from_str(&run.stdout()) {
+    let run = test.engine(["runs", relative, "--format", "json"]).run();
+    match serde_json::from_str(&run.stdout) {
         Ok(Value::Array(runs)) => runs
             .iter()
             .map(|run| run["id"].as_str().unwrap_or_default().to_owned())
@@ -1192,26 +1191,34 @@ fn count_in(test: &Test, dir: &str, task: &str) -> usize {
         .map_or(0, |text| text.lines().count())
 }
 
+/// `engine run` of the workflow at `relative` (from the temp dir), with its default state
+/// dir.
+fn run_at(test: &Test, relative: &str) -> Test {
+    test.again()
+        .engine_run(&test.path(relative))
+        .default_state_dir()
+}
+
 #[test]
 fn a_moved_or_copied_project_keeps_its_history_and_up_to_date_state() {
     // The record in `.engine/` next to the workflow keys it by its path from there, and a
     // task's working directory counts by its place in the project: moving the project, or
     // copying it with its state dir (as a CI cache is restored elsewhere), changes neither.
-    let test = Test::existing(std::path::Path::new("project/flow.yaml"))
-        .default_state_dir()
+    let test = Test::new()
         .file("project/flow.yaml", PIPELINE)
         .file("project/in.txt", "hello\n");
-    test.run().code(0).status("gen", "succeeded");
+    run_at(&test, "project/flow.yaml")
+        .task_status("gen", "succeeded")
+        .run();
     let first = run_ids_of(&test, "project/flow.yaml");
     assert_eq!(first.len(), 1, "{first:?}");
 
     std::fs::rename(test.path("project"), test.path("moved")).expect("move the project");
-    let moved = test.spawn_workflow("moved/flow.yaml", "moved.jsonl").wait();
-    moved.code(0);
+    let mut moved = run_at(&test, "moved/flow.yaml");
     for task in ["gen", "use", "other"] {
-        moved.skipped(task, "up_to_date");
+        moved = moved.skipped(task, "up_to_date");
     }
-    moved.status("plain", "succeeded");
+    moved.task_status("plain", "succeeded").run();
     let runs = run_ids_of(&test, "moved/flow.yaml");
     assert_eq!(runs.len(), 2, "the earlier run is forgotten: {runs:?}");
     assert_eq!(runs[1], first[0]);
@@ -1222,11 +1229,11 @@ fn a_moved_or_copied_project_keeps_its_history_and_up_to_date_state() {
         .status()
         .expect("run cp");
     assert!(copied.success(), "cp -a failed");
-    let copy = test.spawn_workflow("copy/flow.yaml", "copy.jsonl").wait();
-    copy.code(0);
+    let mut copy = run_at(&test, "copy/flow.yaml");
     for task in ["gen", "use", "other"] {
-        copy.skipped(task, "up_to_date");
+        copy = copy.skipped(task, "up_to_date");
     }
+    copy.run();
     assert_eq!(run_ids_of(&test, "copy/flow.yaml").len(), 3);
     // The original goes on with its own history.
     assert_eq!(run_ids_of(&test, "moved/flow.yaml").len(), 2);
@@ -1243,8 +1250,10 @@ fn a_moved_or_copied_project_keeps_its_history_and_up_to_date_state() {
     }
     // What `engine status` says agrees, and an input changed in the copy reruns its task
     // there only.
-    let status = test.engine(&["status", "copy/flow.yaml", "--format", "json"]);
-    let tasks: Value = serde_json::from_str(&status.stdout()).unwrap_or(Value::Null);
+    let status = test
+        .engine(["status", "copy/flow.yaml", "--format", "json"])
+        .run();
+    let tasks: Value = serde_json::from_str(&status.stdout).unwrap_or(Value::Null);
     let now = |name: &str| {
         tasks
             .as_array()
@@ -1255,10 +1264,10 @@ fn a_moved_or_copied_project_keeps_its_history_and_up_to_date_state() {
     };
     assert_eq!(now("gen"), Some(Value::from("up_to_date")), "{tasks:#}");
     std::fs::write(test.path("copy/in.txt"), "changed\n").expect("edit the copy's input");
-    let copy = test.spawn_workflow("copy/flow.yaml", "copy2.jsonl").wait();
-    copy.code(0).status("gen", "succeeded");
-    let moved = test
-        .spawn_workflow("moved/flow.yaml", "moved2.jsonl")
-        .wait();
-    moved.code(0).skipped("gen", "up_to_date");
+    run_at(&test, "copy/flow.yaml")
+        .task_status("gen", "succeeded")
+        .run();
+    run_at(&test, "moved/flow.yaml")
+        .skipped("gen", "up_to_date")
+        .run();
 }
