@@ -57,6 +57,9 @@ Examples:
   bench/compare.py --quick               # smoke test: small cases, 2 rounds, writes nothing
                                          # in the repository (see --output, --json)
   bench/compare.py --only startup --only bars --engine /tmp/engine
+  bench/compare.py --only layered --baseline /tmp/engine-main --output /tmp/ab.md
+                                         # this checkout against an earlier build, side by
+                                         # side in the same rounds
 """
 
 import argparse
@@ -122,6 +125,8 @@ class Case:
 
 
 PROCESS_TOOLS = ["floor", "engine", "make", "ninja", "go-task"]
+# The row of the binary given with --baseline: another engine, measured in the same rounds.
+BASELINE = "engine (baseline)"
 STARTUP_TOOLS = ["floor", "engine", "go-task", "just", "make", "ninja"]
 
 
@@ -190,7 +195,8 @@ def make_tool(name, case, directory, bins):
         argv = [bins["floor"], str(case.count), str(case.floor_jobs)]
         return Tool(name, argv, directory)
     if name.startswith("engine"):
-        base = [bins["engine"], "run", "workflow.yaml"]
+        binary = bins["baseline"] if name == BASELINE else bins["engine"]
+        base = [binary, "run", "workflow.yaml"]
         if not case.thread:
             base += ["-j", jobs]
         progress = "bars" if name == "engine (bars)" else "none"
@@ -724,6 +730,10 @@ def parse_args():
                              "(at least 1)")
     parser.add_argument("--engine", metavar="PATH",
                         help="measure this engine binary instead of building one")
+    parser.add_argument("--baseline", metavar="PATH",
+                        help="also measure this engine binary (an earlier build), in the same "
+                             "rounds as the engine measured, as the row `engine (baseline)`: "
+                             "a regression check side by side")
     parser.add_argument("--workdir", metavar="DIR",
                         help="scratch directory (default: $CARGO_TARGET_DIR or target, "
                              "then compare/ or compare-quick/)")
@@ -750,7 +760,19 @@ def chosen_cases(args):
         cases = [case for case in cases if case.key in args.only]
     overrides = {key: value for key, value in
                  (("rounds", args.rounds), ("warmup", args.warmup)) if value is not None}
-    return [dataclasses.replace(case, **overrides) for case in cases]
+    def tools_of(tools):
+        return with_baseline(tools) if args.baseline else tools
+    return [dataclasses.replace(case, tools=tools_of(case.tools), **overrides) for case in cases]
+
+
+def with_baseline(tools):
+    """The tools with the baseline engine right after the engine measured."""
+    out = []
+    for name in tools:
+        out.append(name)
+        if name == "engine":
+            out.append(BASELINE)
+    return out
 
 
 def main():
@@ -772,6 +794,9 @@ def main():
     bins = peer_binaries(needed)
     bins["engine"], engine_source = build_engine(args.engine, workdir)
     bins["floor"] = build_floor(workdir)
+    if args.baseline:
+        bins["baseline"] = str(workdir / "engine-baseline")
+        shutil.copy2(Path(args.baseline).resolve(), bins["baseline"])
 
     run = {"started": started.strftime("%Y-%m-%d %H:%M"), "quick": args.quick,
            "command": shlex.join(["bench/compare.py", *sys.argv[1:]]),
