@@ -1090,3 +1090,48 @@ tasks:
         run.skipped(task, "up_to_date");
     }
 }
+
+/// A task's outputs are digested off the coordinator's thread: with one slot, whichever of
+/// two tasks writing large outputs runs second starts as soon as the first exits, before the
+/// first's output is hashed and it is reported finished. Ordered by the events, not timed.
+#[test]
+fn a_large_output_is_hashed_while_the_next_task_starts() {
+    let test = Test::new(
+        "
+tasks:
+  one:
+    outputs: [one.out]
+    run: head -c 209715200 /dev/zero > one.out
+  two:
+    outputs: [two.out]
+    run: head -c 209715200 /dev/zero > two.out
+",
+    )
+    .args(["-j", "1"]);
+    let run = test.run();
+    run.code(0)
+        .status("one", "succeeded")
+        .status("two", "succeeded");
+    let events = run.events();
+    let position = |kind: &str, task: &str| {
+        events
+            .iter()
+            .position(|e| e["event"] == kind && e["task"] == task)
+            .unwrap_or_else(|| run.fail(&format!("no {kind} for {task}")))
+    };
+    let (first, second) = if position("task_started", "one") < position("task_started", "two") {
+        ("one", "two")
+    } else {
+        ("two", "one")
+    };
+    assert!(
+        position("task_started", second) < position("task_finished", first),
+        "`{second}` waited for `{first}`'s output to be hashed"
+    );
+    // The digests were recorded: a second run finds both up to date.
+    let again = test.run();
+    again
+        .code(0)
+        .skipped("one", "up_to_date")
+        .skipped("two", "up_to_date");
+}
