@@ -227,24 +227,18 @@ impl<'a> Gate<'a> {
             let checked = self.checker.check(spec, launch, &deps);
             return self.decided(task, checked);
         }
-        let (checker, checks, outbox) = (
-            Arc::clone(&self.checker),
-            Arc::clone(&self.checks),
-            self.outbox.clone(),
-        );
+        let (checker, checks) = (Arc::clone(&self.checker), Arc::clone(&self.checks));
         let spec = spec.clone();
         self.work += 1;
-        rayon::spawn(move || {
+        off_loop(&self.outbox, task, move || {
             let checked = checker.check(&spec, launch, &deps);
             checks
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(task, checked);
-            outbox.send(Message::Filed {
-                task,
-                work: Filed::Checked,
-            });
-        });
+            Filed::Checked
+        })
+        .or(|| Filed::Checked);
         Check::Later
     }
 
@@ -323,18 +317,15 @@ impl<'a> Gate<'a> {
         };
         let cwd = checked.cwd().to_path_buf();
         let files = checked.launch.files.clone();
-        let (stamps, guard, outbox) = (
-            Arc::clone(&self.stamps),
-            Arc::clone(&self.guard),
-            self.outbox.clone(),
-        );
+        let (stamps, guard) = (Arc::clone(&self.stamps), Arc::clone(&self.guard));
         let workflow = self.workflow.path.clone();
         let state_dir = self.record.state_dir().to_path_buf();
         let own = self.record.own_files().to_vec();
         self.stamping.insert(task);
         self.stamped.insert(task);
         self.work += 1;
-        rayon::spawn(move || {
+        // Without stamps (the job failed), nothing of the attempt is set aside.
+        off_loop(&self.outbox, task, move || {
             let guard = guard.get_or_init(|| Guard::outline(&workflow, &state_dir, &own));
             let patterns = files.as_deref().map_or(&[][..], |files| &files.outputs);
             let taken = Stamps::take(&cwd, patterns, guard);
@@ -342,11 +333,9 @@ impl<'a> Gate<'a> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(task, taken);
-            outbox.send(Message::Filed {
-                task,
-                work: Filed::Stamped,
-            });
-        });
+            Filed::Stamped
+        })
+        .or(|| Filed::Stamped);
     }
 
     /// An attempt that started `Now` did start.
@@ -387,13 +376,14 @@ impl<'a> Gate<'a> {
             self.declared
                 .get_or_insert_with(|| Arc::new(Declared::of(workflow))),
         );
-        let (stamps, guard, outbox) = (
-            Arc::clone(&self.stamps),
-            Arc::clone(&self.guard),
-            self.outbox.clone(),
-        );
+        let (stamps, guard) = (Arc::clone(&self.stamps), Arc::clone(&self.guard));
         self.work += 1;
-        rayon::spawn(move || {
+        let lost = if status.is_success() {
+            unread("the engine failed while reading them")
+        } else {
+            status.clone()
+        };
+        off_loop(&self.outbox, task, move || {
             let patterns = files.as_deref().map_or(&[][..], |files| &files.outputs);
             let mut status = status;
             let mut outputs = None;
@@ -419,14 +409,16 @@ impl<'a> Gate<'a> {
                 }
                 _ => None,
             };
-            outbox.send(Message::Filed {
-                task,
-                work: Filed::Ended {
-                    status,
-                    outputs,
-                    aside,
-                },
-            });
+            Filed::Ended {
+                status,
+                outputs,
+                aside,
+            }
+        })
+        .or(move || Filed::Ended {
+            status: lost,
+            outputs: None,
+            aside: None,
         });
         End::Later
     }
@@ -443,7 +435,12 @@ impl<'a> Gate<'a> {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&task)
-                    .unwrap_or_else(|| Err("its check was lost".to_owned()));
+                    .unwrap_or_else(|| {
+                        Err(
+                            "cannot read its inputs: the engine failed while checking it"
+                                .to_owned(),
+                        )
+                    });
                 go.checked = Some((task, self.decided(task, checked)));
             }
             Filed::Stamped => {
@@ -564,13 +561,51 @@ impl<'a> Gate<'a> {
 
 /// How a success that did not make its outputs fails.
 fn unmade(error: &FilesError) -> TaskStatus {
-    let message = match error {
-        FilesError::Missing { path } => format!("it did not create its output `{path}`"),
-        error => format!("cannot read its outputs: {error}"),
-    };
+    match error {
+        FilesError::Missing { path } => TaskStatus::Failed {
+            exit_code: None,
+            signal: None,
+            message: format!("it did not create its output `{path}`"),
+        },
+        error => unread(error),
+    }
+}
+
+/// How a success whose outputs cannot be read fails.
+fn unread(error: impl std::fmt::Display) -> TaskStatus {
     TaskStatus::Failed {
         exit_code: None,
         signal: None,
-        message,
+        message: format!("cannot read its outputs: {error}"),
+    }
+}
+
+/// File work for `task`, to run on rayon's pool; `or` gives what to report if it panics,
+/// so that the coordinator never waits for work that will not come back.
+struct OffLoop<'o, J> {
+    outbox: &'o Outbox,
+    task: TaskId,
+    job: J,
+}
+
+fn off_loop<J>(outbox: &Outbox, task: TaskId, job: J) -> OffLoop<'_, J>
+where
+    J: FnOnce() -> Filed + Send + 'static,
+{
+    OffLoop { outbox, task, job }
+}
+
+impl<J> OffLoop<'_, J>
+where
+    J: FnOnce() -> Filed + Send + 'static,
+{
+    /// Spawns the job; if it panics, what `lost` says is reported instead.
+    fn or(self, lost: impl FnOnce() -> Filed + Send + 'static) {
+        let (outbox, task, job) = (self.outbox.clone(), self.task, self.job);
+        rayon::spawn(move || {
+            let work = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
+                .unwrap_or_else(|_| lost());
+            outbox.send(Message::Filed { task, work });
+        });
     }
 }

@@ -491,7 +491,11 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
 
     /// What a finished task's exit means, given what the coordinator did to it.
     fn status(&self, running: &Running, task: TaskId, exit: Exit) -> TaskStatus {
-        let timeout = self.workflow.task(task).timeout.map(crate::model::Duration::get);
+        let timeout = self
+            .workflow
+            .task(task)
+            .timeout
+            .map(crate::model::Duration::get);
         running.status(exit, timeout, self.summary.interrupted)
     }
 
