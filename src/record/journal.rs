@@ -1,12 +1,13 @@
-//! `Journal`: what the coordinator tells the run record, written by one thread that commits
-//! in groups.
+//! `Journal`: what the gate (`record::Gate`) tells the run record, written by one thread that
+//! commits in groups; and `Checker`, what deciding whether a task runs reads of it, shared
+//! with the threads that check tasks.
 //!
 //! Each commit is durable (`synchronous = FULL`), and costs a disk flush (about 150 µs
 //! here), so the writer thread takes everything queued since its last commit into the next
 //! one: a thousand tasks ending at once cost one flush, not a thousand. When the commit
 //! holding a task's end is durable, the writer tells the coordinator (`Message::Recorded`),
-//! which only then reports the task finished and lets its dependents start: a task seen to
-//! finish is in the record, whenever the engine dies after.
+//! whose gate only then lets its dependents start: a task something started after is in
+//! the record, whenever the engine dies.
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -304,7 +305,7 @@ pub struct Ended<'a> {
     pub last: bool,
 }
 
-/// The coordinator's side of the run record.
+/// The run's side of the run record, which the gate writes through (`gate::Record`).
 pub struct Journal {
     run_id: String,
     durations: FxHashMap<String, u64>,
