@@ -1135,3 +1135,40 @@ tasks:
         .skipped("one", "up_to_date")
         .skipped("two", "up_to_date");
 }
+
+/// Ctrl-C while a finished task's outputs are hashed off the loop: the run waits for the
+/// digest, records the task as it ended and stops cleanly; what depends on it does not
+/// start. The signal is sent once the task is about to exit, so it almost always lands
+/// while the gigabyte is hashed; if it reaches the task first, it is interrupted instead,
+/// and the record must say so just as well.
+#[test]
+fn ctrl_c_while_outputs_are_hashed_ends_cleanly_with_the_task_recorded() {
+    let test = Test::new(
+        "
+tasks:
+  big:
+    outputs: [big.out]
+    run: head -c 1073741824 /dev/zero > big.out; touch big.done
+  after:
+    depends_on: big
+    run: touch after.marker
+",
+    )
+    .args(["--progress", "plain"]);
+    let mut engine = test.spawn();
+    wait_for_file(&test.path("big.done"), Duration::from_secs(60));
+    engine.signal(Signal::SIGINT);
+    let run = engine.wait();
+    run.code(130).not_started("after");
+    assert!(!test.path("after.marker").exists());
+    let hashed = run.finished("big")["status"] == "succeeded";
+    let again = test.run();
+    again.code(0);
+    if hashed {
+        // Its digest was recorded before the run ended.
+        again.skipped("big", "up_to_date");
+    } else {
+        run.status("big", "interrupted");
+        again.status("big", "succeeded");
+    }
+}
