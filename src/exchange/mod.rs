@@ -1,6 +1,7 @@
 //! What the coordinator, the executors and the run record hand each other: a task's
 //! `Launch` (what starts), how it ended (`Exit`, `Results`), the `Message`s of the
-//! coordinator's inbox and the inbox itself. A leaf below `schedule`, `record` and
+//! coordinator's inbox (with the file work the run record had done off the loop, `Filed`)
+//! and the inbox itself. A leaf below `schedule`, `record` and
 //! `execute`, so that each depends on it and none on the others for these types.
 
 mod inbox;
@@ -11,7 +12,8 @@ pub use inbox::{Doorbell, Inbox, Outbox};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::events::Stream;
+use crate::events::{Stream, TaskStatus};
+use crate::files::FileDigest;
 use crate::model::{Command, Task, TaskId};
 
 /// What executors (and the signal handler) tell the coordinator.
@@ -49,6 +51,14 @@ pub enum Message {
     },
     /// Ctrl-C or SIGTERM reached the engine.
     Interrupt,
+    /// File work the run record asked for (`record::Gate`) is done, off the coordinator's
+    /// thread.
+    Filed {
+        /// The task it was for.
+        task: TaskId,
+        /// What was done.
+        work: Filed,
+    },
     /// The run record made every write up to this ticket durable (`record::Journal`).
     Recorded {
         /// The last ticket in the commit.
@@ -56,6 +66,37 @@ pub enum Message {
         /// Why the record could not be written; it writes nothing more in this run.
         error: Option<String>,
     },
+}
+
+/// File work done for the run record off the coordinator's thread (`Message::Filed`).
+#[derive(Debug)]
+pub enum Filed {
+    /// A task with files is checked (its inputs and outputs read): whether it runs is the
+    /// record's to say.
+    Checked,
+    /// What a task's output patterns matched before an attempt is stamped: it may start.
+    Stamped,
+    /// An attempt ended and its file work is done: the outputs of a success are digested
+    /// (a missing or unreadable one fails it), what a failure created or changed is set aside.
+    Ended {
+        /// How the attempt ended, once its outputs were looked at.
+        status: TaskStatus,
+        /// The outputs a success made, digested.
+        outputs: Option<Vec<FileDigest>>,
+        /// What was set aside, where to, and what stayed.
+        aside: Option<Aside>,
+    },
+}
+
+/// What a failed attempt created or changed among its outputs, set aside.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Aside {
+    /// The directory they went to.
+    pub to: PathBuf,
+    /// The paths moved, as the task's patterns name them.
+    pub moved: Vec<String>,
+    /// The paths that stay where they are, and why.
+    pub left: Vec<(String, String)>,
 }
 
 /// Where a cluster job is, as far as the task's timeout is concerned: it counts from the

@@ -554,7 +554,10 @@ mod tests {
                         seen[task.index()].extend(lines);
                     }
                     Message::Finished { task, exit, .. } => exits[task.index()] = Some(exit),
-                    Message::Interrupt | Message::Job { .. } | Message::Recorded { .. } => {
+                    Message::Interrupt
+                    | Message::Job { .. }
+                    | Message::Recorded { .. }
+                    | Message::Filed { .. } => {
                         unreachable!()
                     }
                 }

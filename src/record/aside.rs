@@ -113,6 +113,26 @@ impl Stamps {
     }
 }
 
+/// Every task's declared inputs as written, with its working directory and name: what
+/// `Guard::learn` resolves, owned so that it can travel to another thread.
+#[derive(Debug, Default)]
+pub struct Declared(Vec<(PathBuf, Vec<String>, String)>);
+
+impl Declared {
+    /// The declared inputs of the tasks of `workflow` that have any.
+    #[must_use]
+    pub fn of(workflow: &Workflow) -> Self {
+        Self(
+            workflow
+                .tasks
+                .iter()
+                .filter(|task| !task.inputs().is_empty())
+                .map(|task| (task.cwd.clone(), task.inputs().to_vec(), task.name.clone()))
+                .collect(),
+        )
+    }
+}
+
 /// One task's declared input, resolved against its working directory, for `Guard`.
 #[derive(Debug)]
 enum Input {
@@ -134,8 +154,9 @@ pub struct Guard {
     /// The state dir, canonical.
     state_dir: PathBuf,
     /// Every task's inputs, with the task's name; resolved at the first failure
-    /// (`learn_inputs`), as a run whose tasks succeed never needs them.
-    inputs: Option<Vec<(Input, String)>>,
+    /// (`learn_inputs`), as a run whose tasks succeed never needs them. Set once, so that
+    /// the guard is shared by the threads that set outputs aside.
+    inputs: std::sync::OnceLock<Vec<(Input, String)>>,
     /// Files engine writes during the run outside the state dir (the events file), canonical.
     own: Vec<PathBuf>,
 }
@@ -145,7 +166,7 @@ impl Guard {
     /// the files `own` outside it.
     #[must_use]
     pub fn new(workflow: &Workflow, state_dir: &Path, own: &[PathBuf]) -> Self {
-        let mut guard = Self::outline(&workflow.path, state_dir, own);
+        let guard = Self::outline(&workflow.path, state_dir, own);
         guard.learn_inputs(workflow);
         guard
     }
@@ -162,36 +183,38 @@ impl Guard {
             root,
             workflow: file,
             state_dir: canonical(state_dir),
-            inputs: None,
+            inputs: std::sync::OnceLock::new(),
             own: own.iter().map(|path| canonical(path)).collect(),
         }
     }
 
     /// Resolves the declared inputs of every task of `workflow`, once.
-    pub fn learn_inputs(&mut self, workflow: &Workflow) {
-        if self.inputs.is_some() {
-            return;
-        }
-        let mut cwds: FxHashMap<&Path, PathBuf> = FxHashMap::default();
-        // Tasks of a matrix share their patterns: each is compared once.
-        let mut seen: rustc_hash::FxHashSet<(PathBuf, &str)> = rustc_hash::FxHashSet::default();
-        let mut inputs = Vec::new();
-        for task in &workflow.tasks {
-            let cwd = cwds
-                .entry(task.cwd.as_path())
-                .or_insert_with(|| canonical(&task.cwd));
-            for pattern in task.inputs() {
-                if !seen.insert((cwd.clone(), pattern.as_str())) {
-                    continue;
+    pub fn learn_inputs(&self, workflow: &Workflow) {
+        self.learn(&Declared::of(workflow));
+    }
+
+    /// Resolves the declared inputs `declared`, once.
+    pub fn learn(&self, declared: &Declared) {
+        self.inputs.get_or_init(|| {
+            let mut cwds: FxHashMap<&Path, PathBuf> = FxHashMap::default();
+            // Tasks of a matrix share their patterns: each is compared once.
+            let mut seen: rustc_hash::FxHashSet<(PathBuf, &str)> = rustc_hash::FxHashSet::default();
+            let mut inputs = Vec::new();
+            for (cwd, patterns, name) in &declared.0 {
+                let cwd = cwds.entry(cwd.as_path()).or_insert_with(|| canonical(cwd));
+                for pattern in patterns {
+                    if !seen.insert((cwd.clone(), pattern.as_str())) {
+                        continue;
+                    }
+                    inputs.extend(
+                        input(cwd, pattern)
+                            .into_iter()
+                            .map(|input| (input, name.clone())),
+                    );
                 }
-                inputs.extend(
-                    input(cwd, pattern)
-                        .into_iter()
-                        .map(|input| (input, task.name.clone())),
-                );
             }
-        }
-        self.inputs = Some(inputs);
+            inputs
+        });
     }
 
     /// Whether the path (canonical) is no business of cleanup at all: outside the workflow's
@@ -212,7 +235,7 @@ impl Guard {
         if self.workflow.starts_with(path) {
             return Some("it holds the workflow file".to_owned());
         }
-        if self.inputs.is_none() {
+        if self.inputs.get().is_none() {
             // Not asked for before `learn_inputs`; if it were, nothing could be told apart.
             return Some("the tasks' inputs are not known".to_owned());
         }
@@ -223,8 +246,8 @@ impl Guard {
     /// The task whose declared inputs hold the path, if any does.
     fn input_of(&self, path: &Path) -> Option<&str> {
         self.inputs
-            .as_deref()
-            .unwrap_or_default()
+            .get()
+            .map_or(&[][..], Vec::as_slice)
             .iter()
             .find(|(input, _)| match input {
                 Input::Path(input) => path.starts_with(input),

@@ -1,12 +1,13 @@
-//! `Journal`: what the coordinator tells the run record, written by one thread that commits
-//! in groups.
+//! `Journal`: what the gate (`record::Gate`) tells the run record, written by one thread that
+//! commits in groups; and `Checker`, what deciding whether a task runs reads of it, shared
+//! with the threads that check tasks.
 //!
 //! Each commit is durable (`synchronous = FULL`), and costs a disk flush (about 150 µs
 //! here), so the writer thread takes everything queued since its last commit into the next
 //! one: a thousand tasks ending at once cost one flush, not a thousand. When the commit
 //! holding a task's end is durable, the writer tells the coordinator (`Message::Recorded`),
-//! which only then reports the task finished and lets its dependents start: a task seen to
-//! finish is in the record, whenever the engine dies after.
+//! whose gate only then lets its dependents start: a task something started after is in
+//! the record, whenever the engine dies.
 
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -175,6 +176,100 @@ pub enum Decision {
     },
 }
 
+/// What deciding whether a task runs reads of the record (its last successes, the run being
+/// resumed, `--force`, the digests of files known unchanged): shared with the threads that
+/// check tasks off the coordinator's thread.
+#[derive(Debug)]
+pub struct Checker {
+    successes: FxHashMap<String, Success>,
+    files: std::sync::Arc<DigestCache>,
+    resume: Option<Resume>,
+    forced: Forced,
+    /// The workflow's directory: working directories are fingerprinted relative to it.
+    workflow_dir: PathBuf,
+}
+
+impl Checker {
+    /// Decides whether a ready task runs: done in the run being resumed, forced, up to date.
+    ///
+    /// # Errors
+    /// An input is missing or unreadable: the task fails with this message.
+    pub fn check(
+        &self,
+        task: &Task,
+        launch: Launch,
+        deps: &[(String, Digest)],
+    ) -> Result<Checked, String> {
+        let parts = Parts::of(task, &launch, &self.workflow_dir, deps, Some(&*self.files))
+            .map_err(|error| format!("cannot read its inputs: {error}"))?;
+        let fingerprint = parts.fingerprint();
+        let resumed = self
+            .resume
+            .as_ref()
+            .and_then(|resume| Some((resume, resume.done.get(&task.name)?)))
+            .filter(|(_, done)| done.fingerprint == fingerprint)
+            // Outputs deleted or changed since that run are made again.
+            .filter(|(_, done)| self.outputs_intact(&launch, done));
+        let decision = if let Some((_, done)) = resumed {
+            Decision::Resumed {
+                run: done.run.clone(),
+                outputs: done.outputs,
+                results: done.results.clone(),
+            }
+        } else if self.forced.contains(task.id) {
+            Decision::Run(Why::Forced)
+        } else {
+            let outputs = launch
+                .files
+                .as_deref()
+                .map_or(&[][..], |files| &files.outputs);
+            let last = self.successes.get(&task.name);
+            match fresh::up_to_date(
+                outputs,
+                &launch.cwd,
+                &parts,
+                &fingerprint,
+                last,
+                Some(&*self.files),
+            ) {
+                Ok(()) => {
+                    let last = last.map_or_else(Default::default, |last| {
+                        (
+                            last.outputs,
+                            serde_json::from_str(&last.results).unwrap_or_default(),
+                        )
+                    });
+                    Decision::UpToDate {
+                        outputs: last.0,
+                        results: last.1,
+                    }
+                }
+                Err(why) => Decision::Run(why),
+            }
+        };
+        Ok(Checked {
+            parts,
+            fingerprint,
+            decision,
+            launch,
+        })
+    }
+
+    /// Whether the outputs of a task finished in the run being resumed are still what it
+    /// left (a task without outputs has nothing to lose).
+    fn outputs_intact(&self, launch: &Launch, done: &Done) -> bool {
+        let outputs = launch
+            .files
+            .as_deref()
+            .map_or(&[][..], |files| &files.outputs);
+        if outputs.is_empty() {
+            return true;
+        }
+        crate::files::digest_all(&launch.cwd, outputs, Some(&*self.files))
+            .is_ok_and(|now| fresh::outputs_digest(&now) == done.outputs)
+    }
+}
+
 /// One write for the writer thread.
 enum Write {
     Attempt(Box<AttemptRow>),
@@ -210,19 +305,19 @@ pub struct Ended<'a> {
     pub last: bool,
 }
 
-/// The coordinator's side of the run record.
+/// The run's side of the run record, which the gate writes through (`gate::Record`).
 pub struct Journal {
     run_id: String,
-    successes: FxHashMap<String, Success>,
     durations: FxHashMap<String, u64>,
-    /// Digests of files whose stamps have not changed since they were read.
-    files: DigestCache,
-    resume: Option<Resume>,
-    forced: Forced,
+    /// Decides whether tasks run.
+    checker: std::sync::Arc<Checker>,
+    /// Digests of files whose stamps have not changed since they were read; shared with the
+    /// threads that check tasks and digest outputs (`Gate`).
+    files: std::sync::Arc<DigestCache>,
+    /// The coordinator's inbox, for the file work the gate has done off its thread.
+    outbox: Outbox,
     keep_incomplete: bool,
     state_dir: StateDir,
-    /// The workflow's directory: working directories are fingerprinted relative to it.
-    workflow_dir: PathBuf,
     /// Files outside the state dir that the run writes (the events file).
     own_files: Vec<PathBuf>,
     sender: Option<Sender<Vec<Write>>>,
@@ -297,7 +392,7 @@ impl Journal {
         } else {
             FxHashMap::default()
         };
-        let files = DigestCache::new(known, SETTLED);
+        let files = std::sync::Arc::new(DigestCache::new(known, SETTLED));
         let (sender, receiver) = crossbeam_channel::unbounded();
         let run = RunRow {
             id: info.run_id.clone(),
@@ -316,6 +411,7 @@ impl Journal {
         let reserve = Reserve::keep(&info.state_dir);
         let workflow = info.workflow.clone();
         let run_id = info.run_id.clone();
+        let coordinator = outbox.clone();
         let writer = std::thread::Builder::new()
             .name("engine-record".into())
             .spawn(move || {
@@ -335,14 +431,18 @@ impl Journal {
             })?;
         Ok(Self {
             run_id: info.run_id,
-            successes,
             durations,
+            checker: std::sync::Arc::new(Checker {
+                successes,
+                files: std::sync::Arc::clone(&files),
+                resume: info.resume,
+                forced: info.forced,
+                workflow_dir: info.workflow_dir,
+            }),
             files,
-            resume: info.resume,
-            forced: info.forced,
+            outbox: coordinator,
             keep_incomplete: info.keep_incomplete,
             state_dir: info.state_dir,
-            workflow_dir: info.workflow_dir,
             own_files: info.own_files,
             sender: Some(sender),
             pending: Vec::new(),
@@ -376,35 +476,11 @@ impl Journal {
         &self.durations
     }
 
-    /// The digests of files known unchanged, for the outputs a task made.
-    #[must_use]
-    pub fn files(&self) -> &DigestCache {
-        &self.files
-    }
-
     /// Masks the secrets of `masker` in what is recorded: failure reasons, results.
     #[must_use]
     pub fn masking(mut self, masker: crate::template::Masker) -> Self {
         self.masker = masker;
         self
-    }
-
-    /// Whether failed tasks leave their outputs in place (`--keep-incomplete`).
-    #[must_use]
-    pub fn keeps_incomplete(&self) -> bool {
-        self.keep_incomplete
-    }
-
-    /// The state dir, absolute.
-    #[must_use]
-    pub fn state_dir(&self) -> &std::path::Path {
-        self.state_dir.path()
-    }
-
-    /// Files outside the state dir that the run writes.
-    #[must_use]
-    pub fn own_files(&self) -> &[PathBuf] {
-        &self.own_files
     }
 
     /// Where the outputs a failed attempt of `task` created or changed are set aside:
@@ -424,73 +500,7 @@ impl Journal {
         launch: Launch,
         deps: &[(String, Digest)],
     ) -> Result<Checked, String> {
-        let parts = Parts::of(task, &launch, &self.workflow_dir, deps, Some(&self.files))
-            .map_err(|error| format!("cannot read its inputs: {error}"))?;
-        let fingerprint = parts.fingerprint();
-        let resumed = self
-            .resume
-            .as_ref()
-            .and_then(|resume| Some((resume, resume.done.get(&task.name)?)))
-            .filter(|(_, done)| done.fingerprint == fingerprint)
-            // Outputs deleted or changed since that run are made again.
-            .filter(|(_, done)| self.outputs_intact(&launch, done));
-        let decision = if let Some((_, done)) = resumed {
-            Decision::Resumed {
-                run: done.run.clone(),
-                outputs: done.outputs,
-                results: done.results.clone(),
-            }
-        } else if self.forced.contains(task.id) {
-            Decision::Run(Why::Forced)
-        } else {
-            let outputs = launch
-                .files
-                .as_deref()
-                .map_or(&[][..], |files| &files.outputs);
-            let last = self.successes.get(&task.name);
-            match fresh::up_to_date(
-                outputs,
-                &launch.cwd,
-                &parts,
-                &fingerprint,
-                last,
-                Some(&self.files),
-            ) {
-                Ok(()) => {
-                    let last = last.map_or_else(Default::default, |last| {
-                        (
-                            last.outputs,
-                            serde_json::from_str(&last.results).unwrap_or_default(),
-                        )
-                    });
-                    Decision::UpToDate {
-                        outputs: last.0,
-                        results: last.1,
-                    }
-                }
-                Err(why) => Decision::Run(why),
-            }
-        };
-        Ok(Checked {
-            parts,
-            fingerprint,
-            decision,
-            launch,
-        })
-    }
-
-    /// Whether the outputs of a task finished in the run being resumed are still what it
-    /// left (a task without outputs has nothing to lose).
-    fn outputs_intact(&self, launch: &Launch, done: &Done) -> bool {
-        let outputs = launch
-            .files
-            .as_deref()
-            .map_or(&[][..], |files| &files.outputs);
-        if outputs.is_empty() {
-            return true;
-        }
-        crate::files::digest_all(&launch.cwd, outputs, Some(&self.files))
-            .is_ok_and(|now| fresh::outputs_digest(&now) == done.outputs)
+        self.checker.check(task, launch, deps)
     }
 
     /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`, the
@@ -828,5 +838,74 @@ impl Writing {
             }
             Ok(())
         })
+    }
+}
+
+impl super::gate::Record for Journal {
+    fn checker(&self) -> std::sync::Arc<dyn super::gate::Checks> {
+        self.checker.clone()
+    }
+
+    fn started(&mut self, task: &Task, attempt: u32, checked: Option<&Checked>) {
+        Self::started(self, task, attempt, checked);
+    }
+
+    fn ended(&mut self, end: &Ended<'_>) -> u64 {
+        Self::ended(self, end)
+    }
+
+    fn skipped(&mut self, task: &Task, reason: &SkipReason, checked: Option<&Checked>) {
+        Self::skipped(self, task, reason, checked);
+    }
+
+    fn ticket(&mut self) -> u64 {
+        Self::ticket(self)
+    }
+
+    fn submit(&mut self) {
+        Self::submit(self);
+    }
+
+    fn flush(&mut self) {
+        Self::flush(self);
+    }
+
+    fn finish(self: Box<Self>, outcome: RunOutcome) -> Option<String> {
+        Self::finish(*self, outcome)
+    }
+
+    fn keeps_incomplete(&self) -> bool {
+        self.keep_incomplete
+    }
+
+    fn aside_dir(&self, task: &Task, attempt: u32) -> PathBuf {
+        Self::aside_dir(self, task, attempt)
+    }
+
+    fn files(&self) -> std::sync::Arc<DigestCache> {
+        std::sync::Arc::clone(&self.files)
+    }
+
+    fn state_dir(&self) -> &std::path::Path {
+        self.state_dir.path()
+    }
+
+    fn own_files(&self) -> &[PathBuf] {
+        &self.own_files
+    }
+
+    fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+}
+
+impl super::gate::Checks for Checker {
+    fn check(
+        &self,
+        task: &Task,
+        launch: Launch,
+        deps: &[(String, Digest)],
+    ) -> Result<Checked, String> {
+        Self::check(self, task, launch, deps)
     }
 }

@@ -1271,3 +1271,76 @@ fn a_moved_or_copied_project_keeps_its_history_and_up_to_date_state() {
         .skipped("gen", "up_to_date")
         .run();
 }
+
+/// A task's outputs are digested off the coordinator's thread: with one slot, whichever of
+/// two tasks writing large outputs runs second starts as soon as the first exits, before the
+/// first's output is hashed and it is reported finished. Ordered by the events, not timed.
+#[test]
+fn a_large_output_is_hashed_while_the_next_task_starts() {
+    let test = Test::run_of(
+        "
+tasks:
+  one:
+    outputs: [one.out]
+    run: head -c 209715200 /dev/zero > one.out
+  two:
+    outputs: [two.out]
+    run: head -c 209715200 /dev/zero > two.out
+",
+    )
+    .args(["-j", "1"]);
+    let run = test
+        .again()
+        .task_status("one", "succeeded")
+        .task_status("two", "succeeded")
+        .run();
+    let (first, second) =
+        if run.position("task_started", "one") < run.position("task_started", "two") {
+            ("one", "two")
+        } else {
+            ("two", "one")
+        };
+    assert!(
+        run.position("task_started", second) < run.position("task_finished", first),
+        "`{second}` waited for `{first}`'s output to be hashed"
+    );
+    // The digests were recorded: a second run finds both up to date.
+    test.again()
+        .skipped("one", "up_to_date")
+        .skipped("two", "up_to_date")
+        .run();
+}
+
+/// Ctrl-C while a finished task's outputs are hashed off the loop: the run waits for the
+/// digest, records the task as it ended and stops cleanly; what depends on it does not
+/// start. The signal is sent once the task is about to exit, so it almost always lands
+/// while the gigabyte is hashed; if it reaches the task first, it is interrupted instead,
+/// and the record must say so just as well.
+#[test]
+fn ctrl_c_while_outputs_are_hashed_ends_cleanly_with_the_task_recorded() {
+    let test = Test::run_of(
+        "
+tasks:
+  big:
+    outputs: [big.out]
+    run: head -c 1073741824 /dev/zero > big.out; touch big.done
+  after:
+    depends_on: big
+    run: touch after.marker
+",
+    )
+    .args(["--progress", "plain"]);
+    let mut engine = test.again().status(130).not_started("after").spawn();
+    wait_for_file(&test.path("big.done"), Duration::from_secs(60));
+    engine.signal(Signal::SIGINT);
+    let run = engine.wait();
+    assert!(!test.path("after.marker").exists());
+    let status = run.finished("big")["status"].clone();
+    if status == "succeeded" {
+        // Its digest was recorded before the run ended.
+        test.again().skipped("big", "up_to_date").run();
+    } else {
+        assert_eq!(status, "interrupted", "{}", run.stdout);
+        test.again().task_status("big", "succeeded").run();
+    }
+}
