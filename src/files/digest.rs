@@ -1,14 +1,20 @@
 //! Digesting what patterns resolve to: blake3 of a file's content, or of a directory's tree,
-//! with the cache's known digests taken instead of reading. Only reads the file system.
+//! with the cache's known digests taken instead of reading. Many matches, a large
+//! directory's entries and a large file's chunks are digested on rayon's pool; the result and
+//! the error returned are those of digesting one path after another. Only reads the file
+//! system.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fs::{self, File, FileType, Metadata, OpenOptions};
-use std::io::{self, ErrorKind, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File, FileType, Metadata};
+use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use rayon::prelude::*;
+
+use super::content::{self, open};
 use super::pattern::{Match, has_descendants, is_missing, resolve, sort_and_dedup};
 use super::{DigestCache, FilesError, Stamp};
 
@@ -27,8 +33,40 @@ pub struct FileDigest {
     pub digest: Digest,
 }
 
-/// The size of the read buffer of each thread.
-const BUFFER_SIZE: usize = 64 * 1024;
+/// When digesting goes to rayon's pool: below each threshold the work stays on the calling
+/// thread, where handing it over would cost more than it saves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parallelism {
+    /// The least number of matches digested in parallel.
+    pub matches: usize,
+    /// The least number of entries of one directory digested in parallel.
+    pub entries: usize,
+    /// The least size in bytes of a file hashed on every CPU.
+    pub file_bytes: u64,
+}
+
+impl Parallelism {
+    /// The thresholds `digest_all` uses, measured on a 2-CPU machine (BENCHMARKS.md).
+    pub const DEFAULT: Self = Self {
+        matches: 8,
+        entries: 8,
+        file_bytes: 1024 * 1024,
+    };
+
+    /// Everything on the calling thread, one path after another.
+    pub const SEQUENTIAL: Self = Self {
+        matches: usize::MAX,
+        entries: usize::MAX,
+        file_bytes: u64::MAX,
+    };
+
+    /// Everything on rayon's pool, however small; for tests.
+    pub const ALWAYS: Self = Self {
+        matches: 0,
+        entries: 0,
+        file_bytes: 0,
+    };
+}
 
 /// Resolves `patterns` against `cwd` and digests every match: sorted by path, each path once.
 ///
@@ -47,23 +85,56 @@ pub fn digest_all(
     patterns: &[impl AsRef<str>],
     cache: Option<&DigestCache>,
 ) -> Result<Vec<FileDigest>, FilesError> {
+    digest_all_with(cwd, patterns, cache, Parallelism::DEFAULT)
+}
+
+/// `digest_all` with other thresholds for going parallel, for benchmarks and tests: the
+/// result is the same whatever they are.
+///
+/// # Errors
+///
+/// As `digest_all`.
+pub fn digest_all_with(
+    cwd: &Path,
+    patterns: &[impl AsRef<str>],
+    cache: Option<&DigestCache>,
+    parallelism: Parallelism,
+) -> Result<Vec<FileDigest>, FilesError> {
     let mut matches = Vec::with_capacity(patterns.len());
     for pattern in patterns {
         resolve(cwd, pattern.as_ref(), &mut matches)?;
     }
     sort_and_dedup(&mut matches);
-    let mut digester = Digester::new(cache);
-    let mut digests = Vec::with_capacity(matches.len());
-    for (index, found) in matches.iter().enumerate() {
-        let nested = || has_descendants(&matches[index + 1..], &found.path);
-        if let Some(digest) = digester.top(found, nested)? {
-            digests.push(FileDigest {
-                path: found.path.clone(),
+    // When a later match lies inside an earlier directory (`dist/**` matches every level of
+    // `dist`), the matches go in order so that the later ones take the digests the earlier
+    // tree found; the entries of each directory may still go in parallel.
+    let nested: Vec<bool> = (0..matches.len())
+        .map(|index| has_descendants(&matches[index + 1..], &matches[index].path))
+        .collect();
+    let in_order = nested.contains(&true) || matches.len() < parallelism.matches;
+    let digester = Digester::new(cache, parallelism, nested.contains(&true));
+    let one = |(found, nested): (&Match, &bool)| digester.top(found, *nested);
+    let digests: Vec<Option<Digest>> = if in_order {
+        matches
+            .iter()
+            .zip(&nested)
+            .map(one)
+            .collect::<Result<_, _>>()?
+    } else {
+        // Every match is digested, and the first error in path order is the one returned.
+        let results: Vec<_> = matches.par_iter().zip(&nested).map(one).collect();
+        results.into_iter().collect::<Result<_, _>>()?
+    };
+    Ok(matches
+        .into_iter()
+        .zip(digests)
+        .filter_map(|(found, digest)| {
+            digest.map(|digest| FileDigest {
+                path: found.path,
                 digest,
-            });
-        }
-    }
-    Ok(digests)
+            })
+        })
+        .collect())
 }
 
 /// A hex rendering of a digest: lowercase, 64 characters.
@@ -81,14 +152,6 @@ pub fn from_hex(text: &str) -> Option<Digest> {
         .map(|hash| *hash.as_bytes())
 }
 
-/// Opens for reading without blocking, so a FIFO cannot hang the check.
-fn open(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-}
-
 /// What one entry of a directory contributes to the directory's digest.
 enum Entry {
     /// A regular file, or a symlink to one: its content digest.
@@ -103,27 +166,30 @@ enum Entry {
     Vanished,
 }
 
-thread_local! {
-    /// The read buffer of each thread, reused by every digest: zeroing a new one for each
-    /// task's files cost more than hashing them when they are small.
-    static BUFFER: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0; BUFFER_SIZE].into_boxed_slice());
-}
-
 /// Digests files and trees, remembering the digests found inside a tree when later matches
 /// lie inside it too (`dist/**` matches every level of `dist`); with a cache, files whose
-/// stamp it knows are not read.
+/// stamp it knows are not read. Shared by the threads of rayon's pool.
 struct Digester<'c> {
-    known: HashMap<PathBuf, Digest>,
+    /// Digests found inside trees, when `remembering`.
+    known: Mutex<HashMap<PathBuf, Digest>>,
+    /// Whether any match lies inside another.
+    remembering: bool,
     cache: Option<&'c DigestCache>,
+    parallelism: Parallelism,
 }
 
 impl<'c> Digester<'c> {
-    fn new(cache: Option<&'c DigestCache>) -> Self {
+    fn new(cache: Option<&'c DigestCache>, parallelism: Parallelism, remembering: bool) -> Self {
         Self {
-            known: HashMap::new(),
+            known: Mutex::new(HashMap::new()),
+            remembering,
             cache,
+            parallelism,
         }
+    }
+
+    fn known(&self) -> MutexGuard<'_, HashMap<PathBuf, Digest>> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The digest the cache holds for the regular file at `path` (symlinks followed). Only
@@ -136,9 +202,9 @@ impl<'c> Digester<'c> {
 
     /// The digest of the open regular `file` at `path`, whose metadata is `metadata`;
     /// learned by the cache once read.
-    fn read(&mut self, path: &Path, file: File, metadata: &Metadata) -> io::Result<Digest> {
+    fn read(&self, path: &Path, file: File, metadata: &Metadata) -> io::Result<Digest> {
         let read_at = SystemTime::now();
-        let digest = Self::content(file)?;
+        let digest = content::hash(file, metadata.len(), self.parallelism.file_bytes)?;
         if let Some(cache) = self.cache.filter(|_| path.is_absolute()) {
             cache.learn(path, Stamp::of(metadata), digest, read_at);
         }
@@ -147,13 +213,9 @@ impl<'c> Digester<'c> {
 
     /// The digest of one match; `None` for a glob match that vanished. `nested` says
     /// whether later matches lie inside this one when it is a directory.
-    fn top(
-        &mut self,
-        found: &Match,
-        nested: impl FnOnce() -> bool,
-    ) -> Result<Option<Digest>, FilesError> {
-        if !self.known.is_empty()
-            && let Some(digest) = self.known.get(&found.full)
+    fn top(&self, found: &Match, nested: bool) -> Result<Option<Digest>, FilesError> {
+        if self.remembering
+            && let Some(digest) = self.known().get(&found.full)
         {
             return Ok(Some(*digest));
         }
@@ -182,8 +244,7 @@ impl<'c> Digester<'c> {
                 .map_err(unreadable)
         } else if kind.is_dir() {
             drop(file);
-            let remember = nested();
-            self.tree(&found.full, &found.path, remember).map(Some)
+            self.tree(&found.full, &found.path, nested).map(Some)
         } else {
             Err(FilesError::Unreadable {
                 path: found.path.clone(),
@@ -192,33 +253,13 @@ impl<'c> Digester<'c> {
         }
     }
 
-    /// The blake3 digest of everything `file` reads.
-    fn content(mut file: File) -> io::Result<Digest> {
-        let mut hasher = blake3::Hasher::new();
-        BUFFER.with_borrow_mut(|buffer| {
-            loop {
-                match file.read(buffer) {
-                    Ok(0) => return Ok(*hasher.finalize().as_bytes()),
-                    Ok(read) => {
-                        hasher.update(&buffer[..read]);
-                    }
-                    Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                    Err(error) => return Err(error),
-                }
-            }
-        })
-    }
-
     /// The tree digest of directory `dir` (shown as `shown` in errors): blake3 over its
     /// entries sorted by name, each as name, a 0 byte, a kind letter and what the kind
     /// carries: `f` and the content digest, `d` and the subtree digest, `l`, the link
     /// target and a 0 byte, or `o` alone. Subdirectories reached through a symlink are not
-    /// entered, so cycles end.
-    fn tree(&mut self, dir: &Path, shown: &str, remember: bool) -> Result<Digest, FilesError> {
-        let unreadable = |path: &str, error: io::Error| FilesError::Unreadable {
-            path: path.to_owned(),
-            message: error.to_string(),
-        };
+    /// entered, so cycles end. The entries of a large directory are digested in parallel;
+    /// the first error in name order is returned either way.
+    fn tree(&self, dir: &Path, shown: &str, remember: bool) -> Result<Digest, FilesError> {
         let mut entries = fs::read_dir(dir)
             .and_then(|listing| {
                 listing
@@ -227,17 +268,18 @@ impl<'c> Digester<'c> {
             })
             .map_err(|error| unreadable(shown, error))?;
         entries.sort_unstable_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+        let one =
+            |(name, kind): &(OsString, FileType)| self.child(dir, shown, name, *kind, remember);
+        let mut computed = (entries.len() >= self.parallelism.entries)
+            .then(|| entries.par_iter().map(one).collect::<Vec<_>>().into_iter());
         let mut hasher = blake3::Hasher::new();
-        for (name, kind) in entries {
-            let path = dir.join(&name);
-            let child = || format!("{shown}/{}", name.to_string_lossy());
-            let entry = self
-                .entry(&path, kind, &child, remember)
-                .map_err(|error| match error {
-                    Ok(error) => unreadable(&child(), error),
-                    Err(error) => error,
-                })?;
-            let (tag, digest) = match &entry {
+        for entry in &entries {
+            let (name, _) = entry;
+            let digested = match &mut computed {
+                Some(computed) => computed.next().expect("one result per entry"),
+                None => one(entry),
+            }?;
+            let (tag, digest) = match &digested {
                 Entry::File(digest) => (b'f', Some(*digest)),
                 Entry::Dir(digest) => (b'd', Some(*digest)),
                 Entry::Link(_) => (b'l', None),
@@ -249,9 +291,9 @@ impl<'c> Digester<'c> {
             if let Some(digest) = digest {
                 hasher.update(&digest);
                 if remember {
-                    self.known.insert(path, digest);
+                    self.known().insert(dir.join(name), digest);
                 }
-            } else if let Entry::Link(target) = &entry {
+            } else if let Entry::Link(target) = &digested {
                 hasher.update(target.as_os_str().as_encoded_bytes());
                 hasher.update(&[0]);
             }
@@ -259,11 +301,28 @@ impl<'c> Digester<'c> {
         Ok(*hasher.finalize().as_bytes())
     }
 
+    /// What the entry `name` of type `kind` in `dir` (shown as `shown`) contributes.
+    fn child(
+        &self,
+        dir: &Path,
+        shown: &str,
+        name: &OsString,
+        kind: FileType,
+        remember: bool,
+    ) -> Result<Entry, FilesError> {
+        let child = || format!("{shown}/{}", name.to_string_lossy());
+        self.entry(&dir.join(name), kind, &child, remember)
+            .map_err(|error| match error {
+                Ok(error) => unreadable(&child(), error),
+                Err(error) => error,
+            })
+    }
+
     /// What the entry at `path` of type `kind` contributes; `child` renders its shown path.
     /// An `io::Error` about the entry itself comes back as `Err(Ok(_))`, an error from
     /// deeper down as `Err(Err(_))`.
     fn entry(
-        &mut self,
+        &self,
         path: &Path,
         kind: FileType,
         child: &dyn Fn() -> String,
@@ -304,5 +363,13 @@ impl<'c> Digester<'c> {
             };
         }
         Ok(Entry::Other)
+    }
+}
+
+/// The error for a path that cannot be read.
+fn unreadable(path: &str, error: io::Error) -> FilesError {
+    FilesError::Unreadable {
+        path: path.to_owned(),
+        message: error.to_string(),
     }
 }

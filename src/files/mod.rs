@@ -2,9 +2,10 @@
 //! directory and fingerprints their content with blake3, for up-to-date checks that compare
 //! content, never clocks. Only reads the file system; knows nothing of tasks or of the run
 //! record that stores the digests. Declares and re-exports only: `pattern` resolves,
-//! `digest` reads and hashes, `cache` keeps digests by stamp, `error` says what went wrong.
+//! `digest` digests matches and trees, `content` hashes one file's content, `cache` keeps digests by stamp, `error` says what went wrong.
 
 mod cache;
+mod content;
 mod digest;
 mod error;
 mod pattern;
@@ -12,7 +13,7 @@ mod pattern;
 mod tests;
 
 pub use cache::{DigestCache, Learned, SETTLED, Stamp};
-pub use digest::{Digest, FileDigest, digest_all, from_hex, to_hex};
+pub use digest::{Digest, FileDigest, Parallelism, digest_all, digest_all_with, from_hex, to_hex};
 pub use error::FilesError;
 pub(crate) use pattern::{GLOB_OPTIONS, resolve_now};
 pub use pattern::{check_pattern, is_glob, lexical};

@@ -443,6 +443,84 @@ fn hex_round_trips() {
     assert_eq!(from_hex(&format!("{}g", &hex[1..])), None);
 }
 
+/// The digests of `patterns` with everything on the calling thread and with everything on
+/// rayon's pool, however small.
+fn both_ways(
+    cwd: &Path,
+    patterns: &[&str],
+) -> (
+    Result<Vec<FileDigest>, FilesError>,
+    Result<Vec<FileDigest>, FilesError>,
+) {
+    (
+        digest_all_with(cwd, patterns, None, Parallelism::SEQUENTIAL),
+        digest_all_with(cwd, patterns, None, Parallelism::ALWAYS),
+    )
+}
+
+#[test]
+fn the_parallel_path_gives_the_sequential_digests() {
+    let mut files: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("many/d{}/f{i:03}", i % 7), format!("content {i}")))
+        .collect();
+    files.push(("many/d3/deeper/x".to_owned(), String::new()));
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(path, content)| (path.as_str(), content.as_str()))
+        .collect();
+    let dir = tree(&files);
+    // A file of several read chunks, in a tree and alone.
+    let large: Vec<u8> = (0..2_500_000_u32).map(|i| (i % 253) as u8).collect();
+    fs::write(dir.path().join("many/large.bin"), &large).expect("write");
+    symlink("d1", dir.path().join("many/link")).expect("symlink");
+    for patterns in [
+        &["many"][..],
+        &["many/**/*"],
+        &["many/**", "many"],
+        &["many/large.bin"],
+        &["many/d2/*", "many/d5/*", "many/large.bin"],
+    ] {
+        let (sequential, parallel) = both_ways(dir.path(), patterns);
+        let sequential = sequential.expect("digests");
+        assert!(!sequential.is_empty());
+        assert_eq!(Ok(sequential), parallel, "{patterns:?}");
+    }
+    assert_eq!(
+        one(dir.path(), "many/large.bin"),
+        *blake3::hash(&large).as_bytes()
+    );
+}
+
+#[test]
+fn the_parallel_path_returns_the_first_error_in_path_order() {
+    let files: Vec<(String, &str)> = (0..50).map(|i| (format!("f{i:02}"), "x")).collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), *c)).collect();
+    let dir = tree(&files);
+    nix::unistd::mkfifo(&dir.path().join("f10-pipe"), nix::sys::stat::Mode::S_IRWXU)
+        .expect("mkfifo");
+    let unreadable = Err(FilesError::Unreadable {
+        path: "f10-pipe".to_owned(),
+        message: "not a regular file or directory".to_owned(),
+    });
+    let missing = Err(FilesError::Missing {
+        path: "f05-missing".to_owned(),
+    });
+    for (patterns, expected) in [
+        (&["f*", "f99-missing"][..], &unreadable),
+        (&["f*", "f05-missing"], &missing),
+        (
+            &["f05-missing", "f*", "f00-missing"],
+            &Err(FilesError::Missing {
+                path: "f00-missing".to_owned(),
+            }),
+        ),
+    ] {
+        let (sequential, parallel) = both_ways(dir.path(), patterns);
+        assert_eq!(&sequential, expected, "{patterns:?}");
+        assert_eq!(&parallel, expected, "{patterns:?}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
@@ -474,5 +552,27 @@ proptest! {
         for path in &written {
             prop_assert!(forward.iter().any(|d| &d.path == path));
         }
+    }
+
+    /// Going parallel changes nothing, whatever the tree and the patterns.
+    #[test]
+    fn parallel_digests_are_the_sequential_ones(
+        files in proptest::collection::btree_map("[a-c]{1,2}(/[a-c]{1,2}){0,2}\\.[ch]", "[a-z]{0,8}", 1..24),
+        missing in proptest::option::of("[a-c]{1,2}\\.[ch]"),
+    ) {
+        let dir = tree(&[]);
+        for (path, content) in &files {
+            let full = dir.path().join(path);
+            if full.parent().is_some_and(|parent| fs::create_dir_all(parent).is_ok()) {
+                let _ = fs::write(&full, content);
+            }
+        }
+        let mut patterns = vec!["**/*.c", "*/*.h", "a", "b/**", "c"];
+        patterns.retain(|p| is_glob(p) || dir.path().join(p).exists());
+        if let Some(missing) = &missing {
+            patterns.push(missing);
+        }
+        let (sequential, parallel) = both_ways(dir.path(), &patterns);
+        prop_assert_eq!(sequential, parallel);
     }
 }
