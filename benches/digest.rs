@@ -50,7 +50,9 @@ fn root() -> &'static Path {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().to_owned();
         // Bytes that differ from block to block, so no layer can shortcut zeros.
-        let block: Vec<u8> = (0..1 << 20_u32).map(|i| (i % 251) as u8).collect();
+        let block: Vec<u8> = (0..1_u32 << 20)
+            .map(|i| u8::try_from(i % 251).expect("below 251"))
+            .collect();
         let mut large = fs::File::create(root.join("large.bin")).expect("create");
         for _ in 0..LARGE / block.len() {
             std::io::Write::write_all(&mut large, &block).expect("write");
