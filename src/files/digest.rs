@@ -48,8 +48,8 @@ pub struct Parallelism {
 impl Parallelism {
     /// The thresholds `digest_all` uses, measured on a 2-CPU machine (BENCHMARKS.md).
     pub const DEFAULT: Self = Self {
-        matches: 8,
-        entries: 8,
+        matches: 64,
+        entries: 64,
         file_bytes: 1024 * 1024,
     };
 
