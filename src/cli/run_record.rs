@@ -86,7 +86,7 @@ fn describe_holder(holder: &lock::Holder) -> String {
         parts.push(format!("pid {pid}"));
     }
     if let Some(started) = holder.started_ms {
-        let ago = (crate::record::journal::now_ms() - started).max(0) / 1000;
+        let ago = (crate::record::store::now_ms() - started).max(0) / 1000;
         parts.push(format!("started {ago}s ago"));
     }
     let run = holder.run.as_deref().map_or_else(

@@ -17,68 +17,21 @@
 //! It does not decide what runs next, nor touch processes: that is the coordinator's.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::aside::{Declared, Guard, Stamps};
 use super::journal::{Checked, Decision, Ended};
+pub use super::journal::{Checks, Record};
 use super::state::RunOutcome;
 use crate::events::{SkipReason, TaskStatus};
 use crate::exchange::{Aside, Filed, Launch, Message, Outbox, Results};
-use crate::files::{Digest, DigestCache, FileDigest, FilesError};
-use crate::model::{Task, TaskId, Workflow};
+use crate::files::{Digest, FileDigest, FilesError};
+use crate::model::{TaskId, Workflow};
 
 #[cfg(test)]
 mod tests;
-
-/// Deciding whether a task runs, from any thread: `journal::Checker` in a run.
-pub trait Checks: Send + Sync {
-    /// Decides whether a task runs: done in the run being resumed, forced, up to date. Reads
-    /// (digests) its inputs and outputs.
-    ///
-    /// # Errors
-    /// An input is missing or unreadable: the task fails with this message.
-    fn check(
-        &self,
-        task: &Task,
-        launch: Launch,
-        deps: &[(String, Digest)],
-    ) -> Result<Checked, String>;
-}
-
-/// What the gate needs of the run record: `Journal` in a run, a fake in tests.
-pub trait Record {
-    /// What decides whether tasks run, to share with the threads that check them.
-    fn checker(&self) -> Arc<dyn Checks>;
-    /// An attempt starts; a task with outputs has them marked incomplete.
-    fn started(&mut self, task: &Task, attempt: u32, checked: Option<&Checked>);
-    /// An attempt ended; returns the ticket acknowledged once that is durable.
-    fn ended(&mut self, end: &Ended<'_>) -> u64;
-    /// A task did not run.
-    fn skipped(&mut self, task: &Task, reason: &SkipReason, checked: Option<&Checked>);
-    /// A ticket acknowledged once every write so far is durable.
-    fn ticket(&mut self) -> u64;
-    /// Hands the writes so far to the writer, to commit when it sees fit.
-    fn submit(&mut self);
-    /// Asks for the writes so far to be committed now.
-    fn flush(&mut self);
-    /// The run ended with `outcome`; returns what could not be written, if anything.
-    fn finish(self: Box<Self>, outcome: RunOutcome) -> Option<String>;
-    /// Whether failed tasks leave their outputs in place (`--keep-incomplete`).
-    fn keeps_incomplete(&self) -> bool;
-    /// Where what a failed attempt created or changed is set aside.
-    fn aside_dir(&self, task: &Task, attempt: u32) -> PathBuf;
-    /// The digests of files known unchanged, shared with the threads that digest outputs.
-    fn files(&self) -> Arc<DigestCache>;
-    /// The state dir, absolute.
-    fn state_dir(&self) -> &Path;
-    /// Files outside the state dir that the run writes.
-    fn own_files(&self) -> &[PathBuf];
-    /// Where acknowledgements and finished file work go: the coordinator's inbox.
-    fn outbox(&self) -> Outbox;
-}
 
 /// Whether a task runs, as the record decides.
 #[derive(Debug, PartialEq, Eq)]

@@ -11,7 +11,6 @@
 
 use std::path::PathBuf;
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -20,20 +19,12 @@ use super::fresh::{self, Parts, Why};
 use super::reserve::Reserve;
 use super::state::{AttemptStatus, RunOutcome};
 use super::store::StoreError;
-use super::store::{self, AttemptRow, Counts, RunRow, Store, Success};
+use super::store::{self, AttemptRow, Counts, RunRow, Store, Success, now_ms};
 use crate::events::{SkipReason, TaskStatus};
 use crate::exchange::{Launch, Message, Outbox, Results};
 use crate::files::{Digest, DigestCache, FileDigest, Learned, SETTLED};
 use crate::model::{Task, TaskId};
 use crate::state_dir::StateDir;
-
-/// Milliseconds since the epoch, now.
-#[must_use]
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// Which tasks `--force` reruns.
 #[derive(Clone, Debug, Default)]
@@ -841,8 +832,55 @@ impl Writing {
     }
 }
 
-impl super::gate::Record for Journal {
-    fn checker(&self) -> std::sync::Arc<dyn super::gate::Checks> {
+/// Deciding whether a task runs, from any thread: `journal::Checker` in a run.
+pub trait Checks: Send + Sync {
+    /// Decides whether a task runs: done in the run being resumed, forced, up to date. Reads
+    /// (digests) its inputs and outputs.
+    ///
+    /// # Errors
+    /// An input is missing or unreadable: the task fails with this message.
+    fn check(
+        &self,
+        task: &Task,
+        launch: Launch,
+        deps: &[(String, Digest)],
+    ) -> Result<Checked, String>;
+}
+
+/// What the gate needs of the run record: `Journal` in a run, a fake in tests.
+pub trait Record {
+    /// What decides whether tasks run, to share with the threads that check them.
+    fn checker(&self) -> std::sync::Arc<dyn Checks>;
+    /// An attempt starts; a task with outputs has them marked incomplete.
+    fn started(&mut self, task: &Task, attempt: u32, checked: Option<&Checked>);
+    /// An attempt ended; returns the ticket acknowledged once that is durable.
+    fn ended(&mut self, end: &Ended<'_>) -> u64;
+    /// A task did not run.
+    fn skipped(&mut self, task: &Task, reason: &SkipReason, checked: Option<&Checked>);
+    /// A ticket acknowledged once every write so far is durable.
+    fn ticket(&mut self) -> u64;
+    /// Hands the writes so far to the writer, to commit when it sees fit.
+    fn submit(&mut self);
+    /// Asks for the writes so far to be committed now.
+    fn flush(&mut self);
+    /// The run ended with `outcome`; returns what could not be written, if anything.
+    fn finish(self: Box<Self>, outcome: RunOutcome) -> Option<String>;
+    /// Whether failed tasks leave their outputs in place (`--keep-incomplete`).
+    fn keeps_incomplete(&self) -> bool;
+    /// Where what a failed attempt created or changed is set aside.
+    fn aside_dir(&self, task: &Task, attempt: u32) -> PathBuf;
+    /// The digests of files known unchanged, shared with the threads that digest outputs.
+    fn files(&self) -> std::sync::Arc<DigestCache>;
+    /// The state dir, absolute.
+    fn state_dir(&self) -> &std::path::Path;
+    /// Files outside the state dir that the run writes.
+    fn own_files(&self) -> &[PathBuf];
+    /// Where acknowledgements and finished file work go: the coordinator's inbox.
+    fn outbox(&self) -> Outbox;
+}
+
+impl Record for Journal {
+    fn checker(&self) -> std::sync::Arc<dyn Checks> {
         self.checker.clone()
     }
 
@@ -899,7 +937,7 @@ impl super::gate::Record for Journal {
     }
 }
 
-impl super::gate::Checks for Checker {
+impl Checks for Checker {
     fn check(
         &self,
         task: &Task,

@@ -78,7 +78,7 @@ pub fn acquire(
     let text = format!(
         "pid={}\nrun={run_id}\nstarted_ms={}\nworkflow={workflow}\n",
         std::process::id(),
-        super::journal::now_ms()
+        super::store::now_ms()
     );
     locked.set_len(0).map_err(io)?;
     locked.rewind().map_err(io)?;

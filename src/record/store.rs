@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use rustc_hash::FxHashMap;
@@ -17,6 +17,14 @@ use rustc_hash::FxHashMap;
 use super::state::{AttemptStatus, RunOutcome, UnknownState};
 use crate::files::{Digest, FileDigest, Learned, Stamp, from_hex, to_hex};
 use crate::state_dir::StateDir;
+
+/// Milliseconds since the epoch, now.
+#[must_use]
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// The schema this engine writes (`PRAGMA user_version`). Version 1 lacked `file_digests`;
 /// versions 1 and 2 keyed workflows by their absolute path, which a moved project loses
@@ -886,7 +894,7 @@ impl Writer<'_> {
         }
         self.tx
             .prepare_cached("DELETE FROM file_digests WHERE seen_ms < ?1")?
-            .execute([super::journal::now_ms() - FILE_DIGESTS_KEPT_MS])?;
+            .execute([now_ms() - FILE_DIGESTS_KEPT_MS])?;
         Ok(old)
     }
 
@@ -895,7 +903,7 @@ impl Writer<'_> {
     /// # Errors
     /// What SQLite said.
     pub fn put_file_digests(&self, learned: &[Learned]) -> rusqlite::Result<()> {
-        let seen_ms = super::journal::now_ms();
+        let seen_ms = now_ms();
         let mut statement = self.tx.prepare_cached(
             "INSERT OR REPLACE INTO file_digests \
              (path, dev, ino, size, mtime_ns, ctime_ns, digest, seen_ms) \
@@ -1248,7 +1256,7 @@ mod tests {
             .execute(
                 "UPDATE file_digests SET seen_ms = ?1 WHERE path = ?2",
                 params![
-                    super::super::journal::now_ms() - FILE_DIGESTS_KEPT_MS - 1,
+                    super::now_ms() - FILE_DIGESTS_KEPT_MS - 1,
                     b"/data/old".as_slice()
                 ],
             )
