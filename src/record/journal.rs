@@ -481,19 +481,6 @@ impl Journal {
         self.state_dir.aside(&self.run_id, &task.name, attempt)
     }
 
-    /// Decides whether a ready task runs: done in the run being resumed, forced, up to date.
-    ///
-    /// # Errors
-    /// An input is missing or unreadable: the task fails with this message.
-    pub fn check(
-        &self,
-        task: &Task,
-        launch: Launch,
-        deps: &[(String, Digest)],
-    ) -> Result<Checked, String> {
-        self.checker.check(task, launch, deps)
-    }
-
     /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`, the
     /// task's name made one file name).
     fn log(&self, task: &Task) -> String {

@@ -26,12 +26,12 @@ pub fn prune_history(
     workflow: &str,
 ) -> Result<(), StoreError> {
     let old = store.transaction(|writer| writer.prune(workflow, RUNS_KEPT))?;
-    for id in old {
+    // An id that is not a run id's shape (a damaged record) names no directory engine made:
+    // joined to a path it could reach outside `runs/` (`..`), so nothing is removed for it.
+    for id in old.iter().filter(|id| is_run_id(id)) {
         // A run dir that cannot be removed stays; the record no longer points at it.
-        let _ = std::fs::remove_dir_all(state_dir.run(&id).path());
-        if is_run_id(&id) {
-            let _ = std::fs::remove_dir_all(state_dir.incomplete_of(&id));
-        }
+        let _ = std::fs::remove_dir_all(state_dir.run(id).path());
+        let _ = std::fs::remove_dir_all(state_dir.incomplete_of(id));
     }
     if !state_dir.incomplete().is_dir() {
         return Ok(());
