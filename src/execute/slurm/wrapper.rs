@@ -357,7 +357,12 @@ mod tests {
         std::fs::write(&files.script, wrapper.script()).expect("write the script");
         std::fs::set_permissions(&files.script, std::fs::Permissions::from_mode(0o755))
             .expect("make it executable");
-        let mut spawn = Command::new(&files.script);
+        // A signal ignored on entry cannot be trapped by a shell, and an ignore is inherited
+        // (`nohup cargo test`): give the wrapper the defaults a batch shell starts with.
+        let mut spawn = Command::new("env");
+        spawn
+            .arg("--default-signal=TERM,INT,HUP,USR1,USR2")
+            .arg(&files.script);
         spawn.stdout(std::process::Stdio::piped());
         spawn.envs(env.iter().copied());
         if leader {
