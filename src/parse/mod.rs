@@ -9,7 +9,7 @@ mod schema;
 mod structure;
 
 pub use raw::{
-    RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawMatrix, RawPools,
+    RawAxis, RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawMatrix, RawPools,
     RawResources, RawSlurm, RawTask, RawTasks, RawValue, RawVars, RawWorkflow,
 };
 pub use schema::workflow_schema;

@@ -6,7 +6,8 @@ use super::settings::value_of;
 use super::validator::Validator;
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::model::Value;
-use crate::parse::RawMatrix;
+use crate::parse::{RawAxis, RawMatrix};
+use crate::template::{self, Part, Root};
 
 /// The most expansions one matrix may make.
 pub const MAX_EXPANSIONS: usize = 4096;
@@ -47,7 +48,18 @@ impl Validator<'_> {
                     .hint("use letters, digits and `_`, not starting with a digit, like `python_version`"),
                 );
             }
-            if values.value.is_empty() {
+            let list = match &values.value {
+                RawAxis::Values(list) => list,
+                RawAxis::Template(text) => {
+                    let text = Spanned::new(text.clone(), values.referenced, values.defined);
+                    match self.axis_template(task, &key.value, &text) {
+                        Some(axis) => axes.push((key.value.clone(), axis)),
+                        None => valid = false,
+                    }
+                    continue;
+                }
+            };
+            if list.is_empty() {
                 valid = false;
                 self.push(
                     Diagnostic::error(
@@ -58,8 +70,8 @@ impl Validator<'_> {
                     .hint("list at least one value, or remove the key"),
                 );
             }
-            let mut axis = Vec::with_capacity(values.value.len());
-            for value in &values.value {
+            let mut axis = Vec::with_capacity(list.len());
+            for value in list {
                 match value_of(self.source(), value) {
                     Some(Value::List(_)) | None => {
                         valid = false;
@@ -110,6 +122,75 @@ impl Validator<'_> {
             return None;
         }
         valid.then(|| combinations(&axes))
+    }
+}
+
+impl Validator<'_> {
+    /// The values of a matrix axis written as a template (`src: ${{ glob("src/*.c") }}`),
+    /// or `None` when it is invalid (reported).
+    fn axis_template(
+        &mut self,
+        task: &str,
+        key: &str,
+        text: &Spanned<String>,
+    ) -> Option<Vec<Value>> {
+        let parsed = match template::parse(&text.value, template::Flavor::Plain) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => {
+                self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidMatrix,
+                        format!("matrix key `{key}` of task `{task}` must be a list or a template"),
+                    )
+                    .at(self.span(text), Some("neither a list nor a `${{ }}`".into()))
+                    .hint(format!(
+                        "list the values, like `{key}: [{}]`, or make them with a template, like `{key}: ${{{{ glob(\"src/*.c\") }}}}`",
+                        text.value
+                    )),
+                );
+                return None;
+            }
+            Err(errors) => {
+                self.template_errors(text, &errors);
+                return None;
+            }
+        };
+        let [Part::Expr(expr)] = parsed.parts.as_slice() else {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidMatrix,
+                    format!("the template of matrix key `{key}` of task `{task}` must be one `${{{{ }}}}` and nothing else"),
+                )
+                .at(self.span(text), Some("text around the `${{ }}`".into()))
+                .hint("an axis template yields the whole list: move the text into the expression"),
+            );
+            return None;
+        };
+        if let Some(reference) = template::references(expr)
+            .into_iter()
+            .find(|reference| reference.root == Root::Tasks)
+        {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidMatrix,
+                    format!("matrix from results is not supported yet: matrix key `{key}` of task `{task}` reads `tasks.{}`", reference.name),
+                )
+                .at(self.text_span(text, &reference.span), Some("a task's result".into()))
+                .hint("list the values, or make them from files with `glob(...)`"),
+            );
+            return None;
+        }
+        self.push(
+            Diagnostic::error(
+                DiagnosticKind::InvalidMatrix,
+                format!(
+                    "matrix key `{key}` of task `{task}`: axes from templates are not evaluated yet"
+                ),
+            )
+            .at(self.span(text), None)
+            .hint("list the values"),
+        );
+        None
     }
 }
 
