@@ -133,3 +133,25 @@ fn a_quoted_template_in_a_flow_mapping_works() {
         .stdout("ok: workflow.yaml (1 task)\n")
         .run();
 }
+
+#[test]
+fn an_axis_template_is_capped_like_a_list_and_a_lone_scalar_asks_for_a_list() {
+    let many: Vec<String> = (0..5000).map(|n| n.to_string()).collect();
+    Test::new()
+        .workflow(&format!(
+            "tasks:\n  t:\n    matrix:\n      n: ${{{{ from_json(\"[{}]\") }}}}\n    run: echo\n",
+            many.join(",")
+        ))
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("the matrix of task `t` makes more than 4096 tasks")
+        .run();
+    Test::new()
+        .workflow("tasks:\n  t:\n    matrix:\n      n: 5\n    run: echo\n")
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("matrix key `n` of task `t` must be a list or a template")
+        .stderr_has("workflow.yaml:4:10")
+        .stderr_has("like `n: [5]`")
+        .run();
+}
