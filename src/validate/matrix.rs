@@ -1,4 +1,6 @@
-//! Matrix expansion: a task with `matrix:` becomes one task per combination of values.
+//! Matrix expansion: a task with `matrix:` becomes one task per combination of values. A key
+//! written as a template (`${{ glob("src/*.c") }}`) is evaluated here, once, when the
+//! workflow is loaded: `glob` lists files below the task's `cwd`; it reads no file's content.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
