@@ -11,4 +11,5 @@ mod misc;
 mod outputs;
 mod plan;
 mod record;
+mod selectors;
 mod snapshots;
