@@ -1242,7 +1242,8 @@ tasks:
 }
 
 /// A matrix task `map` with `sample` A, B and `lane` 1, 2, before the task under test.
-const MAP: &str = "vars: { which: B }\ntasks:\n  map:\n    matrix: { sample: [A, B], lane: [1, 2] }\n";
+const MAP: &str =
+    "vars: { which: B }\ntasks:\n  map:\n    matrix: { sample: [A, B], lane: [1, 2] }\n";
 
 #[test]
 fn selectors_in_depends_on_are_checked_where_they_stand() {

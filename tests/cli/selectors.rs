@@ -132,6 +132,8 @@ fn a_target_may_select_matrix_items() {
         .workflow(SAMPLES)
         .args(["plan", WORKFLOW, "map[lane=3]"])
         .status(2)
-        .stderr_has("`map[lane=3]` selects no item of `map`, whose matrix has sample: A, B; lane: 1, 2")
+        .stderr_has(
+            "`map[lane=3]` selects no item of `map`, whose matrix has sample: A, B; lane: 1, 2",
+        )
         .run();
 }
