@@ -40,6 +40,8 @@ pub enum DiagnosticKind {
     SelfDependency,
     /// The same dependency listed twice.
     RepeatedDependency,
+    /// A `name[key=value]` selector that cannot be read or selects no matrix item.
+    InvalidSelector,
     /// Tasks that depend on each other in a circle.
     DependencyCycle,
     /// `run` on a task with `isolation: thread`.

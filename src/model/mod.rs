@@ -5,6 +5,7 @@
 mod duration;
 mod file_name;
 mod memory;
+mod selector;
 mod slurm;
 mod task;
 mod value;
@@ -13,6 +14,7 @@ mod workflow;
 pub use duration::{Duration, DurationError};
 pub use file_name::file_name;
 pub use memory::{Memory, MemoryError};
+pub use selector::{Pick, Selector, SelectorError, item_has, item_matches};
 pub use slurm::{ExecutorKind, SlurmOptions};
 pub use task::{
     Command, Condition, Isolation, Resources, Task, TaskFiles, TaskId, Templates, shell_words,

@@ -311,6 +311,13 @@ fn yaml_diagnostic(source: &Source, error: &serde_saphyr::Error) -> Diagnostic {
                 template.replace('\'', "''")
             ));
         }
+        if kind == DiagnosticKind::Syntax && selector_in_flow(source.text(), span) {
+            diagnostic = diagnostic.hint(
+                "inside a `[...]` list, `name[key]` reads as a nested list: quote it \
+                 (`[\"map_reads[sample]\"]`) or write the list in block style (`- map_reads[sample]`, \
+                 one per line)",
+            );
+        }
         diagnostic = diagnostic.at(span, None);
     }
     diagnostic
@@ -351,6 +358,17 @@ fn tab_before(text: &str, span: Span) -> Span {
     text[line_start..end]
         .rfind('\t')
         .map_or(span, |at| Span::new(line_start + at, 1))
+}
+
+/// Whether the parser stopped at a `[` that follows a name, as in `[map_reads[sample]]`: a
+/// selector written unquoted in a flow sequence.
+fn selector_in_flow(text: &str, span: Span) -> bool {
+    let at = span.offset.min(text.len());
+    text[at..].starts_with('[')
+        && text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn syntax_hint(message: &str) -> &'static str {

@@ -182,7 +182,9 @@ impl<'de> Deserialize<'de> for RawAxis {
 pub struct RawTask {
     /// What this task does, shown by `engine list` and `engine plan`.
     pub description: Option<String>,
-    /// Tasks that must succeed before this one starts: a list of task names, or one name.
+    /// Tasks that must succeed before this one starts: a list of task names, or one name. A
+    /// name may select matrix items: `map[sample=A]`, `map[sample=${{ matrix.sample }}]`,
+    /// `map[sample]` (this item's `sample`) or `map[..]` (every key both matrices share).
     #[schemars(with = "Option<RawDependsOn>")]
     pub depends_on: Option<Spanned<RawDependsOn>>,
     /// `thread`: inside the engine on a worker thread (cheap; for I/O-bound glue; timeouts are
@@ -480,7 +482,7 @@ impl JsonSchema for RawDependsOn {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "Task names that must succeed first.",
+            "description": "Task names that must succeed first; `name[key=value]`, `name[key]` or `name[..]` selects matrix items.",
             "anyOf": [
                 { "type": "array", "items": { "type": "string" } },
                 { "type": "string" }

@@ -1240,3 +1240,134 @@ tasks:
     let names: Vec<&str> = workflow.tasks.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["t[python=3.10]", "t[python=3.9]"]);
 }
+
+/// A matrix task `map` with `sample` A, B and `lane` 1, 2, before the task under test.
+const MAP: &str =
+    "vars: { which: B }\ntasks:\n  map:\n    matrix: { sample: [A, B], lane: [1, 2] }\n";
+
+#[test]
+fn selectors_in_depends_on_are_checked_where_they_stand() {
+    let rows: Vec<(&str, String, Vec<Expect>)> = vec![
+        (
+            "a key the target lacks",
+            format!("{MAP}  t:\n    depends_on: [\"map[os=linux]\"]\n"),
+            vec![
+                at(K::InvalidSelector, 6, 18)
+                    .text("\"map[os=linux]\"")
+                    .message("task `map` has no matrix key `os`")
+                    .hint("sample, lane"),
+            ],
+        ),
+        (
+            "a static selector that matches nothing",
+            format!("{MAP}  t:\n    depends_on: [\"map[sample=C]\"]\n"),
+            vec![
+                at(K::InvalidSelector, 6, 18)
+                    .message("`map[sample=C]` selects no item of `map`")
+                    .hint("sample: A, B; lane: 1, 2"),
+            ],
+        ),
+        (
+            "the short form without the key in the own matrix",
+            format!("{MAP}  t:\n    depends_on: map[sample]\n"),
+            vec![
+                at(K::InvalidSelector, 6, 17)
+                    .message("task `t` has no matrix key `sample`")
+                    .hint("add `sample` to the matrix of `t`"),
+            ],
+        ),
+        (
+            "`..` with no shared key",
+            format!("{MAP}  t:\n    matrix: {{ os: [linux] }}\n    depends_on: map[..]\n"),
+            vec![at(K::InvalidSelector, 7, 17).message("they share none")],
+        ),
+        (
+            "a templated selector that misses for one item",
+            format!(
+                "{MAP}  t:\n    matrix: {{ sample: [A, C] }}\n    depends_on:\n      - map[sample=${{{{ matrix.sample }}}}]\n"
+            ),
+            vec![
+                at(K::InvalidSelector, 8, 9)
+                    .message("for `t[sample=C]`")
+                    .message("`map[sample=C]`"),
+            ],
+        ),
+        (
+            "a templated selector reading the environment",
+            format!("{MAP}  t:\n    depends_on: \"map[sample=${{{{ env.HOME }}}}]\"\n"),
+            vec![
+                at(K::InvalidSelector, 6, 37)
+                    .text("HOME")
+                    .message("cannot read `env.HOME`"),
+            ],
+        ),
+        (
+            "a selector of a task without a matrix",
+            format!("{MAP}  one: {{}}\n  t:\n    depends_on: one[x=1]\n"),
+            vec![at(K::InvalidSelector, 7, 17).message("`one`, which has no matrix")],
+        ),
+        (
+            "an unclosed selector",
+            format!("{MAP}  t:\n    depends_on: map[sample=A\n"),
+            vec![at(K::InvalidSelector, 6, 17).message("an unclosed `[`")],
+        ),
+        (
+            "an unknown task with a selector",
+            format!("{MAP}  t:\n    depends_on: maps[sample=A]\n"),
+            vec![at(K::UnknownDependency, 6, 17).hint("did you mean `map`?")],
+        ),
+        (
+            "a selector unquoted in a flow list",
+            format!("{MAP}  t:\n    matrix: {{ sample: [A] }}\n    depends_on: [map[sample]]\n"),
+            vec![at(K::Syntax, 7, 21).hint("quote it")],
+        ),
+    ];
+    for (name, yaml, expected) in rows {
+        check_row(name, &yaml, &expected);
+    }
+}
+
+#[test]
+fn each_item_depends_on_the_items_its_selectors_pick() {
+    let workflow = valid(&format!(
+        "{MAP}  by_template:\n    matrix: {{ sample: [A, B] }}\n    depends_on:\n      - map[sample=${{{{ matrix.sample }}}},lane=1]\n  short:\n    matrix: {{ sample: [A, B] }}\n    depends_on: map[sample]\n  shared:\n    matrix: {{ sample: [B], lane: [2] }}\n    depends_on: \"map[..]\"\n  partial:\n    depends_on: [\"map[lane=2]\", \"map[sample=${{{{ vars.which }}}},lane=1]\"]\n  whole:\n    matrix: {{ sample: [A] }}\n    depends_on: [map]\n"
+    ));
+    let cases: &[(&str, &[&str])] = &[
+        ("by_template[sample=A]", &["map[sample=A,lane=1]"]),
+        ("by_template[sample=B]", &["map[sample=B,lane=1]"]),
+        (
+            "short[sample=A]",
+            &["map[sample=A,lane=1]", "map[sample=A,lane=2]"],
+        ),
+        ("shared[sample=B,lane=2]", &["map[sample=B,lane=2]"]),
+        (
+            "partial",
+            &[
+                "map[sample=A,lane=2]",
+                "map[sample=B,lane=2]",
+                "map[sample=B,lane=1]",
+            ],
+        ),
+        (
+            "whole[sample=A]",
+            &[
+                "map[sample=A,lane=1]",
+                "map[sample=A,lane=2]",
+                "map[sample=B,lane=1]",
+                "map[sample=B,lane=2]",
+            ],
+        ),
+    ];
+    for (name, expected) in cases {
+        assert_eq!(dep_names(&workflow, name), *expected, "{name}");
+    }
+}
+
+#[test]
+fn selectors_compare_numbers_as_written() {
+    let workflow = valid(
+        "tasks:\n  test:\n    matrix: { py: [3.10, 3.9] }\n  report:\n    matrix: { py: [3.10] }\n    depends_on:\n      - test[py]\n  pinned:\n    depends_on: \"test[py=3.10]\"\n",
+    );
+    assert_eq!(dep_names(&workflow, "report[py=3.10]"), ["test[py=3.10]"]);
+    assert_eq!(dep_names(&workflow, "pinned"), ["test[py=3.10]"]);
+}

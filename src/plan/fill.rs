@@ -12,7 +12,7 @@ use rhai::{Dynamic, Map};
 use super::Graph;
 use crate::exchange::{Launch, Results};
 use crate::model::{Command, Task, TaskId, Workflow};
-use crate::template::{Context, DependencyStatus, Evaluator};
+use crate::template::{Context, DependencyStatus, Evaluator, Part, Template};
 
 /// What a finished task left for the templates of the tasks after it.
 #[derive(Clone, Debug)]
@@ -79,6 +79,17 @@ impl<'a> Templating<'a> {
         outcomes: &[Option<Outcome>],
         status: DependencyStatus,
     ) -> Context {
+        self.context_with(task, outcomes, status, reads_outputs(task))
+    }
+
+    /// The context of `task`; with `outputs`, each task before it also has its `outputs`.
+    fn context_with(
+        &self,
+        task: &Task,
+        outcomes: &[Option<Outcome>],
+        status: DependencyStatus,
+        outputs: bool,
+    ) -> Context {
         let made = self.made();
         let mut env = made.process_env.clone();
         for (name, value) in task.env.iter() {
@@ -91,14 +102,20 @@ impl<'a> Templating<'a> {
         // A matrix task's name as written (`test`) stands for all its combinations: its
         // status is theirs taken together.
         let mut groups: Vec<(&str, &'static str)> = Vec::new();
+        // The outputs of each item of a matrix task read, for the task's name as written.
+        let mut group_outputs: Vec<(&str, TaskId, Vec<String>)> = Vec::new();
         for ancestor in ancestors(self.graph, task.id) {
             let Some(outcome) = outcomes.get(ancestor.index()).and_then(Option::as_ref) else {
                 continue;
             };
+            let paths = outputs.then(|| self.outputs_of(ancestor, outcomes, &task.cwd));
             if let Some(group) = &self.workflow.task(ancestor).group {
                 match groups.iter_mut().find(|(name, _)| *name == &**group) {
                     Some((_, status)) => *status = group_status(status, outcome.status),
                     None => groups.push((group, outcome.status)),
+                }
+                if let Some(paths) = &paths {
+                    group_outputs.push((group, ancestor, paths.clone()));
                 }
             }
             let results: Map = outcome
@@ -109,15 +126,28 @@ impl<'a> Templating<'a> {
             let mut entry = Map::new();
             entry.insert("status".into(), outcome.status.into());
             entry.insert("results".into(), Dynamic::from_map(results));
+            if let Some(paths) = paths {
+                entry.insert("outputs".into(), strings(paths));
+            }
             tasks.insert(
                 self.workflow.task(ancestor).name.as_str().into(),
                 Dynamic::from_map(entry),
             );
         }
+        // Items in item order (their ids are).
+        group_outputs.sort_by_key(|(_, id, _)| *id);
         for (group, status) in groups {
             let mut entry = Map::new();
             entry.insert("status".into(), status.into());
             entry.insert("results".into(), Dynamic::from_map(Map::new()));
+            if outputs {
+                let paths = group_outputs
+                    .iter()
+                    .filter(|(name, _, _)| *name == group)
+                    .flat_map(|(_, _, paths)| paths.iter().cloned())
+                    .collect();
+                entry.insert("outputs".into(), strings(paths));
+            }
             tasks
                 .entry(group.into())
                 .or_insert_with(|| Dynamic::from_map(entry));
@@ -157,6 +187,48 @@ impl<'a> Templating<'a> {
         constants.insert("matrix".into(), Dynamic::from_map(context.matrix));
         constants.insert("tasks".into(), Dynamic::from_map(context.tasks));
         constants
+    }
+
+    /// The declared outputs of `producer` (a task that has finished), as `reader_cwd` sees
+    /// them: its templates filled in with its own values, globs expanded, paths rebased.
+    fn outputs_of(
+        &self,
+        producer: TaskId,
+        outcomes: &[Option<Outcome>],
+        reader_cwd: &std::path::Path,
+    ) -> Vec<String> {
+        let task = self.workflow.task(producer);
+        let mut patterns = task.outputs().to_vec();
+        let mut cwd = task.cwd.clone();
+        if let Some(templates) = task.templates.as_deref()
+            && (!templates.outputs.is_empty() || templates.cwd.is_some())
+        {
+            let context = self.context_with(task, outcomes, DependencyStatus::SUCCEEDED, false);
+            let evaluator = &self.made().evaluator;
+            // The producer's own launch filled these in with the same values, so they fill in
+            // here too; one that does not is left as written.
+            for (index, template) in &templates.outputs {
+                if let (Some(slot), Ok(text)) = (
+                    patterns.get_mut(*index),
+                    evaluator.render(template, &context),
+                ) {
+                    *slot = text;
+                }
+            }
+            if let Some(Ok(dir)) = templates
+                .cwd
+                .as_ref()
+                .map(|t| evaluator.render(t, &context))
+            {
+                cwd = self
+                    .workflow
+                    .path
+                    .parent()
+                    .unwrap_or_else(|| std::path::Path::new("."))
+                    .join(dir);
+            }
+        }
+        super::outputs::seen_from(&patterns, &cwd, reader_cwd)
     }
 
     /// Whether the task's condition holds.
@@ -273,6 +345,36 @@ impl<'a> Templating<'a> {
         }
         Ok(launch)
     }
+}
+
+/// A list of texts as a rhai array.
+fn strings(texts: Vec<String>) -> Dynamic {
+    Dynamic::from_array(texts.into_iter().map(Dynamic::from).collect())
+}
+
+/// Whether any template, the condition or the script of `task` mentions `outputs` (a plain
+/// text search: the outputs of the tasks before it are then worked out for its context).
+fn reads_outputs(task: &Task) -> bool {
+    const WORD: &str = "outputs";
+    let in_template = |template: &Template| {
+        template
+            .parts
+            .iter()
+            .any(|part| matches!(part, Part::Expr(expr) if expr.source.contains(WORD)))
+    };
+    let templated = task.templates.as_deref().is_some_and(|templates| {
+        templates.command.iter().any(in_template)
+            || templates.cwd.iter().any(in_template)
+            || templates.env.iter().any(|(_, t)| in_template(t))
+            || templates.inputs.iter().any(|(_, t)| in_template(t))
+            || templates.outputs.iter().any(|(_, t)| in_template(t))
+    });
+    templated
+        || task
+            .condition
+            .as_ref()
+            .is_some_and(|condition| condition.text.contains(WORD))
+        || matches!(&task.command, Command::Script { source, .. } if source.contains(WORD))
 }
 
 /// Remembers in `context` the text of every variable and matrix value of `task` that is a

@@ -7,7 +7,7 @@ use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diagnostic::suggest;
-use crate::model::{TaskId, Workflow};
+use crate::model::{Pick, Selector, TaskId, Workflow, item_matches};
 
 /// A requested task that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -279,13 +279,25 @@ fn select(workflow: &Workflow, targets: &[String]) -> Result<Vec<bool>, SelectEr
     let mut selected = vec![false; workflow.tasks.len()];
     let mut stack = Vec::new();
     for target in targets {
-        let Some(found) = ids.get(target.as_str()) else {
-            return Err(SelectError {
-                name: target.clone(),
-                suggestion: suggest(target, ids.keys().copied()),
-            });
-        };
-        stack.extend(found.iter().copied());
+        if let Some(found) = ids.get(target.as_str()) {
+            stack.extend(found.iter().copied());
+            continue;
+        }
+        match select_items(workflow, target) {
+            Some(Ok(found)) => stack.extend(found),
+            Some(Err(why)) => {
+                return Err(SelectError {
+                    name: target.clone(),
+                    suggestion: Some(why),
+                });
+            }
+            None => {
+                return Err(SelectError {
+                    name: target.clone(),
+                    suggestion: suggest(target, ids.keys().copied()),
+                });
+            }
+        }
     }
     while let Some(id) = stack.pop() {
         if !std::mem::replace(&mut selected[id.index()], true) {
@@ -293,4 +305,65 @@ fn select(workflow: &Workflow, targets: &[String]) -> Result<Vec<bool>, SelectEr
         }
     }
     Ok(selected)
+}
+
+/// The items of a matrix task a target like `test[os=linux]` selects (every item that
+/// matches, as in `depends_on`); `None` when the target is not a selector of a matrix task,
+/// and why it selects nothing when it selects nothing.
+fn select_items(workflow: &Workflow, target: &str) -> Option<Result<Vec<TaskId>, String>> {
+    let selector = Selector::parse(target).ok()?;
+    let picks = selector.picks.as_ref()?;
+    let items: Vec<&crate::model::Task> = workflow
+        .tasks
+        .iter()
+        .filter(|task| task.group.as_deref() == Some(selector.name.as_str()))
+        .collect();
+    if items.is_empty() {
+        return None;
+    }
+    let mut wanted = Vec::with_capacity(picks.len());
+    for pick in picks {
+        match pick {
+            Pick::Equals { key, value } => wanted.push((key.clone(), value.clone())),
+            _ => {
+                return Some(Err(format!(
+                    "a target selects items with `key=value` only, like `{}[{}=...]`",
+                    selector.name,
+                    items[0]
+                        .matrix
+                        .first()
+                        .map_or("key", |(key, _)| key.as_str())
+                )));
+            }
+        }
+    }
+    let found: Vec<TaskId> = items
+        .iter()
+        .filter(|task| item_matches(&task.matrix, &wanted))
+        .map(|task| task.id)
+        .collect();
+    if !found.is_empty() {
+        return Some(Ok(found));
+    }
+    let keys: Vec<String> = items[0]
+        .matrix
+        .iter()
+        .map(|(key, _)| {
+            let mut values: Vec<String> = Vec::new();
+            for task in &items {
+                for (own, value) in &task.matrix {
+                    let text = value.to_string();
+                    if own == key && !values.contains(&text) {
+                        values.push(text);
+                    }
+                }
+            }
+            format!("{key}: {}", values.join(", "))
+        })
+        .collect();
+    Some(Err(format!(
+        "`{target}` selects no item of `{}`, whose matrix has {}",
+        selector.name,
+        keys.join("; ")
+    )))
 }

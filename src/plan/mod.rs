@@ -5,6 +5,7 @@
 mod fill;
 mod filled;
 mod graph;
+mod outputs;
 mod render_graph;
 mod render_plan;
 

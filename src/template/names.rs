@@ -183,6 +183,10 @@ pub const FIELDS: &[Field] = &[
         path: "tasks.<name>.results.<key>",
         places: EVERYWHERE,
     },
+    Field {
+        path: "tasks.<name>.outputs",
+        places: EVERYWHERE,
+    },
 ];
 
 /// The values `tasks.<name>.status` takes.

@@ -160,7 +160,27 @@ pub(crate) fn insert(out: &mut String, value: &Dynamic, quoting: &Quoting) -> Re
     if quoting.context == QuoteContext::ScriptCode {
         return rhai_literal(value, out);
     }
-    let text = text_of(value)?;
+    let text = match value.read_lock::<Array>() {
+        Some(list) if is_shell_text(quoting.context) => {
+            let texts = list.iter().map(text_of).collect::<Result<Vec<_>, _>>()?;
+            if quoting.context == QuoteContext::ShellWord {
+                // Bare, a list is one word per element, each quoted on its own.
+                let mut words = String::new();
+                for (index, text) in texts.iter().enumerate() {
+                    if index > 0 {
+                        words.push(' ');
+                    }
+                    quote::shell_word(text, &mut words);
+                }
+                push_quoted(out, &words, quoting);
+                return Ok(());
+            }
+            // Inside quotes (or a here-document, a comment), the elements are one text
+            // separated by spaces, like `"$*"`.
+            texts.join(" ")
+        }
+        _ => text_of(value)?,
+    };
     let mut quoted = String::with_capacity(text.len() + 2);
     match quoting.context {
         QuoteContext::Verbatim | QuoteContext::ShellQuotedHereDoc => quoted.push_str(&text),
@@ -182,10 +202,29 @@ pub(crate) fn insert(out: &mut String, value: &Dynamic, quoting: &Quoting) -> Re
         QuoteContext::ScriptComment => quote::script_comment(&text, &mut quoted),
         QuoteContext::ScriptCode => unreachable!("handled above"),
     }
-    if quoting.in_backticks {
-        out.push_str(&quote::shell_backticks(&quoted));
-    } else {
-        out.push_str(&quoted);
-    }
+    push_quoted(out, &quoted, quoting);
     Ok(())
+}
+
+/// Appends text already quoted for its context, escaped once more inside backticks.
+fn push_quoted(out: &mut String, quoted: &str, quoting: &Quoting) {
+    if quoting.in_backticks {
+        out.push_str(&quote::shell_backticks(quoted));
+    } else {
+        out.push_str(quoted);
+    }
+}
+
+/// Whether a context is shell text, where a list is inserted as its elements' texts rather
+/// than as JSON.
+fn is_shell_text(context: QuoteContext) -> bool {
+    matches!(
+        context,
+        QuoteContext::ShellWord
+            | QuoteContext::ShellDoubleQuoted
+            | QuoteContext::ShellSingleQuoted
+            | QuoteContext::ShellHereDoc
+            | QuoteContext::ShellQuotedHereDoc
+            | QuoteContext::ShellComment
+    )
 }

@@ -2,6 +2,7 @@
 //! in one pass, each with its location and a hint; nothing runs unless this succeeds.
 
 mod cycles;
+mod dependencies;
 mod files;
 mod matrix;
 mod names;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_saphyr::Spanned;
 
 use super::cycles::find_cycles;
+use super::dependencies::Lookup;
 use super::files::Order;
 use super::matrix::{Combination, expansion_name};
 use super::names::{is_env_name, is_task_name, task_name_like};
@@ -19,8 +20,8 @@ use crate::model::{
     Resources, SlurmOptions, Task, TaskId, Value, Workflow, shell_words,
 };
 use crate::parse::{
-    RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawResources, RawSlurm, RawTask,
-    RawWorkflow, location_span,
+    RawDefaults, RawEnv, RawExecutor, RawIsolation, RawResources, RawSlurm, RawTask, RawWorkflow,
+    location_span,
 };
 use crate::template::names::Place;
 use crate::template::{Flavor, Template};
@@ -119,7 +120,7 @@ pub(super) struct Entry<'r> {
 }
 
 impl Entry<'_> {
-    fn count(&self) -> u32 {
+    pub(super) fn count(&self) -> u32 {
         self.combinations
             .as_ref()
             .map_or(1, |c| u32::try_from(c.len()).unwrap_or(u32::MAX))
@@ -277,13 +278,13 @@ impl<'a> Validator<'a> {
         let mut task_refs: Vec<(usize, Vec<TaskReference>)> = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
             self.current = entry.file;
-            let (deps, entry_edges) = self.dependencies(entry, &lookup);
-            edges.push(entry_edges);
+            let deps = self.dependencies(entry, &lookup, &vars);
+            edges.push(deps.edges);
             let (built, refs) = self.entry_tasks(
                 entry,
                 &expansions[index],
                 &defaults[entry.file],
-                &deps,
+                deps.per_item,
                 &vars,
                 &pools,
             );
@@ -431,98 +432,13 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// The dependencies of one task as task ids (a matrix task stands for all its
-    /// expansions), and as edges between written tasks for the cycle check.
-    fn dependencies(
-        &mut self,
-        entry: &Entry<'_>,
-        lookup: &Lookup<'_, '_>,
-    ) -> (Vec<TaskId>, Vec<(usize, Span)>) {
-        let Some(depends_on) = entry.raw.depends_on.as_ref() else {
-            return (Vec::new(), Vec::new());
-        };
-        let listed: Vec<(&str, Span)> = match &depends_on.value {
-            RawDependsOn::One(dep) => vec![(dep.as_str(), self.span(depends_on))],
-            RawDependsOn::Many(deps) => deps
-                .iter()
-                .map(|dep| (dep.value.as_str(), self.span(dep)))
-                .collect(),
-        };
-        let task_name = entry.name.value.as_str();
-        let mut ids: Vec<TaskId> = Vec::with_capacity(listed.len());
-        let mut edges: Vec<(usize, Span)> = Vec::with_capacity(listed.len());
-        let mut listed_names: Vec<(&str, Span)> = Vec::with_capacity(listed.len());
-        for (dep, span) in listed {
-            let target = match lookup.groups.get(dep) {
-                Some(&index) => Some((index, None)),
-                None => lookup
-                    .expanded
-                    .get(dep)
-                    .map(|&id| (lookup.entry_of(id), Some(id))),
-            };
-            let Some((index, single)) = target else {
-                let hint = suggest(
-                    dep,
-                    lookup.names.iter().copied().filter(|n| *n != task_name),
-                )
-                .unwrap_or_else(|| "`engine list FILE` shows the task names".to_owned());
-                self.push(
-                    Diagnostic::error(
-                        DiagnosticKind::UnknownDependency,
-                        format!("task `{task_name}` depends on `{dep}`, which is not a task"),
-                    )
-                    .at(span, Some("no task has this name".into()))
-                    .hint(hint),
-                );
-                continue;
-            };
-            if std::ptr::eq(&raw const lookup.entries[index], entry) {
-                self.push(
-                    Diagnostic::error(
-                        DiagnosticKind::SelfDependency,
-                        format!("task `{task_name}` depends on itself"),
-                    )
-                    .at(span, Some("this is the task itself".into()))
-                    .hint("remove it from `depends_on`"),
-                );
-                continue;
-            }
-            if let Some((_, first)) = listed_names.iter().find(|(other, _)| *other == dep) {
-                let first = *first;
-                self.push(
-                    Diagnostic::error(
-                        DiagnosticKind::RepeatedDependency,
-                        format!("task `{task_name}` lists `{dep}` twice in `depends_on`"),
-                    )
-                    .at(span, Some("listed again here".into()))
-                    .also(first, "first listed here")
-                    .hint("remove the repeated name"),
-                );
-                continue;
-            }
-            listed_names.push((dep, span));
-            let target = &lookup.entries[index];
-            match single {
-                Some(id) => ids.push(id),
-                None => ids.extend((target.first..target.first + target.count()).map(TaskId)),
-            }
-            if !edges.iter().any(|(other, _)| *other == index) {
-                edges.push((index, span));
-            }
-        }
-        // A task listed both whole and by one expansion waits once for each.
-        let mut seen = rustc_hash::FxHashSet::default();
-        ids.retain(|id| seen.insert(*id));
-        (ids, edges)
-    }
-
     /// The tasks of one written task: one, or one per matrix combination.
     fn entry_tasks(
         &mut self,
         entry: &Entry<'_>,
         expansion_names: &[String],
         defaults: &Defaults,
-        depends_on: &[TaskId],
+        mut depends_on: Vec<Vec<TaskId>>,
         vars: &[(String, Value)],
         pools: &[Pool],
     ) -> (Vec<Task>, Vec<TaskReference>) {
@@ -631,7 +547,7 @@ impl<'a> Validator<'a> {
             id: TaskId(entry.first),
             name: task_name.to_owned(),
             description: raw.description.clone(),
-            depends_on: depends_on.to_vec(),
+            depends_on: Vec::new(),
             isolation,
             command,
             env,
@@ -655,7 +571,10 @@ impl<'a> Validator<'a> {
             reason = "`at` is below the entry's task count, itself a u32"
         )]
         let tasks = match &entry.combinations {
-            None => vec![template],
+            None => vec![Task {
+                depends_on: depends_on.pop().unwrap_or_default(),
+                ..template
+            }],
             Some(combinations) => {
                 let group: Arc<str> = Arc::from(task_name);
                 combinations
@@ -667,6 +586,7 @@ impl<'a> Validator<'a> {
                         name: expanded.clone(),
                         group: Some(Arc::clone(&group)),
                         matrix: combination.clone(),
+                        depends_on: std::mem::take(&mut depends_on[at]),
                         ..template.clone()
                     })
                     .collect()
@@ -1101,26 +1021,6 @@ impl<'a> Validator<'a> {
                 None
             }
         }
-    }
-}
-
-/// The lookups of task names while dependencies are resolved.
-struct Lookup<'e, 'r> {
-    entries: &'e [Entry<'r>],
-    /// Written task names to their entry.
-    groups: &'e FxHashMap<&'r str, usize>,
-    /// Matrix expansion names to their task.
-    expanded: &'e FxHashMap<&'e str, TaskId>,
-    /// Written task names, by entry.
-    names: &'e [&'r str],
-}
-
-impl Lookup<'_, '_> {
-    /// The entry a task id belongs to.
-    fn entry_of(&self, id: TaskId) -> usize {
-        self.entries
-            .partition_point(|entry| entry.first <= id.0)
-            .saturating_sub(1)
     }
 }
 

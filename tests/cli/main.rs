@@ -12,4 +12,5 @@ mod misc;
 mod outputs;
 mod plan;
 mod record;
+mod selectors;
 mod snapshots;

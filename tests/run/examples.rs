@@ -58,3 +58,78 @@ fn every_example_workflow_succeeds() {
         }
     }
 }
+
+/// `workflows/per_sample.yaml`, copied into a new test's temp dir, ready to run.
+fn per_sample() -> Test {
+    let test = Test::new();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
+    copy_dir(&source, &test.path("workflows"));
+    let workflow = test.path("workflows/per_sample.yaml");
+    test.engine_run(&workflow)
+}
+
+/// The tasks a run started, sorted.
+fn started(run: &engine_test_support::Output) -> Vec<String> {
+    let mut started = run.started_order();
+    started.sort();
+    started
+}
+
+#[test]
+fn per_sample_reruns_only_the_chain_of_the_edited_sample_and_the_call() {
+    let test = per_sample();
+    let first = test.again().status(0).run();
+    // 2 samples x (map_reads, sort, index) + call.
+    assert_eq!(first.started_order().len(), 7);
+    std::fs::write(
+        test.path("workflows/data/samples/A.fastq"),
+        "@r1\nACGTACGT\n+\nIIIIIIII\n@r2\nGGGG\n+\nIIII\n",
+    )
+    .expect("edit sample A");
+    let second = test.again().status(0).run();
+    // A's chain and the call: 4 of the 7 tasks. With every step a barrier for all samples
+    // (before per-item dependencies), all 7 reran.
+    assert_eq!(
+        started(&second),
+        [
+            "call",
+            "index[sample=A]",
+            "map_reads[sample=A]",
+            "sort[sample=A]"
+        ]
+    );
+    let all = std::fs::read_to_string(test.path("workflows/out/calls/all.vcf")).expect("calls");
+    assert!(
+        all.contains("GGGG"),
+        "the call read the new sort of A:\n{all}"
+    );
+}
+
+#[test]
+fn per_sample_runs_only_a_new_samples_chain_and_the_call() {
+    let test = per_sample();
+    test.again().status(0).run();
+    let path = test.path("workflows/per_sample.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("read the example");
+    assert!(
+        yaml.contains("&samples [A, B]"),
+        "the samples are listed once"
+    );
+    std::fs::write(&path, yaml.replace("&samples [A, B]", "&samples [A, B, C]"))
+        .expect("add sample C");
+    std::fs::write(
+        test.path("workflows/data/samples/C.fastq"),
+        "@r1\nCCCC\n+\nIIII\n",
+    )
+    .expect("write sample C");
+    let run = test.again().status(0).run();
+    assert_eq!(
+        started(&run),
+        [
+            "call",
+            "index[sample=C]",
+            "map_reads[sample=C]",
+            "sort[sample=C]"
+        ]
+    );
+}

@@ -400,13 +400,13 @@ fn every_function_and_field_of_the_table_passes_check_and_runs() {
         "vars: { name: v }\ntasks:\n  dep:\n    script: result(\"key\", \"value\");\n",
     );
     let mut count = 0;
-    let mut task = |yaml: &mut String, place: Place, expression: &str, string: bool| {
+    let mut task = |yaml: &mut String, place: Place, expression: &str, kind: Option<&str>| {
         count += 1;
-        // A field must have a value (a string); a function need only be called.
-        let check = if string {
-            format!("type_of({expression}) == \"string\"")
-        } else {
-            format!("type_of({expression}) != \"\"")
+        // A field must have a value (a string, or a list for `outputs`); a function need
+        // only be called.
+        let check = match kind {
+            Some(kind) => format!("type_of({expression}) == \"{kind}\""),
+            None => format!("type_of({expression}) != \"\""),
         };
         if place == Place::MatrixAxis {
             // The axis has its one value only when the check holds.
@@ -435,12 +435,17 @@ fn every_function_and_field_of_the_table_passes_check_and_runs() {
     };
     for function in FUNCTIONS {
         for &place in function.places {
-            task(&mut yaml, place, function.example, false);
+            task(&mut yaml, place, function.example, None);
         }
     }
     for field in FIELDS {
         for &place in field.places {
-            task(&mut yaml, place, &field_expression(field.path), true);
+            let kind = if field.path.ends_with(".outputs") {
+                "array"
+            } else {
+                "string"
+            };
+            task(&mut yaml, place, &field_expression(field.path), Some(kind));
         }
     }
     let test = Test::run_of(&yaml).file("in.txt", "input\n");

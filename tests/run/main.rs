@@ -15,4 +15,5 @@ mod scripts;
 mod secrets;
 mod selection;
 mod signals;
+mod task_outputs;
 mod tasks;

@@ -275,3 +275,35 @@ proptest! {
         check_value(&value);
     }
 }
+
+#[test]
+fn a_list_is_one_word_per_element_bare_and_one_text_in_quotes() {
+    let list: rhai::Array = ["a b", "x; touch pwned", "$(touch pwned)", "", "*"]
+        .into_iter()
+        .map(Dynamic::from)
+        .collect();
+    let text = "printf '<%s>' ${{ vars.v }}; printf '\\0'; printf '<%s>' \"${{ vars.v }}\"; printf '\\0'; printf '<%s>' '${{ vars.v }}'; printf '\\0'";
+    let rendered = render(text, Flavor::Shell, list).expect("renders");
+    for shell in ["sh", "bash"] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(dir.path().join("marker"), "").expect("write the marker");
+        let printed = run(shell, &rendered, dir.path());
+        assert_eq!(
+            printed,
+            [
+                "<a b><x; touch pwned><$(touch pwned)><><*>",
+                "<a b x; touch pwned $(touch pwned)  *>",
+                "<a b x; touch pwned $(touch pwned)  *>",
+            ],
+            "{shell}: {rendered}"
+        );
+        assert!(!dir.path().join("pwned").exists(), "{shell} ran a value");
+    }
+    // An empty list is no word at all, bare.
+    let empty = render(
+        "printf '<%s>' ${{ vars.v }}",
+        Flavor::Shell,
+        rhai::Array::new(),
+    );
+    assert_eq!(empty.expect("renders").trim_end(), "printf '<%s>'");
+}
