@@ -14,4 +14,5 @@ mod scripts;
 mod secrets;
 mod selection;
 mod signals;
+mod targets;
 mod tasks;
