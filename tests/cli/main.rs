@@ -12,3 +12,4 @@ mod outputs;
 mod plan;
 mod record;
 mod snapshots;
+mod targets;

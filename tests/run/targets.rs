@@ -201,5 +201,8 @@ tasks:
     .stderr_has("`out` is a file, not a directory");
     test.run();
     assert!(!test.path("started.marker").exists(), "the command ran");
-    assert_eq!(std::fs::read_to_string(test.path("out")).expect("read"), "a file");
+    assert_eq!(
+        std::fs::read_to_string(test.path("out")).expect("read"),
+        "a file"
+    );
 }
