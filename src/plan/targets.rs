@@ -70,8 +70,23 @@ pub fn resolve_targets(
             continue;
         }
         let outputs = outputs.get_or_insert_with(|| declared_outputs(workflow));
-        let producers = producers(outputs, &lexical(&cwd.join(target)));
-        if producers.is_empty() {
+        let found = producers(outputs, &lexical(&cwd.join(target)));
+        if found.is_empty() {
+            // Typed as if from the workflow's directory: the path from here is the hint.
+            let from_workflow = workflow
+                .path
+                .parent()
+                .map(|dir| lexical(&dir.join(target)))
+                .filter(|path| !producers(outputs, path).is_empty());
+            if let Some(path) = from_workflow {
+                return Err(TargetError {
+                    target: target.clone(),
+                    suggestion: Some(format!(
+                        "did you mean `{}`? (a file target is relative to the current directory)",
+                        relative(&path, cwd)
+                    )),
+                });
+            }
             if looks_like_task_name(target) {
                 resolved.push(Resolved {
                     target: target.clone(),
@@ -87,7 +102,7 @@ pub fn resolve_targets(
         }
         resolved.push(Resolved {
             target: target.clone(),
-            tasks: producers
+            tasks: found
                 .into_iter()
                 .map(|id| workflow.task(id).name.clone())
                 .collect(),

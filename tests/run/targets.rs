@@ -73,6 +73,16 @@ fn a_file_target_is_relative_to_the_current_directory() {
         .task_status("compile[src=alpha]", "succeeded")
         .not_started("compile[src=beta]");
     test.run();
+    // A path typed as from the workflow's directory is shown as it must be typed here.
+    let test = Test::run_of(BUILD)
+        .in_dir("sub")
+        .args(["obj/alpha.o"])
+        .status(2)
+        .stderr_has("no task produces `obj/alpha.o`")
+        .stderr_has(
+            "did you mean `../obj/alpha.o`? (a file target is relative to the current directory)",
+        );
+    test.run();
     // The same text from the workflow's directory names nothing.
     let test = Test::run_of(BUILD)
         .args(["../obj/alpha.o"])
