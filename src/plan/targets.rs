@@ -178,12 +178,15 @@ fn declared_outputs(workflow: &Workflow) -> Vec<Output> {
         }
         let filled = match (&task.templates, &templating) {
             (Some(templates), Some((templating, evaluator))) => {
+                // Before the run no task has ended: the values are those `engine plan` shows.
+                let context = std::cell::OnceCell::new();
                 let fill = |template: &Template| {
                     if reads_tasks(template) {
                         return None;
                     }
-                    let context = templating.context(task, &[], DependencyStatus::SUCCEEDED);
-                    evaluator.render(template, &context).ok()
+                    let context = context
+                        .get_or_init(|| templating.context(task, &[], DependencyStatus::SUCCEEDED));
+                    evaluator.render(template, context).ok()
                 };
                 let cwd = match &templates.cwd {
                     None => Some(task.cwd.clone()),
@@ -386,6 +389,75 @@ fn relative(path: &Path, base: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The workflow `yaml`, written to `dir/workflow.yaml` and loaded.
+    fn load(dir: &Path, yaml: &str) -> Workflow {
+        std::fs::create_dir_all(dir).expect("the workflow's directory");
+        let path = dir.join("workflow.yaml");
+        std::fs::write(&path, yaml).expect("write the workflow");
+        crate::validate::load_workflow(&path).expect("a valid workflow")
+    }
+
+    fn tasks_of(workflow: &Workflow, target: &str, cwd: &Path) -> Result<Vec<String>, TargetError> {
+        resolve_targets(workflow, &[target.to_owned()], cwd).map(|found| target_names(&found))
+    }
+
+    #[test]
+    fn outputs_are_found_through_templated_cwds_and_globs_in_odd_directories() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        // Glob characters in the workflow's directory are its name, not a pattern.
+        let dir = temp.path().join("we[i]rd*");
+        let workflow = load(
+            &dir,
+            r#"
+vars:
+  sub: part
+tasks:
+  gen:
+    matrix:
+      n: [1, 2]
+    cwd: "${{ vars.sub }}"
+    run: touch ${{ matrix.n }}.txt
+    outputs: ["../out/${{ matrix.n }}.txt", "logs/*.log"]
+  later:
+    depends_on: [gen]
+    run: echo
+    outputs: ["${{ tasks.gen.status }}.txt"]
+"#,
+        );
+        assert_eq!(
+            tasks_of(&workflow, "out/2.txt", &dir),
+            Ok(vec!["gen[n=2]".to_owned()])
+        );
+        assert_eq!(
+            tasks_of(&workflow, "part/logs/x.log", &dir),
+            Ok(vec!["gen[n=1]".to_owned(), "gen[n=2]".to_owned()])
+        );
+        assert_eq!(
+            tasks_of(&workflow, "../we[i]rd*/part/logs/x.log", &dir.join("part")),
+            Err(TargetError {
+                target: "../we[i]rd*/part/logs/x.log".to_owned(),
+                suggestion: Some(
+                    "did you mean `logs/x.log`? (a file target is relative to the current \
+                     directory)"
+                        .to_owned()
+                ),
+            }),
+            "relative to the current directory, not to the workflow's"
+        );
+        assert_eq!(
+            tasks_of(&workflow, "../out/1.txt", &dir.join("part")),
+            Ok(vec!["gen[n=1]".to_owned()])
+        );
+        // Known only during the run.
+        let error = tasks_of(&workflow, "success.txt", &dir).expect_err("reads results");
+        assert_eq!(error.to_string(), "no task produces `success.txt`");
+        // A task by name wins over a path.
+        assert_eq!(
+            tasks_of(&workflow, "later", &dir),
+            Ok(vec!["later".to_owned()])
+        );
+    }
 
     #[test]
     fn paths_are_shown_relative_to_the_directory() {
