@@ -216,3 +216,16 @@ tasks:
         "a file"
     );
 }
+
+#[test]
+fn force_takes_a_file_target() {
+    let (_, next) = Test::run_of(BUILD).args(["app"]).run_then();
+    let test = next
+        .args(["app", "--force", "obj/alpha.o"])
+        .task_status("compile[src=alpha]", "succeeded")
+        .skipped("compile[src=beta]", "up_to_date")
+        // Forced as what depends on the forced task.
+        .task_status("link", "succeeded");
+    let run = test.run();
+    assert_eq!(run.skipped_for("up_to_date"), ["compile[src=beta]"]);
+}
