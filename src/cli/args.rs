@@ -267,6 +267,10 @@ pub struct CheckArgs {
     /// The workflow files.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Also check that each file has this target: a task, or a file a task produces (a path
+    /// relative to the current directory), as `engine run FILE TARGET` takes it. Repeatable.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Vec<String>,
     /// How to print the result.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,

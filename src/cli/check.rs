@@ -1,4 +1,5 @@
-//! `engine check`: validate files and report every problem.
+//! `engine check`: validate files and report every problem; with `--target`, also what each
+//! target stands for in each valid file.
 
 use std::io::Write;
 
@@ -20,18 +21,33 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
         .iter()
         .map(|path| (path, load_workflow_warned(path)))
         .collect();
-    let all_valid = results.iter().all(|(_, result)| result.is_ok());
+    // What each target stands for in each valid file, or why it stands for nothing.
+    let targets: Vec<Vec<Target>> = results
+        .iter()
+        .map(|(path, result)| match result {
+            Ok((workflow, _)) => args
+                .target
+                .iter()
+                .map(|target| resolve(workflow, target, path))
+                .collect(),
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    let targets_found = targets.iter().flatten().all(|(_, found)| found.is_ok());
+    let all_valid = results.iter().all(|(_, result)| result.is_ok()) && targets_found;
     match args.format {
         CheckFormat::Json => {
             let files: Vec<_> = results
                 .iter()
-                .map(|(path, result)| match result {
+                .zip(&targets)
+                .map(|((path, result), targets)| match result {
                     Ok((workflow, warnings)) => json!({
                         "file": path.display().to_string(),
                         "valid": true,
                         "tasks": workflow.tasks.len(),
                         "diagnostics": warnings.iter().flat_map(render_json).collect::<Vec<_>>(),
                         "notes": misreadings(workflow),
+                        "targets": targets.iter().map(target_json).collect::<Vec<_>>(),
                     }),
                     Err(reports) => json!({
                         "file": path.display().to_string(),
@@ -55,7 +71,8 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
             let mut out = String::new();
             let mut reports = Vec::new();
             let mut warned = Vec::new();
-            for (path, result) in results {
+            let mut unfound = Vec::new();
+            for ((path, result), targets) in results.into_iter().zip(&targets) {
                 match result {
                     Ok((workflow, warnings)) => {
                         // Warnings are shown like errors; they do not fail the check.
@@ -69,6 +86,17 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
                         for note in misreadings(&workflow) {
                             out.push_str(&format!("  note: {note}\n"));
                         }
+                        for (target, found) in targets {
+                            match found {
+                                Ok(tasks) => out.push_str(&format!(
+                                    "  target `{target}`: {}\n",
+                                    stands_for(tasks)
+                                )),
+                                Err((message, hint)) => {
+                                    unfound.push((path.display(), message, hint));
+                                }
+                            }
+                        }
                     }
                     Err(found) => reports.extend(found),
                 }
@@ -78,8 +106,18 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
             for report in &warned {
                 let _ = err.write_all(render_human(report, color).as_bytes());
             }
+            for (path, message, hint) in &unfound {
+                let _ = writeln!(err, "error: {path}: {message}");
+                if let Some(hint) = hint {
+                    let _ = writeln!(err, "  hint: {hint}");
+                }
+            }
             if reports.is_empty() {
-                return Ok(());
+                return if unfound.is_empty() {
+                    Ok(())
+                } else {
+                    Err(EngineError::AlreadyReported)
+                };
             }
             for report in &reports {
                 let _ = err.write_all(render_human(report, color).as_bytes());
@@ -98,6 +136,41 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), EngineError> {
             );
             Err(EngineError::AlreadyReported)
         }
+    }
+}
+
+/// A `--target` and the tasks it stands for, or the error and hint that say why it stands
+/// for none.
+type Target = (String, Result<Vec<String>, (String, Option<String>)>);
+
+/// What `target` stands for in `workflow`, as `engine run` would select it.
+fn resolve(workflow: &Workflow, target: &str, path: &std::path::Path) -> Target {
+    let targets = [target.to_owned()];
+    let found = super::resolve_targets(workflow, &targets, path).and_then(|resolved| {
+        super::select(workflow, &targets, path)?;
+        Ok(crate::plan::target_names(&resolved))
+    });
+    let found = found.map_err(|error| match error {
+        EngineError::Usage { message, hint } => (message, hint),
+        other => (other.to_string(), None),
+    });
+    (target.to_owned(), found)
+}
+
+/// "task `build`", "tasks `a`, `b`".
+fn stands_for(tasks: &[String]) -> String {
+    let list: Vec<String> = tasks.iter().map(|task| format!("`{task}`")).collect();
+    format!(
+        "{} {}",
+        if tasks.len() == 1 { "task" } else { "tasks" },
+        list.join(", ")
+    )
+}
+
+fn target_json((target, found): &Target) -> serde_json::Value {
+    match found {
+        Ok(tasks) => json!({ "target": target, "tasks": tasks }),
+        Err((message, hint)) => json!({ "target": target, "error": message, "hint": hint }),
     }
 }
 

@@ -199,19 +199,43 @@ fn with_vars(
     Ok(workflow)
 }
 
-/// Builds the graph of the requested tasks, or explains which name is unknown.
-/// `file` is the workflow's path as the user typed it, for the hint.
+/// Builds the graph of the requested targets (tasks, or files they produce), or explains
+/// which is unknown. `file` is the workflow's path as the user typed it, for the hint.
 pub(crate) fn select(
     workflow: &crate::model::Workflow,
     targets: &[String],
     file: &std::path::Path,
 ) -> Result<crate::plan::Graph, EngineError> {
-    crate::plan::Graph::build(workflow, targets).map_err(|error| EngineError::Usage {
+    let names = crate::plan::target_names(&resolve_targets(workflow, targets, file)?);
+    crate::plan::Graph::build(workflow, &names).map_err(|error| EngineError::Usage {
         message: error.to_string(),
         hint: Some(
             error
                 .suggestion
                 .unwrap_or_else(|| format!("`engine list {}` shows the tasks", file.display())),
         ),
+    })
+}
+
+/// What each target stands for: file targets (paths relative to the current directory) are
+/// turned into the tasks that produce them.
+pub(crate) fn resolve_targets(
+    workflow: &crate::model::Workflow,
+    targets: &[String],
+    file: &std::path::Path,
+) -> Result<Vec<crate::plan::Resolved>, EngineError> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cwd =
+        std::env::current_dir().map_err(EngineError::io("cannot read the current directory"))?;
+    crate::plan::resolve_targets(workflow, targets, &cwd).map_err(|error| EngineError::Usage {
+        message: error.to_string(),
+        hint: Some(error.suggestion.unwrap_or_else(|| {
+            format!(
+                "a file target is a path (relative to the current directory) that a task of {} declares in `outputs`",
+                file.display()
+            )
+        })),
     })
 }

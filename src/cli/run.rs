@@ -52,6 +52,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         tasks,
         vars,
     } = Request::of(args, loaded, record.as_ref())?;
+    // File targets are kept in the record as the tasks they stand for, so that `--resume`
+    // selects the same tasks from any directory.
+    let tasks = crate::plan::target_names(&super::resolve_targets(&workflow, &tasks, &args.file)?);
     let mut graph = super::select(&workflow, &tasks, &args.file)?;
     // Before anything else: a run that the cluster cannot take submits nothing.
     let on_slurm = slurm_tasks(&workflow, &graph, args.executor.map(ExecutorKind::from));

@@ -187,8 +187,10 @@ fn forced_tasks(
     if force.iter().any(String::is_empty) {
         return Ok(Forced::All);
     }
-    // Names are checked as selections are: a matrix task's group name means every expansion.
-    let named = super::select(workflow, force, &args.file)?;
+    // Names are checked as selections are: a matrix task's group name means every expansion,
+    // a file the tasks that produce it.
+    let force = crate::plan::target_names(&super::resolve_targets(workflow, force, &args.file)?);
+    let named = super::select(workflow, &force, &args.file)?;
     let mut stack: Vec<TaskId> = workflow
         .tasks
         .iter()

@@ -40,6 +40,7 @@ impl LocalExecutor {
 impl Executor for LocalExecutor {
     fn start(&mut self, task: &Task, launch: &Launch) -> Result<Option<u32>, String> {
         self.isolation[task.id.index()] = task.isolation;
+        super::create_output_dirs(launch)?;
         match (task.isolation, &launch.command) {
             (Isolation::Thread, Command::Script { .. }) => self.threads.start(task, launch),
             (_, Command::None) => Err("a task without a command has nothing to start".into()),

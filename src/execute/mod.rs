@@ -1,10 +1,12 @@
-//! Execution: starting tasks and reporting how they end. Executors send `Message`s to the
-//! coordinator; they never talk to reporters and never decide what runs next.
+//! Execution: starting tasks (the directories of their outputs created first) and reporting how
+//! they end. Executors send `Message`s to the coordinator; they never talk to reporters and
+//! never decide what runs next.
 
 mod argv;
 mod fake;
 mod local;
 mod log;
+mod output_dirs;
 mod pool;
 mod process;
 mod reactor;
@@ -15,6 +17,7 @@ mod thread;
 pub use fake::FakeExecutor;
 pub use local::LocalExecutor;
 pub use log::TaskLog;
+pub use output_dirs::create_output_dirs;
 pub use process::{SCRIPT_CONSTANTS, SCRIPT_SOURCE};
 pub use script_worker::run_script_worker;
 

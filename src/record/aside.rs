@@ -4,7 +4,9 @@
 //! `<state dir>/incomplete/<run>/<task>/<attempt>/`, at its place relative to the workflow's
 //! directory (`set_aside`). Whatever the patterns match, it never touches the workflow file or
 //! a directory holding it, the state dir, any task's declared inputs, or anything outside the
-//! workflow's directory once symlinks are resolved (`Guard`). Never deletes anything.
+//! workflow's directory once symlinks are resolved (`Guard`). Never deletes anything, and
+//! leaves the directories engine creates for an attempt's outputs (the parents of its literal
+//! outputs) where they are.
 
 use std::fs;
 use std::io::{self, ErrorKind};
@@ -362,15 +364,42 @@ pub fn set_aside(
 ) -> SetAside {
     let (found, _) = resolve_now(cwd, patterns);
     let mut done = SetAside::default();
+    let made = output_dirs(cwd, patterns);
     for (shown, full) in found {
-        visit(&shown, &full, before, guard, to, &mut done);
+        visit(&shown, &full, before, &made, guard, to, &mut done);
     }
     done
 }
 
+/// The directories engine creates before each attempt (the parents of the literal outputs,
+/// `execute::create_output_dirs`): not the attempt's doing, so never set aside, even where a
+/// pattern matches them and they are empty.
+fn output_dirs(cwd: &Path, patterns: &[String]) -> rustc_hash::FxHashSet<PathBuf> {
+    patterns
+        .iter()
+        .filter(|pattern| !pattern.is_empty() && !is_glob(pattern))
+        .flat_map(|pattern| {
+            lexical(&cwd.join(pattern))
+                .ancestors()
+                .skip(1)
+                .map(Path::to_path_buf)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Sets aside one path: a file, a symlink or another non-directory that changed is moved; a
-/// directory is visited entry by entry, and moved itself once empty if the attempt made it.
-fn visit(shown: &str, full: &Path, before: &Stamps, guard: &Guard, to: &Path, done: &mut SetAside) {
+/// directory is visited entry by entry, and moved itself once empty if the attempt made it
+/// (not engine: `made`).
+fn visit(
+    shown: &str,
+    full: &Path,
+    before: &Stamps,
+    made: &rustc_hash::FxHashSet<PathBuf>,
+    guard: &Guard,
+    to: &Path,
+    done: &mut SetAside,
+) {
     let Ok(metadata) = fs::symlink_metadata(full) else {
         return;
     };
@@ -394,10 +423,10 @@ fn visit(shown: &str, full: &Path, before: &Stamps, guard: &Guard, to: &Path, do
         entries.sort_unstable();
         for name in &entries {
             let shown = format!("{shown}/{}", name.to_string_lossy());
-            visit(&shown, &full.join(name), before, guard, to, done);
+            visit(&shown, &full.join(name), before, made, guard, to, done);
         }
         let empty = fs::read_dir(full).is_ok_and(|mut listing| listing.next().is_none());
-        if empty && !before.existed(full) && before.complete {
+        if empty && !before.existed(full) && before.complete && !made.contains(&lexical(full)) {
             move_dir(shown, full, &resolved, guard, to, done);
         }
         return;
@@ -566,6 +595,24 @@ mod tests {
             attempt();
             set_aside(&self.wf(), &outputs, &before, &guard, &self.to())
         }
+    }
+
+    #[test]
+    fn the_directories_engine_made_for_the_outputs_stay() {
+        let place = Place::new();
+        // Engine creates `out/deep` after the stamps, as the attempt starts; the attempt
+        // writes `x.txt` there and the empty `out/other`, then fails.
+        let done = place.fail(&["out", "out/deep/x.txt"], &[], || {
+            fs::create_dir_all(place.path("wf/out/deep")).expect("engine's mkdir");
+            place.write("wf/out/deep/x.txt", "half");
+            fs::create_dir_all(place.path("wf/out/other")).expect("the task's mkdir");
+        });
+        assert_eq!(done.moved, ["out/deep/x.txt", "out/other"]);
+        assert!(
+            place.path("wf/out/deep").is_dir(),
+            "engine's directory stays"
+        );
+        assert!(place.read("wf/out/deep/x.txt").is_none());
     }
 
     #[test]

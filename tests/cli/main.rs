@@ -14,3 +14,4 @@ mod plan;
 mod record;
 mod selectors;
 mod snapshots;
+mod targets;

@@ -15,5 +15,6 @@ mod scripts;
 mod secrets;
 mod selection;
 mod signals;
+mod targets;
 mod task_outputs;
 mod tasks;

@@ -202,6 +202,8 @@ impl SlurmExecutor {
                 launch.cwd.display()
             ));
         }
+        // On the file system the nodes share, as the job's own files.
+        crate::execute::create_output_dirs(launch)?;
         let files = self.context.run_dir.job_files(&task.name, launch.attempt);
         let results = self.context.run_dir.job_results(&task.name, launch.attempt);
         for dir in [&self.job_dir, &self.context.run_dir.results()] {

@@ -159,6 +159,15 @@ impl Test {
         self
     }
 
+    /// Runs in the directory `name` of the temp dir (created if missing), as a user who
+    /// typed the command there: relative paths on the command line start from it.
+    pub fn in_dir(mut self, name: &str) -> Self {
+        let dir = self.path(name);
+        std::fs::create_dir_all(&dir).expect("create the directory to run in");
+        self.current_dir = Some(dir);
+        self
+    }
+
     /// Adds command-line arguments (after `engine`, or after `engine run WORKFLOW`).
     pub fn args<I, S>(mut self, args: I) -> Self
     where
