@@ -197,7 +197,7 @@ fn status_shows_each_tasks_last_run_and_what_it_would_do_now() {
     );
     assert_eq!(
         row(table, "plain")[2],
-        "runs: it has no `outputs`, so it always runs"
+        "runs: it has no `inputs`, `outputs` nor `depfile`, so it always runs"
     );
     assert!(
         table.ends_with("\n3 of 3 tasks would run; 0 up to date\n"),
@@ -390,7 +390,7 @@ fn plan_explain_after_a_run_and_some_changes() {
             (
                 "plain",
                 "runs",
-                "runs: it has no `outputs`, so it always runs"
+                "runs: it has no `inputs`, `outputs` nor `depfile`, so it always runs"
             ),
         ]
     );
