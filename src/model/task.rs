@@ -158,7 +158,9 @@ impl Task {
     /// Its `depfile`, as written (`None` without).
     #[must_use]
     pub fn depfile(&self) -> Option<&str> {
-        self.files.as_deref().and_then(|files| files.depfile.as_deref())
+        self.files
+            .as_deref()
+            .and_then(|files| files.depfile.as_deref())
     }
 
     /// The patterns of its `inputs` (empty without).

@@ -28,7 +28,11 @@ pub struct DepfileError {
 
 impl fmt::Display for DepfileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -238,11 +242,17 @@ mod tests {
             ("a.o: a.c\n", &["a.c"][..]),
             ("a.o: a.c a.h\n", &["a.c", "a.h"]),
             // gcc -MMD, with continuations.
-            ("obj/a.o: src/a.c include/x.h \\\n include/y.h\n", &["src/a.c", "include/x.h", "include/y.h"]),
+            (
+                "obj/a.o: src/a.c include/x.h \\\n include/y.h\n",
+                &["src/a.c", "include/x.h", "include/y.h"],
+            ),
             // -MP: empty rules naming the headers as targets.
             ("a.o: a.c a.h b.h\n\na.h:\n\nb.h:\n", &["a.c", "a.h", "b.h"]),
             // Escaped spaces, `$$`, `\#`.
-            ("a.o: my\\ file.c dollar$$.h hash\\#.h\n", &["my file.c", "dollar$.h", "hash#.h"]),
+            (
+                "a.o: my\\ file.c dollar$$.h hash\\#.h\n",
+                &["my file.c", "dollar$.h", "hash#.h"],
+            ),
             // Several targets.
             ("a.o a.d: a.c\n", &["a.c"]),
             // Windows line ends and paths with a drive.

@@ -168,27 +168,27 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
             last,
             files,
         ) {
-                Ok(()) => {
-                    let last = last.expect("up to date only with a success");
-                    keys[task.index()] = Some(fresh::key(&fingerprint, &last.outputs, "success"));
-                    outcomes[task.index()] = Some(Outcome {
-                        status: "success",
-                        results: Arc::new(serde_json::from_str(&last.results).unwrap_or_default()),
-                    });
-                    Verdict::UpToDate
+            Ok(()) => {
+                let last = last.expect("up to date only with a success");
+                keys[task.index()] = Some(fresh::key(&fingerprint, &last.outputs, "success"));
+                outcomes[task.index()] = Some(Outcome {
+                    status: "success",
+                    results: Arc::new(serde_json::from_str(&last.results).unwrap_or_default()),
+                });
+                Verdict::UpToDate
+            }
+            Err(why) => {
+                if why == Why::NoOutputs && spec.condition.is_none() {
+                    // What it makes is nothing the record follows: its key is known.
+                    keys[task.index()] = Some(fresh::key(
+                        &fingerprint,
+                        &fresh::outputs_digest(&[]),
+                        "success",
+                    ));
                 }
-                Err(why) => {
-                    if why == Why::NoOutputs && spec.condition.is_none() {
-                        // What it makes is nothing the record follows: its key is known.
-                        keys[task.index()] = Some(fresh::key(
-                            &fingerprint,
-                            &fresh::outputs_digest(&[]),
-                            "success",
-                        ));
-                    }
-                    Verdict::Runs(why.to_string())
-                }
-            };
+                Verdict::Runs(why.to_string())
+            }
+        };
         verdicts[task.index()] = Some(verdict);
     }
     verdicts

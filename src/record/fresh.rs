@@ -139,7 +139,12 @@ impl Parts {
     /// unless it changed while the task ran, which the next run then sees); a new one is
     /// digested now.
     #[must_use]
-    pub fn with_discovered(&self, cwd: &Path, paths: &[String], cache: Option<&DigestCache>) -> Self {
+    pub fn with_discovered(
+        &self,
+        cwd: &Path,
+        paths: &[String],
+        cache: Option<&DigestCache>,
+    ) -> Self {
         let declared: rustc_hash::FxHashSet<&str> =
             self.inputs.iter().map(|(path, _)| path.as_str()).collect();
         let before: rustc_hash::FxHashMap<&str, &str> = self
@@ -229,7 +234,11 @@ impl Parts {
             .collect();
         for (path, digest) in &self.discovered {
             if then.get(path.as_str()).is_some_and(|was| was != digest) {
-                let how = if digest == GONE { How::Removed } else { How::Changed };
+                let how = if digest == GONE {
+                    How::Removed
+                } else {
+                    How::Changed
+                };
                 changes.push(Change::Discovered(path.clone(), how));
             }
         }

@@ -176,7 +176,10 @@ fn a_success_without_its_depfile_fails_and_its_outputs_are_set_aside() {
         .run();
     // Its output is not left to look up to date: it was set aside, and the task runs again.
     assert!(!test.path("out.o").exists(), "out.o is set aside");
-    test.again().status(1).task_status("compile", "failed").run();
+    test.again()
+        .status(1)
+        .task_status("compile", "failed")
+        .run();
 }
 
 #[test]
@@ -191,11 +194,16 @@ fn a_malformed_depfile_fails_its_task_and_says_where() {
 
 #[test]
 fn a_depfile_in_makefile_syntax_with_continuations_and_escapes_is_read() {
-    let test = one_task(r"printf 'out.o: my\\ header.h \\\n  other.h\nmy\\ header.h:\nother.h:\n' > out.d")
-        .file("my header.h", "1\n")
-        .file("other.h", "2\n");
+    let test = one_task(
+        r"printf 'out.o: my\\ header.h \\\n  other.h\nmy\\ header.h:\nother.h:\n' > out.d",
+    )
+    .file("my header.h", "1\n")
+    .file("other.h", "2\n");
     test.again().status(0).run();
-    test.again().status(0).skipped("compile", "up_to_date").run();
+    test.again()
+        .status(0)
+        .skipped("compile", "up_to_date")
+        .run();
     let test = test.file("my header.h", "changed\n");
     test.again()
         .status(0)

@@ -81,9 +81,8 @@ impl Checks for FakeChecker {
         launch: Launch,
         deps: &[(String, Digest)],
     ) -> Result<Checked, String> {
-        let parts =
-            Parts::of(task, &launch, &launch.cwd, deps, None, None)
-                .map_err(|error| error.to_string())?;
+        let parts = Parts::of(task, &launch, &launch.cwd, deps, None, None)
+            .map_err(|error| error.to_string())?;
         let fingerprint = parts.fingerprint();
         let decision = if task.name.starts_with("fresh") {
             Decision::UpToDate {
