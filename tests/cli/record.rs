@@ -441,3 +441,29 @@ tasks:
         "{problem:#}"
     );
 }
+
+#[test]
+fn check_refuses_a_depfile_that_is_a_glob_or_empty_with_its_place() {
+    Test::new()
+        .workflow(
+            "\
+tasks:
+  cc:
+    outputs: [a.o]
+    depfile: \"*.d\"
+    run: touch a.o
+  dd:
+    depfile: \"\"
+    run: true
+",
+        )
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stdout("")
+        .stderr_has("`depfile` `*.d` is a glob")
+        .stderr_has("[workflow.yaml:4:14]")
+        .stderr_has("`depfile` `` is an empty path")
+        .stderr_has("expected the path of one file")
+        .stderr_has("error: 2 problems in 1 file")
+        .run();
+}
