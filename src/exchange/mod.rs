@@ -77,7 +77,8 @@ pub enum Filed {
     /// What a task's output patterns matched before an attempt is stamped: it may start.
     Stamped,
     /// An attempt ended and its file work is done: the outputs of a success are digested
-    /// (a missing or unreadable one fails it), what a failure created or changed is set aside.
+    /// and its depfile read (a missing or unreadable output, a missing or malformed depfile
+    /// fails it), what a failure created or changed is set aside.
     Ended {
         /// How the attempt ended, once its outputs were looked at.
         status: TaskStatus,
@@ -85,6 +86,9 @@ pub enum Filed {
         outputs: Option<Vec<FileDigest>>,
         /// What was set aside, where to, and what stayed.
         aside: Option<Aside>,
+        /// For a success of a task with a `depfile`: the files it names (but the declared
+        /// inputs), each with the digest of its content (hex), or `gone`.
+        discovered: Option<Vec<(String, String)>>,
     },
 }
 

@@ -131,8 +131,8 @@ pub struct Task {
     pub executor: ExecutorKind,
     /// Its `sbatch` options when it runs on Slurm.
     pub slurm: Arc<SlurmOptions>,
-    /// The files it reads and writes (`inputs`, `outputs`), for up-to-date checks; `None`
-    /// when it lists neither.
+    /// The files it reads and writes (`inputs`, `outputs`, `depfile`), for up-to-date
+    /// checks; `None` when it has none of them.
     pub files: Option<Arc<TaskFiles>>,
 }
 
@@ -143,6 +143,9 @@ pub struct TaskFiles {
     pub inputs: Vec<String>,
     /// Paths or globs it creates, relative to its `cwd`.
     pub outputs: Vec<String>,
+    /// The Makefile-syntax file, relative to its `cwd`, where it writes the further files it
+    /// read (`gcc -MMD -MF`): they join its inputs from its next run on.
+    pub depfile: Option<String>,
 }
 
 impl Task {
@@ -150,6 +153,14 @@ impl Task {
     #[must_use]
     pub fn outputs(&self) -> &[String] {
         self.files.as_deref().map_or(&[], |files| &files.outputs)
+    }
+
+    /// Its `depfile`, as written (`None` without).
+    #[must_use]
+    pub fn depfile(&self) -> Option<&str> {
+        self.files
+            .as_deref()
+            .and_then(|files| files.depfile.as_deref())
     }
 
     /// The patterns of its `inputs` (empty without).
@@ -210,6 +221,8 @@ pub struct Templates {
     pub inputs: Vec<(usize, Template)>,
     /// `outputs` entries, by index into `TaskFiles::outputs`.
     pub outputs: Vec<(usize, Template)>,
+    /// The `depfile` path.
+    pub depfile: Option<Template>,
 }
 
 /// A task's `if`.

@@ -268,6 +268,14 @@ pub struct RawTask {
     /// `engine run --keep-incomplete`).
     #[schemars(with = "Option<Vec<String>>")]
     pub outputs: Option<Box<Spanned<Vec<Spanned<String>>>>>,
+    /// A file the task writes in Makefile syntax, relative to its `cwd`, naming the further
+    /// files it read: what `gcc -MMD -MF out.d` and most compilers write (`out.o: src.c a.h`).
+    /// After each success engine reads it and keeps the files it names in the run record;
+    /// from the next run on they are inputs of the task too (a changed or deleted one reruns
+    /// it; one that no longer exists is not an error). The file itself may be deleted
+    /// afterwards. A success that did not write it, or wrote a malformed one, fails.
+    #[schemars(with = "Option<String>")]
+    pub depfile: Option<Box<Spanned<String>>>,
 }
 
 /// The schema of a condition: an expression, or `true`/`false`.

@@ -321,7 +321,10 @@ impl<'a> Templating<'a> {
             }
             launch.env = env.into();
         }
-        if !templates.inputs.is_empty() || !templates.outputs.is_empty() {
+        if !templates.inputs.is_empty()
+            || !templates.outputs.is_empty()
+            || templates.depfile.is_some()
+        {
             let mut files = task.files.as_deref().cloned().unwrap_or_default();
             for (index, template) in &templates.inputs {
                 if let Some(slot) = files.inputs.get_mut(*index) {
@@ -332,6 +335,9 @@ impl<'a> Templating<'a> {
                 if let Some(slot) = files.outputs.get_mut(*index) {
                     *slot = render(template)?;
                 }
+            }
+            if let Some(template) = &templates.depfile {
+                files.depfile = Some(render(template)?);
             }
             launch.files = Some(Arc::new(files));
         }

@@ -573,6 +573,7 @@ mod tests {
             task.files = Some(std::sync::Arc::new(crate::model::TaskFiles {
                 inputs: inputs.iter().map(|i| (*i).to_owned()).collect(),
                 outputs: Vec::new(),
+                depfile: None,
             }));
             let path = self.path("wf/workflow.yaml");
             let workflow = Workflow::for_tests(&path.to_string_lossy(), "workflow", vec![task]);

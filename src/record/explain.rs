@@ -122,7 +122,7 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
             }
         }
         if !pending.is_empty() {
-            verdicts[task.index()] = Some(if spec.outputs().is_empty() {
+            verdicts[task.index()] = Some(if !fresh::tracks_files(spec.files.as_deref()) {
                 Verdict::Runs(Why::NoOutputs.to_string())
             } else {
                 Verdict::AfterDependencies(pending.clone())
@@ -150,7 +150,8 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
                 continue;
             }
         };
-        let parts = match Parts::of(spec, &launch, workflow_dir, &deps, files) {
+        let last = successes.get(&spec.name);
+        let parts = match Parts::of(spec, &launch, workflow_dir, &deps, last, files) {
             Ok(parts) => parts,
             Err(error) => {
                 verdicts[task.index()] =
@@ -159,34 +160,35 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
             }
         };
         let fingerprint = parts.fingerprint();
-        let outputs = launch
-            .files
-            .as_deref()
-            .map_or(&[][..], |files| &files.outputs);
-        let last = successes.get(&spec.name);
-        let verdict =
-            match fresh::up_to_date(outputs, &launch.cwd, &parts, &fingerprint, last, files) {
-                Ok(()) => {
-                    let last = last.expect("up to date only with a success");
-                    keys[task.index()] = Some(fresh::key(&fingerprint, &last.outputs, "success"));
-                    outcomes[task.index()] = Some(Outcome {
-                        status: "success",
-                        results: Arc::new(serde_json::from_str(&last.results).unwrap_or_default()),
-                    });
-                    Verdict::UpToDate
+        let verdict = match fresh::up_to_date(
+            launch.files.as_deref(),
+            &launch.cwd,
+            &parts,
+            &fingerprint,
+            last,
+            files,
+        ) {
+            Ok(()) => {
+                let last = last.expect("up to date only with a success");
+                keys[task.index()] = Some(fresh::key(&fingerprint, &last.outputs, "success"));
+                outcomes[task.index()] = Some(Outcome {
+                    status: "success",
+                    results: Arc::new(serde_json::from_str(&last.results).unwrap_or_default()),
+                });
+                Verdict::UpToDate
+            }
+            Err(why) => {
+                if why == Why::NoOutputs && spec.condition.is_none() {
+                    // What it makes is nothing the record follows: its key is known.
+                    keys[task.index()] = Some(fresh::key(
+                        &fingerprint,
+                        &fresh::outputs_digest(&[]),
+                        "success",
+                    ));
                 }
-                Err(why) => {
-                    if why == Why::NoOutputs && spec.condition.is_none() {
-                        // What it makes is nothing the record follows: its key is known.
-                        keys[task.index()] = Some(fresh::key(
-                            &fingerprint,
-                            &fresh::outputs_digest(&[]),
-                            "success",
-                        ));
-                    }
-                    Verdict::Runs(why.to_string())
-                }
-            };
+                Verdict::Runs(why.to_string())
+            }
+        };
         verdicts[task.index()] = Some(verdict);
     }
     verdicts

@@ -4,7 +4,8 @@
 //! its environment, isolation, shell and working directory (relative to the workflow's
 //! directory when inside it, so that a moved project keeps its fingerprints), the declared
 //! outputs, the
-//! content of every input, and the key of every task it depends on. A dependency's key is
+//! content of every input (declared, and discovered: what its `depfile` named after its last
+//! success), and the key of every task it depends on. A dependency's key is
 //! its fingerprint with the digest of what it produced, so a change upstream reaches
 //! everything downstream, while a dependency that ran again and produced the very same
 //! outputs does not rerun its dependents.
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::store::{Success, files_from_json};
 use crate::exchange::Launch;
 use crate::files::{Digest, DigestCache, FileDigest, FilesError, digest_all, to_hex};
-use crate::model::{Command, Task};
+use crate::model::{Command, Task, TaskFiles};
 
 /// What went into a fingerprint, kept with each success so that a later check can say what
 /// changed. Digests are hex.
@@ -33,26 +34,47 @@ pub struct Parts {
     pub inputs: Vec<(String, String)>,
     /// Each dependency's name and key.
     pub deps: Vec<(String, String)>,
+    /// Each file its `depfile` named after its last success (its discovered inputs) and
+    /// the digest of its content, or `GONE` for one that no longer exists. Absent from
+    /// what engines before `depfile` stored: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discovered: Vec<(String, String)>,
 }
+
+/// The digest of a discovered input that does not exist (or cannot be read): never equal to
+/// a content digest, so the task reruns, and the compiler says what is missing.
+pub const GONE: &str = "gone";
 
 impl Parts {
     /// The parts of a task about to run with `launch`, in a workflow whose directory is
-    /// `workflow_dir`: its inputs are digested now (read, unless `cache` knows them
+    /// `workflow_dir`, whose `last` success is recorded: its inputs, and with a `depfile`
+    /// the files that success discovered, are digested now (read, unless `cache` knows them
     /// unchanged).
     ///
     /// # Errors
-    /// An input that does not exist or cannot be read.
+    /// A declared input that does not exist or cannot be read (a discovered one that does
+    /// not is `GONE`).
     pub fn of(
         task: &Task,
         launch: &Launch,
         workflow_dir: &Path,
         deps: &[(String, Digest)],
+        last: Option<&Success>,
         cache: Option<&DigestCache>,
     ) -> Result<Self, FilesError> {
         let files = launch.files.as_deref();
         let inputs = match files {
             Some(files) if !files.inputs.is_empty() => {
                 digest_all(&launch.cwd, &files.inputs, cache)?
+            }
+            _ => Vec::new(),
+        };
+        let discovered = match (files.and_then(|files| files.depfile.as_ref()), last) {
+            (Some(_), Some(last)) => {
+                let paths: Vec<String> = serde_json::from_str::<Self>(&last.parts)
+                    .map(|parts| parts.discovered.into_iter().map(|(path, _)| path).collect())
+                    .unwrap_or_default();
+                digest_discovered(&launch.cwd, &paths, cache)
             }
             _ => Vec::new(),
         };
@@ -107,7 +129,49 @@ impl Parts {
                 .iter()
                 .map(|(name, key)| (name.clone(), to_hex(key)))
                 .collect(),
+            discovered,
         })
+    }
+
+    /// These parts with `discovered` as the discovered inputs of the run that just
+    /// succeeded: `paths` as its depfile named them, those also declared inputs left out.
+    /// A file digested by the check before the run keeps that digest (what the run read,
+    /// unless it changed while the task ran, which the next run then sees); a new one is
+    /// digested now.
+    #[must_use]
+    pub fn with_discovered(
+        &self,
+        cwd: &Path,
+        paths: &[String],
+        cache: Option<&DigestCache>,
+    ) -> Self {
+        let declared: rustc_hash::FxHashSet<&str> =
+            self.inputs.iter().map(|(path, _)| path.as_str()).collect();
+        let before: rustc_hash::FxHashMap<&str, &str> = self
+            .discovered
+            .iter()
+            .filter(|(_, digest)| digest != GONE)
+            .map(|(path, digest)| (path.as_str(), digest.as_str()))
+            .collect();
+        let fresh: Vec<String> = paths
+            .iter()
+            .filter(|path| !before.contains_key(normal(path).as_str()))
+            .cloned()
+            .collect();
+        let mut discovered: Vec<(String, String)> = digest_discovered(cwd, &fresh, cache);
+        discovered.extend(paths.iter().filter_map(|path| {
+            let path = normal(path);
+            before
+                .get(path.as_str())
+                .map(|digest| (path.clone(), (*digest).to_owned()))
+        }));
+        discovered.retain(|(path, _)| !declared.contains(path.as_str()));
+        discovered.sort();
+        discovered.dedup_by(|a, b| a.0 == b.0);
+        Self {
+            discovered,
+            ..self.clone()
+        }
     }
 
     /// The fingerprint: one digest of all parts.
@@ -123,6 +187,16 @@ impl Parts {
             hasher.update(b"\0");
             hasher.update(digest.as_bytes());
             hasher.update(b"\0");
+        }
+        // Without discovered inputs, the fingerprint is what it was before `depfile`.
+        if !self.discovered.is_empty() {
+            hasher.update(b"discovered\0");
+            for (name, digest) in &self.discovered {
+                hasher.update(name.as_bytes());
+                hasher.update(b"\0");
+                hasher.update(digest.as_bytes());
+                hasher.update(b"\0");
+            }
         }
         *hasher.finalize().as_bytes()
     }
@@ -152,8 +226,73 @@ impl Parts {
         diff(&self.deps, &before.deps, &mut changes, |name, how| {
             Change::Dependency(name, how)
         });
+        // The list is the last success's: only content differs, or a file is gone.
+        let then: rustc_hash::FxHashMap<&str, &str> = before
+            .discovered
+            .iter()
+            .map(|(path, digest)| (path.as_str(), digest.as_str()))
+            .collect();
+        for (path, digest) in &self.discovered {
+            if then.get(path.as_str()).is_some_and(|was| was != digest) {
+                let how = if digest == GONE {
+                    How::Removed
+                } else {
+                    How::Changed
+                };
+                changes.push(Change::Discovered(path.clone(), how));
+            }
+        }
         changes
     }
+}
+
+/// A path as `digest_all` names what it resolves to (`./a.h` is `a.h`).
+fn normal(path: &str) -> String {
+    let lexical = crate::files::lexical(Path::new(path));
+    lexical.to_string_lossy().replace('\\', "/")
+}
+
+/// The digests of discovered inputs, by path as `digest_all` names them, `GONE` for those
+/// that do not exist or cannot be read. Paths are literal: glob characters in them are
+/// escaped.
+fn digest_discovered(
+    cwd: &Path,
+    paths: &[String],
+    cache: Option<&DigestCache>,
+) -> Vec<(String, String)> {
+    let patterns: Vec<String> = paths
+        .iter()
+        .map(|path| {
+            if crate::files::is_glob(path) {
+                glob::Pattern::escape(path)
+            } else {
+                path.clone()
+            }
+        })
+        .collect();
+    // All at once, as they all exist but for a header just removed.
+    if let Ok(found) = digest_all(cwd, &patterns, cache)
+        && found.len() == paths.len()
+    {
+        return found
+            .into_iter()
+            .map(|file| (file.path, to_hex(&file.digest)))
+            .collect();
+    }
+    let mut digests: Vec<(String, String)> = patterns
+        .iter()
+        .zip(paths)
+        .map(|(pattern, path)| match digest_all(cwd, &[pattern], cache) {
+            Ok(found) if found.len() == 1 => {
+                let file = found.into_iter().next().expect("one file found");
+                (file.path, to_hex(&file.digest))
+            }
+            _ => (normal(path), GONE.to_owned()),
+        })
+        .collect();
+    digests.sort();
+    digests.dedup_by(|a, b| a.0 == b.0);
+    digests
 }
 
 /// Compares two sorted-by-name lists of (name, digest).
@@ -206,6 +345,8 @@ pub enum Change {
     Input(String, How),
     /// A dependency.
     Dependency(String, How),
+    /// A file its depfile named last time (`Changed` or `Removed`).
+    Discovered(String, How),
 }
 
 impl fmt::Display for Change {
@@ -221,6 +362,12 @@ impl fmt::Display for Change {
                 write!(f, "dependency `{name}` changed")
             }
             Self::Dependency(name, How::Added) => write!(f, "dependency `{name}` is new"),
+            Self::Discovered(path, How::Removed) => {
+                write!(f, "discovered input `{path}` (from its depfile) is gone")
+            }
+            Self::Discovered(path, _) => {
+                write!(f, "discovered input `{path}` (from its depfile) changed")
+            }
             Self::Dependency(name, How::Removed) => {
                 write!(f, "dependency `{name}` was removed")
             }
@@ -231,7 +378,7 @@ impl fmt::Display for Change {
 /// Why a task runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Why {
-    /// It declares no outputs: nothing to be up to date.
+    /// It declares no `inputs`, `outputs` nor `depfile`: nothing to be up to date with.
     NoOutputs,
     /// `--force`.
     Forced,
@@ -252,7 +399,9 @@ pub enum Why {
 impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoOutputs => f.write_str("it has no `outputs`, so it always runs"),
+            Self::NoOutputs => {
+                f.write_str("it has no `inputs`, `outputs` nor `depfile`, so it always runs")
+            }
             Self::Forced => f.write_str("forced (`--force`)"),
             Self::NeverSucceeded => f.write_str("no successful run is recorded"),
             Self::Incomplete => {
@@ -286,17 +435,22 @@ impl fmt::Display for Why {
 ///
 /// # Errors
 /// Why it must run.
+///
+/// A task with `outputs` is up to date when its fingerprint is its last success's and its
+/// outputs hold what that success left; one with `inputs` or a `depfile` but no `outputs`,
+/// when its fingerprint is its last success's; one with none of them always runs.
 pub fn up_to_date(
-    outputs: &[String],
+    files: Option<&TaskFiles>,
     cwd: &Path,
     parts: &Parts,
     fingerprint: &Digest,
     last: Option<&Success>,
     cache: Option<&DigestCache>,
 ) -> Result<(), Why> {
-    if outputs.is_empty() {
+    if !tracks_files(files) {
         return Err(Why::NoOutputs);
     }
+    let outputs = files.map_or(&[][..], |files| &files.outputs);
     let Some(last) = last else {
         return Err(Why::NeverSucceeded);
     };
@@ -307,6 +461,9 @@ pub fn up_to_date(
         let before: Parts = serde_json::from_str(&last.parts).unwrap_or_default();
         return Err(Why::Changed(parts.changes(&before)));
     }
+    if outputs.is_empty() {
+        return Ok(());
+    }
     let now = match digest_all(cwd, outputs, cache) {
         Ok(now) => now,
         Err(FilesError::Missing { path }) => return Err(Why::OutputMissing(path)),
@@ -316,6 +473,15 @@ pub fn up_to_date(
         return Ok(());
     }
     outputs_match(&now, &files_from_json(&last.output_files))
+}
+
+/// Whether a task with these files can be up to date, and has its success recorded: it
+/// lists `inputs` or `outputs`, or has a `depfile`.
+#[must_use]
+pub fn tracks_files(files: Option<&TaskFiles>) -> bool {
+    files.is_some_and(|files| {
+        !files.inputs.is_empty() || !files.outputs.is_empty() || files.depfile.is_some()
+    })
 }
 
 /// Whether the outputs now are those of the last success.
@@ -388,6 +554,7 @@ mod tests {
             settings: "s".to_owned(),
             inputs: pairs(inputs),
             deps: pairs(deps),
+            discovered: Vec::new(),
         }
     }
 

@@ -172,10 +172,7 @@ impl<'a> Gate<'a> {
                 )
             })
             .collect();
-        let reads = launch
-            .files
-            .as_deref()
-            .is_some_and(|files| !files.inputs.is_empty() || !files.outputs.is_empty());
+        let reads = super::fresh::tracks_files(launch.files.as_deref());
         if !reads {
             let checked = self.checker.check(spec, launch, &deps);
             return self.decided(task, checked);
@@ -306,9 +303,13 @@ impl<'a> Gate<'a> {
         let checked = self.checked[task.index()].as_deref();
         let outputs = checked.map_or(&[][..], Checked::outputs);
         let digest = ran && status.is_success() && !outputs.is_empty();
+        let depfile = (ran && status.is_success())
+            .then(|| checked.and_then(Checked::depfile))
+            .flatten()
+            .map(|depfile| (depfile.to_owned(), checked.map(|c| c.parts.clone())));
         let stamped = self.stamped.remove(&task);
         let set_aside = stamped && !status.is_success();
-        if !digest && !set_aside {
+        if !digest && !set_aside && depfile.is_none() {
             if stamped {
                 self.stamps
                     .lock()
@@ -346,6 +347,24 @@ impl<'a> Gate<'a> {
                     Err(error) => status = unmade(&error),
                 }
             }
+            let mut discovered = None;
+            if let Some((depfile, Some(parts))) = depfile
+                && status.is_success()
+            {
+                match read_depfile(&cwd, &depfile) {
+                    Ok(paths) => {
+                        let now = parts.with_discovered(&cwd, &paths, Some(&cache));
+                        discovered = Some(now.discovered);
+                    }
+                    Err(message) => {
+                        status = TaskStatus::Failed {
+                            exit_code: None,
+                            signal: None,
+                            message,
+                        };
+                    }
+                }
+            }
             let before = stamps
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -366,12 +385,14 @@ impl<'a> Gate<'a> {
                 status,
                 outputs,
                 aside,
+                discovered,
             }
         })
         .or(move || Filed::Ended {
             status: lost,
             outputs: None,
             aside: None,
+            discovered: None,
         });
         End::Later
     }
@@ -406,9 +427,19 @@ impl<'a> Gate<'a> {
                 status,
                 outputs,
                 aside,
+                discovered,
             } => {
                 if let Some(outputs) = outputs {
                     self.made.insert(task, outputs);
+                }
+                // What its depfile named is part of the fingerprint its success is recorded
+                // with, and of the key its dependents see: the next check, which digests
+                // the same files, finds the same fingerprint.
+                if let (Some(discovered), Some(checked)) =
+                    (discovered, self.checked[task.index()].as_deref_mut())
+                {
+                    checked.parts.discovered = discovered;
+                    checked.fingerprint = checked.parts.fingerprint();
                 }
                 go.ended = Some((task, status, aside));
             }
@@ -522,6 +553,32 @@ fn unmade(error: &FilesError) -> TaskStatus {
         },
         error => unread(error),
     }
+}
+
+/// The files a task's depfile names, read after its success.
+///
+/// # Errors
+/// The depfile is missing, unreadable or malformed: the message the task fails with.
+fn read_depfile(cwd: &std::path::Path, depfile: &str) -> Result<Vec<String>, String> {
+    let path = cwd.join(depfile);
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| format!("its depfile `{depfile}` is not UTF-8 text"))?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "it did not write its depfile `{depfile}` (with gcc or clang: `-MMD -MF {depfile}`)"
+            ));
+        }
+        Err(error) => return Err(format!("cannot read its depfile `{depfile}`: {error}")),
+    };
+    super::depfile::Depfile::parse(&text)
+        .map(|found| found.deps)
+        .map_err(|error| {
+            format!(
+                "its depfile `{depfile}` is malformed at {}:{}:{}: {}",
+                depfile, error.line, error.column, error.message
+            )
+        })
 }
 
 /// How a success whose outputs cannot be read fails.

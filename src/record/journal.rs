@@ -142,6 +142,15 @@ impl Checked {
     pub fn cwd(&self) -> &std::path::Path {
         &self.launch.cwd
     }
+
+    /// Its `depfile`, templates filled in.
+    #[must_use]
+    pub fn depfile(&self) -> Option<&str> {
+        self.launch
+            .files
+            .as_deref()
+            .and_then(|files| files.depfile.as_deref())
+    }
 }
 
 /// Whether a task runs.
@@ -191,8 +200,16 @@ impl Checker {
         launch: Launch,
         deps: &[(String, Digest)],
     ) -> Result<Checked, String> {
-        let parts = Parts::of(task, &launch, &self.workflow_dir, deps, Some(&*self.files))
-            .map_err(|error| format!("cannot read its inputs: {error}"))?;
+        let last = self.successes.get(&task.name);
+        let parts = Parts::of(
+            task,
+            &launch,
+            &self.workflow_dir,
+            deps,
+            last,
+            Some(&*self.files),
+        )
+        .map_err(|error| format!("cannot read its inputs: {error}"))?;
         let fingerprint = parts.fingerprint();
         let resumed = self
             .resume
@@ -210,13 +227,8 @@ impl Checker {
         } else if self.forced.contains(task.id) {
             Decision::Run(Why::Forced)
         } else {
-            let outputs = launch
-                .files
-                .as_deref()
-                .map_or(&[][..], |files| &files.outputs);
-            let last = self.successes.get(&task.name);
             match fresh::up_to_date(
-                outputs,
+                launch.files.as_deref(),
                 &launch.cwd,
                 &parts,
                 &fingerprint,
@@ -570,10 +582,13 @@ impl Journal {
                 _ => self.counts.failed += 1,
             }
         }
-        // Up-to-date checks need the last success of tasks with outputs only.
-        if let (true, TaskStatus::Succeeded, Some(checked), false) =
-            (last, status, checked, task.outputs().is_empty())
-        {
+        // Up-to-date checks need the last success of tasks with files only.
+        if let (true, TaskStatus::Succeeded, Some(checked), true) = (
+            last,
+            status,
+            checked,
+            fresh::tracks_files(task.files.as_deref()),
+        ) {
             let files = outputs.map(<[FileDigest]>::to_vec).unwrap_or_default();
             self.send(Write::Success(
                 task.name.clone(),

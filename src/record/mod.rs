@@ -2,6 +2,7 @@
 //! that read it, and the gate that keeps its durability protocol for the coordinator.
 
 pub mod aside;
+pub mod depfile;
 pub mod explain;
 pub mod fresh;
 pub mod gate;

@@ -97,7 +97,7 @@ impl Validator<'_> {
     /// has a template, the templates of each list.
     #[expect(
         clippy::type_complexity,
-        reason = "a one-caller pair of (files, templates of inputs and outputs), destructured at once"
+        reason = "a one-caller pair of (files, templates of inputs, outputs and depfile), destructured at once"
     )]
     pub(super) fn task_files(
         &mut self,
@@ -105,9 +105,13 @@ impl Validator<'_> {
         uses: &mut Uses<'_>,
     ) -> (
         Option<Arc<TaskFiles>>,
-        Option<(Vec<(usize, Template)>, Vec<(usize, Template)>)>,
+        Option<(
+            Vec<(usize, Template)>,
+            Vec<(usize, Template)>,
+            Option<Template>,
+        )>,
     ) {
-        if raw.inputs.is_none() && raw.outputs.is_none() {
+        if raw.inputs.is_none() && raw.outputs.is_none() && raw.depfile.is_none() {
             return (None, None);
         }
         let mut files = TaskFiles::default();
@@ -138,8 +142,40 @@ impl Validator<'_> {
                 patterns.push(entry.value.clone());
             }
         }
-        let any = !templates.0.is_empty() || !templates.1.is_empty();
-        (Some(Arc::new(files)), any.then_some(templates))
+        let mut depfile = None;
+        if let Some(entry) = raw.depfile.as_deref() {
+            match self.template(entry, Flavor::Plain, uses) {
+                Some(template) => depfile = Some(template),
+                None => self.check_depfile(entry),
+            }
+            files.depfile = Some(entry.value.clone());
+        }
+        let any = !templates.0.is_empty() || !templates.1.is_empty() || depfile.is_some();
+        (
+            Some(Arc::new(files)),
+            any.then_some((templates.0, templates.1, depfile)),
+        )
+    }
+
+    /// A `depfile` without templates: one non-empty path, not a glob.
+    fn check_depfile(&mut self, entry: &Spanned<String>) {
+        let problem = if entry.value.trim().is_empty() {
+            "an empty path"
+        } else if entry.value.contains('\0') {
+            "a NUL byte in a path"
+        } else if crate::files::is_glob(&entry.value) {
+            "a glob"
+        } else {
+            return;
+        };
+        self.push(
+            Diagnostic::error(
+                DiagnosticKind::InvalidFilePattern,
+                format!("`depfile` `{}` is {problem}", entry.value),
+            )
+            .at(self.span(entry), Some("expected the path of one file, like `obj/main.d`".into()))
+            .hint("the path is relative to the task's `cwd`; with a matrix, name each item's file with a template, like `${{ matrix.src }}.d`"),
+        );
     }
 
     /// An `inputs` or `outputs` entry without templates: a non-empty path or a valid glob.

@@ -500,10 +500,11 @@ impl<'a> Validator<'a> {
             templates = Some(Arc::new(with_env));
         }
         let (files, file_templates) = self.task_files(raw, &mut uses);
-        if let Some((inputs, outputs)) = file_templates {
+        if let Some((inputs, outputs, depfile)) = file_templates {
             let mut with_files = templates.as_deref().cloned().unwrap_or_default();
             with_files.inputs = inputs;
             with_files.outputs = outputs;
+            with_files.depfile = depfile;
             templates = Some(Arc::new(with_files));
         }
         let condition = raw

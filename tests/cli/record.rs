@@ -197,7 +197,7 @@ fn status_shows_each_tasks_last_run_and_what_it_would_do_now() {
     );
     assert_eq!(
         row(table, "plain")[2],
-        "runs: it has no `outputs`, so it always runs"
+        "runs: it has no `inputs`, `outputs` nor `depfile`, so it always runs"
     );
     assert!(
         table.ends_with("\n3 of 3 tasks would run; 0 up to date\n"),
@@ -390,7 +390,7 @@ fn plan_explain_after_a_run_and_some_changes() {
             (
                 "plain",
                 "runs",
-                "runs: it has no `outputs`, so it always runs"
+                "runs: it has no `inputs`, `outputs` nor `depfile`, so it always runs"
             ),
         ]
     );
@@ -440,4 +440,30 @@ tasks:
         (&3.into(), &15.into(), &6.into()),
         "{problem:#}"
     );
+}
+
+#[test]
+fn check_refuses_a_depfile_that_is_a_glob_or_empty_with_its_place() {
+    Test::new()
+        .workflow(
+            "\
+tasks:
+  cc:
+    outputs: [a.o]
+    depfile: \"*.d\"
+    run: touch a.o
+  dd:
+    depfile: \"\"
+    run: true
+",
+        )
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stdout("")
+        .stderr_has("`depfile` `*.d` is a glob")
+        .stderr_has("[workflow.yaml:4:14]")
+        .stderr_has("`depfile` `` is an empty path")
+        .stderr_has("expected the path of one file")
+        .stderr_has("error: 2 problems in 1 file")
+        .run();
 }

@@ -81,8 +81,8 @@ impl Checks for FakeChecker {
         launch: Launch,
         deps: &[(String, Digest)],
     ) -> Result<Checked, String> {
-        let parts =
-            Parts::of(task, &launch, &launch.cwd, deps, None).map_err(|error| error.to_string())?;
+        let parts = Parts::of(task, &launch, &launch.cwd, deps, None, None)
+            .map_err(|error| error.to_string())?;
         let fingerprint = parts.fingerprint();
         let decision = if task.name.starts_with("fresh") {
             Decision::UpToDate {
@@ -203,6 +203,7 @@ impl Place {
                     task.files = Some(Arc::new(TaskFiles {
                         inputs: Vec::new(),
                         outputs: outputs.iter().map(|o| (*o).to_owned()).collect(),
+                        depfile: None,
                     }));
                 }
                 task
@@ -564,6 +565,7 @@ fn a_task_whose_input_is_missing_fails_its_check_off_the_callers_thread() {
     place.workflow.tasks[0].files = Some(Arc::new(TaskFiles {
         inputs: vec!["missing.txt".into()],
         outputs: Vec::new(),
+        depfile: None,
     }));
     let mut gate = place.gate(true);
     let Check::Failed(message) = place.decide(&mut gate, 0) else {
