@@ -13,7 +13,7 @@ fn copy_dir(from: &Path, to: &Path) {
         let target = to.join(entry.file_name());
         // Skip run records and outputs a local run of an example may have left behind.
         let name = entry.file_name();
-        if name == ".engine" || name == "out" {
+        if name == ".engine" || name == "out" || name == "build" {
             continue;
         }
         if kind.is_dir() {
@@ -130,6 +130,76 @@ fn per_sample_runs_only_a_new_samples_chain_and_the_call() {
             "index[sample=C]",
             "map_reads[sample=C]",
             "sort[sample=C]"
+        ]
+    );
+}
+
+/// `workflows/c_build.yaml`, copied into a new test's temp dir, ready to run.
+fn c_build() -> Test {
+    let test = Test::new();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
+    copy_dir(&source, &test.path("workflows"));
+    let workflow = test.path("workflows/c_build.yaml");
+    test.engine_run(&workflow)
+}
+
+#[test]
+fn c_build_rebuilds_what_a_header_edit_or_a_new_source_or_include_touches() {
+    let test = c_build();
+    let project = test.path("workflows/c_project");
+    let first = test.again().status(0).run();
+    assert_eq!(
+        started(&first),
+        [
+            "compile[src=src/add.c]",
+            "compile[src=src/main.c]",
+            "compile[src=src/mul.c]",
+            "link",
+            "smoke_test"
+        ]
+    );
+    // Nothing changed: only the task without outputs runs.
+    let again = test.again().status(0).run();
+    assert_eq!(started(&again), ["smoke_test"]);
+    // version.h is included by main.c alone, as its depfile says.
+    let header = project.join("include/version.h");
+    let text = std::fs::read_to_string(&header).expect("read version.h");
+    std::fs::write(&header, text.replace("\"1.0\"", "\"1.1\"")).expect("edit version.h");
+    let edited = test.again().status(0).run();
+    assert_eq!(
+        started(&edited),
+        ["compile[src=src/main.c]", "link", "smoke_test"]
+    );
+    // A new source file is one new task, and the link names its object.
+    std::fs::write(
+        project.join("src/neg.c"),
+        "#include \"ops.h\"\n\nlong neg(long a) { return -a; }\n",
+    )
+    .expect("write neg.c");
+    let added = test.again().status(0).run();
+    assert_eq!(
+        started(&added),
+        ["compile[src=src/neg.c]", "link", "smoke_test"]
+    );
+    // A new `#include` is picked up without touching the workflow: once add.c includes
+    // version.h, an edit of version.h recompiles it too.
+    let add = project.join("src/add.c");
+    let source = std::fs::read_to_string(&add).expect("read add.c");
+    std::fs::write(&add, format!("#include \"version.h\"\n{source}")).expect("edit add.c");
+    let included = test.again().status(0).run();
+    assert_eq!(
+        started(&included),
+        ["compile[src=src/add.c]", "link", "smoke_test"]
+    );
+    std::fs::write(&header, text.replace("\"1.0\"", "\"1.2\"")).expect("edit version.h");
+    let both = test.again().status(0).run();
+    assert_eq!(
+        started(&both),
+        [
+            "compile[src=src/add.c]",
+            "compile[src=src/main.c]",
+            "link",
+            "smoke_test"
         ]
     );
 }

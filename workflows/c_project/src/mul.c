@@ -1,0 +1,3 @@
+#include "ops.h"
+
+long mul(long a, long b) { return a * b; }
