@@ -1324,6 +1324,68 @@ fn selectors_in_depends_on_are_checked_where_they_stand() {
     ];
     for (name, yaml, expected) in rows {
         check_row(name, &yaml, &expected);
+
+#[test]
+fn matrix_axes_from_templates() {
+    let rows: Vec<(&str, &str, Vec<Expect>)> = vec![
+        (
+            "a template in a flow mapping",
+            "tasks:\n  c:\n    matrix: { src: ${{ glob(\"*.c\") }} }\n    run: echo\n",
+            vec![
+                at(K::Syntax, 3, 20)
+                    .text("${{ glob(\"*.c\") }}")
+                    .message("YAML's own braces")
+                    .hint("or write the matrix in block style"),
+            ],
+        ),
+        (
+            "a template in a flow list",
+            "tasks:\n  c:\n    depends_on: [ ${{ x }} ]\n    run: echo\n",
+            vec![
+                at(K::Syntax, 3, 19)
+                    .text("${{ x }}")
+                    .hint("quote the value (`'${{ x }}'`)"),
+            ],
+        ),
+        (
+            "a dynamic axis",
+            "tasks:\n  s:\n    run: echo\n  c:\n    depends_on: [s]\n    matrix:\n      n: ${{ from_json(tasks.s.results.list) }}\n    run: echo\n",
+            vec![
+                at(K::InvalidMatrix, 7, 30)
+                    .text("s")
+                    .message("matrix from results is not supported yet"),
+            ],
+        ),
+        (
+            "an axis template that yields no list",
+            "tasks:\n  c:\n    matrix:\n      n: ${{ from_json(\"{}\") }}\n    run: echo\n",
+            vec![
+                at(K::InvalidMatrix, 4, 10)
+                    .message("must yield a list of strings, numbers or booleans, not a map"),
+            ],
+        ),
+        (
+            "a repeated value",
+            "tasks:\n  c:\n    matrix:\n      n: ${{ from_json(\"[1, 1]\") }}\n    run: echo\n",
+            vec![at(K::InvalidMatrix, 4, 10).message("yields `1` twice")],
+        ),
+        (
+            "text around the template",
+            "tasks:\n  c:\n    matrix:\n      n: a${{ from_json(\"[1]\") }}\n    run: echo\n",
+            vec![at(K::InvalidMatrix, 4, 10).message("must be one `${{ }}`")],
+        ),
+        (
+            "glob outside a matrix axis",
+            "tasks:\n  c:\n    if: ${{ glob(\"*\") == [] }}\n    script: glob(\"*\");\n",
+            vec![
+                at(K::UnknownReference, 4, 13).message("`glob()` cannot be called in a script"),
+                at(K::UnknownReference, 3, 13)
+                    .message("`glob()` cannot be called in an `if` condition"),
+            ],
+        ),
+    ];
+    for (name, yaml, expected) in rows {
+        check_row(name, yaml, &expected);
     }
 }
 
@@ -1370,4 +1432,19 @@ fn selectors_compare_numbers_as_written() {
     );
     assert_eq!(dep_names(&workflow, "report[py=3.10]"), ["test[py=3.10]"]);
     assert_eq!(dep_names(&workflow, "pinned"), ["test[py=3.10]"]);
+
+fn mixed_matrix_axes_expand_with_the_template_values_first_key_slowest() {
+    let workflow = valid(
+        "tasks:\n  c:\n    matrix:\n      n: ${{ from_json(\"[1, 2.5, true, \\\"x y\\\"]\") }}\n      os: [linux]\n    run: echo\n",
+    );
+    let names: Vec<&str> = workflow.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "c[n=1,os=linux]",
+            "c[n=2.5,os=linux]",
+            "c[n=true,os=linux]",
+            "c[n=x y,os=linux]"
+        ]
+    );
 }

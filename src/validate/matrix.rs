@@ -282,12 +282,18 @@ impl Validator<'_> {
                     format!("`glob(\"{pattern}\")` matches no file: task `{task}` has no items")
                 }
             };
+            // The directory as the workflow names it, not as this machine does.
+            let dir = self.dir();
+            let shown = match cwd.strip_prefix(&dir) {
+                Ok(rest) if rest.as_os_str().is_empty() => "the workflow's directory".to_owned(),
+                Ok(rest) => format!("`{}`", rest.display()),
+                Err(_) => format!("`{}`", cwd.display()),
+            };
             self.push(
                 Diagnostic::warning(DiagnosticKind::InvalidMatrix, message)
                     .at(self.span(text), Some("no values".into()))
                     .hint(format!(
-                        "glob paths are relative to the task's `cwd` ({}); the task runs nothing, and tasks that depend on it do not wait for it",
-                        cwd.display()
+                        "glob paths are relative to the task's `cwd` ({shown}); the task runs nothing, and tasks that depend on it do not wait for it"
                     )),
             );
         }

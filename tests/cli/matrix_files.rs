@@ -14,6 +14,7 @@ fn an_empty_glob_is_a_warning_at_the_axis_and_check_passes() {
         .stdout_has("ok: workflow.yaml (1 task)")
         .stderr_has("`glob(\"src/*.c\")` matches no file: task `compile` has no items")
         .stderr_has("workflow.yaml:4:12")
+        .stderr_has("relative to the task's `cwd` (the workflow's directory)")
         .stderr_has("tasks that depend on it do not wait for it")
         .run();
 }
@@ -153,5 +154,30 @@ fn an_axis_template_is_capped_like_a_list_and_a_lone_scalar_asks_for_a_list() {
         .stderr_has("matrix key `n` of task `t` must be a list or a template")
         .stderr_has("workflow.yaml:4:10")
         .stderr_has("like `n: [5]`")
+        .run();
+}
+
+#[test]
+fn glob_paths_are_relative_to_the_tasks_cwd() {
+    Test::new()
+        .workflow(
+            "tasks:\n  compile:\n    cwd: lib\n    matrix:\n      src: ${{ glob(\"*.c\") }}\n    run: cc -c ${{ matrix.src }}\n  empty:\n    cwd: lib\n    matrix:\n      src: ${{ glob(\"*.h\") }}\n    run: echo\n",
+        )
+        .file("lib/x.c", "")
+        .file("top.c", "")
+        .args(["plan", WORKFLOW])
+        .status(0)
+        .stdout_has("compile[src=x.c]")
+        .stdout_has("$ cc -c x.c")
+        .stdout_lacks("top.c")
+        .run();
+    Test::new()
+        .workflow(
+            "tasks:\n  empty:\n    cwd: lib\n    matrix:\n      src: ${{ glob(\"*.h\") }}\n    run: echo\n",
+        )
+        .file("top.h", "")
+        .args(["check", WORKFLOW])
+        .status(0)
+        .stderr_has("relative to the task's `cwd` (`lib`)")
         .run();
 }
