@@ -1,6 +1,7 @@
 //! Turning an evaluated value into the text inserted for its `${{ }}`: the value's text, JSON
-//! for arrays and maps, a rhai literal in script code, quoted by `quote`. It also owns `Raw`,
-//! the opt-out from quoting.
+//! for arrays and maps (in shell text, a list is its elements: one word each when bare), a
+//! rhai literal in script code, quoted by `quote`. It also owns `Raw`, the opt-out from
+//! quoting.
 
 use std::fmt::Write;
 

@@ -241,10 +241,10 @@ impl Validator<'_> {
         let templated = picks
             .iter()
             .any(|pick| matches!(pick, Pick::Template { .. }));
-        let templates = if !templated {
-            Vec::new()
-        } else {
+        let templates = if templated {
             self.pick_templates(entry, picks, dep, span, vars)?
+        } else {
+            Vec::new()
         };
         let ids_of = |wanted: &[(String, String)]| -> Vec<TaskId> {
             items

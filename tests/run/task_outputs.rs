@@ -107,14 +107,14 @@ tasks:
 #[test]
 fn reading_outputs_needs_a_dependency() {
     Test::run_of(
-        r#"
+        r"
 tasks:
   gen:
     outputs: [x]
     run: touch x
   use:
     run: echo ${{ tasks.gen.outputs }}
-"#,
+",
     )
     .status(2)
     .stderr_has("task `use` reads `tasks.gen` but does not depend on it")
@@ -126,7 +126,7 @@ fn each_sample_moves_on_without_waiting_for_the_others() {
     // `slow[B]` waits for a file only `next[A]` writes: with every step a barrier for all
     // items, `next[A]` would wait for `slow[B]` and the run would never end.
     Test::run_of(
-        r#"
+        r"
 tasks:
   slow:
     matrix: { sample: [A, B] }
@@ -139,7 +139,7 @@ tasks:
     depends_on:
       - slow[..]
     run: touch next_${{ matrix.sample }}.done
-"#,
+",
     )
     .args(["-j", "2"])
     .status(0)
