@@ -88,6 +88,7 @@ mod tests {
         launch.files = Some(Arc::new(TaskFiles {
             inputs: Vec::new(),
             outputs: outputs.iter().map(|s| (*s).to_owned()).collect(),
+            depfile: None,
         }));
         launch
     }

@@ -1324,6 +1324,53 @@ fn selectors_in_depends_on_are_checked_where_they_stand() {
     ];
     for (name, yaml, expected) in rows {
         check_row(name, &yaml, &expected);
+    }
+}
+
+#[test]
+fn each_item_depends_on_the_items_its_selectors_pick() {
+    let workflow = valid(&format!(
+        "{MAP}  by_template:\n    matrix: {{ sample: [A, B] }}\n    depends_on:\n      - map[sample=${{{{ matrix.sample }}}},lane=1]\n  short:\n    matrix: {{ sample: [A, B] }}\n    depends_on: map[sample]\n  shared:\n    matrix: {{ sample: [B], lane: [2] }}\n    depends_on: \"map[..]\"\n  partial:\n    depends_on: [\"map[lane=2]\", \"map[sample=${{{{ vars.which }}}},lane=1]\"]\n  whole:\n    matrix: {{ sample: [A] }}\n    depends_on: [map]\n"
+    ));
+    let cases: &[(&str, &[&str])] = &[
+        ("by_template[sample=A]", &["map[sample=A,lane=1]"]),
+        ("by_template[sample=B]", &["map[sample=B,lane=1]"]),
+        (
+            "short[sample=A]",
+            &["map[sample=A,lane=1]", "map[sample=A,lane=2]"],
+        ),
+        ("shared[sample=B,lane=2]", &["map[sample=B,lane=2]"]),
+        (
+            "partial",
+            &[
+                "map[sample=A,lane=2]",
+                "map[sample=B,lane=2]",
+                "map[sample=B,lane=1]",
+            ],
+        ),
+        (
+            "whole[sample=A]",
+            &[
+                "map[sample=A,lane=1]",
+                "map[sample=A,lane=2]",
+                "map[sample=B,lane=1]",
+                "map[sample=B,lane=2]",
+            ],
+        ),
+    ];
+    for (name, expected) in cases {
+        assert_eq!(dep_names(&workflow, name), *expected, "{name}");
+    }
+}
+
+#[test]
+fn selectors_compare_numbers_as_written() {
+    let workflow = valid(
+        "tasks:\n  test:\n    matrix: { py: [3.10, 3.9] }\n  report:\n    matrix: { py: [3.10] }\n    depends_on:\n      - test[py]\n  pinned:\n    depends_on: \"test[py=3.10]\"\n",
+    );
+    assert_eq!(dep_names(&workflow, "report[py=3.10]"), ["test[py=3.10]"]);
+    assert_eq!(dep_names(&workflow, "pinned"), ["test[py=3.10]"]);
+}
 
 #[test]
 fn matrix_axes_from_templates() {
@@ -1390,49 +1437,6 @@ fn matrix_axes_from_templates() {
 }
 
 #[test]
-fn each_item_depends_on_the_items_its_selectors_pick() {
-    let workflow = valid(&format!(
-        "{MAP}  by_template:\n    matrix: {{ sample: [A, B] }}\n    depends_on:\n      - map[sample=${{{{ matrix.sample }}}},lane=1]\n  short:\n    matrix: {{ sample: [A, B] }}\n    depends_on: map[sample]\n  shared:\n    matrix: {{ sample: [B], lane: [2] }}\n    depends_on: \"map[..]\"\n  partial:\n    depends_on: [\"map[lane=2]\", \"map[sample=${{{{ vars.which }}}},lane=1]\"]\n  whole:\n    matrix: {{ sample: [A] }}\n    depends_on: [map]\n"
-    ));
-    let cases: &[(&str, &[&str])] = &[
-        ("by_template[sample=A]", &["map[sample=A,lane=1]"]),
-        ("by_template[sample=B]", &["map[sample=B,lane=1]"]),
-        (
-            "short[sample=A]",
-            &["map[sample=A,lane=1]", "map[sample=A,lane=2]"],
-        ),
-        ("shared[sample=B,lane=2]", &["map[sample=B,lane=2]"]),
-        (
-            "partial",
-            &[
-                "map[sample=A,lane=2]",
-                "map[sample=B,lane=2]",
-                "map[sample=B,lane=1]",
-            ],
-        ),
-        (
-            "whole[sample=A]",
-            &[
-                "map[sample=A,lane=1]",
-                "map[sample=A,lane=2]",
-                "map[sample=B,lane=1]",
-                "map[sample=B,lane=2]",
-            ],
-        ),
-    ];
-    for (name, expected) in cases {
-        assert_eq!(dep_names(&workflow, name), *expected, "{name}");
-    }
-}
-
-#[test]
-fn selectors_compare_numbers_as_written() {
-    let workflow = valid(
-        "tasks:\n  test:\n    matrix: { py: [3.10, 3.9] }\n  report:\n    matrix: { py: [3.10] }\n    depends_on:\n      - test[py]\n  pinned:\n    depends_on: \"test[py=3.10]\"\n",
-    );
-    assert_eq!(dep_names(&workflow, "report[py=3.10]"), ["test[py=3.10]"]);
-    assert_eq!(dep_names(&workflow, "pinned"), ["test[py=3.10]"]);
-
 fn mixed_matrix_axes_expand_with_the_template_values_first_key_slowest() {
     let workflow = valid(
         "tasks:\n  c:\n    matrix:\n      n: ${{ from_json(\"[1, 2.5, true, \\\"x y\\\"]\") }}\n      os: [linux]\n    run: echo\n",
