@@ -122,10 +122,10 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
             }
         }
         if !pending.is_empty() {
-            verdicts[task.index()] = Some(if !fresh::tracks_files(spec.files.as_deref()) {
-                Verdict::Runs(Why::NoOutputs.to_string())
-            } else {
+            verdicts[task.index()] = Some(if fresh::tracks_files(spec.files.as_deref()) {
                 Verdict::AfterDependencies(pending.clone())
+            } else {
+                Verdict::Runs(Why::NoOutputs.to_string())
             });
             waits_on[task.index()] = pending;
             continue;

@@ -155,14 +155,14 @@ fn a_discovered_header_that_is_gone_reruns_its_tasks_instead_of_failing_the_chec
 /// One task whose command writes `out.o` and, as `writes_depfile` says, its depfile.
 fn one_task(writes_depfile: &str) -> Test {
     Test::run_of(&format!(
-        r#"
+        r"
 tasks:
   compile:
     outputs: [out.o]
     depfile: out.d
     run: |
       echo ran >> out.count; echo object > out.o; {writes_depfile}
-"#
+"
     ))
 }
 
