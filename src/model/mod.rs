@@ -15,7 +15,8 @@ pub use file_name::file_name;
 pub use memory::{Memory, MemoryError};
 pub use slurm::{ExecutorKind, SlurmOptions};
 pub use task::{
-    Command, Condition, Isolation, Resources, Task, TaskFiles, TaskId, Templates, shell_words,
+    Axis, Command, Condition, Expansion, Isolation, Resources, Task, TaskFiles, TaskId, Templates,
+    shell_words,
 };
 pub use value::{Number, Value};
 pub use workflow::{Pool, SecretError, Workflow};

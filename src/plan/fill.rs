@@ -11,7 +11,7 @@ use rhai::{Dynamic, Map};
 
 use super::Graph;
 use crate::exchange::{Launch, Results};
-use crate::model::{Command, Task, TaskId, Workflow};
+use crate::model::{Axis, Command, Expansion, Task, TaskId, Value, Workflow};
 use crate::template::{Context, DependencyStatus, Evaluator};
 
 /// What a finished task left for the templates of the tasks after it.
@@ -24,11 +24,20 @@ pub struct Outcome {
 }
 
 /// Evaluates templates and conditions. The evaluator and the values it reads are made on
-/// first use, as most runs have neither templates nor conditions.
-pub struct Templating<'a> {
-    workflow: &'a Workflow,
-    graph: &'a Graph,
+/// first use, as most runs have neither templates nor conditions. The workflow and graph
+/// are given to each call, not kept: a run's grow as placeholders expand.
+#[derive(Default)]
+pub struct Templating {
     made: OnceCell<Made>,
+}
+
+/// The tasks a template is filled in among: the workflow and the graph of the run.
+#[derive(Clone, Copy)]
+pub struct Scope<'s> {
+    /// The workflow, with the items of expanded placeholders.
+    pub workflow: &'s Workflow,
+    /// The graph of the selected tasks.
+    pub graph: &'s Graph,
 }
 
 /// What `Templating` makes on first use.
@@ -39,28 +48,17 @@ struct Made {
     process_env: Map,
 }
 
-impl<'a> Templating<'a> {
-    /// The templating of one run of the tasks of `graph`.
+impl Templating {
+    /// The templating of one run.
     #[must_use]
-    pub fn new(workflow: &'a Workflow, graph: &'a Graph) -> Self {
-        Self {
-            workflow,
-            graph,
-            made: OnceCell::new(),
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// The workflow it fills tasks of.
-    #[must_use]
-    pub fn workflow(&self) -> &'a Workflow {
-        self.workflow
-    }
-
-    fn made(&self) -> &Made {
+    fn made(&self, workflow: &Workflow) -> &Made {
         self.made.get_or_init(|| Made {
             evaluator: Evaluator::new(),
-            vars: self
-                .workflow
+            vars: workflow
                 .vars
                 .iter()
                 .map(|(name, value)| (name.as_str().into(), value.to_dynamic()))
@@ -75,11 +73,13 @@ impl<'a> Templating<'a> {
     /// (none before a run: `tasks` is then empty).
     pub fn context(
         &self,
+        scope: Scope<'_>,
         task: &Task,
         outcomes: &[Option<Outcome>],
         status: DependencyStatus,
     ) -> Context {
-        let made = self.made();
+        let Scope { workflow, graph } = scope;
+        let made = self.made(workflow);
         let mut env = made.process_env.clone();
         for (name, value) in task.env.iter() {
             if !value.contains("${{") {
@@ -91,11 +91,11 @@ impl<'a> Templating<'a> {
         // A matrix task's name as written (`test`) stands for all its combinations: its
         // status is theirs taken together.
         let mut groups: Vec<(&str, &'static str)> = Vec::new();
-        for ancestor in ancestors(self.graph, task.id) {
+        for ancestor in ancestors(graph, task.id) {
             let Some(outcome) = outcomes.get(ancestor.index()).and_then(Option::as_ref) else {
                 continue;
             };
-            if let Some(group) = &self.workflow.task(ancestor).group {
+            if let Some(group) = &workflow.task(ancestor).group {
                 match groups.iter_mut().find(|(name, _)| *name == &**group) {
                     Some((_, status)) => *status = group_status(status, outcome.status),
                     None => groups.push((group, outcome.status)),
@@ -110,7 +110,7 @@ impl<'a> Templating<'a> {
             entry.insert("status".into(), outcome.status.into());
             entry.insert("results".into(), Dynamic::from_map(results));
             tasks.insert(
-                self.workflow.task(ancestor).name.as_str().into(),
+                workflow.task(ancestor).name.as_str().into(),
                 Dynamic::from_map(entry),
             );
         }
@@ -130,13 +130,13 @@ impl<'a> Templating<'a> {
             status,
             texts: Vec::new(),
         };
-        remember_texts(&mut context, self.workflow, task);
+        remember_texts(&mut context, workflow, task);
         context
     }
 
     /// The constants a script of `task` reads: `vars`, `matrix` and, when the script names
     /// it, `tasks` (the status and results of every task it depends on).
-    pub fn constants(&self, task: &Task, outcomes: &[Option<Outcome>]) -> Map {
+    pub fn constants(&self, scope: Scope<'_>, task: &Task, outcomes: &[Option<Outcome>]) -> Map {
         let status = DependencyStatus {
             all_succeeded: true,
             any_failed: false,
@@ -144,10 +144,10 @@ impl<'a> Templating<'a> {
         let reads_tasks =
             matches!(&task.command, Command::Script { source, .. } if source.contains("tasks"));
         let context = if reads_tasks {
-            self.context(task, outcomes, status)
+            self.context(scope, task, outcomes, status)
         } else {
             Context {
-                vars: self.made().vars.clone(),
+                vars: self.made(scope.workflow).vars.clone(),
                 matrix: matrix_of(task),
                 ..Context::default()
             }
@@ -165,6 +165,7 @@ impl<'a> Templating<'a> {
     /// Why the condition could not be evaluated.
     pub fn condition(
         &self,
+        scope: Scope<'_>,
         task: &Task,
         outcomes: &[Option<Outcome>],
         status: DependencyStatus,
@@ -172,8 +173,8 @@ impl<'a> Templating<'a> {
         let Some(condition) = &task.condition else {
             return Ok(true);
         };
-        let context = self.context(task, outcomes, status);
-        self.made()
+        let context = self.context(scope, task, outcomes, status);
+        self.made(scope.workflow)
             .evaluator
             .condition(&condition.expr, &context)
             .map_err(|error| format!("cannot evaluate `if: {}`: {error}", condition.text))
@@ -188,14 +189,15 @@ impl<'a> Templating<'a> {
     /// Why a template could not be filled in.
     pub fn launch(
         &self,
+        scope: Scope<'_>,
         task: &Task,
         outcomes: &[Option<Outcome>],
         attempt: u32,
         status: DependencyStatus,
     ) -> Result<Launch, String> {
-        let mut launch = self.filled(task, outcomes, attempt, status)?;
+        let mut launch = self.filled(scope, task, outcomes, attempt, status)?;
         if reads_constants(task) {
-            launch.constants = Some(Arc::new(self.constants(task, outcomes)));
+            launch.constants = Some(Arc::new(self.constants(scope, task, outcomes)));
         }
         Ok(launch)
     }
@@ -203,6 +205,7 @@ impl<'a> Templating<'a> {
     /// The launch with its templates filled in.
     fn filled(
         &self,
+        scope: Scope<'_>,
         task: &Task,
         outcomes: &[Option<Outcome>],
         attempt: u32,
@@ -212,8 +215,8 @@ impl<'a> Templating<'a> {
         let Some(templates) = &task.templates else {
             return Ok(launch);
         };
-        let context = self.context(task, outcomes, status);
-        let evaluator = &self.made().evaluator;
+        let context = self.context(scope, task, outcomes, status);
+        let evaluator = &self.made(scope.workflow).evaluator;
         let render = |template| {
             evaluator
                 .render(template, &context)
@@ -264,7 +267,7 @@ impl<'a> Templating<'a> {
             launch.files = Some(Arc::new(files));
         }
         if let Some(template) = &templates.cwd {
-            launch.cwd = self
+            launch.cwd = scope
                 .workflow
                 .path
                 .parent()
@@ -273,6 +276,89 @@ impl<'a> Templating<'a> {
         }
         Ok(launch)
     }
+}
+
+impl Templating {
+    /// The values of each axis of a placeholder's matrix (`Task::expands`), read once its
+    /// dependencies are done: an expression axis must yield a list of strings, numbers or
+    /// booleans.
+    ///
+    /// # Errors
+    /// Why an axis cannot be read, naming the task and the key.
+    pub fn axes(
+        &self,
+        scope: Scope<'_>,
+        task: &Task,
+        expansion: &Expansion,
+        outcomes: &[Option<Outcome>],
+    ) -> Result<Vec<(String, Vec<Value>)>, String> {
+        let context = self.context(scope, task, outcomes, DependencyStatus::SUCCEEDED);
+        let evaluator = &self.made(scope.workflow).evaluator;
+        expansion
+            .axes
+            .iter()
+            .map(|(key, axis)| match axis {
+                Axis::Values(values) => Ok((key.clone(), values.clone())),
+                Axis::Expr(expr) => {
+                    let value = evaluator.eval(expr, &context).map_err(|error| {
+                        format!(
+                            "cannot expand the matrix key `{key}` of `{}`: {error}",
+                            task.name
+                        )
+                    })?;
+                    let values = axis_values(value).map_err(|got| {
+                        format!(
+                            "the matrix key `{key}` of `{}` must be a list of strings, numbers or booleans (a JSON array), got {got}",
+                            task.name
+                        )
+                    })?;
+                    Ok((key.clone(), values))
+                }
+            })
+            .collect()
+    }
+}
+
+/// The values of an axis from what its expression yielded, or what it got instead.
+fn axis_values(value: Dynamic) -> Result<Vec<Value>, String> {
+    let Some(list) = value.clone().try_cast::<rhai::Array>() else {
+        return Err(described(&value));
+    };
+    list.into_iter()
+        .map(|item| {
+            if item.is_string() {
+                Ok(Value::String(item.into_string().unwrap_or_default()))
+            } else if let Ok(number) = item.as_int() {
+                Ok(Value::Integer(number))
+            } else if let Ok(number) = item.as_float() {
+                Ok(Value::Float(number))
+            } else if let Ok(flag) = item.as_bool() {
+                Ok(Value::Bool(flag))
+            } else {
+                Err(format!("a list holding {}", described(&item)))
+            }
+        })
+        .collect()
+}
+
+/// What a value is, for a message: its kind and its text, cut short.
+fn described(value: &Dynamic) -> String {
+    let kind = if value.is_string() {
+        "text"
+    } else if value.is_array() {
+        "a list"
+    } else if value.is_map() {
+        "a map"
+    } else if value.is_unit() {
+        "nothing"
+    } else {
+        value.type_name()
+    };
+    let mut text = value.to_string();
+    if text.chars().count() > 60 {
+        text = text.chars().take(60).collect::<String>() + "…";
+    }
+    format!("{kind} `{text}`")
 }
 
 /// Remembers in `context` the text of every variable and matrix value of `task` that is a

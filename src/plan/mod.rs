@@ -8,7 +8,7 @@ mod graph;
 mod render_graph;
 mod render_plan;
 
-pub use fill::{Outcome, Templating, reads_constants};
+pub use fill::{Outcome, Scope, Templating, reads_constants};
 pub use graph::{Graph, SelectError};
 pub use render_graph::{GraphFormat, render_graph};
 pub use render_plan::{render_plan_json, render_plan_text};

@@ -67,7 +67,13 @@ fn run(workflow: &Workflow, failing: &[&str], options: Options, shuffle: Option<
     let graph = Graph::build(workflow, &[]).expect("all tasks");
     let mut fake = FakeExecutor::new(failing.iter().map(|s| (*s).to_owned()));
     fake.shuffle = shuffle;
-    let mut coordinator = Coordinator::new(workflow, &graph, fake, EventLog::default(), options);
+    let mut coordinator = Coordinator::new(
+        Arc::new(workflow.clone()),
+        &graph,
+        fake,
+        EventLog::default(),
+        options,
+    );
     let summary = coordinator.run("test-run");
     let (fake, log) = coordinator.into_parts();
     Outcome {

@@ -645,6 +645,7 @@ impl<'a> Validator<'a> {
             executor,
             slurm,
             files,
+            expands: None,
         };
         #[expect(
             clippy::cast_possible_truncation,
