@@ -16,4 +16,4 @@ pub use cache::{DigestCache, Learned, SETTLED, Stamp};
 pub use digest::{Digest, FileDigest, Parallelism, digest_all, digest_all_with, from_hex, to_hex};
 pub use error::FilesError;
 pub(crate) use pattern::{GLOB_OPTIONS, resolve_now};
-pub use pattern::{check_pattern, is_glob, lexical};
+pub use pattern::{check_pattern, glob_files, is_glob, lexical};

@@ -75,6 +75,30 @@ pub(crate) fn resolve_now(
     (found, errors)
 }
 
+/// The files `pattern` (a glob or a literal path, the language of `inputs`) names now below
+/// `cwd`: as shown (relative to `cwd` when the pattern is relative), sorted, each once. Only
+/// files count (a symlink to a file too); directories, missing literal paths and matches
+/// reached through a symlinked directory are left out. For `glob()` in matrix axes.
+///
+/// # Errors
+/// An invalid pattern, or a directory the glob cannot list.
+pub fn glob_files(cwd: &Path, pattern: &str) -> Result<Vec<String>, FilesError> {
+    let mut matches = Vec::new();
+    resolve(cwd, pattern, &mut matches)?;
+    sort_and_dedup(&mut matches);
+    Ok(matches
+        .into_iter()
+        .filter(|found| !is_cwd_or_parent(&found.path))
+        .filter(|found| {
+            found
+                .glob_from
+                .is_none_or(|from| !crosses_symlink(cwd, &found.path, from))
+        })
+        .filter(|found| fs::metadata(&found.full).is_ok_and(|m| m.is_file()))
+        .map(|found| found.path)
+        .collect())
+}
+
 /// A path a pattern resolved to, before it is read.
 pub(super) struct Match {
     /// The normalized path shown to users and returned.

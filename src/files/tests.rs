@@ -186,6 +186,46 @@ fn star_does_not_cross_a_slash() {
 }
 
 #[test]
+fn glob_files_lists_files_sorted_relative_to_cwd() {
+    let dir = tree(&[
+        ("src/lapi.c", ""),
+        ("src/b.c", ""),
+        ("src/.hidden.c", ""),
+        ("src/sub/deep.c", ""),
+        ("src/lapi.h", ""),
+    ]);
+    fs::create_dir_all(dir.path().join("src/dir.c")).expect("a directory named like a file");
+    symlink(dir.path().join("src/b.c"), dir.path().join("src/link.c")).expect("symlink");
+    assert_eq!(
+        glob_files(dir.path(), "src/*.c").expect("glob"),
+        ["src/b.c", "src/lapi.c", "src/link.c"]
+    );
+    assert_eq!(
+        glob_files(dir.path(), "src/**/*.c").expect("glob"),
+        ["src/b.c", "src/lapi.c", "src/link.c", "src/sub/deep.c"]
+    );
+    assert_eq!(
+        glob_files(dir.path(), "./src/lapi.h").expect("literal"),
+        ["src/lapi.h"]
+    );
+    assert!(
+        glob_files(dir.path(), "src/none.c")
+            .expect("missing literal")
+            .is_empty()
+    );
+    assert!(
+        glob_files(dir.path(), "src")
+            .expect("a directory")
+            .is_empty()
+    );
+    assert!(glob_files(dir.path(), "*.rs").expect("no match").is_empty());
+    assert!(matches!(
+        glob_files(dir.path(), "src/[.c"),
+        Err(FilesError::InvalidPattern { .. })
+    ));
+}
+
+#[test]
 fn tree_digest_follows_nested_changes() {
     let dir = tree(&[("out/a", "1"), ("out/sub/b", "2")]);
     let mut seen = vec![one(dir.path(), "out")];

@@ -9,7 +9,7 @@ mod schema;
 mod structure;
 
 pub use raw::{
-    RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawMatrix, RawPools,
+    RawAxis, RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawMatrix, RawPools,
     RawResources, RawSlurm, RawTask, RawTasks, RawValue, RawVars, RawWorkflow,
 };
 pub use schema::workflow_schema;
@@ -286,15 +286,61 @@ fn yaml_diagnostic(source: &Source, error: &serde_saphyr::Error) -> Diagnostic {
             syntax_hint(&message),
         ),
     };
+    let in_flow = message.contains("flow");
     let mut diagnostic = Diagnostic::error(kind, message).hint(hint);
     if let Some(location) = error.location() {
         let mut span = location_span(source, location);
         if kind == DiagnosticKind::Tab {
             span = tab_before(source.text(), span);
         }
+        if kind == DiagnosticKind::Syntax
+            && let Some((at, template)) = template_in_flow(source.text(), span, in_flow)
+        {
+            let what = if source.text()[..at].rfind("matrix:") > source.text()[..at].rfind('\n') {
+                "the matrix"
+            } else {
+                "the mapping or list"
+            };
+            return Diagnostic::error(
+                kind,
+                "invalid YAML: a `${{ }}` template inside `{ }` or `[ ]` is read as YAML's own braces",
+            )
+            .at(Span::new(at, template.len()), Some("unquoted template in a flow collection".into()))
+            .hint(format!(
+                "quote the value (`'{}'`) or write {what} in block style, one entry per line",
+                template.replace('\'', "''")
+            ));
+        }
         diagnostic = diagnostic.at(span, None);
     }
     diagnostic
+}
+
+/// When a YAML error at `span` sits at an unquoted `${{` inside a flow mapping or sequence
+/// (`matrix: { src: ${{ glob("*.c") }} }`), where the template starts and its text up to its
+/// `}}` (or the line's end). `in_flow`: the parser said it was reading a flow collection.
+fn template_in_flow(text: &str, span: Span, in_flow: bool) -> Option<(usize, &str)> {
+    let offset = span.offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |at| at + 1);
+    let line_end = text[offset..]
+        .find('\n')
+        .map_or(text.len(), |at| offset + at);
+    let line = &text[line_start..line_end];
+    // The parser stops at the `{` after the `$`, or at the `$`.
+    let near = offset - line_start;
+    let start = [near.checked_sub(1), Some(near)]
+        .into_iter()
+        .flatten()
+        .find(|&at| line.get(at..).is_some_and(|rest| rest.starts_with("${{")))?;
+    // Only inside a flow collection: an unclosed `{` or `[` before it on the line.
+    let before = &line[..start];
+    let opened = before.matches(['{', '[']).count() > before.matches(['}', ']']).count();
+    if !opened && !in_flow {
+        return None;
+    }
+    let rest = &line[start..];
+    let end = rest.find("}}").map_or(rest.len(), |at| at + 2);
+    Some((line_start + start, &rest[..end]))
 }
 
 /// The parser places a tab error at the token after the tab; point at the tab itself, the

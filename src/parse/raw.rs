@@ -114,8 +114,47 @@ pub type RawVars = IndexMap<Spanned<String>, Spanned<RawValue>, FxBuildHasher>;
 /// Pool sizes by name.
 pub type RawPools = IndexMap<Spanned<String>, Spanned<u64>, FxBuildHasher>;
 
-/// A task's matrix: each key with its list of values.
-pub type RawMatrix = IndexMap<Spanned<String>, Spanned<Vec<Spanned<RawValue>>>, FxBuildHasher>;
+/// A task's matrix: each key with its values, listed or made by a template.
+pub type RawMatrix = IndexMap<Spanned<String>, Spanned<RawAxis>, FxBuildHasher>;
+
+/// One axis (key) of a matrix: its values as a list, or a template that yields the list
+/// (`${{ glob("src/*.c") }}`). Any text is read as a template here; validation says when it
+/// holds no `${{`.
+#[derive(Debug)]
+pub enum RawAxis {
+    /// `os: [linux, mac]`, each value with its place.
+    Values(Vec<Spanned<RawValue>>),
+    /// `src: ${{ glob("src/*.c") }}`; its place is the enclosing `Spanned`'s.
+    Template(String),
+}
+
+impl<'de> Deserialize<'de> for RawAxis {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AxisVisitor;
+
+        impl<'de> Visitor<'de> for AxisVisitor {
+            type Value = RawAxis;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of values or a template like `${{ glob(\"*.c\") }}`")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(RawAxis::Template(text.to_owned()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                while let Some(value) = seq.next_element()? {
+                    values.push(value);
+                }
+                Ok(RawAxis::Values(values))
+            }
+        }
+
+        deserializer.deserialize_any(AxisVisitor)
+    }
+}
 
 // Fields most tasks leave out are boxed, so that each absent one costs a pointer rather than
 // its whole size in every task of a large workflow.
@@ -171,7 +210,9 @@ pub struct RawTask {
     pub allow_failure: Option<bool>,
     /// Runs the task once per combination of values: `matrix: { os: [linux, mac] }` makes
     /// `name[os=linux]` and `name[os=mac]`, with `${{ matrix.os }}` set in each. Depending on
-    /// `name` waits for every combination.
+    /// `name` waits for every combination. A key's values may also come from a template
+    /// evaluated when the workflow is loaded, like `src: ${{ glob("src/*.c") }}` (in block
+    /// style, or quoted inside `{ }`).
     #[serde(default)]
     #[schemars(schema_with = "matrix_schema")]
     pub matrix: Option<Box<Spanned<RawMatrix>>>,
@@ -498,9 +539,18 @@ fn matrix_schema(_: &mut SchemaGenerator) -> Schema {
         "type": ["object", "null"],
         "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
         "additionalProperties": {
-            "type": "array",
-            "minItems": 1,
-            "items": { "type": ["string", "number", "boolean"] }
+            "anyOf": [
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": { "type": ["string", "number", "boolean"] }
+                },
+                {
+                    "type": "string",
+                    "description": "A template that yields the list, evaluated when the workflow is loaded: `${{ glob(\"src/*.c\") }}`.",
+                    "pattern": "\\$\\{\\{"
+                }
+            ]
         }
     })
 }

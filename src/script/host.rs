@@ -318,6 +318,7 @@ pub fn script_engine() -> Engine {
             .unwrap_or(false)
             .then_some(Dynamic::UNIT)
     });
+    super::register_helpers(&mut engine);
     engine.register_fn("result", |key: &str, value: Dynamic| {
         set_result(key, &value)
     });

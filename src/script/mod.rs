@@ -1,5 +1,6 @@
 //! The embedded script language (rhai): one hardened engine configuration shared by the
-//! validator (which compiles every script once) and the thread executor (which runs them).
+//! validator (which compiles every script once) and the thread executor (which runs them),
+//! and the value helpers (paths, `from_json`) scripts and templates share.
 
 use rhai::Engine;
 use rhai::module_resolvers::DummyModuleResolver;
@@ -48,9 +49,11 @@ pub fn base_engine() -> Engine {
 }
 
 mod depth;
+mod helpers;
 mod host;
 
 pub use depth::{MAX_DATA_DEPTH, count_operation, run_epochs};
+pub use helpers::register_helpers;
 
 pub use host::{
     CancelToken, ScriptEnd, ScriptScope, run_script, run_script_with_results, script_engine,

@@ -149,7 +149,7 @@ impl Drop for EvalGuard {
 
 /// The engine every template expression compiles and runs on: the script limits of
 /// `base_engine`, an operation budget, smaller data limits, no output and no `eval`, plus
-/// `raw`, `success`, `failure` and `always`.
+/// `raw`, `success`, `failure`, `always` and the shared helpers (paths, `from_json`).
 pub(crate) fn template_engine() -> Engine {
     let mut engine = crate::script::base_engine();
     engine.set_max_operations(OPERATIONS_LIMIT);
@@ -178,6 +178,24 @@ pub(crate) fn template_engine() -> Engine {
     engine.register_fn("success", || STATUS.with(Cell::get).all_succeeded);
     engine.register_fn("failure", || STATUS.with(Cell::get).any_failed);
     engine.register_fn("always", || true);
+    crate::script::register_helpers(&mut engine);
+    engine
+}
+
+/// The engine of matrix axis templates: the template engine and `glob(pattern)`, which asks
+/// `glob` for the files (this module reads none).
+pub(crate) fn axis_engine(
+    glob: impl Fn(&str) -> Result<Vec<String>, String> + Send + Sync + 'static,
+) -> Engine {
+    let mut engine = template_engine();
+    engine.register_fn(
+        "glob",
+        move |pattern: &str| -> Result<rhai::Array, Box<EvalAltResult>> {
+            glob(pattern)
+                .map(|paths| paths.into_iter().map(Dynamic::from).collect())
+                .map_err(|message| format!("glob: {message}").into())
+        },
+    );
     engine
 }
 
@@ -204,6 +222,17 @@ impl Evaluator {
     pub fn new() -> Self {
         Self {
             engine: template_engine(),
+        }
+    }
+
+    /// An evaluator for matrix axis templates, whose `glob(pattern)` calls `glob` (the files
+    /// of `pattern`, or a message).
+    #[must_use]
+    pub fn for_matrix_axes(
+        glob: impl Fn(&str) -> Result<Vec<String>, String> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            engine: axis_engine(glob),
         }
     }
 

@@ -14,6 +14,9 @@ pub enum Place {
     Condition,
     /// The code of a `script`.
     Script,
+    /// A matrix axis written as a template (`src: ${{ glob("src/*.c") }}`), evaluated when
+    /// the workflow is loaded.
+    MatrixAxis,
 }
 
 impl Place {
@@ -24,6 +27,7 @@ impl Place {
             Self::Template => "a template",
             Self::Condition => "an `if` condition",
             Self::Script => "a script",
+            Self::MatrixAxis => "a matrix axis",
         }
     }
 }
@@ -31,6 +35,15 @@ impl Place {
 const EXPRESSIONS: &[Place] = &[Place::Template, Place::Condition];
 const EVERYWHERE: &[Place] = &[Place::Template, Place::Condition, Place::Script];
 const SCRIPTS: &[Place] = &[Place::Script];
+const ANYWHERE: &[Place] = &[
+    Place::Template,
+    Place::Condition,
+    Place::Script,
+    Place::MatrixAxis,
+];
+/// Only where the files are read once, when the workflow is loaded: a glob in `run` would
+/// change under the engine's feet.
+const MATRIX_AXES: &[Place] = &[Place::MatrixAxis];
 
 /// A function of the engine's own.
 #[derive(Debug)]
@@ -79,6 +92,42 @@ pub const FUNCTIONS: &[Function] = &[
         arity: 1,
         places: EXPRESSIONS,
         example: "raw(\"a b\")",
+    },
+    Function {
+        name: "glob",
+        arity: 1,
+        places: MATRIX_AXES,
+        example: "glob(\"src/*.c\")",
+    },
+    Function {
+        name: "stem",
+        arity: 1,
+        places: ANYWHERE,
+        example: "stem(\"src/lapi.c\")",
+    },
+    Function {
+        name: "basename",
+        arity: 1,
+        places: ANYWHERE,
+        example: "basename(\"src/lapi.c\")",
+    },
+    Function {
+        name: "dirname",
+        arity: 1,
+        places: ANYWHERE,
+        example: "dirname(\"src/lapi.c\")",
+    },
+    Function {
+        name: "with_ext",
+        arity: 2,
+        places: ANYWHERE,
+        example: "with_ext(\"src/lapi.c\", \"o\")",
+    },
+    Function {
+        name: "from_json",
+        arity: 1,
+        places: ANYWHERE,
+        example: "from_json(\"[1, 2]\")",
     },
     Function {
         name: "result",
@@ -463,6 +512,23 @@ mod tests {
                     function.name
                 );
             }
+            // The functions of every place are pure: the script engine has them too.
+            if function.places == ANYWHERE {
+                assert!(
+                    callable(&script, function.example),
+                    "{} in the script engine",
+                    function.name
+                );
+            }
+            // Matrix axes have the template engine's functions and `glob`.
+            if function.places.contains(&Place::MatrixAxis) {
+                let axes = crate::template::eval::axis_engine(|_| Ok(Vec::new()));
+                assert!(
+                    callable(&axes, function.example),
+                    "{} in matrix axes",
+                    function.name
+                );
+            }
             // Script functions do I/O; they are called by the run tests of every entry.
             if !function.places.contains(&Place::Script) {
                 assert!(
@@ -480,6 +546,7 @@ mod tests {
             Place::Template => "templates",
             Place::Condition => "`if`",
             Place::Script => "scripts",
+            Place::MatrixAxis => "matrix axes",
         }
     }
 

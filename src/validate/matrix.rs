@@ -1,12 +1,19 @@
 //! Matrix expansion: a task with `matrix:` becomes one task per combination of values.
 
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rhai::Dynamic;
 use serde_saphyr::Spanned;
 
 use super::settings::value_of;
 use super::validator::Validator;
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
+use crate::files::glob_files;
 use crate::model::Value;
-use crate::parse::RawMatrix;
+use crate::parse::{RawAxis, RawMatrix, RawValue};
+use crate::template::names::Place;
+use crate::template::{self, Context, Evaluator, Part, Root};
 
 /// The most expansions one matrix may make.
 pub const MAX_EXPANSIONS: usize = 4096;
@@ -21,6 +28,7 @@ impl Validator<'_> {
         &mut self,
         task: &str,
         matrix: &Spanned<RawMatrix>,
+        cwd: &Path,
     ) -> Option<Vec<Combination>> {
         if matrix.value.is_empty() {
             self.push(
@@ -47,45 +55,38 @@ impl Validator<'_> {
                     .hint("use letters, digits and `_`, not starting with a digit, like `python_version`"),
                 );
             }
-            if values.value.is_empty() {
-                valid = false;
-                self.push(
-                    Diagnostic::error(
-                        DiagnosticKind::InvalidMatrix,
-                        format!("matrix key `{}` of task `{task}` has no values", key.value),
-                    )
-                    .at(self.span(values), Some("empty list".into()))
-                    .hint("list at least one value, or remove the key"),
-                );
-            }
-            let mut axis = Vec::with_capacity(values.value.len());
-            for value in &values.value {
-                match value_of(self.source(), value) {
-                    Some(Value::List(_)) | None => {
+            let axis = match &values.value {
+                RawAxis::Values(list) => match self.axis_list(&key.value, task, values, list) {
+                    Some(axis) => axis,
+                    None => {
                         valid = false;
-                        self.push(
-                            Diagnostic::error(
-                                DiagnosticKind::InvalidMatrix,
-                                format!(
-                                    "matrix values of `{}` must be strings, numbers or booleans",
-                                    key.value
-                                ),
-                            )
-                            .at(self.span(value), Some("a list".into()))
-                            .hint("write each combination's value as one item of the list"),
-                        );
+                        continue;
                     }
-                    Some(value) => axis.push(value),
+                },
+                RawAxis::Template(text) => {
+                    let text = Spanned::new(text.clone(), values.referenced, values.defined);
+                    match self.axis_template(task, &key.value, &text, cwd) {
+                        Some(axis) => axis,
+                        None => {
+                            valid = false;
+                            continue;
+                        }
+                    }
                 }
-            }
+            };
             if let Some(repeated) = first_repeat(&axis) {
                 valid = false;
                 self.push(
                     Diagnostic::error(
                         DiagnosticKind::InvalidMatrix,
                         format!(
-                            "matrix key `{}` of task `{task}` lists `{repeated}` twice",
-                            key.value
+                            "matrix key `{}` of task `{task}` {} `{repeated}` twice",
+                            key.value,
+                            if matches!(values.value, RawAxis::Values(_)) {
+                                "lists"
+                            } else {
+                                "yields"
+                            }
                         ),
                     )
                     .at(self.span(values), None)
@@ -110,6 +111,222 @@ impl Validator<'_> {
             return None;
         }
         valid.then(|| combinations(&axes))
+    }
+}
+
+impl Validator<'_> {
+    /// The values of a matrix axis written as a list, or `None` when one is invalid or there
+    /// are none (reported).
+    fn axis_list(
+        &mut self,
+        key: &str,
+        task: &str,
+        values: &Spanned<RawAxis>,
+        list: &[Spanned<RawValue>],
+    ) -> Option<Vec<Value>> {
+        let mut valid = true;
+        if list.is_empty() {
+            valid = false;
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidMatrix,
+                    format!("matrix key `{key}` of task `{task}` has no values"),
+                )
+                .at(self.span(values), Some("empty list".into()))
+                .hint("list at least one value, or remove the key"),
+            );
+        }
+        let mut axis = Vec::with_capacity(list.len());
+        for value in list {
+            match value_of(self.source(), value) {
+                Some(Value::List(_)) | None => {
+                    valid = false;
+                    self.push(
+                        Diagnostic::error(
+                            DiagnosticKind::InvalidMatrix,
+                            format!(
+                                "matrix values of `{key}` must be strings, numbers or booleans"
+                            ),
+                        )
+                        .at(self.span(value), Some("a list".into()))
+                        .hint("write each combination's value as one item of the list"),
+                    );
+                }
+                Some(value) => axis.push(value),
+            }
+        }
+        valid.then_some(axis)
+    }
+
+    /// The values of a matrix axis written as a template (`src: ${{ glob("src/*.c") }}`),
+    /// or `None` when it is invalid (reported).
+    fn axis_template(
+        &mut self,
+        task: &str,
+        key: &str,
+        text: &Spanned<String>,
+        cwd: &Path,
+    ) -> Option<Vec<Value>> {
+        let parsed = match template::parse(&text.value, template::Flavor::Plain) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => {
+                self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidMatrix,
+                        format!("matrix key `{key}` of task `{task}` must be a list or a template"),
+                    )
+                    .at(self.span(text), Some("neither a list nor a `${{ }}`".into()))
+                    .hint(format!(
+                        "list the values, like `{key}: [{}]`, or make them with a template, like `{key}: ${{{{ glob(\"src/*.c\") }}}}`",
+                        text.value
+                    )),
+                );
+                return None;
+            }
+            Err(errors) => {
+                self.template_errors(text, &errors);
+                return None;
+            }
+        };
+        let [Part::Expr(expr)] = parsed.parts.as_slice() else {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidMatrix,
+                    format!("the template of matrix key `{key}` of task `{task}` must be one `${{{{ }}}}` and nothing else"),
+                )
+                .at(self.span(text), Some("text around the `${{ }}`".into()))
+                .hint("an axis template yields the whole list: move the text into the expression"),
+            );
+            return None;
+        };
+        self.check_calls(text, &expr.source, expr.span.start, Place::MatrixAxis);
+        let references = template::references(expr);
+        if let Some(reference) = references.iter().find(|r| r.root == Root::Tasks) {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidMatrix,
+                    format!("matrix from results is not supported yet: matrix key `{key}` of task `{task}` reads `tasks.{}`", reference.name),
+                )
+                .at(self.text_span(text, &reference.span), Some("a task's result".into()))
+                .hint("list the values, or make them from files with `glob(...)`"),
+            );
+            return None;
+        }
+        if let Some(reference) = references.first() {
+            // `--var` is applied after loading, and `env` and `matrix` belong to each task.
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidMatrix,
+                    format!(
+                        "the template of matrix key `{key}` of task `{task}` cannot read `{}.{}`",
+                        reference.root.name(),
+                        reference.name
+                    ),
+                )
+                .at(self.text_span(text, &reference.span), Some("not known when the workflow is loaded".into()))
+                .hint("an axis template is evaluated once when the workflow is loaded: use functions like `glob(\"src/*.c\")` or `from_json(\"[1, 2]\")`"),
+            );
+            return None;
+        }
+        let empty_globs = Arc::new(Mutex::new(Vec::new()));
+        let evaluator = {
+            let cwd = cwd.to_path_buf();
+            let empty_globs = Arc::clone(&empty_globs);
+            Evaluator::for_matrix_axes(move |pattern| {
+                let files = glob_files(&cwd, pattern).map_err(|error| error.to_string())?;
+                if files.is_empty()
+                    && let Ok(mut empty) = empty_globs.lock()
+                {
+                    empty.push(pattern.to_owned());
+                }
+                Ok(files)
+            })
+        };
+        let value = match evaluator.eval(expr, &Context::default()) {
+            Ok(value) => value,
+            Err(error) => {
+                self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidMatrix,
+                        format!("the values of matrix key `{key}` of task `{task}`: {error}"),
+                    )
+                    .at(self.span(text), None)
+                    .hint("an axis template yields a list of strings, numbers or booleans"),
+                );
+                return None;
+            }
+        };
+        let Some(values) = axis_values(&value) else {
+            self.push(
+                Diagnostic::error(
+                    DiagnosticKind::InvalidMatrix,
+                    format!(
+                        "the template of matrix key `{key}` of task `{task}` must yield a list of strings, numbers or booleans, not {}",
+                        describe_dynamic(&value)
+                    ),
+                )
+                .at(self.span(text), None)
+                .hint("`glob(\"src/*.c\")` yields the matching files, `from_json(text)` a JSON array"),
+            );
+            return None;
+        };
+        if values.is_empty() {
+            let empty = empty_globs.lock().map(|e| e.clone()).unwrap_or_default();
+            let message = match empty.as_slice() {
+                [] => format!(
+                    "matrix key `{key}` of task `{task}` has no values: the task has no items"
+                ),
+                [pattern, ..] => {
+                    format!("`glob(\"{pattern}\")` matches no file: task `{task}` has no items")
+                }
+            };
+            self.push(
+                Diagnostic::warning(DiagnosticKind::InvalidMatrix, message)
+                    .at(self.span(text), Some("no values".into()))
+                    .hint(format!(
+                        "glob paths are relative to the task's `cwd` ({}); the task runs nothing, and tasks that depend on it do not wait for it",
+                        cwd.display()
+                    )),
+            );
+        }
+        Some(values)
+    }
+}
+
+/// The values of an axis template's list, or `None` when it is no list of strings, numbers
+/// and booleans.
+fn axis_values(value: &Dynamic) -> Option<Vec<Value>> {
+    let array = value.read_lock::<rhai::Array>()?;
+    array
+        .iter()
+        .map(|item| {
+            if let Some(text) = item.read_lock::<rhai::ImmutableString>() {
+                Some(Value::String(text.to_string()))
+            } else if let Ok(int) = item.as_int() {
+                Some(Value::Integer(int))
+            } else if let Ok(float) = item.as_float() {
+                Some(Value::Float(float))
+            } else if let Ok(flag) = item.as_bool() {
+                Some(Value::Bool(flag))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// How a message names the type of a value that is not a list of scalars.
+fn describe_dynamic(value: &Dynamic) -> String {
+    if value.is_array() {
+        "a list holding other values (lists, maps or nothing)".to_owned()
+    } else if value.is_unit() {
+        "nothing".to_owned()
+    } else if value.is_map() {
+        "a map".to_owned()
+    } else if value.is_string() {
+        format!("the text `{value}`")
+    } else {
+        format!("`{value}` ({})", value.type_name())
     }
 }
 

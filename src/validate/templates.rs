@@ -207,7 +207,7 @@ impl Validator<'_> {
         }
     }
 
-    fn template_errors(&mut self, value: &Spanned<String>, errors: &[TemplateError]) {
+    pub(super) fn template_errors(&mut self, value: &Spanned<String>, errors: &[TemplateError]) {
         for error in errors {
             let span = self.text_span(value, &error.span);
             self.push(

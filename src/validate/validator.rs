@@ -215,10 +215,14 @@ impl<'a> Validator<'a> {
                     continue;
                 }
                 groups.insert(name.value.as_str(), entries.len());
-                let combinations = task
-                    .matrix
-                    .as_ref()
-                    .and_then(|matrix| self.matrix(&name.value, matrix));
+                let combinations = task.matrix.as_ref().and_then(|matrix| {
+                    // Axis templates resolve `glob` against the task's directory.
+                    let cwd = task.cwd.as_ref().map_or_else(
+                        || defaults[file].cwd.clone(),
+                        |cwd| self.dir().join(&cwd.value),
+                    );
+                    self.matrix(&name.value, matrix, &cwd)
+                });
                 let entry = Entry {
                     file,
                     name,
