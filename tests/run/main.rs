@@ -2,6 +2,7 @@
 //! runs in its own temp dir with the state dir and the events file inside it, through the
 //! `Test` builder of `engine-test-support` (`tests/support`).
 
+mod dynamic;
 mod examples;
 mod failures;
 mod incomplete;
