@@ -143,6 +143,24 @@ impl<'de> Deserialize<'de> for RawAxis {
                 Ok(RawAxis::Template(text.to_owned()))
             }
 
+            // A lone scalar is kept as text, so that validation can point at it and suggest
+            // a list.
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(RawAxis::Template(value.to_string()))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Ok(RawAxis::Template(value.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                Ok(RawAxis::Template(value.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+                Ok(RawAxis::Template(value.to_string()))
+            }
+
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(4));
                 while let Some(value) = seq.next_element()? {

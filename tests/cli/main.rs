@@ -7,6 +7,7 @@ mod check;
 mod files;
 mod graph;
 mod language;
+mod matrix_files;
 mod misc;
 mod outputs;
 mod plan;

@@ -408,6 +408,13 @@ fn every_function_and_field_of_the_table_passes_check_and_runs() {
         } else {
             format!("type_of({expression}) != \"\"")
         };
+        if place == Place::MatrixAxis {
+            // The axis has its one value only when the check holds.
+            yaml.push_str(&format!(
+                "  t{count}:\n    depends_on: dep\n    matrix:\n      key: ${{{{ if {check} {{ [\"k\"] }} else {{ [] }} }}}}\n    run: echo ran\n"
+            ));
+            return;
+        }
         yaml.push_str(&format!(
             "  t{count}:\n    depends_on: dep\n    matrix: {{ key: [k] }}\n"
         ));
@@ -423,6 +430,7 @@ fn every_function_and_field_of_the_table_passes_check_and_runs() {
             Place::Script => yaml.push_str(&format!(
                 "    script: |\n      if !({check}) {{ throw \"no value\"; }}\n"
             )),
+            Place::MatrixAxis => unreachable!("written above"),
         }
     };
     for function in FUNCTIONS {

@@ -7,6 +7,7 @@ mod examples;
 mod failures;
 mod incomplete;
 mod language;
+mod matrix_files;
 mod output;
 mod process;
 mod record;
