@@ -29,7 +29,12 @@ fn a_new_file_matched_by_the_glob_adds_one_task_and_reruns_only_it_and_its_depen
         .task_status("compile[src=src/lcode.c]", "succeeded")
         .task_status("link", "succeeded")
         .run();
-    assert_eq!(first.started_order().len(), 3, "{:?}", first.started_order());
+    assert_eq!(
+        first.started_order().len(),
+        3,
+        "{:?}",
+        first.started_order()
+    );
     let second = test
         .again()
         .file("src/new.c", "new\n")
@@ -47,7 +52,11 @@ fn a_new_file_matched_by_the_glob_adds_one_task_and_reruns_only_it_and_its_depen
     let app = std::fs::read_to_string(test.path("app")).expect("the linked app");
     assert_eq!(app, "lapi\nlcode\nnew\n");
     let third = test.again().status(0).run();
-    assert!(third.started_order().is_empty(), "{:?}", third.started_order());
+    assert!(
+        third.started_order().is_empty(),
+        "{:?}",
+        third.started_order()
+    );
 }
 
 #[test]
