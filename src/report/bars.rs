@@ -358,6 +358,14 @@ impl Bars {
         view.settled.resize(count, false);
         view.tasks.extend(&items);
         view.joins.remove(&task);
+        let noun = if items.len() == 1 { "item" } else { "items" };
+        let line = format!(
+            "  {}  {} into {} {noun}",
+            style("expand").cyan().for_stderr(),
+            workflow.task(task).name,
+            items.len()
+        );
+        view.finished_lines.push(line);
         view.workflow = workflow;
         self.overall.set_length(view.tasks.len() as u64);
     }
