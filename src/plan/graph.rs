@@ -1,4 +1,5 @@
-//! `Graph`: the tasks selected for a run, their dependency edges, waves and priorities.
+//! `Graph`: the tasks selected for a run, their dependency edges, waves and priorities; it
+//! grows during a run when a placeholder expands (`Graph::expand`).
 
 use std::collections::HashMap;
 
