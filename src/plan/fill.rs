@@ -1,9 +1,9 @@
 //! `Templating`: fills in a task's launch (its templates, and the constants a script reads)
 //! and evaluates its condition, from the workflow's variables, the environment, the task's
 //! matrix values and the results of the tasks it depends on; and reads the axes of a
-//! placeholder's matrix once its dependencies are done (`Templating::axes`). The one place a launch is
-//! filled in: the run, `engine status`, `engine plan` and `plan --explain` all use it, so
-//! that what they show and fingerprint is what runs.
+//! placeholder's matrix once its dependencies are done (`Templating::axes`). The one place
+//! a launch is filled in: the run, `engine status`, `engine plan` and `plan --explain` all
+//! use it, so that what they show and fingerprint is what runs.
 
 use std::cell::OnceCell;
 use std::sync::Arc;
