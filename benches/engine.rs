@@ -165,7 +165,7 @@ mod coordinator {
 
     #[divan::bench(args = SIZES)]
     fn layered(bencher: Bencher, count: usize) {
-        let workflow = validated(count);
+        let workflow = std::sync::Arc::new(validated(count));
         let graph = Graph::build(&workflow, &[]).expect("all tasks");
         let options = Options {
             jobs: 2,
@@ -177,7 +177,13 @@ mod coordinator {
             .counter(ItemsCount::new(count))
             .with_inputs(|| FakeExecutor::new(Vec::new()))
             .bench_values(|fake| {
-                let mut coordinator = Coordinator::new(&workflow, &graph, fake, NullSink, options);
+                let mut coordinator = Coordinator::new(
+                    std::sync::Arc::clone(&workflow),
+                    &graph,
+                    fake,
+                    NullSink,
+                    options,
+                );
                 let summary = coordinator.run("bench");
                 assert_eq!(summary.succeeded, count, "every task runs");
                 coordinator.into_parts()

@@ -106,6 +106,17 @@ pub enum Event {
         /// How many tasks it will consider.
         tasks: usize,
     },
+    /// A placeholder (a task whose matrix reads results) expanded into new tasks, with ids
+    /// from `first` on, in the order of `names`. The placeholder now waits for them, as a
+    /// join; they are part of the run like any other task.
+    TaskExpanded {
+        /// The placeholder.
+        task: TaskId,
+        /// The id of the first new task; the others follow.
+        first: TaskId,
+        /// The names of the new tasks (`work[shard=3]`).
+        names: Vec<String>,
+    },
     /// All of a task's dependencies succeeded; it waits for capacity.
     TaskReady {
         /// The task.
@@ -268,6 +279,7 @@ impl<S: EventSink> Masked<S> {
                 | Event::Warning { .. }
                 | Event::TaskJob { .. }
                 | Event::TaskSkipped { .. }
+                | Event::TaskExpanded { .. }
         ) {
             return None;
         }
@@ -289,6 +301,9 @@ impl<S: EventSink> Masked<S> {
             Event::Warning { message } | Event::TaskJob { state: message, .. } => {
                 mask_in_place(&self.masker, message)
             }
+            Event::TaskExpanded { names, .. } => names.iter_mut().fold(false, |changed, name| {
+                mask_in_place(&self.masker, name) | changed
+            }),
             Event::TaskSkipped {
                 reason: SkipReason::ConditionFalse { condition },
                 ..

@@ -239,7 +239,7 @@ fn slurm_tasks(workflow: &Workflow, graph: &Graph, choice: Option<ExecutorKind>)
 /// Runs the coordinator to the end with `executor`, which is dropped (its last tasks
 /// stopped) before the reporter is handed back.
 fn drive<E: Executor, S: EventSink>(
-    workflow: &Workflow,
+    workflow: &Arc<Workflow>,
     graph: &Graph,
     executor: E,
     sink: S,
@@ -247,7 +247,7 @@ fn drive<E: Executor, S: EventSink>(
     run_id: &str,
     journal: Option<Journal>,
 ) -> (Summary, S) {
-    let mut coordinator = Coordinator::new(workflow, graph, executor, sink, options);
+    let mut coordinator = Coordinator::new(Arc::clone(workflow), graph, executor, sink, options);
     if let Some(journal) = journal {
         coordinator = coordinator.with_journal(journal);
     }

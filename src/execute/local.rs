@@ -39,6 +39,11 @@ impl LocalExecutor {
 
 impl Executor for LocalExecutor {
     fn start(&mut self, task: &Task, launch: &Launch) -> Result<Option<u32>, String> {
+        // Tasks a placeholder expanded into come after those it was made for.
+        if self.isolation.len() <= task.id.index() {
+            self.isolation
+                .resize(task.id.index() + 1, Isolation::Thread);
+        }
         self.isolation[task.id.index()] = task.isolation;
         super::create_output_dirs(launch)?;
         match (task.isolation, &launch.command) {

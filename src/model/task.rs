@@ -134,6 +134,28 @@ pub struct Task {
     /// The files it reads and writes (`inputs`, `outputs`, `depfile`), for up-to-date
     /// checks; `None` when it has none of them.
     pub files: Option<Arc<TaskFiles>>,
+    /// For a task whose matrix reads its dependencies' results: its axes. Such a task is a
+    /// placeholder until the run has those results; then it expands into one task per
+    /// combination, and waits for them as a join. `None` for every other task.
+    pub expands: Option<Arc<Expansion>>,
+}
+
+/// The matrix of a task that expands at run time (an axis reads `tasks.X.results`).
+#[derive(Clone, Debug)]
+pub struct Expansion {
+    /// The axes in the matrix's key order.
+    pub axes: Vec<(String, Axis)>,
+    /// The names of the tasks whose results its axes read, for `plan` and `graph`.
+    pub after: Vec<String>,
+}
+
+/// One axis of a matrix that expands at run time.
+#[derive(Clone, Debug)]
+pub enum Axis {
+    /// Values known when the workflow is loaded.
+    Values(Vec<Value>),
+    /// An expression evaluated once the dependencies are done; it must yield a list.
+    Expr(Expr),
 }
 
 /// A task's `inputs` and `outputs`, as written (templates are filled in when it is ready).
@@ -204,6 +226,7 @@ impl Task {
             executor: ExecutorKind::Local,
             slurm: Arc::default(),
             files: None,
+            expands: None,
         }
     }
 }

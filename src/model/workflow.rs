@@ -130,6 +130,45 @@ impl Workflow {
         Masker::new(all).map_err(SecretError::Mask)
     }
 
+    /// Expands the placeholder `task` (a task with `expands`) into `items` (each a name and
+    /// its matrix values), appended to the tasks with the next ids: each is the placeholder
+    /// with its own name and values, and depends on what the placeholder depended on. The
+    /// placeholder becomes a join that depends on the items alone: its dependents wait for
+    /// all of them. Returns the id of the first item.
+    pub fn expand(&mut self, task: TaskId, items: Vec<(String, Vec<(String, Value)>)>) -> TaskId {
+        let first = TaskId(u32::try_from(self.tasks.len()).expect("task ids fit in u32"));
+        let placeholder = self.task(task).clone();
+        let group: std::sync::Arc<str> = placeholder
+            .group
+            .clone()
+            .unwrap_or_else(|| placeholder.name.as_str().into());
+        self.tasks.reserve(items.len());
+        let mut ids = Vec::with_capacity(items.len());
+        for (name, matrix) in items {
+            let id = TaskId(u32::try_from(self.tasks.len()).expect("task ids fit in u32"));
+            ids.push(id);
+            self.tasks.push(Task {
+                id,
+                name,
+                group: Some(std::sync::Arc::clone(&group)),
+                matrix,
+                expands: None,
+                // Its `if` was the placeholder's, decided once.
+                condition: None,
+                ..placeholder.clone()
+            });
+        }
+        let join = &mut self.tasks[task.index()];
+        join.depends_on = ids;
+        join.command = super::Command::None;
+        join.expands = None;
+        join.templates = None;
+        join.condition = None;
+        join.files = None;
+        join.retries = 0;
+        first
+    }
+
     /// The id of the task with this name, if there is one.
     #[must_use]
     pub fn find(&self, name: &str) -> Option<TaskId> {

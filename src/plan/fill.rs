@@ -1,8 +1,9 @@
 //! `Templating`: fills in a task's launch (its templates, and the constants a script reads)
 //! and evaluates its condition, from the workflow's variables, the environment, the task's
-//! matrix values and the results and declared outputs of the tasks it depends on. The one
-//! place a launch is filled in: the run, `engine status`, `engine plan` and `plan --explain`
-//! all use it, so that what they show and fingerprint is what runs.
+//! matrix values and the results and declared outputs of the tasks it depends on; and reads the axes of a
+//! placeholder's matrix once its dependencies are done (`Templating::axes`). The one place
+//! a launch is filled in: the run, `engine status`, `engine plan` and `plan --explain` all
+//! use it, so that what they show and fingerprint is what runs.
 
 use std::cell::OnceCell;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use rhai::{Dynamic, Map};
 
 use super::Graph;
 use crate::exchange::{Launch, Results};
-use crate::model::{Command, Task, TaskId, Workflow};
+use crate::model::{Axis, Command, Expansion, Task, TaskId, Value, Workflow};
 use crate::template::{Context, DependencyStatus, Evaluator, Part, Template};
 
 /// What a finished task left for the templates of the tasks after it.
@@ -24,11 +25,20 @@ pub struct Outcome {
 }
 
 /// Evaluates templates and conditions. The evaluator and the values it reads are made on
-/// first use, as most runs have neither templates nor conditions.
-pub struct Templating<'a> {
-    workflow: &'a Workflow,
-    graph: &'a Graph,
+/// first use, as most runs have neither templates nor conditions. The workflow and graph
+/// are given to each call, not kept: a run's grow as placeholders expand.
+#[derive(Default)]
+pub struct Templating {
     made: OnceCell<Made>,
+}
+
+/// The tasks a template is filled in among: the workflow and the graph of the run.
+#[derive(Clone, Copy)]
+pub struct Scope<'s> {
+    /// The workflow, with the items of expanded placeholders.
+    pub workflow: &'s Workflow,
+    /// The graph of the selected tasks.
+    pub graph: &'s Graph,
 }
 
 /// What `Templating` makes on first use.
@@ -39,28 +49,17 @@ struct Made {
     process_env: Map,
 }
 
-impl<'a> Templating<'a> {
-    /// The templating of one run of the tasks of `graph`.
+impl Templating {
+    /// The templating of one run.
     #[must_use]
-    pub fn new(workflow: &'a Workflow, graph: &'a Graph) -> Self {
-        Self {
-            workflow,
-            graph,
-            made: OnceCell::new(),
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// The workflow it fills tasks of.
-    #[must_use]
-    pub fn workflow(&self) -> &'a Workflow {
-        self.workflow
-    }
-
-    fn made(&self) -> &Made {
+    fn made(&self, workflow: &Workflow) -> &Made {
         self.made.get_or_init(|| Made {
             evaluator: Evaluator::new(),
-            vars: self
-                .workflow
+            vars: workflow
                 .vars
                 .iter()
                 .map(|(name, value)| (name.as_str().into(), value.to_dynamic()))
@@ -75,22 +74,25 @@ impl<'a> Templating<'a> {
     /// (none before a run: `tasks` is then empty).
     pub fn context(
         &self,
+        scope: Scope<'_>,
         task: &Task,
         outcomes: &[Option<Outcome>],
         status: DependencyStatus,
     ) -> Context {
-        self.context_with(task, outcomes, status, reads_outputs(task))
+        self.context_with(scope, task, outcomes, status, reads_outputs(task))
     }
 
     /// The context of `task`; with `outputs`, each task before it also has its `outputs`.
     fn context_with(
         &self,
+        scope: Scope<'_>,
         task: &Task,
         outcomes: &[Option<Outcome>],
         status: DependencyStatus,
         outputs: bool,
     ) -> Context {
-        let made = self.made();
+        let Scope { workflow, graph } = scope;
+        let made = self.made(workflow);
         let mut env = made.process_env.clone();
         for (name, value) in task.env.iter() {
             if !value.contains("${{") {
@@ -104,12 +106,12 @@ impl<'a> Templating<'a> {
         let mut groups: Vec<(&str, &'static str)> = Vec::new();
         // The outputs of each item of a matrix task read, for the task's name as written.
         let mut group_outputs: Vec<(&str, TaskId, Vec<String>)> = Vec::new();
-        for ancestor in ancestors(self.graph, task.id) {
+        for ancestor in ancestors(graph, task.id) {
             let Some(outcome) = outcomes.get(ancestor.index()).and_then(Option::as_ref) else {
                 continue;
             };
-            let paths = outputs.then(|| self.outputs_of(ancestor, outcomes, &task.cwd));
-            if let Some(group) = &self.workflow.task(ancestor).group {
+            let paths = outputs.then(|| self.outputs_of(scope, ancestor, outcomes, &task.cwd));
+            if let Some(group) = &workflow.task(ancestor).group {
                 match groups.iter_mut().find(|(name, _)| *name == &**group) {
                     Some((_, status)) => *status = group_status(status, outcome.status),
                     None => groups.push((group, outcome.status)),
@@ -130,7 +132,7 @@ impl<'a> Templating<'a> {
                 entry.insert("outputs".into(), strings(paths));
             }
             tasks.insert(
-                self.workflow.task(ancestor).name.as_str().into(),
+                workflow.task(ancestor).name.as_str().into(),
                 Dynamic::from_map(entry),
             );
         }
@@ -160,13 +162,13 @@ impl<'a> Templating<'a> {
             status,
             texts: Vec::new(),
         };
-        remember_texts(&mut context, self.workflow, task);
+        remember_texts(&mut context, workflow, task);
         context
     }
 
     /// The constants a script of `task` reads: `vars`, `matrix` and, when the script names
     /// it, `tasks` (the status and results of every task it depends on).
-    pub fn constants(&self, task: &Task, outcomes: &[Option<Outcome>]) -> Map {
+    pub fn constants(&self, scope: Scope<'_>, task: &Task, outcomes: &[Option<Outcome>]) -> Map {
         let status = DependencyStatus {
             all_succeeded: true,
             any_failed: false,
@@ -174,10 +176,10 @@ impl<'a> Templating<'a> {
         let reads_tasks =
             matches!(&task.command, Command::Script { source, .. } if source.contains("tasks"));
         let context = if reads_tasks {
-            self.context(task, outcomes, status)
+            self.context(scope, task, outcomes, status)
         } else {
             Context {
-                vars: self.made().vars.clone(),
+                vars: self.made(scope.workflow).vars.clone(),
                 matrix: matrix_of(task),
                 ..Context::default()
             }
@@ -189,22 +191,45 @@ impl<'a> Templating<'a> {
         constants
     }
 
+    /// Whether the task's condition holds.
+    ///
+    /// # Errors
+    /// Why the condition could not be evaluated.
+    pub fn condition(
+        &self,
+        scope: Scope<'_>,
+        task: &Task,
+        outcomes: &[Option<Outcome>],
+        status: DependencyStatus,
+    ) -> Result<bool, String> {
+        let Some(condition) = &task.condition else {
+            return Ok(true);
+        };
+        let context = self.context(scope, task, outcomes, status);
+        self.made(scope.workflow)
+            .evaluator
+            .condition(&condition.expr, &context)
+            .map_err(|error| format!("cannot evaluate `if: {}`: {error}", condition.text))
+    }
+
     /// The declared outputs of `producer` (a task that has finished), as `reader_cwd` sees
     /// them: its templates filled in with its own values, globs expanded, paths rebased.
     fn outputs_of(
         &self,
+        scope: Scope<'_>,
         producer: TaskId,
         outcomes: &[Option<Outcome>],
         reader_cwd: &std::path::Path,
     ) -> Vec<String> {
-        let task = self.workflow.task(producer);
+        let task = scope.workflow.task(producer);
         let mut patterns = task.outputs().to_vec();
         let mut cwd = task.cwd.clone();
         if let Some(templates) = task.templates.as_deref()
             && (!templates.outputs.is_empty() || templates.cwd.is_some())
         {
-            let context = self.context_with(task, outcomes, DependencyStatus::SUCCEEDED, false);
-            let evaluator = &self.made().evaluator;
+            let context =
+                self.context_with(scope, task, outcomes, DependencyStatus::SUCCEEDED, false);
+            let evaluator = &self.made(scope.workflow).evaluator;
             // The producer's own launch filled these in with the same values, so they fill in
             // here too; one that does not is left as written.
             for (index, template) in &templates.outputs {
@@ -220,7 +245,7 @@ impl<'a> Templating<'a> {
                 .as_ref()
                 .map(|t| evaluator.render(t, &context))
             {
-                cwd = self
+                cwd = scope
                     .workflow
                     .path
                     .parent()
@@ -229,26 +254,6 @@ impl<'a> Templating<'a> {
             }
         }
         super::outputs::seen_from(&patterns, &cwd, reader_cwd)
-    }
-
-    /// Whether the task's condition holds.
-    ///
-    /// # Errors
-    /// Why the condition could not be evaluated.
-    pub fn condition(
-        &self,
-        task: &Task,
-        outcomes: &[Option<Outcome>],
-        status: DependencyStatus,
-    ) -> Result<bool, String> {
-        let Some(condition) = &task.condition else {
-            return Ok(true);
-        };
-        let context = self.context(task, outcomes, status);
-        self.made()
-            .evaluator
-            .condition(&condition.expr, &context)
-            .map_err(|error| format!("cannot evaluate `if: {}`: {error}", condition.text))
     }
 
     /// Attempt `attempt` of `task` as it starts: its templates filled in (`status`, how its
@@ -260,14 +265,15 @@ impl<'a> Templating<'a> {
     /// Why a template could not be filled in.
     pub fn launch(
         &self,
+        scope: Scope<'_>,
         task: &Task,
         outcomes: &[Option<Outcome>],
         attempt: u32,
         status: DependencyStatus,
     ) -> Result<Launch, String> {
-        let mut launch = self.filled(task, outcomes, attempt, status)?;
+        let mut launch = self.filled(scope, task, outcomes, attempt, status)?;
         if reads_constants(task) {
-            launch.constants = Some(Arc::new(self.constants(task, outcomes)));
+            launch.constants = Some(Arc::new(self.constants(scope, task, outcomes)));
         }
         Ok(launch)
     }
@@ -275,6 +281,7 @@ impl<'a> Templating<'a> {
     /// The launch with its templates filled in.
     fn filled(
         &self,
+        scope: Scope<'_>,
         task: &Task,
         outcomes: &[Option<Outcome>],
         attempt: u32,
@@ -284,8 +291,8 @@ impl<'a> Templating<'a> {
         let Some(templates) = &task.templates else {
             return Ok(launch);
         };
-        let context = self.context(task, outcomes, status);
-        let evaluator = &self.made().evaluator;
+        let context = self.context(scope, task, outcomes, status);
+        let evaluator = &self.made(scope.workflow).evaluator;
         let render = |template| {
             evaluator
                 .render(template, &context)
@@ -342,7 +349,7 @@ impl<'a> Templating<'a> {
             launch.files = Some(Arc::new(files));
         }
         if let Some(template) = &templates.cwd {
-            launch.cwd = self
+            launch.cwd = scope
                 .workflow
                 .path
                 .parent()
@@ -353,34 +360,87 @@ impl<'a> Templating<'a> {
     }
 }
 
-/// A list of texts as a rhai array.
-fn strings(texts: Vec<String>) -> Dynamic {
-    Dynamic::from_array(texts.into_iter().map(Dynamic::from).collect())
+impl Templating {
+    /// The values of each axis of a placeholder's matrix (`Task::expands`), read once its
+    /// dependencies are done: an expression axis must yield a list of strings, numbers or
+    /// booleans.
+    ///
+    /// # Errors
+    /// Why an axis cannot be read, naming the task and the key.
+    pub fn axes(
+        &self,
+        scope: Scope<'_>,
+        task: &Task,
+        expansion: &Expansion,
+        outcomes: &[Option<Outcome>],
+    ) -> Result<Vec<(String, Vec<Value>)>, String> {
+        let context = self.context(scope, task, outcomes, DependencyStatus::SUCCEEDED);
+        let evaluator = &self.made(scope.workflow).evaluator;
+        expansion
+            .axes
+            .iter()
+            .map(|(key, axis)| match axis {
+                Axis::Values(values) => Ok((key.clone(), values.clone())),
+                Axis::Expr(expr) => {
+                    let value = evaluator.eval(expr, &context).map_err(|error| {
+                        format!(
+                            "cannot expand the matrix key `{key}` of `{}`: {error}",
+                            task.name
+                        )
+                    })?;
+                    let values = axis_values(value).map_err(|got| {
+                        format!(
+                            "the matrix key `{key}` of `{}` must be a list of strings, numbers or booleans (a JSON array), got {got}",
+                            task.name
+                        )
+                    })?;
+                    Ok((key.clone(), values))
+                }
+            })
+            .collect()
+    }
 }
 
-/// Whether any template, the condition or the script of `task` mentions `outputs` (a plain
-/// text search: the outputs of the tasks before it are then worked out for its context).
-fn reads_outputs(task: &Task) -> bool {
-    const WORD: &str = "outputs";
-    let in_template = |template: &Template| {
-        template
-            .parts
-            .iter()
-            .any(|part| matches!(part, Part::Expr(expr) if expr.source.contains(WORD)))
+/// The values of an axis from what its expression yielded, or what it got instead.
+fn axis_values(value: Dynamic) -> Result<Vec<Value>, String> {
+    let Some(list) = value.clone().try_cast::<rhai::Array>() else {
+        return Err(described(&value));
     };
-    let templated = task.templates.as_deref().is_some_and(|templates| {
-        templates.command.iter().any(in_template)
-            || templates.cwd.iter().any(in_template)
-            || templates.env.iter().any(|(_, t)| in_template(t))
-            || templates.inputs.iter().any(|(_, t)| in_template(t))
-            || templates.outputs.iter().any(|(_, t)| in_template(t))
-    });
-    templated
-        || task
-            .condition
-            .as_ref()
-            .is_some_and(|condition| condition.text.contains(WORD))
-        || matches!(&task.command, Command::Script { source, .. } if source.contains(WORD))
+    list.into_iter()
+        .map(|item| {
+            if item.is_string() {
+                Ok(Value::String(item.into_string().unwrap_or_default()))
+            } else if let Ok(number) = item.as_int() {
+                Ok(Value::Integer(number))
+            } else if let Ok(number) = item.as_float() {
+                Ok(Value::Float(number))
+            } else if let Ok(flag) = item.as_bool() {
+                Ok(Value::Bool(flag))
+            } else {
+                Err(format!("a list holding {}", described(&item)))
+            }
+        })
+        .collect()
+}
+
+/// What a value is, for a message: its kind and its text, cut short.
+fn described(value: &Dynamic) -> String {
+    let kind = if value.is_string() {
+        "text"
+    } else if value.is_array() {
+        "a list"
+    } else if value.is_map() {
+        "a map"
+    } else if value.is_unit() {
+        "nothing"
+    } else {
+        value.type_name()
+    };
+    let mut text = value.to_string();
+    if text.chars().count() > 60 {
+        text = text.chars().take(60).collect::<String>() + "…";
+    }
+    format!("{kind} `{text}`")
 }
 
 /// Remembers in `context` the text of every variable and matrix value of `task` that is a
@@ -441,4 +501,34 @@ fn ancestors(graph: &Graph, task: TaskId) -> Vec<TaskId> {
         }
     }
     out
+}
+
+/// A list of texts as a rhai array.
+fn strings(texts: Vec<String>) -> Dynamic {
+    Dynamic::from_array(texts.into_iter().map(Dynamic::from).collect())
+}
+
+/// Whether any template, the condition or the script of `task` mentions `outputs` (a plain
+/// text search: the outputs of the tasks before it are then worked out for its context).
+fn reads_outputs(task: &Task) -> bool {
+    const WORD: &str = "outputs";
+    let in_template = |template: &Template| {
+        template
+            .parts
+            .iter()
+            .any(|part| matches!(part, Part::Expr(expr) if expr.source.contains(WORD)))
+    };
+    let templated = task.templates.as_deref().is_some_and(|templates| {
+        templates.command.iter().any(in_template)
+            || templates.cwd.iter().any(in_template)
+            || templates.env.iter().any(|(_, t)| in_template(t))
+            || templates.inputs.iter().any(|(_, t)| in_template(t))
+            || templates.outputs.iter().any(|(_, t)| in_template(t))
+    });
+    templated
+        || task
+            .condition
+            .as_ref()
+            .is_some_and(|condition| condition.text.contains(WORD))
+        || matches!(&task.command, Command::Script { source, .. } if source.contains(WORD))
 }

@@ -6,13 +6,14 @@
 use std::cell::OnceCell;
 
 use super::Graph;
-use super::fill::Templating;
+use super::fill::{Scope, Templating};
 use crate::model::{Task, Workflow};
 use crate::template::{DependencyStatus, Evaluator, Masker, Part, Root, Template, references};
 
 /// Fills in templates for the plan; the evaluator is made on the first template.
 pub struct Filler<'a> {
-    templating: Templating<'a>,
+    scope: Scope<'a>,
+    templating: Templating,
     evaluator: OnceCell<(Evaluator, Option<Masker>)>,
 }
 
@@ -21,7 +22,8 @@ impl<'a> Filler<'a> {
     #[must_use]
     pub fn new(workflow: &'a Workflow, graph: &'a Graph) -> Self {
         Self {
-            templating: Templating::new(workflow, graph),
+            scope: Scope { workflow, graph },
+            templating: Templating::new(),
             evaluator: OnceCell::new(),
         }
     }
@@ -38,14 +40,14 @@ impl<'a> Filler<'a> {
             // A secret is shown as `***`, as in a run: the same values are masked (those
             // known; a plan runs without them). A masker that cannot be built hides every
             // filled-in value.
-            let masker = self.templating.workflow().known_secrets_masker().ok();
+            let masker = self.scope.workflow.known_secrets_masker().ok();
             (Evaluator::new(), masker)
         });
         // Before the run no task has ended: `tasks` is empty and reads of it are shown as
         // they are written.
         let context = self
             .templating
-            .context(task, &[], DependencyStatus::SUCCEEDED);
+            .context(self.scope, task, &[], DependencyStatus::SUCCEEDED);
         let mut out = String::new();
         for part in &template.parts {
             match part {

@@ -1,4 +1,5 @@
-//! `Graph`: the tasks selected for a run, their dependency edges, waves and priorities.
+//! `Graph`: the tasks selected for a run, their dependency edges, waves and priorities; it
+//! grows during a run when a placeholder expands (`Graph::expand`).
 
 use std::collections::HashMap;
 
@@ -21,7 +22,7 @@ pub struct SelectError {
 
 /// The dependency graph of the selected tasks. Node `i` stands for `tasks[i]`; an edge goes
 /// from a dependency to the task that waits for it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Graph {
     graph: DiGraph<TaskId, (), u32>,
     /// The selected tasks in file order.
@@ -43,7 +44,7 @@ pub struct Graph {
 }
 
 /// One list of tasks per node, stored flat: node `i`'s list is `list[start[i]..start[i + 1]]`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Adjacency {
     start: Vec<usize>,
     list: Vec<TaskId>,
@@ -230,6 +231,40 @@ impl Graph {
                 .unwrap_or(0);
             self.chain[node.index()] = rest.saturating_add(u32::try_from(own).unwrap_or(u32::MAX));
         }
+    }
+
+    /// A placeholder expanded during the run (`Task::expands`): `items`, new tasks appended
+    /// to the workflow, each wait for what the placeholder waited for, and the placeholder
+    /// now waits for them alone, as a join. Each item's priority is the placeholder's plus
+    /// its own step; waves are not shifted (they are shown before a run only).
+    pub fn expand(&mut self, placeholder: TaskId, items: &[TaskId]) {
+        let join = self.node(placeholder);
+        let deps: Vec<NodeIndex<u32>> = self
+            .graph
+            .neighbors_directed(join, Direction::Incoming)
+            .collect();
+        for &dep in &deps {
+            while let Some(edge) = self.graph.find_edge(dep, join) {
+                self.graph.remove_edge(edge);
+            }
+        }
+        let (wave, chain) = (self.wave(placeholder), self.chain(placeholder));
+        for &item in items {
+            let node = self.graph.add_node(item);
+            if self.node_of.len() <= item.index() {
+                self.node_of.resize(item.index() + 1, None);
+            }
+            self.node_of[item.index()] = Some(node);
+            self.tasks.push(item);
+            self.wave.push(wave);
+            self.chain.push(chain.saturating_add(1));
+            for &dep in &deps {
+                self.graph.add_edge(dep, node, ());
+            }
+            self.graph.add_edge(node, join, ());
+        }
+        self.order = toposort(&self.graph, None).expect("an expansion adds no cycle");
+        self.dependents = Adjacency::dependents(&self.graph);
     }
 
     /// Whether `chain` counts expected milliseconds (after `weigh`) rather than tasks.

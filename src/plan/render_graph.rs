@@ -96,7 +96,8 @@ fn draw(out: &mut String, workflow: &Workflow, graph: &Graph, at: Branch<'_>, dr
     let _ = writeln!(
         out,
         "{prefix}{branch}{} [{}]{mark}",
-        task.name, task.isolation
+        super::shown_name(task),
+        task.isolation
     );
     if seen {
         return;
@@ -145,7 +146,7 @@ fn render_dot(workflow: &Workflow, graph: &Graph) -> String {
         };
         let label = format!(
             "{}\n{} · {}",
-            task.name,
+            super::shown_name(task),
             task.isolation,
             task.command.kind()
         );
@@ -187,7 +188,7 @@ fn render_mermaid(workflow: &Workflow, graph: &Graph) -> String {
     let mut out = String::from("flowchart LR\n");
     for &id in graph.tasks() {
         let task = workflow.task(id);
-        let label = mermaid_label(&format!("{} ({})", task.name, task.isolation));
+        let label = mermaid_label(&format!("{} ({})", super::shown_name(task), task.isolation));
         // Node ids are positional so that any task name is safe; the label shows the name.
         let _ = match task.isolation {
             crate::model::Isolation::Process => writeln!(out, "  t{}[{label}]", id.0),
@@ -207,6 +208,7 @@ fn graph_json(workflow: &Workflow, graph: &Graph) -> serde_json::Value {
             let task = workflow.task(id);
             json!({
                 "name": task.name,
+                "expands": super::expands_json(task),
                 "isolation": task.isolation,
                 "command": task.command.kind(),
                 "wave": graph.wave(id) + 1,

@@ -43,7 +43,7 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, filler: &Filler, task: &Task) {
-    let _ = write!(out, "  {}  [{}]", task.name, task.isolation);
+    let _ = write!(out, "  {}  [{}]", super::shown_name(task), task.isolation);
     if let Some(timeout) = task.timeout {
         let _ = write!(out, "  timeout {timeout}");
     }
@@ -124,6 +124,7 @@ pub fn render_plan_json(workflow: &Workflow, graph: &Graph) -> serde_json::Value
         };
         json!({
             "name": task.name,
+            "expands": super::expands_json(task),
             "isolation": task.isolation,
             "command": task.command.kind(),
             "run": run,

@@ -11,7 +11,7 @@ use glob::Pattern;
 use rustc_hash::FxHashSet;
 
 use super::Graph;
-use super::fill::Templating;
+use super::fill::{Scope, Templating};
 use crate::diagnostic::suggest;
 use crate::files::{GLOB_OPTIONS, is_glob, lexical};
 use crate::model::{Task, TaskId, Workflow};
@@ -170,22 +170,24 @@ fn declared_outputs(workflow: &Workflow) -> Vec<Output> {
     };
     let templating = graph
         .as_ref()
-        .map(|graph| (Templating::new(workflow, graph), Evaluator::new()));
+        .map(|graph| (Templating::new(), graph, Evaluator::new()));
     let mut outputs = Vec::new();
     for task in &workflow.tasks {
         if task.outputs().is_empty() {
             continue;
         }
         let filled = match (&task.templates, &templating) {
-            (Some(templates), Some((templating, evaluator))) => {
+            (Some(templates), Some((templating, graph, evaluator))) => {
                 // Before the run no task has ended: the values are those `engine plan` shows.
                 let context = std::cell::OnceCell::new();
                 let fill = |template: &Template| {
                     if reads_tasks(template) {
                         return None;
                     }
-                    let context = context
-                        .get_or_init(|| templating.context(task, &[], DependencyStatus::SUCCEEDED));
+                    let context = context.get_or_init(|| {
+                        let scope = Scope { workflow, graph };
+                        templating.context(scope, task, &[], DependencyStatus::SUCCEEDED)
+                    });
                     evaluator.render(template, context).ok()
                 };
                 let cwd = match &templates.cwd {

@@ -13,7 +13,7 @@ use super::store::Success;
 use super::{Store, StoreError};
 use crate::files::{Digest, DigestCache, SETTLED};
 use crate::model::{TaskId, Workflow};
-use crate::plan::{Graph, Outcome, Templating};
+use crate::plan::{Graph, Outcome, Scope, Templating};
 use crate::template::DependencyStatus;
 
 /// What a run would do with a task now.
@@ -98,7 +98,8 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
     // Dependencies that would run and may change a task's inputs, per task.
     let mut waits_on: Vec<Vec<String>> = vec![Vec::new(); count];
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
-    let templating = Templating::new(workflow, graph);
+    let templating = Templating::new();
+    let scope = Scope { workflow, graph };
     let workflow_dir = workflow.path.parent().unwrap_or(std::path::Path::new(""));
     for task in graph.topological() {
         let spec = workflow.task(task);
@@ -131,7 +132,8 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
             continue;
         }
         // Filled in as the run fills it in, so that the fingerprints agree.
-        let launch = match templating.launch(spec, &outcomes, 1, DependencyStatus::SUCCEEDED) {
+        let launch = match templating.launch(scope, spec, &outcomes, 1, DependencyStatus::SUCCEEDED)
+        {
             Ok(launch) => launch,
             Err(message) => {
                 // Results of a dependency that runs again are known only once it has.

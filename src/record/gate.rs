@@ -84,8 +84,9 @@ pub struct Go {
 }
 
 /// The run record's side of a run: see the module's comment.
-pub struct Gate<'a> {
-    workflow: &'a Workflow,
+pub struct Gate {
+    /// The workflow, with the items of the placeholders expanded so far.
+    workflow: Arc<Workflow>,
     record: Box<dyn Record>,
     checker: Arc<dyn Checks>,
     outbox: Outbox,
@@ -119,7 +120,7 @@ pub struct Gate<'a> {
     work: usize,
 }
 
-impl std::fmt::Debug for Gate<'_> {
+impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gate")
             .field("parked", &self.parked.len())
@@ -129,10 +130,10 @@ impl std::fmt::Debug for Gate<'_> {
     }
 }
 
-impl<'a> Gate<'a> {
+impl Gate {
     /// The gate of a run of `workflow` kept in `record`.
     #[must_use]
-    pub fn new(workflow: &'a Workflow, record: Box<dyn Record>) -> Self {
+    pub fn new(workflow: Arc<Workflow>, record: Box<dyn Record>) -> Self {
         let count = workflow.tasks.len();
         let outbox = record.outbox();
         let checker = record.checker();
@@ -155,6 +156,14 @@ impl<'a> Gate<'a> {
             held: FxHashSet::default(),
             work: 0,
         }
+    }
+
+    /// The workflow grew: a placeholder expanded into new tasks, appended to it.
+    pub fn grow(&mut self, workflow: Arc<Workflow>) {
+        let count = workflow.tasks.len();
+        self.checked.resize_with(count, || None);
+        self.keys.resize(count, Digest::default());
+        self.workflow = workflow;
     }
 
     /// Checks a task whose dependencies are all final, to start with `launch`: whether it
@@ -325,7 +334,7 @@ impl<'a> Gate<'a> {
         let files = checked.launch.files.clone();
         let cache = self.record.files();
         let to = self.record.aside_dir(self.workflow.task(task), attempt);
-        let workflow = self.workflow;
+        let workflow = &*self.workflow;
         let declared = Arc::clone(
             self.declared
                 .get_or_insert_with(|| Arc::new(Declared::of(workflow))),

@@ -337,6 +337,39 @@ impl Bars {
         }
     }
 
+    /// A placeholder expanded into the tasks of `workflow` from `first` on: they count in
+    /// the totals, and the placeholder waits for them.
+    pub fn grow(&mut self, workflow: Arc<Workflow>, task: TaskId, first: TaskId) {
+        let count = workflow.tasks.len();
+        let items: Vec<TaskId> = (first.0..)
+            .map(TaskId)
+            .take(count - first.index())
+            .collect();
+        let mut view = lock(&self.view);
+        // The items' dependencies are all final: that is when a placeholder expands.
+        let deps = items
+            .first()
+            .map_or(0, |item| workflow.task(*item).depends_on.len());
+        self.graph_dependents.resize(count, vec![task]);
+        self.deps_done
+            .resize(count, u32::try_from(deps).unwrap_or(u32::MAX));
+        self.deps_done[task.index()] = 0;
+        view.done.resize(count, false);
+        view.settled.resize(count, false);
+        view.tasks.extend(&items);
+        view.joins.remove(&task);
+        let noun = if items.len() == 1 { "item" } else { "items" };
+        let line = format!(
+            "  {}  {} into {} {noun}",
+            style("expand").cyan().for_stderr(),
+            workflow.task(task).name,
+            items.len()
+        );
+        view.finished_lines.push(line);
+        view.workflow = workflow;
+        self.overall.set_length(view.tasks.len() as u64);
+    }
+
     /// Stops the ticker and clears the bars; the summary that follows says how it ended.
     pub fn finish(&mut self) {
         self.stop.store(true, Ordering::Relaxed);

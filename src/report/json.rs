@@ -37,6 +37,10 @@ impl JsonEvents {
                 json!({ "event": "run_started", "run_id": run_id, "workflow": workflow.name,
                         "file": workflow.path, "tasks": tasks, "unix_ms": unix_ms })
             }
+            Event::TaskExpanded { task, names, .. } => {
+                json!({ "event": "task_expanded", "task": name(*task), "count": names.len(),
+                        "items": names })
+            }
             Event::TaskReady { task } => json!({ "event": "task_ready", "task": name(*task) }),
             Event::TaskStarted {
                 task,

@@ -24,6 +24,11 @@ impl Plain {
         }
     }
 
+    /// The workflow grew: a placeholder expanded.
+    pub fn grow(&mut self, workflow: Arc<Workflow>) {
+        self.workflow = workflow;
+    }
+
     /// Prints the line for `event`, if it has one.
     pub fn event(&mut self, event: &Event) {
         let name = |task: crate::model::TaskId| self.workflow.task(task).name.as_str();
@@ -31,6 +36,10 @@ impl Plain {
             Event::RunStarted { tasks, .. } => {
                 let noun = if *tasks == 1 { "task" } else { "tasks" };
                 format!("run   {} ({tasks} {noun})", self.workflow.name)
+            }
+            Event::TaskExpanded { task, names, .. } => {
+                let noun = if names.len() == 1 { "item" } else { "items" };
+                format!("expand {} into {} {noun}", name(*task), names.len())
             }
             Event::TaskStarted {
                 task,

@@ -130,6 +130,23 @@ impl Reporter {
         }
     }
 
+    /// A placeholder expanded into tasks named `names`: they join the workflow every part
+    /// of the reporter reads, as the coordinator's did.
+    fn grow(&mut self, task: TaskId, names: &[String]) {
+        let mut workflow = Workflow::clone(&self.workflow);
+        let items = names
+            .iter()
+            .map(|name| (name.clone(), Vec::new()))
+            .collect();
+        let first = workflow.expand(task, items);
+        self.workflow = Arc::new(workflow);
+        match &mut self.display {
+            Display::Bars(bars) => bars.grow(Arc::clone(&self.workflow), task, first),
+            Display::Plain(plain) => plain.grow(Arc::clone(&self.workflow)),
+            Display::Nothing => {}
+        }
+    }
+
     fn log_path(&self, task: TaskId) -> PathBuf {
         self.run_dir.log(&self.workflow.task(task).name)
     }
@@ -260,6 +277,9 @@ fn copy_log(mut log: impl std::io::Read, out: &mut impl Write) -> std::io::Resul
 
 impl EventSink for Reporter {
     fn event(&mut self, event: &Event) {
+        if let Event::TaskExpanded { task, names, .. } = event {
+            self.grow(*task, names);
+        }
         if let Some(json) = &mut self.json {
             json.write(&self.workflow, event);
         }

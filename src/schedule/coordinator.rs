@@ -3,6 +3,7 @@
 //! around an attempt) is the `record::Gate`'s, which it asks and is answered by messages.
 //! No file or process I/O of its own.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -15,12 +16,13 @@ use crate::events::{Event, EventSink, SkipReason, TaskStatus};
 use crate::exchange::{Aside, Exit, Launch, Message, Results};
 use crate::execute::Executor;
 use crate::model::{Isolation, TaskId, Workflow};
-use crate::plan::{Graph, Outcome, Templating, reads_constants};
+use crate::plan::{Graph, Outcome, Scope, Templating, reads_constants};
 use crate::record::gate::{End, Go, Start};
 use crate::record::{Gate, Journal, RunOutcome};
 use crate::template::DependencyStatus;
 
 mod decide;
+mod expand;
 mod queue;
 mod stop;
 
@@ -87,8 +89,10 @@ struct Ending {
 /// again; the final state (`Succeeded`, `Failed`, `Skipped`, `Cancelled`) settles its
 /// dependents, with a record once the gate says that state is durable.
 pub struct Coordinator<'a, E: Executor, S: EventSink> {
-    workflow: &'a Workflow,
-    graph: &'a Graph,
+    /// The workflow; replaced by a grown copy when a placeholder expands.
+    workflow: Arc<Workflow>,
+    /// The graph of the selected tasks; copied the first time a placeholder expands.
+    graph: Cow<'a, Graph>,
     executor: E,
     sink: S,
     /// Messages of one wait, reused.
@@ -107,7 +111,7 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     /// What finished tasks left for templates; kept only when some task has templates or
     /// a condition.
     outcomes: Option<Vec<Option<Outcome>>>,
-    templating: Templating<'a>,
+    templating: Templating,
     ready_processes: BinaryHeap<ReadyKey>,
     ready_threads: BinaryHeap<ReadyKey>,
     /// Ready tasks waiting for room in their pool, by pool.
@@ -122,7 +126,7 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     interrupts: u32,
     summary: Summary,
     /// The run record's gate, when the run keeps a record.
-    gate: Option<Gate<'a>>,
+    gate: Option<Gate>,
     /// Attempts with their slots taken that the gate lets start later, with their launch.
     held: rustc_hash::FxHashMap<TaskId, (Isolation, Result<Launch, String>)>,
     /// Attempts that ended, waiting for their file work.
@@ -143,20 +147,24 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
 impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     /// A coordinator for the tasks of `graph`; it waits on `executor` for what happens.
     pub fn new(
-        workflow: &'a Workflow,
+        workflow: Arc<Workflow>,
         graph: &'a Graph,
         executor: E,
         sink: S,
         options: Options,
     ) -> Self {
         let count = workflow.tasks.len();
+        let pools: Vec<usize> = workflow.pools.iter().map(|pool| pool.size).collect();
         let templated = graph.tasks().iter().any(|&task| {
             let task = workflow.task(task);
-            task.templates.is_some() || task.condition.is_some() || reads_constants(task)
+            task.templates.is_some()
+                || task.condition.is_some()
+                || task.expands.is_some()
+                || reads_constants(task)
         });
         Self {
             workflow,
-            graph,
+            graph: Cow::Borrowed(graph),
             executor,
             sink,
             inbox: Vec::new(),
@@ -171,17 +179,13 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             attempts: vec![0; count],
             blocked: vec![None; count],
             outcomes: templated.then(|| vec![None; count]),
-            templating: Templating::new(workflow, graph),
+            templating: Templating::new(),
             ready_processes: BinaryHeap::new(),
             ready_threads: BinaryHeap::new(),
-            pooled: vec![Vec::new(); workflow.pools.len()],
+            pooled: vec![Vec::new(); pools.len()],
             retries: BinaryHeap::new(),
             running: RunningMap::default(),
-            slots: Slots::new(
-                options.jobs,
-                options.threads,
-                workflow.pools.iter().map(|pool| pool.size),
-            ),
+            slots: Slots::new(options.jobs, options.threads, pools.iter().copied()),
             stopping: false,
             interrupts: 0,
             summary: Summary::default(),
@@ -200,7 +204,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
     #[must_use]
     pub fn with_journal(mut self, journal: Journal) -> Self {
         self.parked_deps = vec![0; self.workflow.tasks.len()];
-        self.gate = Some(Gate::new(self.workflow, Box::new(journal)));
+        self.gate = Some(Gate::new(Arc::clone(&self.workflow), Box::new(journal)));
         self
     }
 
@@ -227,10 +231,16 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             let deps = self.workflow.task(task).depends_on.len();
             self.unsettled[task.index()] = u32::try_from(deps).unwrap_or(u32::MAX);
         }
-        for &task in self.graph.tasks() {
-            if self.workflow.task(task).depends_on.is_empty() {
-                self.decide(task);
-            }
+        // Deciding a task can expand a placeholder, which grows the graph.
+        let roots: Vec<TaskId> = self
+            .graph
+            .tasks()
+            .iter()
+            .copied()
+            .filter(|&task| self.workflow.task(task).depends_on.is_empty())
+            .collect();
+        for task in roots {
+            self.decide(task);
         }
         loop {
             self.start_ready();
@@ -390,7 +400,12 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         let spec = self.workflow.task(task);
         let status = self.dependency_status(task);
         let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
-        self.templating.launch(spec, outcomes, attempt, status)
+        let scope = Scope {
+            workflow: &self.workflow,
+            graph: &self.graph,
+        };
+        self.templating
+            .launch(scope, spec, outcomes, attempt, status)
     }
 
     fn handle(&mut self, message: Message) {

@@ -2,6 +2,7 @@
 //! it runs, and jobs still queued when the run stops are withdrawn as not started.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Coordinator, Options};
@@ -107,7 +108,7 @@ fn a_jobs_timeout_runs_only_from_when_it_begins_to_run() {
         vec![finished(0, 0)],
     ]);
     let mut coordinator = Coordinator::new(
-        &workflow,
+        Arc::new(workflow.clone()),
         &graph,
         cluster,
         EventLog::default(),
@@ -162,7 +163,7 @@ fn after_a_failure_queued_jobs_are_withdrawn_and_skipped_as_not_started() {
         .script
         .extend([vec![finished(0, 1)], vec![finished(1, 0)]]);
     let mut coordinator = Coordinator::new(
-        &workflow,
+        Arc::new(workflow.clone()),
         &graph,
         cluster,
         EventLog::default(),
@@ -220,7 +221,7 @@ fn with_keep_going_nothing_is_withdrawn() {
         .script
         .extend([vec![finished(0, 1)], vec![finished(1, 0)]]);
     let mut coordinator = Coordinator::new(
-        &workflow,
+        Arc::new(workflow.clone()),
         &graph,
         cluster,
         EventLog::default(),

@@ -67,7 +67,13 @@ fn run(workflow: &Workflow, failing: &[&str], options: Options, shuffle: Option<
     let graph = Graph::build(workflow, &[]).expect("all tasks");
     let mut fake = FakeExecutor::new(failing.iter().map(|s| (*s).to_owned()));
     fake.shuffle = shuffle;
-    let mut coordinator = Coordinator::new(workflow, &graph, fake, EventLog::default(), options);
+    let mut coordinator = Coordinator::new(
+        Arc::new(workflow.clone()),
+        &graph,
+        fake,
+        EventLog::default(),
+        options,
+    );
     let summary = coordinator.run("test-run");
     let (fake, log) = coordinator.into_parts();
     Outcome {
@@ -388,4 +394,99 @@ proptest! {
         prop_assert!(out.fake.max_threads <= threads);
         prop_assert_eq!(out.summary.succeeded, specs.len());
     }
+}
+
+/// `a`, then `fan` (a placeholder over `values`, a rhai list) with a static `os` key, then
+/// `join` after `fan`.
+fn fan_out(values: &str) -> Workflow {
+    let mut workflow = workflow(&[
+        spec("a", &[], Isolation::Process),
+        spec("fan", &[0], Isolation::Thread),
+        spec("join", &[1], Isolation::Process),
+    ]);
+    let template = crate::template::parse(
+        &format!("${{{{ {values} }}}}"),
+        crate::template::Flavor::Plain,
+    )
+    .expect("parses")
+    .expect("a template");
+    let [crate::template::Part::Expr(expr)] = template.parts.as_slice() else {
+        panic!("one expression");
+    };
+    workflow.tasks[1].expands = Some(Arc::new(crate::model::Expansion {
+        axes: vec![
+            (
+                "os".to_owned(),
+                crate::model::Axis::Values(vec![crate::model::Value::String("linux".into())]),
+            ),
+            ("n".to_owned(), crate::model::Axis::Expr(expr.clone())),
+        ],
+        after: vec!["a".to_owned()],
+    }));
+    workflow
+}
+
+#[test]
+fn a_placeholder_expands_after_its_dependency_and_its_dependents_wait_for_every_item() {
+    let outcome = run(&fan_out("[1, 2, 3]"), &[], options(2, 2, false), None);
+    let expanded: Vec<(TaskId, TaskId, Vec<String>)> = outcome
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            Event::TaskExpanded { task, first, names } => Some((*task, *first, names.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        expanded,
+        [(
+            TaskId(1),
+            TaskId(3),
+            vec![
+                "fan[os=linux,n=1]".to_owned(),
+                "fan[os=linux,n=2]".to_owned(),
+                "fan[os=linux,n=3]".to_owned()
+            ]
+        )]
+    );
+    let order: Vec<TaskId> = finished(&outcome.events)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(order.first(), Some(&TaskId(0)));
+    assert_eq!(
+        &order[4..],
+        [TaskId(1), TaskId(2)],
+        "the join, then its dependent"
+    );
+    let mut items = order[1..4].to_vec();
+    items.sort_unstable();
+    assert_eq!(items, [TaskId(3), TaskId(4), TaskId(5)]);
+    assert_eq!(outcome.summary.succeeded, 6);
+}
+
+#[test]
+fn a_placeholder_over_an_empty_list_succeeds_at_once_and_a_bad_value_fails_it() {
+    let outcome = run(&fan_out("[]"), &[], options(2, 2, false), None);
+    assert_eq!(outcome.summary.succeeded, 3);
+    let outcome = run(&fan_out("[[1], 2]"), &[], options(2, 2, false), None);
+    assert_eq!(outcome.summary.succeeded, 1);
+    assert_eq!(outcome.summary.failed, 1);
+    let failed = finished(&outcome.events);
+    let TaskStatus::Failed { message, .. } = &failed[1].1 else {
+        panic!("fails: {failed:?}");
+    };
+    assert!(
+        message.contains("the matrix key `n` of `fan` must be a list"),
+        "{message}"
+    );
+    assert_eq!(
+        skipped(&outcome.events),
+        [(
+            TaskId(2),
+            SkipReason::DependencyFailed {
+                dependency: TaskId(1)
+            }
+        )]
+    );
 }

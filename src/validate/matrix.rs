@@ -9,19 +9,36 @@ use rhai::Dynamic;
 use serde_saphyr::Spanned;
 
 use super::settings::value_of;
+use super::templates::TaskReference;
 use super::validator::Validator;
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::files::glob_files;
-use crate::model::Value;
+use crate::model::{Axis, Expansion, Value};
 use crate::parse::{RawAxis, RawMatrix, RawValue};
 use crate::template::names::Place;
-use crate::template::{self, Context, Evaluator, Part, Root};
+use crate::template::{self, Context, Evaluator, Expr, Part, Root};
 
 /// The most expansions one matrix may make.
 pub const MAX_EXPANSIONS: usize = 4096;
 
 /// One combination: each matrix key with its value, in the matrix's key order.
 pub type Combination = Vec<(String, Value)>;
+
+/// A valid matrix: its combinations, or, when an axis reads a dependency's results, the
+/// axes the task expands by during the run (with those reads, to check that the task
+/// depends on what it reads).
+pub(super) enum Matrix {
+    /// Known when the workflow is loaded.
+    Static(Vec<Combination>),
+    /// Known once the tasks whose results it reads are done.
+    Dynamic(Arc<Expansion>, Vec<TaskReference>),
+}
+
+/// An axis's values, or the expression that yields them during the run.
+enum AxisOf {
+    Known(Vec<Value>),
+    Later(Expr, Vec<TaskReference>),
+}
 
 impl Validator<'_> {
     /// The combinations of a task's matrix, in order (the last key varies fastest), or
@@ -31,7 +48,7 @@ impl Validator<'_> {
         task: &str,
         matrix: &Spanned<RawMatrix>,
         cwd: &Path,
-    ) -> Option<Vec<Combination>> {
+    ) -> Option<Matrix> {
         if matrix.value.is_empty() {
             self.push(
                 Diagnostic::error(
@@ -45,6 +62,8 @@ impl Validator<'_> {
         }
         let mut valid = true;
         let mut axes: Vec<(String, Vec<Value>)> = Vec::with_capacity(matrix.value.len());
+        let mut dynamic: Vec<(String, Axis)> = Vec::new();
+        let mut reads: Vec<TaskReference> = Vec::new();
         for (key, values) in &matrix.value {
             if !is_identifier(&key.value) {
                 valid = false;
@@ -68,7 +87,12 @@ impl Validator<'_> {
                 RawAxis::Template(text) => {
                     let text = Spanned::new(text.clone(), values.referenced, values.defined);
                     match self.axis_template(task, &key.value, &text, cwd) {
-                        Some(axis) => axis,
+                        Some(AxisOf::Known(axis)) => axis,
+                        Some(AxisOf::Later(expr, references)) => {
+                            reads.extend(references);
+                            dynamic.push((key.value.clone(), Axis::Expr(expr)));
+                            continue;
+                        }
                         None => {
                             valid = false;
                             continue;
@@ -95,6 +119,7 @@ impl Validator<'_> {
                     .hint("each value makes one task: remove the repeated one"),
                 );
             }
+            dynamic.push((key.value.clone(), Axis::Values(axis.clone())));
             axes.push((key.value.clone(), axis));
         }
         let count = axes
@@ -112,7 +137,19 @@ impl Validator<'_> {
             );
             return None;
         }
-        valid.then(|| combinations(&axes))
+        if !valid {
+            return None;
+        }
+        if reads.is_empty() {
+            return Some(Matrix::Static(combinations(&axes)));
+        }
+        let mut after: Vec<String> = reads.iter().map(|read| read.name.clone()).collect();
+        after.dedup();
+        let expansion = Expansion {
+            axes: dynamic,
+            after,
+        };
+        Some(Matrix::Dynamic(Arc::new(expansion), reads))
     }
 }
 
@@ -168,7 +205,7 @@ impl Validator<'_> {
         key: &str,
         text: &Spanned<String>,
         cwd: &Path,
-    ) -> Option<Vec<Value>> {
+    ) -> Option<AxisOf> {
         let parsed = match template::parse(&text.value, template::Flavor::Plain) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => {
@@ -203,16 +240,33 @@ impl Validator<'_> {
         };
         self.check_calls(text, &expr.source, expr.span.start, Place::MatrixAxis);
         let references = template::references(expr);
-        if let Some(reference) = references.iter().find(|r| r.root == Root::Tasks) {
-            self.push(
-                Diagnostic::error(
-                    DiagnosticKind::InvalidMatrix,
-                    format!("matrix from results is not supported yet: matrix key `{key}` of task `{task}` reads `tasks.{}`", reference.name),
-                )
-                .at(self.text_span(text, &reference.span), Some("a task's result".into()))
-                .hint("list the values, or make them from files with `glob(...)`"),
-            );
-            return None;
+        if references.iter().any(|r| r.root == Root::Tasks) {
+            // Read once the tasks it reads are done: the task expands during the run.
+            let reads = references
+                .iter()
+                .filter(|r| r.root == Root::Tasks)
+                .map(|reference| TaskReference {
+                    file: self.current(),
+                    name: reference.name.clone(),
+                    span: self.text_span(text, &reference.span),
+                })
+                .collect();
+            if let Some(reference) = references.iter().find(|r| r.root != Root::Tasks) {
+                self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidMatrix,
+                        format!(
+                            "the template of matrix key `{key}` of task `{task}` cannot read `{}.{}`",
+                            reference.root.name(),
+                            reference.name
+                        ),
+                    )
+                    .at(self.text_span(text, &reference.span), Some("not known when the matrix expands".into()))
+                    .hint("an axis that reads results may read `tasks.<name>.results` only, like `${{ from_json(tasks.split.results.shards) }}`"),
+                );
+                return None;
+            }
+            return Some(AxisOf::Later(expr.clone(), reads));
         }
         if let Some(reference) = references.first() {
             // `--var` is applied after loading, and `env` and `matrix` belong to each task.
@@ -297,7 +351,7 @@ impl Validator<'_> {
                     )),
             );
         }
-        Some(values)
+        Some(AxisOf::Known(values))
     }
 }
 

@@ -16,6 +16,7 @@ use crate::template::names::{self, Place};
 use crate::template::{self, Expr, Flavor, Part, Reference, Root, Template, TemplateError};
 
 /// A reference to another task's results or status, checked once the graph is known.
+#[derive(Clone)]
 pub(super) struct TaskReference {
     /// The file it is in.
     pub file: usize,

@@ -9,15 +9,15 @@ use serde_saphyr::Spanned;
 use super::cycles::find_cycles;
 use super::dependencies::Lookup;
 use super::files::Order;
-use super::matrix::{Combination, expansion_name};
+use super::matrix::{Combination, Matrix, expansion_name};
 use super::names::{is_env_name, is_task_name, task_name_like};
 use super::script::ScriptCompiler;
 use super::slurm::slurm_options;
 use super::templates::{TaskReference, Uses};
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span, suggest};
 use crate::model::{
-    Command, Duration, DurationError, ExecutorKind, Isolation, Memory, MemoryError, Pool,
-    Resources, SlurmOptions, Task, TaskId, Value, Workflow, shell_words,
+    Command, Duration, DurationError, ExecutorKind, Expansion, Isolation, Memory, MemoryError,
+    Pool, Resources, SlurmOptions, Task, TaskId, Value, Workflow, shell_words,
 };
 use crate::parse::{
     RawDefaults, RawEnv, RawExecutor, RawIsolation, RawResources, RawSlurm, RawTask, RawWorkflow,
@@ -113,8 +113,11 @@ pub(super) struct Entry<'r> {
     pub(super) file: usize,
     pub(super) name: &'r Spanned<String>,
     pub(super) raw: &'r RawTask,
-    /// Its matrix combinations; `None` without a matrix.
+    /// Its matrix combinations; `None` without a matrix, or with one that reads results.
     pub(super) combinations: Option<Vec<Combination>>,
+    /// With a matrix that reads results: the axes it expands by during the run, and those
+    /// reads.
+    pub(super) expands: Option<(Arc<Expansion>, Vec<TaskReference>)>,
     /// The id of its first task.
     pub(super) first: u32,
 }
@@ -216,7 +219,7 @@ impl<'a> Validator<'a> {
                     continue;
                 }
                 groups.insert(name.value.as_str(), entries.len());
-                let combinations = task.matrix.as_ref().and_then(|matrix| {
+                let matrix = task.matrix.as_ref().and_then(|matrix| {
                     // Axis templates resolve `glob` against the task's directory.
                     let cwd = task.cwd.as_ref().map_or_else(
                         || defaults[file].cwd.clone(),
@@ -224,11 +227,17 @@ impl<'a> Validator<'a> {
                     );
                     self.matrix(&name.value, matrix, &cwd)
                 });
+                let (combinations, expands) = match matrix {
+                    None => (None, None),
+                    Some(Matrix::Static(combinations)) => (Some(combinations), None),
+                    Some(Matrix::Dynamic(expansion, reads)) => (None, Some((expansion, reads))),
+                };
                 let entry = Entry {
                     file,
                     name,
                     raw: task,
                     combinations,
+                    expands,
                     first: next,
                 };
                 next = next.saturating_add(entry.count());
@@ -493,6 +502,10 @@ impl<'a> Validator<'a> {
             (None, Some(script)) => Some((script, Flavor::Script)),
             _ => None,
         };
+        if let Some((_, reads)) = &entry.expands {
+            // Its matrix reads these results: it must depend on them, as a template must.
+            uses.tasks.extend(reads.iter().cloned());
+        }
         let mut templates = self.task_templates(command_text, &[], raw.cwd.as_ref(), &mut uses);
         if !env_templates.is_empty() {
             let mut with_env = templates.as_deref().cloned().unwrap_or_default();
@@ -566,6 +579,10 @@ impl<'a> Validator<'a> {
             executor,
             slurm,
             files,
+            expands: entry
+                .expands
+                .as_ref()
+                .map(|(expansion, _)| Arc::clone(expansion)),
         };
         #[expect(
             clippy::cast_possible_truncation,

@@ -212,3 +212,53 @@ fn graph_of_an_unknown_task() {
         .stderr_has("did you mean `lint`?")
         .run();
 }
+
+/// `work` expands during the run, over the values `split` returns.
+const FAN_OUT: &str = "
+tasks:
+  split:
+    script: result(\"shards\", \"[1, 2]\");
+  work:
+    depends_on: [split]
+    matrix:
+      shard: ${{ from_json(tasks.split.results.shards) }}
+    run: echo ${{ matrix.shard }}
+  join:
+    depends_on: [work]
+    run: echo joined
+";
+
+#[test]
+fn a_task_whose_matrix_reads_results_is_one_node_that_expands_after_its_dependency() {
+    let out = Test::new()
+        .workflow(FAN_OUT)
+        .args(["graph", "--format", "json", WORKFLOW])
+        .run();
+    let graph = json(&out.stdout);
+    let nodes = graph["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3);
+    assert_eq!(nodes[1]["name"], "work");
+    assert_eq!(nodes[1]["expands"]["keys"], serde_json::json!(["shard"]));
+    assert_eq!(nodes[1]["expands"]["after"], serde_json::json!(["split"]));
+    assert!(nodes[0]["expands"].is_null());
+    Test::new()
+        .workflow(FAN_OUT)
+        .args(["graph", WORKFLOW])
+        .stdout_has("work[shard=…] (expands after split) [process]")
+        .run();
+    Test::new()
+        .workflow(FAN_OUT)
+        .args(["plan", WORKFLOW])
+        .stdout_has("work[shard=…] (expands after split)  [process]  after split")
+        .run();
+    let out = Test::new()
+        .workflow(FAN_OUT)
+        .args(["plan", "--format", "json", WORKFLOW])
+        .run();
+    let plan = json(&out.stdout);
+    assert_eq!(plan["waves"][1][0]["name"], "work");
+    assert_eq!(
+        plan["waves"][1][0]["expands"]["after"],
+        serde_json::json!(["split"])
+    );
+}

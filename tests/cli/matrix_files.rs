@@ -79,8 +79,8 @@ fn mistakes_in_axis_templates_are_located() {
     run: echo ${{ glob("*.c") }}
 "#,
     );
+    // `shard` reads a result: valid, it expands during the run.
     let expected = [
-        ("invalid_matrix", 6, 34),
         ("invalid_matrix", 7, 11),
         ("invalid_matrix", 8, 10),
         ("invalid_matrix", 9, 10),
@@ -104,11 +104,24 @@ fn axis_template_messages_say_what_is_wrong() {
         )
         .args(["check", WORKFLOW])
         .status(2)
-        .stderr_has("matrix from results is not supported yet")
+        .stderr_lacks("not supported")
         .stderr_has("the values of matrix key `n` of task `a`")
         .stderr_has("from_json: not valid JSON")
         .stderr_has("`glob()` cannot be called in a template")
         .stderr_has("`glob()` works only in a matrix axis")
+        .run();
+}
+
+#[test]
+fn an_axis_that_reads_results_needs_the_dependency() {
+    Test::new()
+        .workflow(
+            "tasks:\n  split:\n    run: echo\n  a:\n    matrix:\n      shard: ${{ from_json(tasks.split.results.shards) }}\n    run: echo\n",
+        )
+        .args(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("task `a` reads `tasks.split` but does not depend on it")
+        .stderr_has("6:34")
         .run();
 }
 

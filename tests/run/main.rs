@@ -3,6 +3,7 @@
 //! `Test` builder of `engine-test-support` (`tests/support`).
 
 mod depfile;
+mod dynamic;
 mod examples;
 mod failures;
 mod incomplete;

@@ -665,6 +665,11 @@ fn invalid_status(id: &str, text: &str) -> Exit {
 
 impl Executor for SlurmExecutor {
     fn start(&mut self, task: &Task, launch: &Launch) -> Result<Option<u32>, String> {
+        if self.on_slurm.len() <= task.id.index() {
+            // A task a placeholder expanded into during the run: its `executor` decides.
+            self.on_slurm.resize(task.id.index() + 1, false);
+            self.on_slurm[task.id.index()] = super::runs_on_slurm(task, None);
+        }
         if !self.goes_to_slurm(task.id) {
             return self.local.start(task, launch);
         }

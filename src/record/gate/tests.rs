@@ -222,7 +222,7 @@ impl Place {
         }
     }
 
-    fn gate(&self, keep_incomplete: bool) -> Gate<'_> {
+    fn gate(&self, keep_incomplete: bool) -> Gate {
         let record = FakeRecord {
             log: Arc::clone(&self.log),
             outbox: self.outbox.clone(),
@@ -233,11 +233,11 @@ impl Place {
                 Duration::ZERO,
             )),
         };
-        Gate::new(&self.workflow, Box::new(record))
+        Gate::new(Arc::new(self.workflow.clone()), Box::new(record))
     }
 
     /// Checks a task: at once without files, off the caller's thread with.
-    fn decide(&self, gate: &mut Gate<'_>, task: u32) -> Check {
+    fn decide(&self, gate: &mut Gate, task: u32) -> Check {
         let spec = self.workflow.task(TaskId(task));
         let launch = Launch::of(spec, 1);
         match gate.check(TaskId(task), launch) {
@@ -263,7 +263,7 @@ impl Place {
     }
 
     /// Checks a task that runs.
-    fn check(&self, gate: &mut Gate<'_>, task: u32) {
+    fn check(&self, gate: &mut Gate, task: u32) {
         assert_eq!(self.decide(gate, task), Check::Run);
     }
 

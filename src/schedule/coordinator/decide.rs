@@ -10,7 +10,7 @@ use crate::events::{Event, EventSink, SkipReason, TaskStatus};
 use crate::exchange::Results;
 use crate::execute::Executor;
 use crate::model::{Command, TaskId};
-use crate::plan::Outcome;
+use crate::plan::{Outcome, Scope};
 use crate::record::gate::Check;
 use crate::schedule::TaskState;
 
@@ -49,7 +49,11 @@ impl<E: Executor, S: EventSink> Coordinator<'_, E, S> {
         if let Some(condition) = &spec.condition {
             let status = self.dependency_status(task);
             let outcomes = self.outcomes.as_deref().unwrap_or(&[]);
-            match self.templating.condition(spec, outcomes, status) {
+            let scope = Scope {
+                workflow: &self.workflow,
+                graph: &self.graph,
+            };
+            match self.templating.condition(scope, spec, outcomes, status) {
                 Ok(true) => {}
                 Ok(false) => {
                     let reason = SkipReason::ConditionFalse {
@@ -63,6 +67,10 @@ impl<E: Executor, S: EventSink> Coordinator<'_, E, S> {
                     return;
                 }
             }
+        }
+        if self.workflow.task(task).expands.is_some() {
+            self.expand(task);
+            return;
         }
         if self.gate.is_some() && !self.check(task) {
             return;
@@ -197,9 +205,8 @@ impl<E: Executor, S: EventSink> Coordinator<'_, E, S> {
     /// settle thousands of tasks at once: a `settle` reached while deciding only adds to
     /// the stack that the outermost one works through.
     pub(super) fn settle(&mut self, task: TaskId) {
-        let graph = self.graph;
         let first = self.to_decide.len();
-        for next in graph.dependents(task) {
+        for next in self.graph.dependents(task) {
             let unsettled = &mut self.unsettled[next.index()];
             *unsettled -= 1;
             if *unsettled == 0 && self.state[next.index()] == TaskState::Pending {
