@@ -123,7 +123,8 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
             &workflow, &graph, local, reporter, options, &run_id, journal,
         ),
         Some(controller) => {
-            let executor = SlurmExecutor::new(local, controller, context, &workflow, on_slurm);
+            let executor = SlurmExecutor::new(local, controller, context, &workflow, on_slurm)
+                .choosing(args.executor.map(ExecutorKind::from));
             drive(
                 &workflow, &graph, executor, reporter, options, &run_id, journal,
             )

@@ -1395,15 +1395,6 @@ fn matrix_axes_from_templates() {
             ],
         ),
         (
-            "a dynamic axis",
-            "tasks:\n  s:\n    run: echo\n  c:\n    depends_on: [s]\n    matrix:\n      n: ${{ from_json(tasks.s.results.list) }}\n    run: echo\n",
-            vec![
-                at(K::InvalidMatrix, 7, 30)
-                    .text("s")
-                    .message("matrix from results is not supported yet"),
-            ],
-        ),
-        (
             "an axis template that yields no list",
             "tasks:\n  c:\n    matrix:\n      n: ${{ from_json(\"{}\") }}\n    run: echo\n",
             vec![

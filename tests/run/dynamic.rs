@@ -281,3 +281,31 @@ fn selecting_the_placeholder_runs_all_its_items() {
         .not_started("join")
         .run();
 }
+
+#[test]
+fn a_result_that_holds_a_secret_expands_masked_and_the_secret_is_never_shown_or_recorded() {
+    // Results are masked where they are read, so a secret never becomes part of a task's
+    // name (names are shown, name log files and are recorded) nor of its matrix value.
+    let yaml = format!("secrets: [TOK]\n{}", fan_out("[\"a\", \"x-hunter2-y\"]"));
+    let test = Test::run_of(&yaml)
+        .env("TOK", "hunter2")
+        .args(["--progress", "plain"])
+        .status(0)
+        .task_status("work[shard=x-***-y]", "succeeded")
+        .stderr_lacks("hunter2")
+        .stdout_lacks("hunter2");
+    let state = test.state_dir();
+    let run = test.run();
+    assert_eq!(
+        expanded(&run, "work"),
+        ["work[shard=a]", "work[shard=x-***-y]"]
+    );
+    for file in engine_test_support::files_under(&state) {
+        let bytes = std::fs::read(&file).expect("read a state file");
+        assert!(
+            !bytes.windows(7).any(|window| window == b"hunter2"),
+            "{} holds the secret",
+            file.display()
+        );
+    }
+}

@@ -370,3 +370,31 @@ tasks:
         }
     }
 }
+
+#[test]
+fn the_items_of_a_matrix_from_results_run_as_jobs_under_executor_slurm() {
+    // `split` does not say `executor: slurm`: `--executor slurm` sends it, and the items its
+    // result makes during the run, to Slurm.
+    let test = slurm_test(
+        r#"
+tasks:
+  split:
+    run: echo 'shards=["a", "b", "c"]' >> "$ENGINE_RESULTS"
+  work:
+    depends_on: [split]
+    matrix:
+      shard: ${{ from_json(tasks.split.results.shards) }}
+    run: echo "shard=${{ matrix.shard }} job=$SLURM_JOB_ID"
+"#,
+    );
+    let run = test.status(0).stderr_has("expand work into 3 items").run();
+    let ids = job_ids(&run);
+    for shard in ["a", "b", "c"] {
+        let task = format!("work[shard={shard}]");
+        assert!(
+            ids.iter().any(|(name, _)| *name == task),
+            "{task} ran as a job: {ids:?}"
+        );
+        run.stdout_has(&format!("shard={shard} job="));
+    }
+}

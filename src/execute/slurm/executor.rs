@@ -23,7 +23,7 @@ use crate::events::Stream;
 use crate::exchange::{Exit, JobPhase, Launch, Message, Termination};
 use crate::execute::process::read_results;
 use crate::execute::{Executor, LocalExecutor, RunContext, TaskLog};
-use crate::model::{Command, Task, TaskId, Workflow};
+use crate::model::{Command, ExecutorKind, Task, TaskId, Workflow};
 use crate::state_dir::JobFiles;
 
 /// How often the jobs' output and status files are read.
@@ -59,6 +59,8 @@ pub struct SlurmExecutor {
     worker: PathBuf,
     /// Per task: whether it goes to Slurm.
     on_slurm: Vec<bool>,
+    /// `engine run --executor`, for the tasks a placeholder expands into during the run.
+    choice: Option<ExecutorKind>,
     jobs: FxHashMap<TaskId, Job>,
     /// Messages made outside `wait`, sent with the next one.
     messages: Vec<Message>,
@@ -181,6 +183,7 @@ impl SlurmExecutor {
             workflow: workflow.name.clone(),
             worker: std::env::current_exe().unwrap_or_else(|_| "engine".into()),
             on_slurm,
+            choice: None,
             jobs: FxHashMap::default(),
             messages: Vec::new(),
             cancels: Vec::new(),
@@ -188,6 +191,14 @@ impl SlurmExecutor {
             next_poll: now,
             polls_failing_since: None,
         }
+    }
+
+    /// The executor `engine run --executor` chose for every process task, which also decides
+    /// where the tasks made during the run go.
+    #[must_use]
+    pub fn choosing(mut self, choice: Option<ExecutorKind>) -> Self {
+        self.choice = choice;
+        self
     }
 
     fn goes_to_slurm(&self, task: TaskId) -> bool {
@@ -666,9 +677,10 @@ fn invalid_status(id: &str, text: &str) -> Exit {
 impl Executor for SlurmExecutor {
     fn start(&mut self, task: &Task, launch: &Launch) -> Result<Option<u32>, String> {
         if self.on_slurm.len() <= task.id.index() {
-            // A task a placeholder expanded into during the run: its `executor` decides.
+            // A task a placeholder expanded into during the run: `--executor`, else its own
+            // `executor` (the placeholder's) decides.
             self.on_slurm.resize(task.id.index() + 1, false);
-            self.on_slurm[task.id.index()] = super::runs_on_slurm(task, None);
+            self.on_slurm[task.id.index()] = super::runs_on_slurm(task, self.choice);
         }
         if !self.goes_to_slurm(task.id) {
             return self.local.start(task, launch);
