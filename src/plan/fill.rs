@@ -120,6 +120,18 @@ impl Templating {
                     group_outputs.push((group, ancestor, paths.clone()));
                 }
             }
+            // An expanded placeholder is the join of its items: its name stands for them all,
+            // as a matrix task's does (their statuses together, their outputs).
+            let spec = workflow.task(ancestor);
+            if spec.depends_on.first().is_some_and(|&item| {
+                workflow.task(item).group.as_deref() == Some(spec.name.as_str())
+            }) {
+                match groups.iter_mut().find(|(name, _)| *name == spec.name) {
+                    Some((_, status)) => *status = group_status(status, outcome.status),
+                    None => groups.push((&spec.name, outcome.status)),
+                }
+                continue;
+            }
             let results: Map = outcome
                 .results
                 .iter()

@@ -216,6 +216,21 @@ impl Validator<'_> {
         let task = entry.name.value.as_str();
         let name = selector.name.as_str();
         let Some(items) = target.combinations.as_deref() else {
+            if target.expands.is_some() {
+                self.push(
+                    Diagnostic::error(
+                        DiagnosticKind::InvalidSelector,
+                        format!(
+                            "task `{task}` selects items of `{name}`, whose items are made during the run"
+                        ),
+                    )
+                    .at(span, Some("`[...]` selects items known when the workflow is loaded".into()))
+                    .hint(format!(
+                        "depend on `{name}` itself: it waits for every item its matrix makes"
+                    )),
+                );
+                return None;
+            }
             // An invalid matrix is reported where it is.
             if target.raw.matrix.is_none() {
                 self.push(

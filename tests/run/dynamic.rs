@@ -309,3 +309,53 @@ fn a_result_that_holds_a_secret_expands_masked_and_the_secret_is_never_shown_or_
         );
     }
 }
+
+#[test]
+fn the_outputs_of_the_items_made_during_the_run_are_the_tasks_outputs() {
+    let run = Test::run_of(
+        r#"
+tasks:
+  split:
+    run: echo 'shards=["a", "b"]' >> "$ENGINE_RESULTS"
+  work:
+    depends_on: [split]
+    matrix:
+      shard: ${{ from_json(tasks.split.results.shards) }}
+    outputs: ["out/${{ matrix.shard }}.txt"]
+    run: echo ${{ matrix.shard }} > out/${{ matrix.shard }}.txt
+  all:
+    depends_on: [work]
+    run: echo "status=${{ tasks.work.status }} outputs=${{ tasks.work.outputs }}"
+"#,
+    )
+    .args(["--progress", "plain"])
+    .status(0)
+    .stdout_has("[all] status=success outputs=out/a.txt out/b.txt")
+    .run();
+    assert_eq!(expanded(&run, "work"), ["work[shard=a]", "work[shard=b]"]);
+}
+
+#[test]
+fn a_selector_cannot_pick_items_that_are_made_during_the_run() {
+    // Picking one item of a placeholder would otherwise drop the dependency: refused.
+    Test::run_of(
+        r#"
+tasks:
+  split:
+    run: echo 'shards=["a"]' >> "$ENGINE_RESULTS"
+  work:
+    depends_on: [split]
+    matrix:
+      shard: ${{ from_json(tasks.split.results.shards) }}
+    run: echo ${{ matrix.shard }}
+  after:
+    depends_on: ["work[shard=a]"]
+    run: echo after
+"#,
+    )
+    .status(2)
+    .stderr_has("selects items of `work`, whose items are made during the run")
+    .stderr_has("depend on `work` itself")
+    .not_started("split")
+    .run();
+}
