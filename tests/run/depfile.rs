@@ -262,7 +262,7 @@ fn a_task_with_inputs_and_no_outputs_is_skipped_until_an_input_changes() {
 #[test]
 fn a_header_a_dependency_rewrites_is_looked_at_again_after_it_ran() {
     let test = Test::run_of(
-        r#"
+        r"
 tasks:
   gen:
     inputs: [a.in]
@@ -281,7 +281,7 @@ tasks:
     outputs: [x.o]
     depfile: x.d
     run: sh cc.sh x
-"#,
+",
     )
     .file("cc.sh", COMPILER)
     .file("x.c", "#include a.h\nx\n")
