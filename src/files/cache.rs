@@ -65,6 +65,12 @@ pub struct DigestCache {
 struct CacheInner {
     known: FxHashMap<PathBuf, (Stamp, Digest)>,
     learned: Vec<Learned>,
+    /// Files whose stamp was found equal to a known one since the last `new_look`: their
+    /// digest, taken again without a `stat` (a 2,000-task build checks each shared header
+    /// once, not once per task that names it).
+    looked: FxHashMap<PathBuf, Digest>,
+    /// Counts `new_look`s: a look taken before one is not kept after it.
+    look: u64,
 }
 
 impl DigestCache {
@@ -75,7 +81,7 @@ impl DigestCache {
             settle,
             inner: Mutex::new(CacheInner {
                 known,
-                learned: Vec::new(),
+                ..CacheInner::default()
             }),
         }
     }
@@ -92,6 +98,34 @@ impl DigestCache {
             Some((known, digest)) if known == stamp => Some(*digest),
             _ => None,
         }
+    }
+
+    /// The digest of the file at `path` as found unchanged since the last `new_look`, without
+    /// looking at the file again.
+    pub(super) fn looked(&self, path: &Path) -> Option<Digest> {
+        self.lock().looked.get(path).copied()
+    }
+
+    /// Which look a `stat` about to be taken belongs to, for `keep_look`.
+    pub(super) fn look(&self) -> u64 {
+        self.lock().look
+    }
+
+    /// Keeps that the file at `path` was found unchanged with `digest` by a `stat` taken
+    /// during `look`, unless a `new_look` came since.
+    pub(super) fn keep_look(&self, path: &Path, digest: Digest, look: u64) {
+        let mut inner = self.lock();
+        if inner.look == look {
+            inner.looked.insert(path.to_owned(), digest);
+        }
+    }
+
+    /// Forgets what was found unchanged: files may change from now on (a task is starting
+    /// or has ended), so each is looked at again.
+    pub fn new_look(&self) {
+        let mut inner = self.lock();
+        inner.look += 1;
+        inner.looked.clear();
     }
 
     /// Learns the digest of a file read at `read_at`, with the stamp it had before it was

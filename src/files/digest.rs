@@ -1,8 +1,8 @@
 //! Digesting what patterns resolve to: blake3 of a file's content, or of a directory's tree,
 //! with the cache's known digests taken instead of reading. Many matches, a large
 //! directory's entries and a large file's chunks are digested on rayon's pool; the result and
-//! the error returned are those of digesting one path after another. Only reads the file
-//! system.
+//! the error returned are those of digesting one path after another. A file the cache found
+//! unchanged since its last `new_look` is not looked at again. Only reads the file system.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -196,8 +196,14 @@ impl<'c> Digester<'c> {
     /// absolute paths are cached: a relative one would name another file elsewhere.
     fn cached(&self, path: &Path) -> Option<Digest> {
         let cache = self.cache.filter(|_| path.is_absolute())?;
+        if let Some(digest) = cache.looked(path) {
+            return Some(digest);
+        }
+        let look = cache.look();
         let metadata = fs::metadata(path).ok().filter(Metadata::is_file)?;
-        cache.get(path, &Stamp::of(&metadata))
+        let digest = cache.get(path, &Stamp::of(&metadata))?;
+        cache.keep_look(path, digest, look);
+        Some(digest)
     }
 
     /// The digest of the open regular `file` at `path`, whose metadata is `metadata`;

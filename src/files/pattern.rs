@@ -365,14 +365,15 @@ pub(super) fn has_descendants(rest: &[Match], path: &str) -> bool {
             .iter()
             .any(|m| !m.path.starts_with('/') && m.path != ".." && !m.path.starts_with("../"));
     }
-    let prefix = if path.ends_with('/') {
-        path.to_owned()
-    } else {
-        format!("{path}/")
-    };
-    // The paths starting with `prefix` form one run in sorted order.
-    let start = rest.partition_point(|m| m.path < prefix);
-    rest.get(start).is_some_and(|m| m.path.starts_with(&prefix))
+    // The prefix is `path` with a trailing `/`, compared in place: no string is made for
+    // each of a task's many matches.
+    let dir = path.strip_suffix('/').unwrap_or(path);
+    let prefix = || dir.bytes().chain(std::iter::once(b'/'));
+    // The paths starting with the prefix form one run in sorted order.
+    let start = rest.partition_point(|m| m.path.bytes().lt(prefix()));
+    rest.get(start).is_some_and(|m| {
+        m.path.len() > dir.len() && m.path.bytes().take(dir.len() + 1).eq(prefix())
+    })
 }
 
 /// Whether `path` is `.`, `/`, or ends in `..`: the working directory or one of its parents.

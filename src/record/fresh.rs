@@ -41,6 +41,14 @@ pub struct Parts {
     pub discovered: Vec<(String, String)>,
 }
 
+/// Only the paths of the discovered inputs of stored `Parts`: what a check needs of the last
+/// success, read without keeping the rest (2,000 tasks' digests are not worth allocating).
+#[derive(Deserialize)]
+struct DiscoveredPaths {
+    #[serde(default)]
+    discovered: Vec<(String, serde::de::IgnoredAny)>,
+}
+
 /// The digest of a discovered input that does not exist (or cannot be read): never equal to
 /// a content digest, so the task reruns, and the compiler says what is missing.
 pub const GONE: &str = "gone";
@@ -71,7 +79,7 @@ impl Parts {
         };
         let discovered = match (files.and_then(|files| files.depfile.as_ref()), last) {
             (Some(_), Some(last)) => {
-                let paths: Vec<String> = serde_json::from_str::<Self>(&last.parts)
+                let paths: Vec<String> = serde_json::from_str::<DiscoveredPaths>(&last.parts)
                     .map(|parts| parts.discovered.into_iter().map(|(path, _)| path).collect())
                     .unwrap_or_default();
                 digest_discovered(&launch.cwd, &paths, cache)

@@ -253,6 +253,8 @@ impl Gate {
     /// with outputs starts `Later`: once the record holds its outputs incomplete and, unless
     /// `--keep-incomplete`, the stamps of what they match are taken.
     pub fn start(&mut self, task: TaskId, attempt: u32, launched: bool) -> Start {
+        // From now on files may change: each is looked at again.
+        self.record.files().new_look();
         let Some(checked) = self.checked[task.index()].as_deref() else {
             return Start::Now;
         };
@@ -309,6 +311,8 @@ impl Gate {
     /// not succeed created or changed among its outputs is set aside. Either is done on the
     /// pool (`End::Later`).
     pub fn end(&mut self, task: TaskId, attempt: u32, status: TaskStatus, ran: bool) -> End {
+        // What the attempt wrote is looked at, not what was found before.
+        self.record.files().new_look();
         let checked = self.checked[task.index()].as_deref();
         let outputs = checked.map_or(&[][..], Checked::outputs);
         let digest = ran && status.is_success() && !outputs.is_empty();

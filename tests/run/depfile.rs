@@ -258,3 +258,53 @@ fn a_task_with_inputs_and_no_outputs_is_skipped_until_an_input_changes() {
     let always = std::fs::read_to_string(test.path("always.count")).expect("always ran");
     assert_eq!((lint.lines().count(), always.lines().count()), (3, 5));
 }
+
+#[test]
+fn a_header_a_dependency_rewrites_is_looked_at_again_after_it_ran() {
+    let test = Test::run_of(
+        r"
+tasks:
+  gen:
+    inputs: [a.in]
+    outputs: [a.h]
+    run: sleep 1 && cp a.in a.h
+  # Checked beside `gen`, before it runs: it looks at `a.h` first (it found it in its
+  # depfile, so nothing says it needs `gen`).
+  peek:
+    inputs: [p.c]
+    outputs: [p.o]
+    depfile: p.d
+    run: sh cc.sh p
+  compile:
+    depends_on: [gen]
+    inputs: [x.c]
+    outputs: [x.o]
+    depfile: x.d
+    run: sh cc.sh x
+",
+    )
+    .file("cc.sh", COMPILER)
+    .file("x.c", "#include a.h\nx\n")
+    .file("p.c", "#include a.h\np\n")
+    .file("a.in", "a\n")
+    .file("a.h", "a\n");
+    test.again().status(0).run();
+    // Settled files are known by stamp to the record, so a run checks them by stamp only:
+    // what it found before `gen` ran must not stand for `a.h` after.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    test.again()
+        .status(0)
+        .skipped("gen", "up_to_date")
+        .skipped("peek", "up_to_date")
+        .skipped("compile", "up_to_date")
+        .run();
+    assert_eq!(count(&test, "x"), 1);
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let test = test.file("a.in", "a2\n");
+    test.again()
+        .status(0)
+        .task_status("gen", "succeeded")
+        .task_status("compile", "succeeded")
+        .run();
+    assert_eq!(count(&test, "x"), 2);
+}
