@@ -41,7 +41,7 @@ fn shown(path: &Path, reader_cwd: &Path, keep_absolute: bool) -> String {
 
 /// `path` relative to `base`, both absolute and normalized: `../` for each of `base`'s
 /// components past the common prefix.
-fn relative_to(path: &Path, base: &Path) -> PathBuf {
+pub(super) fn relative_to(path: &Path, base: &Path) -> PathBuf {
     let ours: Vec<Component<'_>> = path.components().collect();
     let theirs: Vec<Component<'_>> = base.components().collect();
     let common = ours.iter().zip(&theirs).take_while(|(a, b)| a == b).count();

@@ -370,22 +370,9 @@ fn closest(
 /// `path` (absolute, normalized) relative to `base` (absolute), with `..` where it lies
 /// outside.
 fn relative(path: &Path, base: &Path) -> String {
-    let base = lexical(base);
-    let ours: Vec<Component<'_>> = path.components().collect();
-    let theirs: Vec<Component<'_>> = base.components().collect();
-    let common = ours.iter().zip(&theirs).take_while(|(a, b)| a == b).count();
-    let mut out = PathBuf::new();
-    for _ in common..theirs.len() {
-        out.push("..");
-    }
-    for component in &ours[common..] {
-        out.push(component);
-    }
-    if out.as_os_str().is_empty() {
-        ".".to_owned()
-    } else {
-        out.to_string_lossy().into_owned()
-    }
+    super::outputs::relative_to(path, &lexical(base))
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -393,7 +393,8 @@ fn describe_dynamic(value: &Dynamic) -> String {
 }
 
 /// Every combination of one value per axis, the last axis varying fastest.
-fn combinations(axes: &[(String, Vec<Value>)]) -> Vec<Combination> {
+#[must_use]
+pub fn combinations(axes: &[(String, Vec<Value>)]) -> Vec<Combination> {
     let mut out: Vec<Combination> = vec![Vec::new()];
     for (key, values) in axes {
         out = out

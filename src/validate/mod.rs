@@ -12,7 +12,7 @@ mod slurm;
 mod templates;
 mod validator;
 
-pub use matrix::expansion_name;
+pub use matrix::{combinations, expansion_name};
 pub use settings::override_var;
 pub use validator::{File, validate_files, validate_files_warned, validate_workflow};
 

@@ -11,7 +11,7 @@ use crate::execute::Executor;
 use crate::model::{TaskId, Value, Workflow};
 use crate::plan::Scope;
 use crate::schedule::TaskState;
-use crate::validate::expansion_name;
+use crate::validate::{combinations, expansion_name};
 
 /// The most tasks one placeholder may expand into.
 pub const MAX_DYNAMIC_ITEMS: usize = 100_000;
@@ -98,20 +98,7 @@ impl<E: Executor, S: EventSink> Coordinator<'_, E, S> {
                 spec.name
             ));
         }
-        let mut out: Vec<Combination> = vec![Vec::new()];
-        for (key, values) in &axes {
-            out = out
-                .into_iter()
-                .flat_map(|prefix| {
-                    values.iter().map(move |value| {
-                        let mut combination = prefix.clone();
-                        combination.push((key.clone(), value.clone()));
-                        combination
-                    })
-                })
-                .collect();
-        }
-        Ok(out)
+        Ok(combinations(&axes))
     }
 
     /// Gives the tasks the workflow gained their place in every per-task vector.
