@@ -23,6 +23,7 @@ pub const DEFAULT_NAME: &str = ".engine";
 const RECORD: &str = "record.sqlite";
 const RESERVE: &str = "record.reserve";
 const LOCKS: &str = "locks";
+const UNCHANGED: &str = "unchanged";
 const RUNS: &str = "runs";
 const LOGS: &str = "logs";
 const RESULTS: &str = "results";
@@ -96,6 +97,16 @@ impl StateDir {
         self.path
             .join(LOCKS)
             .join(format!("{}.lock", &digest.as_str()[..16]))
+    }
+
+    /// The list a no-op run of the workflow whose key is `key` leaves for the next
+    /// (`record::unchanged`), named like its lock.
+    #[must_use]
+    pub fn unchanged(&self, key: &str) -> PathBuf {
+        let digest = blake3::hash(key.as_bytes()).to_hex();
+        self.path
+            .join(UNCHANGED)
+            .join(format!("{}.list", &digest.as_str()[..16]))
     }
 
     /// The directory of run `id`: its logs, results and job files.

@@ -10,6 +10,7 @@ mod history;
 mod limits;
 mod list;
 mod mask;
+mod no_op;
 mod plan;
 mod resume;
 mod run;
@@ -183,6 +184,10 @@ pub(crate) fn load_to_run(
     let mut err = std::io::stderr().lock();
     for report in &warnings {
         let _ = err.write_all(render_human(report, color).as_bytes());
+    }
+    if !warnings.is_empty() {
+        // A run answered without loading would not repeat them.
+        crate::files::observe::spoil("the workflow has warnings");
     }
     with_vars(workflow, vars)
 }

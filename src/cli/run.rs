@@ -33,6 +33,14 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     if args.dry_run {
         return dry_run(args);
     }
+    // Asked as a run that found everything up to date, with nothing it looked at changed:
+    // recorded and said without loading anything (`no_op`).
+    if super::no_op::applies(args) {
+        if super::no_op::answer(args)?.is_some() {
+            return Ok(());
+        }
+        super::no_op::observe(args);
+    }
     // An invalid workflow, or a secret without a value, is reported before the state dir is
     // touched.
     let loaded = super::load_to_run(&args.file, &args.vars)?;
@@ -135,6 +143,10 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         .into_inner()
         .finish(&summary)
         .map_err(EngineError::io("cannot write the events file"))?;
+    if !args.no_record {
+        let run = super::run_record::request_of(&args.file, &tasks, &vars, &[]);
+        super::no_op::leave(args, &state_dir, &summary, run);
+    }
     ended(&summary)
 }
 

@@ -61,6 +61,16 @@ pub(crate) fn open_record(
             hint: "check that the state dir is writable, or give another `--state-dir`".into(),
         },
     })?;
+    // This run may change the record: what a no-op run left for the next no longer holds.
+    crate::record::unchanged::forget(state_dir, &workflow_key).map_err(|error| {
+        EngineError::State {
+            message: format!(
+                "cannot remove `{}`: {error}",
+                crate::record::unchanged::path(state_dir, &workflow_key).display()
+            ),
+            hint: "check that the state dir is writable, or give another `--state-dir`".into(),
+        }
+    })?;
     let mut store = Store::open(state_dir).map_err(StoreError::into_engine_error)?;
     super::strays::stop_strays(&mut store, state_dir, &workflow_key)?;
     crate::record::prune::prune_history(&mut store, state_dir, &workflow_key)
@@ -131,12 +141,7 @@ impl OpenRecord {
             None => &args.force,
         };
         let forced = forced_tasks(workflow, graph, force, args)?;
-        let text = std::fs::read(&args.file).unwrap_or_default();
-        let request = serde_json::json!({
-            "tasks": run.tasks,
-            "vars": run.vars,
-            "force": force,
-        });
+        let (workflow_hash, request) = request_of(&args.file, run.tasks, run.vars, force);
         let info = RunInfo {
             run_id: run.run_id.to_owned(),
             workflow: self.workflow_key,
@@ -145,8 +150,8 @@ impl OpenRecord {
                 .parent()
                 .map(std::path::Path::to_path_buf)
                 .unwrap_or_default(),
-            workflow_hash: blake3::hash(&text).to_hex().to_string(),
-            args: request.to_string(),
+            workflow_hash,
+            args: request,
             tasks: graph.len(),
             forced,
             keep_incomplete: args.keep_incomplete,
@@ -169,6 +174,26 @@ impl OpenRecord {
         graph.weigh(&by_task);
         Ok((journal, self.lock, by_task))
     }
+}
+
+/// What a run's row keeps of its request: the digest of the workflow `file`'s text, and
+/// the tasks, variables and `--force` names as JSON.
+pub(crate) fn request_of(
+    file: &std::path::Path,
+    tasks: &[String],
+    vars: &[(String, String)],
+    force: &[String],
+) -> (String, String) {
+    let text = std::fs::read(file).unwrap_or_default();
+    let request = serde_json::json!({
+        "tasks": tasks,
+        "vars": vars,
+        "force": force,
+    });
+    (
+        blake3::hash(&text).to_hex().to_string(),
+        request.to_string(),
+    )
 }
 
 /// The tasks `--force` names and everything that depends on them (`--force` alone: all).

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::content::{self, open};
 use super::pattern::{Match, has_descendants, is_missing, resolve, sort_and_dedup};
-use super::{DigestCache, FilesError, Stamp};
+use super::{DigestCache, FilesError, Stamp, observe};
 
 /// A blake3 digest.
 pub type Digest = [u8; 32];
@@ -202,6 +202,7 @@ impl<'c> Digester<'c> {
         let look = cache.look();
         let metadata = fs::metadata(path).ok().filter(Metadata::is_file)?;
         let digest = cache.get(path, &Stamp::of(&metadata))?;
+        observe::file(path, &metadata);
         cache.keep_look(path, digest, look);
         Some(digest)
     }
@@ -210,6 +211,7 @@ impl<'c> Digester<'c> {
     /// learned by the cache once read.
     fn read(&self, path: &Path, file: File, metadata: &Metadata) -> io::Result<Digest> {
         let read_at = SystemTime::now();
+        observe::file(path, metadata);
         let digest = content::hash(file, metadata.len(), self.parallelism.file_bytes)?;
         if let Some(cache) = self.cache.filter(|_| path.is_absolute()) {
             cache.learn(path, Stamp::of(metadata), digest, read_at);
@@ -234,8 +236,12 @@ impl<'c> Digester<'c> {
         };
         let file = match open(&found.full) {
             Ok(file) => file,
-            Err(error) if is_missing(&error) && found.glob_from.is_some() => return Ok(None),
+            Err(error) if is_missing(&error) && found.glob_from.is_some() => {
+                observe::missing(&found.full);
+                return Ok(None);
+            }
             Err(error) if is_missing(&error) => {
+                observe::missing(&found.full);
                 return Err(FilesError::Missing {
                     path: found.path.clone(),
                 });
@@ -266,6 +272,7 @@ impl<'c> Digester<'c> {
     /// entered, so cycles end. The entries of a large directory are digested in parallel;
     /// the first error in name order is returned either way.
     fn tree(&self, dir: &Path, shown: &str, remember: bool) -> Result<Digest, FilesError> {
+        observe::dir_at(dir);
         let mut entries = fs::read_dir(dir)
             .and_then(|listing| {
                 listing

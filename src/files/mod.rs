@@ -2,12 +2,14 @@
 //! directory and fingerprints their content with blake3, for up-to-date checks that compare
 //! content, never clocks. Only reads the file system; knows nothing of tasks or of the run
 //! record that stores the digests. Declares and re-exports only: `pattern` resolves,
-//! `digest` digests matches and trees, `content` hashes one file's content, `cache` keeps digests by stamp, `error` says what went wrong.
+//! `digest` digests matches and trees, `content` hashes one file's content, `cache` keeps digests by stamp, `error` says what went wrong, `observe` notes what a run
+//! looked at.
 
 mod cache;
 mod content;
 mod digest;
 mod error;
+pub mod observe;
 mod pattern;
 #[cfg(test)]
 mod tests;

@@ -182,6 +182,7 @@ fn expand(cwd: &Path, text: &str, glob: &Glob, matches: &mut Vec<Match>) -> Resu
     // (rust-lang/glob#189); and it panics (an `unwrap`) there on a name that is not UTF-8.
     // Listing dotfiles too and checking each match against the pattern avoids both.
     let full_text = glob_text(cwd, text)?;
+    note_listed(cwd, text, glob);
     let (paths, recheck) = match list(&full_text, glob.dotted) {
         Some(paths) => (paths, glob.dotted),
         None => (
@@ -217,6 +218,24 @@ fn expand(cwd: &Path, text: &str, glob: &Glob, matches: &mut Vec<Match>) -> Resu
     Ok(())
 }
 
+/// Notes the directory a glob without `**` lists (`observe`): the one named by its literal
+/// components when only its last component has glob characters. The glob library lists
+/// the directories a pattern such as `*/x.c` matches on its own, unseen: such a pattern
+/// spoils the list.
+fn note_listed(cwd: &Path, text: &str, glob: &Glob) {
+    if !super::observe::on() {
+        return;
+    }
+    let normalized = normalize(text);
+    let components = normalized.split('/').count();
+    if glob.literal + 1 != components {
+        super::observe::spoil("a glob with glob characters before its last component");
+        return;
+    }
+    let parent = Path::new(&normalized).parent().unwrap_or(Path::new(""));
+    super::observe::dir_at(&cwd.join(parent));
+}
+
 /// Appends the matches of a glob with a `**` component, found by walking the directories
 /// below its literal `prefix`. Unlike glob 0.3, the walk never enters a symlinked directory
 /// (it may still match one), so a directory holding two links to itself ends; directories
@@ -238,6 +257,7 @@ fn walk(cwd: &Path, prefix: &str, glob: &Glob, matches: &mut Vec<Match>) -> Resu
             },
             message: error.to_string(),
         };
+        super::observe::dir_at(&dir);
         let listing = match fs::read_dir(&dir) {
             Ok(listing) => listing,
             Err(error) if is_missing(&error) => continue,

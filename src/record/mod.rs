@@ -13,6 +13,7 @@ pub mod reserve;
 pub mod state;
 pub mod store;
 pub mod strays;
+pub mod unchanged;
 
 pub use gate::{Gate, Record};
 pub use journal::{Checked, Decision, Ended, Forced, Journal, Resume, RunInfo};

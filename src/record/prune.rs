@@ -26,13 +26,7 @@ pub fn prune_history(
     workflow: &str,
 ) -> Result<(), StoreError> {
     let old = store.transaction(|writer| writer.prune(workflow, RUNS_KEPT))?;
-    // An id that is not a run id's shape (a damaged record) names no directory engine made:
-    // joined to a path it could reach outside `runs/` (`..`), so nothing is removed for it.
-    for id in old.iter().filter(|id| is_run_id(id)) {
-        // A run dir that cannot be removed stays; the record no longer points at it.
-        let _ = std::fs::remove_dir_all(state_dir.run(id).path());
-        let _ = std::fs::remove_dir_all(state_dir.incomplete_of(id));
-    }
+    remove_runs(state_dir, &old);
     if !state_dir.incomplete().is_dir() {
         return Ok(());
     }
@@ -51,6 +45,17 @@ pub fn prune_history(
 /// the state dir, never `..` or a path of its own.
 fn is_run_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
+/// Removes the directories of the runs `old`, just pruned from the record.
+pub fn remove_runs(state_dir: &StateDir, old: &[String]) {
+    // An id that is not a run id's shape (a damaged record) names no directory engine made:
+    // joined to a path it could reach outside `runs/` (`..`), so nothing is removed for it.
+    for id in old.iter().filter(|id| is_run_id(id)) {
+        // A run dir that cannot be removed stays; the record no longer points at it.
+        let _ = std::fs::remove_dir_all(state_dir.run(id).path());
+        let _ = std::fs::remove_dir_all(state_dir.incomplete_of(id));
+    }
 }
 
 #[cfg(test)]

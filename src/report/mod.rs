@@ -9,6 +9,7 @@ mod reporter;
 mod summary;
 
 pub use reporter::{OutputMode, ProgressMode, Reporter};
+pub use summary::summary_line;
 
 use std::time::Duration;
 

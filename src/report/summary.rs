@@ -110,6 +110,14 @@ pub fn render_summary(
             skipped.len() - MAX_SKIPPED_SHOWN
         );
     }
+    out.push_str(&summary_line(summary, elapsed));
+    out
+}
+
+/// The summary's last line: the counts and the total time (`done: 0 succeeded, 34 up to
+/// date in 12ms`).
+#[must_use]
+pub fn summary_line(summary: &Summary, elapsed: Duration) -> String {
     let mut counts = vec![format!("{} succeeded", summary.succeeded)];
     if summary.failed > 0 {
         counts.push(format!("{} failed", summary.failed));
@@ -136,11 +144,9 @@ pub fn render_summary(
     } else {
         "done"
     };
-    let _ = writeln!(
-        out,
-        "{verdict}: {} in {}",
+    format!(
+        "{verdict}: {} in {}\n",
         counts.join(", "),
         format_duration(elapsed)
-    );
-    out
+    )
 }

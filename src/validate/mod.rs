@@ -187,7 +187,11 @@ fn read_source_as(path: &Path, name: String) -> Result<Source, Report> {
     let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     // A pipe or a device (`/dev/stdin`, a FIFO) is read once and has no directory to keep a
     // run's state in: only a file is a workflow.
-    if let Some(what) = std::fs::metadata(path).ok().and_then(|m| not_a_file(&m)) {
+    let metadata = std::fs::metadata(path);
+    if let Ok(metadata) = &metadata {
+        crate::files::observe::file(path, metadata);
+    }
+    if let Some(what) = metadata.ok().and_then(|m| not_a_file(&m)) {
         let diagnostic = Diagnostic::error(
             DiagnosticKind::Unreadable,
             format!("`{name}` is {what}, not a workflow file"),
@@ -229,7 +233,10 @@ fn read_source_as(path: &Path, name: String) -> Result<Source, Report> {
         }
     };
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(Source::new(path.clone(), name, text)),
+        Ok(text) => {
+            crate::files::observe::source_text(&text);
+            Ok(Source::new(path.clone(), name, text))
+        }
         Err(error) => {
             let valid = error.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(error.as_bytes()).into_owned();

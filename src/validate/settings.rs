@@ -113,6 +113,10 @@ impl Validator<'_> {
     pub(super) fn env_file(&mut self, raw: Option<&Spanned<String>>) -> Vec<(String, String)> {
         let Some(file) = raw else { return Vec::new() };
         let path = self.dir().join(&file.value);
+        match std::fs::metadata(&path) {
+            Ok(metadata) => crate::files::observe::file(&path, &metadata),
+            Err(_) => crate::files::observe::missing(&path),
+        }
         let problem = match dotenvy::from_path_iter(&path) {
             Ok(lines) => match lines.collect::<Result<Vec<_>, _>>() {
                 Ok(vars) => return vars,

@@ -9,6 +9,7 @@ mod failures;
 mod incomplete;
 mod language;
 mod matrix_files;
+mod no_op;
 mod output;
 mod process;
 mod record;
