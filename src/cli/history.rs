@@ -62,7 +62,6 @@ pub fn runs(args: &RunsArgs) -> Result<(), EngineError> {
     let holder = lock::holder(&dir, &key).and_then(|holder| holder.run);
     let running = holder.as_deref();
     if args.format == ListFormat::Json {
-        let counts = ItemCounts::of(&workflow);
         let list: Vec<serde_json::Value> = runs
             .iter()
             .map(|run| {

@@ -108,9 +108,8 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         run_dir,
     );
     reporter.verbose(args.verbose);
-    if let Some(durations) = durations {
-        reporter.expect(durations, jobs);
-    }
+    // Without a record, no durations, but the ETA still shares the work by the slots.
+    reporter.expect(durations.unwrap_or_default(), jobs);
     let options = Options {
         jobs,
         threads,
