@@ -68,7 +68,8 @@ impl Verdict {
 }
 
 /// One line of an explanation: a task, or (without `verbose`) items of one matrix task with
-/// the same verdict, named together (`compile[33 items]`).
+/// the same verdict, named together (`compile[33 items]`, `compile[30 of 33 items]`); up to
+/// `NAMED_ITEMS` of them, when not all, keep a line each.
 #[derive(Debug)]
 pub struct Line {
     /// The tasks of the line, in file order.
@@ -102,11 +103,30 @@ pub fn lines(workflow: &Workflow, verdicts: &[(TaskId, Verdict)], verbose: bool)
             verdict,
         });
     }
-    for line in &mut lines {
-        line.name = counts.name(workflow, line.tasks[0], line.tasks.len());
+    // A few items of a matrix keep a line each: their names say more than a count.
+    let mut named = Vec::with_capacity(lines.len());
+    for mut line in lines {
+        let group = workflow.task(line.tasks[0]).group.as_deref().unwrap_or("");
+        let (count, total) = (line.tasks.len(), counts.of_group(group));
+        if count > 1 && count <= NAMED_ITEMS && count < total {
+            for task in line.tasks {
+                named.push(Line {
+                    tasks: vec![task],
+                    name: workflow.task(task).name.clone(),
+                    verdict: line.verdict.clone(),
+                });
+            }
+        } else {
+            line.name = counts.name(workflow, line.tasks[0], count);
+            named.push(line);
+        }
     }
-    lines
+    named
 }
+
+/// Most items of a matrix with the same verdict that keep a line each, when they are not all
+/// of its items.
+const NAMED_ITEMS: usize = 3;
 
 /// What the record holds that the verdicts need: the last success of each task of the
 /// workflow, and the digests of files by stamp.

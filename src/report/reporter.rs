@@ -134,7 +134,10 @@ impl Reporter {
                 ..
             } => {
                 let spec = self.workflow.task(*task);
+                // One with no dependencies passed nothing: it is no sign of a run that did
+                // nothing (an expansion into no items).
                 if matches!(spec.command, crate::model::Command::None)
+                    && !spec.depends_on.is_empty()
                     && spec.depends_on.iter().all(|dep| self.idle[dep.index()])
                 {
                     self.idle[task.index()] = true;
