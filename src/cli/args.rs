@@ -136,7 +136,8 @@ pub struct RunArgs {
     pub wait: bool,
     /// Keep no run record: no up-to-date checks (every task runs), no history, no resume.
     #[arg(long)]
-    pub no_record: bool,    /// Name every task: each fresh task and join in the progress lines, each matrix item in
+    pub no_record: bool,
+    /// Name every task: each fresh task and join in the progress lines, each matrix item in
     /// the plan and summary (without it, `compile[33 items]` and one line for a no-op run).
     #[arg(short, long)]
     pub verbose: bool,
@@ -200,7 +201,8 @@ pub struct StatusArgs {
     pub vars: Vec<(String, String)>,
     /// How to print it.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
-    pub format: ListFormat,    /// Name every matrix item (without it, a matrix task's items are one entry:
+    pub format: ListFormat,
+    /// Name every matrix item (without it, a matrix task's items are one entry:
     /// `compile[33 items]`).
     #[arg(short, long)]
     pub verbose: bool,
@@ -311,7 +313,8 @@ pub struct PlanArgs {
     pub explain: bool,
     /// Where run records are, for `--explain` [default: `.engine/` next to the workflow].
     #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,    /// Name every matrix item (without it, a matrix task's items are one entry:
+    pub state_dir: Option<PathBuf>,
+    /// Name every matrix item (without it, a matrix task's items are one entry:
     /// `compile[33 items]`).
     #[arg(short, long)]
     pub verbose: bool,

@@ -2,8 +2,8 @@
 
 use super::args::{PlanArgs, PlanFormat};
 use crate::error::EngineError;
-use crate::plan::{render_plan_json, render_plan_text};
 use crate::model::ItemCounts;
+use crate::plan::{render_plan_json, render_plan_text};
 use crate::record::explain::{Recorded, explain, in_file_order, lines};
 use crate::record::{Store, StoreError};
 use crate::state_dir::StateDir;

@@ -142,7 +142,11 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
 fn dry_run(args: &RunArgs) -> Result<(), EngineError> {
     let workflow = super::load_with_vars(&args.file, &args.vars)?;
     let graph = super::select(&workflow, &args.tasks, &args.file)?;
-    super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph, args.verbose))
+    super::write_stdout(&crate::plan::render_plan_text(
+        &workflow,
+        &graph,
+        args.verbose,
+    ))
 }
 
 /// What this run runs: the tasks and variables of the command line, or with `--resume`

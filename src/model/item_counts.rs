@@ -115,9 +115,18 @@ mod tests {
     fn a_matrix_is_named_by_its_task_and_count() {
         let thirty_three = workflow(33);
         let all: Vec<u32> = (0..=34).collect();
-        assert_eq!(names(&thirty_three, &all, false), "gen, compile[33 items], link");
-        assert_eq!(names(&thirty_three, &[1, 2, 3], false), "compile[3 of 33 items]");
-        assert_eq!(names(&thirty_three, &[34, 5, 0, 9], false), "link, compile[2 of 33 items], gen");
+        assert_eq!(
+            names(&thirty_three, &all, false),
+            "gen, compile[33 items], link"
+        );
+        assert_eq!(
+            names(&thirty_three, &[1, 2, 3], false),
+            "compile[3 of 33 items]"
+        );
+        assert_eq!(
+            names(&thirty_three, &[34, 5, 0, 9], false),
+            "link, compile[2 of 33 items], gen"
+        );
         // A lone item keeps its name: it says more than `compile[1 of 33 items]`.
         assert_eq!(names(&thirty_three, &[7], false), "compile[n=7]");
         assert_eq!(

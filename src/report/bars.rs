@@ -677,7 +677,10 @@ mod tests {
         assert_eq!(eta_ms(&bars, at(3000)), Some(1500));
         // Past the estimate of a running task the ETA is never shown as 0.
         let view = lock(&bars.view);
-        assert_eq!(super::super::frame::eta(&view, at(3000)).map(|_| ()), Some(()));
+        assert_eq!(
+            super::super::frame::eta(&view, at(3000)).map(|_| ()),
+            Some(())
+        );
         drop(view);
         let text = super::super::frame::frame(&mut lock(&bars.view), at(2999), 120);
         assert!(text.contains("ETA 1s"), "{text}");
@@ -728,15 +731,28 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[0].contains(" 1/4 tasks"), "{text}");
-        assert!(lines[1].starts_with("⠋ a_much_longer_name  process    1.0s"), "{text}");
-        assert!(lines[2].starts_with("⠋ t2                  process    1.0s  │ latest"), "{text}");
-        assert_eq!(lines[3], "  join                waits    1/3  on a_much_longer_name, t2");
+        assert!(
+            lines[1].starts_with("⠋ a_much_longer_name  process    1.0s"),
+            "{text}"
+        );
+        assert!(
+            lines[2].starts_with("⠋ t2                  process    1.0s  │ latest"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[3],
+            "  join                waits    1/3  on a_much_longer_name, t2"
+        );
         // The next task to finish changes the counter and the lines together.
         bars.event_at(&succeeded(2, Duration::from_millis(1100)), at(1100));
         let text = super::super::frame::frame(&mut lock(&bars.view), at(1100), 120);
         let text = console::strip_ansi_codes(&text);
         assert!(text.contains(" 2/4 tasks"), "{text}");
-        assert_eq!(text.lines().filter(|line| line.contains("process")).count(), 1, "{text}");
+        assert_eq!(
+            text.lines().filter(|line| line.contains("process")).count(),
+            1,
+            "{text}"
+        );
     }
 
     #[test]
@@ -749,8 +765,8 @@ mod tests {
         let t0 = lock(&bars.view).started;
         bars.event_at(&started(0), t0);
         let text = super::super::frame::frame(&mut lock(&bars.view), t0, 120);
-        let line = console::strip_ansi_codes(text.lines().nth(1).expect("a running line"))
-            .into_owned();
+        let line =
+            console::strip_ansi_codes(text.lines().nth(1).expect("a running line")).into_owned();
         let name = format!("{}…", "x".repeat(MAX_NAME_WIDTH - 1));
         assert!(line.starts_with(&format!("⠋ {name}  process")), "{line}");
     }

@@ -75,11 +75,10 @@ fn overall_line(view: &View, now: Instant) -> String {
 
 /// The overall bar: `done` of `total` as filled cells, in eighths.
 fn bar(done: u64, total: u64) -> String {
-    let eighths = if total == 0 {
-        0
-    } else {
-        usize::try_from(done.min(total) * (BAR_WIDTH as u64) * 8 / total).unwrap_or(0)
-    };
+    let eighths = (done.min(total) * (BAR_WIDTH as u64) * 8)
+        .checked_div(total)
+        .and_then(|eighths| usize::try_from(eighths).ok())
+        .unwrap_or(0);
     let full = eighths / 8;
     let mut filled = BAR_CHARS[0].to_string().repeat(full);
     let mut empty = String::new();
@@ -114,7 +113,10 @@ fn running_line(view: &mut View, task: TaskId, now: Instant) -> String {
         .map_or_else(|| spec.isolation.to_string(), Clone::clone);
     let name = spec.name.clone();
     let name = view.column(&name);
-    let mut line = format!("{frame} {name}  {place:<7}  {:>6}", format_duration(elapsed));
+    let mut line = format!(
+        "{frame} {name}  {place:<7}  {:>6}",
+        format_duration(elapsed)
+    );
     if let Some((attempt, attempts)) = tries {
         let _ = write!(line, "  attempt {attempt}/{attempts}");
     }

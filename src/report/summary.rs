@@ -97,11 +97,7 @@ pub fn render_summary(
         }
     }
     render_skipped(&mut out, workflow, skipped, telling.verbose);
-    let _ = writeln!(
-        out,
-        "{}",
-        counts_line(summary, telling.idle_joins, elapsed)
-    );
+    let _ = writeln!(out, "{}", counts_line(summary, telling.idle_joins, elapsed));
     out
 }
 

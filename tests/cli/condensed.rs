@@ -129,7 +129,12 @@ fn a_run_lists_what_ran_and_counts_what_was_up_to_date() {
         .stderr_lacks("compile[n=6]")
         .run();
     // The run's opening line comes first, before the first task's line.
-    assert!(out.stderr.lines().next().is_some_and(|line| line.contains("] run   ")));
+    assert!(
+        out.stderr
+            .lines()
+            .next()
+            .is_some_and(|line| line.contains("] run   "))
+    );
 }
 
 #[test]
