@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use console::style;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::format_duration;
 use crate::events::{Event, SkipReason, TaskStatus};
@@ -97,7 +97,8 @@ impl View {
 
 /// The bars of one run.
 pub struct Bars {
-    multi: MultiProgress,
+    /// The one bar: the whole frame. One bar, not a `MultiProgress`: its redraw after printed
+    /// output renders the view again, where a `MultiProgress` would repeat its last lines.
     overall: ProgressBar,
     view: Arc<Mutex<View>>,
     /// Held while finished lines are taken and printed, so that two threads never print
@@ -116,7 +117,6 @@ impl Bars {
     /// Bars on stderr for a run of `graph`.
     #[must_use]
     pub fn new(workflow: Arc<Workflow>, graph: &Graph) -> Self {
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(20));
         let mut dependents = vec![Vec::new(); workflow.tasks.len()];
         for &task in graph.tasks() {
             dependents[task.index()] = graph.dependents(task).collect();
@@ -165,7 +165,8 @@ impl Bars {
             let text = super::frame::frame(&mut lock(&frame_view), Instant::now(), width);
             let _ = out.write_str(&text);
         };
-        let overall = multi.add(ProgressBar::new(0));
+        let overall =
+            ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(20));
         overall.set_style(
             ProgressStyle::with_template("{frame}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -174,31 +175,29 @@ impl Bars {
         let stop = Arc::new(AtomicBool::new(false));
         let printing = Arc::new(Mutex::new(()));
         // Nothing is drawn where stderr is no terminal: no ticker then.
-        let ticker = if multi.is_hidden() {
+        let ticker = if overall.is_hidden() {
             None
         } else {
-            let (view, printing, stop, multi, overall) = (
+            let (view, printing, stop, overall) = (
                 Arc::clone(&view),
                 Arc::clone(&printing),
                 Arc::clone(&stop),
-                multi.clone(),
                 overall.clone(),
             );
             std::thread::Builder::new()
                 .name("engine-progress".into())
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        flush_finished_lines(&view, &printing, &multi);
+                        flush_finished_lines(&view, &printing, &overall);
                         overall.tick();
                         std::thread::sleep(Duration::from_millis(100));
                     }
-                    flush_finished_lines(&view, &printing, &multi);
+                    flush_finished_lines(&view, &printing, &overall);
                 })
                 .ok()
         };
         let deps_done = vec![0; dependents.len()];
         Self {
-            multi,
             overall,
             view,
             printing,
@@ -219,8 +218,8 @@ impl Bars {
     /// lines still waiting for the next tick are printed first, to keep the order of events.
     /// The bars drawn again after it show the view as it is now.
     pub fn suspend(&self, write: impl FnOnce()) {
-        flush_finished_lines(&self.view, &self.printing, &self.multi);
-        self.multi.suspend(write);
+        flush_finished_lines(&self.view, &self.printing, &self.overall);
+        self.overall.suspend(write);
     }
 
     /// Records a task's latest output line.
@@ -449,7 +448,6 @@ impl Bars {
             let _ = ticker.join();
         }
         self.overall.finish_and_clear();
-        let _ = self.multi.clear();
     }
 }
 
@@ -476,13 +474,13 @@ fn push_ok_line(view: &mut View, line: String) {
 
 /// Prints the finished-task lines gathered since the last tick above the bars. The view is
 /// released before printing: drawing the bars locks it.
-fn flush_finished_lines(view: &Mutex<View>, printing: &Mutex<()>, multi: &MultiProgress) {
+fn flush_finished_lines(view: &Mutex<View>, printing: &Mutex<()>, bar: &ProgressBar) {
     let _printing = printing
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let lines = take_finished_lines(&mut lock(view));
     if let Some(lines) = lines {
-        let _ = multi.println(lines);
+        bar.println(lines);
     }
 }
 
