@@ -137,6 +137,10 @@ pub struct RunArgs {
     /// Keep no run record: no up-to-date checks (every task runs), no history, no resume.
     #[arg(long)]
     pub no_record: bool,
+    /// Name every task: each fresh task and join in the progress lines, each matrix item in
+    /// the plan and summary (without it, `compile[33 items]` and one line for a no-op run).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// Reads `--force FILE.yaml` (a flag followed by the workflow) as `--force=` and the file:
@@ -198,6 +202,10 @@ pub struct StatusArgs {
     /// How to print it.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
+    /// Name every matrix item (without it, a matrix task's items are one entry:
+    /// `compile[33 items]`).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// `engine logs`.
@@ -306,6 +314,10 @@ pub struct PlanArgs {
     /// Where run records are, for `--explain` [default: `.engine/` next to the workflow].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Name every matrix item (without it, a matrix task's items are one entry:
+    /// `compile[33 items]`).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// `NAME=VALUE` of `--var`.

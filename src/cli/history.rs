@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::args::{ListFormat, LogsArgs, RunsArgs, StatusArgs};
 use crate::error::EngineError;
-use crate::record::explain::{Recorded, Verdict, explain, in_file_order};
+use crate::model::ItemCounts;
+use crate::record::explain::{Recorded, Verdict, explain, in_file_order, lines};
 use crate::record::store::{AttemptRow, RunRow};
 use crate::record::{AttemptStatus, Store, StoreError, lock};
 use crate::report::format_duration;
@@ -162,17 +163,54 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
     out
 }
 
-/// "succeeded 2026-11-25 22:41:26 in 1.2s (run …)".
-fn last_state(row: &AttemptRow) -> String {
+/// How an attempt ended, in a word or two.
+fn last_word(row: &AttemptRow) -> &str {
     // A word this engine does not know is shown as stored.
-    let word = match row.state() {
+    match row.state() {
         Ok(AttemptStatus::UpToDate) => "up to date",
         Ok(AttemptStatus::Resumed) => "carried over",
         Ok(AttemptStatus::TimedOut) => "timed out",
         Ok(status) => status.as_str(),
         Err(_) => row.status.as_str(),
-    };
-    let mut text = word.to_owned();
+    }
+}
+
+/// The last state of several items of one matrix task on one line: of one, its own; when
+/// all ended alike, how, with the latest end (`succeeded 2026-11-25 22:41:26`); else how
+/// many ended each way (`30 succeeded, 3 failed`).
+fn last_states(rows: &[Option<&AttemptRow>]) -> String {
+    const NEVER: &str = "never ran";
+    if let [row] = rows {
+        return row.map_or_else(|| NEVER.to_owned(), last_state);
+    }
+    let mut words: Vec<(&str, usize)> = Vec::new();
+    for word in rows.iter().map(|row| row.map_or(NEVER, last_word)) {
+        match words.iter_mut().find(|(known, _)| *known == word) {
+            Some((_, count)) => *count += 1,
+            None => words.push((word, 1)),
+        }
+    }
+    if let [(word, _)] = words.as_slice() {
+        let end = rows
+            .iter()
+            .flatten()
+            .filter_map(|row| row.ended_ms.or(row.started_ms))
+            .max();
+        return match end {
+            Some(end) => format!("{word} {}", timestamp(end)),
+            None => (*word).to_owned(),
+        };
+    }
+    let counts: Vec<String> = words
+        .iter()
+        .map(|(word, count)| format!("{count} {word}"))
+        .collect();
+    counts.join(", ")
+}
+
+/// "succeeded 2026-11-25 22:41:26 in 1.2s (run …)".
+fn last_state(row: &AttemptRow) -> String {
+    let mut text = last_word(row).to_owned();
     if let Some(end) = row.ended_ms.or(row.started_ms) {
         let _ = write!(text, " {}", timestamp(end));
     }
@@ -204,6 +242,7 @@ pub fn status(args: &StatusArgs) -> Result<(), EngineError> {
     };
     let verdicts = in_file_order(&graph, explain(&workflow, &graph, &recorded));
     if args.format == ListFormat::Json {
+        let counts = ItemCounts::of(&workflow);
         let list: Vec<serde_json::Value> = verdicts
             .iter()
             .map(|(task, verdict)| {
@@ -222,19 +261,20 @@ pub fn status(args: &StatusArgs) -> Result<(), EngineError> {
                         "reason": row.reason,
                     })),
                     "now": verdict.kind(),
-                    "why": verdict.to_string(),
+                    "why": verdict.describe(&workflow, &counts, true),
                 })
             })
             .collect();
         return super::write_stdout(&format!("{:#}\n", serde_json::Value::from(list)));
     }
     let mut rows = vec![["TASK".to_owned(), "LAST".to_owned(), "NOW".to_owned()]];
-    for (task, verdict) in &verdicts {
-        let name = &workflow.task(*task).name;
-        let last = latest
-            .get(name)
-            .map_or_else(|| "never ran".to_owned(), last_state);
-        rows.push([name.clone(), last, verdict.to_string()]);
+    for line in lines(&workflow, &verdicts, args.verbose) {
+        let last: Vec<Option<&AttemptRow>> = line
+            .tasks
+            .iter()
+            .map(|task| latest.get(&workflow.task(*task).name))
+            .collect();
+        rows.push([line.name, last_states(&last), line.verdict]);
     }
     let mut text = table(&rows);
     let runs = verdicts

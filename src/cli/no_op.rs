@@ -4,11 +4,9 @@
 //! without loading the workflow or checking a task. Every other run notes what it looks at
 //! (`files::observe`) and, when it finds every task up to date, leaves the list.
 //!
-//! Taken only when the output would be the summary line alone: no `--events`, progress
-//! bars or none (plain progress lists each task), and never with `--force`, `--resume`,
-//! `--executor` or `--no-record`.
+//! Taken only when the output would be the summary line alone: no `--events` or
+//! `--verbose`; and never with `--force`, `--resume`, `--executor` or `--no-record`.
 
-use std::io::IsTerminal as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::time::Instant;
@@ -20,18 +18,14 @@ use crate::record::lock;
 use crate::record::store::{Counts, RunRow, now_ms};
 use crate::record::unchanged::{self, Unchanged};
 use crate::record::{RunOutcome, Store};
-use crate::report::ProgressMode;
 use crate::schedule::Summary;
 use crate::state_dir::StateDir;
 
 /// Whether this run may be answered from the list, and may leave one.
 pub(crate) fn applies(args: &RunArgs) -> bool {
-    let quiet_progress = match args.progress {
-        ProgressMode::None | ProgressMode::Bars => true,
-        ProgressMode::Auto => std::io::stderr().is_terminal(),
-        ProgressMode::Plain => false,
-    };
-    quiet_progress
+    // Without `--verbose`, a run that finds everything up to date prints its summary line
+    // alone, whatever the progress.
+    !args.verbose
         && !args.dry_run
         && !args.no_record
         && !args.resume
@@ -122,6 +116,7 @@ pub(crate) fn answer(args: &RunArgs) -> Result<Option<()>, EngineError> {
         _ => return Ok(None),
     };
     let tasks = i64::try_from(list.tasks).unwrap_or(i64::MAX);
+    let joins = i64::try_from(list.joins).unwrap_or(i64::MAX);
     let row = RunRow {
         id: run_id.clone(),
         workflow: key,
@@ -129,11 +124,12 @@ pub(crate) fn answer(args: &RunArgs) -> Result<Option<()>, EngineError> {
         started_ms: now_ms() - i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
         pid: std::process::id(),
         args: list.args.clone(),
-        tasks,
+        tasks: tasks.saturating_add(joins),
         ..RunRow::default()
     };
     let counts = Counts {
         up_to_date: tasks,
+        succeeded: joins,
         ..Counts::default()
     };
     let pruned = store
@@ -146,9 +142,10 @@ pub(crate) fn answer(args: &RunArgs) -> Result<Option<()>, EngineError> {
     crate::record::prune::remove_runs(&state_dir, &pruned);
     let summary = Summary {
         up_to_date: list.tasks,
+        succeeded: list.joins,
         ..Summary::default()
     };
-    let text = crate::report::summary_line(&summary, started.elapsed());
+    let text = crate::report::summary_line(&summary, list.joins, started.elapsed());
     let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
     Ok(Some(()))
 }
@@ -160,7 +157,8 @@ pub(crate) fn observe(args: &RunArgs) {
     }
 }
 
-/// After a run that found every task up to date (`summary`), leaves the list for the next,
+/// After a run that found every task up to date (`summary`; its only successes the
+/// `idle_joins`, join points after up-to-date dependencies), leaves the list for the next,
 /// with what its row in the record keeps of its request (`run`).
 /// Nothing is left (and nothing said) when the run did anything else, or looked at
 /// something the list cannot stand for; a list that cannot be written is left out too: the
@@ -169,6 +167,7 @@ pub(crate) fn leave(
     args: &RunArgs,
     state_dir: &StateDir,
     summary: &Summary,
+    idle_joins: usize,
     run: (String, String),
 ) {
     let Some(seen) = observe::finish() else {
@@ -177,7 +176,8 @@ pub(crate) fn leave(
     let tasks = summary.up_to_date;
     let all_up_to_date = !summary.interrupted
         && tasks > 0
-        && summary.succeeded + summary.failed + summary.allowed_failures == 0
+        && summary.succeeded == idle_joins
+        && summary.failed + summary.allowed_failures == 0
         && summary.skipped + summary.cancelled + summary.resumed == 0;
     if !all_up_to_date || !applies(args) {
         return;
@@ -198,7 +198,7 @@ pub(crate) fn leave(
         request(args, &ignored),
         (record.dev(), record.ino()),
         ignored,
-        tasks,
+        (tasks, idle_joins),
         run,
     ) {
         let _ = unchanged::write(state_dir, &key, &list);

@@ -2,8 +2,9 @@
 
 use super::args::{PlanArgs, PlanFormat};
 use crate::error::EngineError;
+use crate::model::ItemCounts;
 use crate::plan::{render_plan_json, render_plan_text};
-use crate::record::explain::{Recorded, explain, in_file_order};
+use crate::record::explain::{Recorded, explain, in_file_order, lines};
 use crate::record::{Store, StoreError};
 use crate::state_dir::StateDir;
 
@@ -25,16 +26,17 @@ pub fn run(args: &PlanArgs) -> Result<(), EngineError> {
     };
     let text = match args.format {
         PlanFormat::Text => {
-            let mut text = render_plan_text(&workflow, &graph);
+            let mut text = render_plan_text(&workflow, &graph, args.verbose);
             if let Some(verdicts) = &verdicts {
                 text.push_str("\nwhy each task runs or not (from the run record):\n");
-                let width = verdicts
+                let lines = lines(&workflow, verdicts, args.verbose);
+                let width = lines
                     .iter()
-                    .map(|(task, _)| workflow.task(*task).name.chars().count())
+                    .map(|line| line.name.chars().count())
                     .max()
                     .unwrap_or(0);
-                for (task, verdict) in verdicts {
-                    let name = &workflow.task(*task).name;
+                for line in lines {
+                    let (name, verdict) = (line.name, line.verdict);
                     text.push_str(&format!("  {name:<width$}  {verdict}\n"));
                 }
             }
@@ -43,13 +45,14 @@ pub fn run(args: &PlanArgs) -> Result<(), EngineError> {
         PlanFormat::Json => {
             let mut plan = render_plan_json(&workflow, &graph);
             if let Some(verdicts) = &verdicts {
+                let counts = ItemCounts::of(&workflow);
                 plan["explain"] = verdicts
                     .iter()
                     .map(|(task, verdict)| {
                         serde_json::json!({
                             "task": workflow.task(*task).name,
                             "now": verdict.kind(),
-                            "why": verdict.to_string(),
+                            "why": verdict.describe(&workflow, &counts, true),
                         })
                     })
                     .collect();

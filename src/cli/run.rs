@@ -115,9 +115,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         events,
         run_dir,
     );
-    if let Some(durations) = durations {
-        reporter.expect(durations, jobs);
-    }
+    reporter.verbose(args.verbose);
+    // Without a record, no durations, but the ETA still shares the work by the slots.
+    reporter.expect(durations.unwrap_or_default(), jobs);
     let options = Options {
         jobs,
         threads,
@@ -139,13 +139,14 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         }
     };
     signals.close();
+    let reporter = reporter.into_inner();
+    let idle_joins = reporter.idle_joins();
     reporter
-        .into_inner()
         .finish(&summary)
         .map_err(EngineError::io("cannot write the events file"))?;
     if !args.no_record {
         let run = super::run_record::request_of(&args.file, &tasks, &vars, &[]);
-        super::no_op::leave(args, &state_dir, &summary, run);
+        super::no_op::leave(args, &state_dir, &summary, idle_joins, run);
     }
     ended(&summary)
 }
@@ -154,7 +155,11 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
 fn dry_run(args: &RunArgs) -> Result<(), EngineError> {
     let workflow = super::load_with_vars(&args.file, &args.vars)?;
     let graph = super::select(&workflow, &args.tasks, &args.file)?;
-    super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph))
+    super::write_stdout(&crate::plan::render_plan_text(
+        &workflow,
+        &graph,
+        args.verbose,
+    ))
 }
 
 /// What this run runs: the tasks and variables of the command line, or with `--resume`

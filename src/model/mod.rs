@@ -4,6 +4,7 @@
 
 mod duration;
 mod file_name;
+mod item_counts;
 mod memory;
 mod selector;
 mod slurm;
@@ -13,6 +14,7 @@ mod workflow;
 
 pub use duration::{Duration, DurationError};
 pub use file_name::file_name;
+pub use item_counts::ItemCounts;
 pub use memory::{Memory, MemoryError};
 pub use selector::{Pick, Selector, SelectorError, item_has, item_matches};
 pub use slurm::{ExecutorKind, SlurmOptions};

@@ -1,5 +1,7 @@
 //! The dry run's output: waves of tasks that would run together, each with its isolation,
-//! its exact command or a script summary, and its dependencies.
+//! its exact command or a script summary, and its dependencies. The items of a matrix task in
+//! one wave are one entry (`compile[33 items]`, with the command of the first) unless every
+//! item is asked for (`verbose`).
 
 use std::fmt::Write;
 
@@ -7,13 +9,15 @@ use serde_json::json;
 
 use super::Graph;
 use super::filled::Filler;
-use crate::model::{Command, Task, TaskId, Workflow};
+use crate::model::{Command, ItemCounts, Task, TaskId, Workflow};
 
-/// The plan as text for a terminal or a log. Deterministic: waves in order, tasks in file order.
+/// The plan as text for a terminal or a log. Deterministic: waves in order, tasks in file
+/// order. Without `verbose`, a matrix task's items in one wave are one entry.
 #[must_use]
-pub fn render_plan_text(workflow: &Workflow, graph: &Graph) -> String {
+pub fn render_plan_text(workflow: &Workflow, graph: &Graph, verbose: bool) -> String {
     let waves = graph.waves();
     let filler = Filler::new(workflow, graph);
+    let counts = ItemCounts::of(workflow);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -24,6 +28,13 @@ pub fn render_plan_text(workflow: &Workflow, graph: &Graph) -> String {
         waves.len(),
         plural(waves.len(), "wave", "waves"),
     );
+    let plan = Plan {
+        workflow,
+        graph,
+        filler: &filler,
+        counts: &counts,
+        verbose,
+    };
     for (number, wave) in waves.iter().enumerate() {
         let together = if wave.len() > 1 {
             format!(" ({} tasks at once)", wave.len())
@@ -31,8 +42,8 @@ pub fn render_plan_text(workflow: &Workflow, graph: &Graph) -> String {
             String::new()
         };
         let _ = writeln!(out, "\nwave {}{together}", number + 1);
-        for &id in wave {
-            render_task(&mut out, workflow, graph, &filler, workflow.task(id));
+        for entry in entries(workflow, wave, verbose) {
+            plan.render_entry(&mut out, &entry);
         }
     }
     out
@@ -42,8 +53,109 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
     if count == 1 { one } else { many }
 }
 
-fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, filler: &Filler, task: &Task) {
-    let _ = write!(out, "  {}  [{}]", super::shown_name(task), task.isolation);
+/// The tasks of one wave as entries: each task alone, or (without `verbose`) the items of one
+/// matrix task together at the place of the first.
+fn entries(workflow: &Workflow, wave: &[TaskId], verbose: bool) -> Vec<Vec<TaskId>> {
+    let mut entries: Vec<Vec<TaskId>> = Vec::new();
+    let mut at: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
+    for &task in wave {
+        match workflow.task(task).group.as_deref().filter(|_| !verbose) {
+            Some(group) => match at.get(group) {
+                Some(&index) => entries[index].push(task),
+                None => {
+                    at.insert(group, entries.len());
+                    entries.push(vec![task]);
+                }
+            },
+            None => entries.push(vec![task]),
+        }
+    }
+    entries
+}
+
+/// What rendering an entry needs.
+struct Plan<'a> {
+    workflow: &'a Workflow,
+    graph: &'a Graph,
+    filler: &'a Filler<'a>,
+    counts: &'a ItemCounts,
+    verbose: bool,
+}
+
+impl Plan<'_> {
+    /// One task, or several items of one matrix task: the first's settings and command
+    /// stand for all (they differ only in their matrix values), their dependencies together.
+    fn render_entry(&self, out: &mut String, entry: &[TaskId]) {
+        let workflow = self.workflow;
+        let task = workflow.task(entry[0]);
+        let name = if entry.len() > 1 {
+            self.counts.name(workflow, task.id, entry.len())
+        } else {
+            super::shown_name(task).into_owned()
+        };
+        let _ = write!(out, "  {name}  [{}]", task.isolation);
+        settings(out, workflow, task);
+        let mut deps: Vec<TaskId> = entry
+            .iter()
+            .flat_map(|&item| self.graph.dependencies(item))
+            .collect();
+        deps.sort_unstable();
+        deps.dedup();
+        if !deps.is_empty() {
+            let names = self.counts.names(workflow, &deps, self.verbose);
+            let _ = write!(out, "  after {}", names.join(", "));
+        }
+        out.push('\n');
+        self.render_command(out, task);
+        if entry.len() > 1 {
+            let _ = writeln!(
+                out,
+                "      (the command of {}; {} more alike, `--verbose` shows each)",
+                task.name,
+                entry.len() - 1
+            );
+        }
+    }
+
+    fn render_command(&self, out: &mut String, task: &Task) {
+        match &task.command {
+            Command::None => out.push_str("      (no command: waits for its dependencies)\n"),
+            Command::Shell { run, shell } => {
+                let prefix = if &**shell == "sh" {
+                    "$ ".to_owned()
+                } else {
+                    format!("{shell}$ ")
+                };
+                let run = self.filler.command(task).unwrap_or_else(|| run.to_string());
+                for (index, line) in run.trim_end().lines().enumerate() {
+                    let lead = if index == 0 { prefix.as_str() } else { "  " };
+                    let _ = writeln!(out, "      {lead}{line}");
+                }
+            }
+            Command::Script { source, .. } => {
+                let source = self
+                    .filler
+                    .command(task)
+                    .unwrap_or_else(|| source.to_string());
+                let lines = source.trim_end().lines().count();
+                let first = source
+                    .lines()
+                    .find(|line| !line.trim().is_empty())
+                    .unwrap_or("")
+                    .trim();
+                let more = if lines > 1 {
+                    format!("  ({lines} lines)")
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(out, "      script: {first}{more}");
+            }
+        }
+    }
+}
+
+/// A task's settings on its line: timeout, cpus, pool, retries, may fail, `if`.
+fn settings(out: &mut String, workflow: &Workflow, task: &Task) {
     if let Some(timeout) = task.timeout {
         let _ = write!(out, "  timeout {timeout}");
     }
@@ -61,44 +173,6 @@ fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, filler: &Fi
     }
     if let Some(condition) = &task.condition {
         let _ = write!(out, "  if {}", condition.text);
-    }
-    let deps: Vec<&str> = graph
-        .dependencies(task.id)
-        .map(|dep| workflow.task(dep).name.as_str())
-        .collect();
-    if !deps.is_empty() {
-        let _ = write!(out, "  after {}", deps.join(", "));
-    }
-    out.push('\n');
-    match &task.command {
-        Command::None => out.push_str("      (no command: waits for its dependencies)\n"),
-        Command::Shell { run, shell } => {
-            let prefix = if &**shell == "sh" {
-                "$ ".to_owned()
-            } else {
-                format!("{shell}$ ")
-            };
-            let run = filler.command(task).unwrap_or_else(|| run.to_string());
-            for (index, line) in run.trim_end().lines().enumerate() {
-                let lead = if index == 0 { prefix.as_str() } else { "  " };
-                let _ = writeln!(out, "      {lead}{line}");
-            }
-        }
-        Command::Script { source, .. } => {
-            let source = filler.command(task).unwrap_or_else(|| source.to_string());
-            let lines = source.trim_end().lines().count();
-            let first = source
-                .lines()
-                .find(|line| !line.trim().is_empty())
-                .unwrap_or("")
-                .trim();
-            let more = if lines > 1 {
-                format!("  ({lines} lines)")
-            } else {
-                String::new()
-            };
-            let _ = writeln!(out, "      script: {first}{more}");
-        }
     }
 }
 

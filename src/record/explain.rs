@@ -2,7 +2,8 @@
 //!
 //! The same decisions as a run, made ahead of it: tasks in dependency order, each checked
 //! against its last success. A task whose dependency would run (and may change its outputs)
-//! is decided only after that dependency has run; the explanation says so.
+//! is decided only after that dependency has run; the explanation says so. In lines for
+//! people, a matrix task's items with the same verdict are one line (`compile[33 items]`).
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use super::fresh::{self, Parts, Why};
 use super::store::Success;
 use super::{Store, StoreError};
 use crate::files::{Digest, DigestCache, SETTLED};
-use crate::model::{TaskId, Workflow};
+use crate::model::{ItemCounts, TaskId, Workflow};
 use crate::plan::{Graph, Outcome, Scope, Templating};
 use crate::template::DependencyStatus;
 
@@ -24,28 +25,9 @@ pub enum Verdict {
     /// Runs, for this reason.
     Runs(String),
     /// Decided once these dependencies have run: up to date unless their outputs change.
-    AfterDependencies(Vec<String>),
+    AfterDependencies(Vec<TaskId>),
     /// Fails before it starts (an input is missing).
     Fails(String),
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::UpToDate => f.write_str("up to date"),
-            Self::Runs(why) => write!(f, "runs: {why}"),
-            Self::AfterDependencies(names) => {
-                let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-                write!(
-                    f,
-                    "decided after {} {}: up to date unless that changes what it depends on",
-                    names.join(", "),
-                    if names.len() == 1 { "runs" } else { "run" }
-                )
-            }
-            Self::Fails(why) => write!(f, "fails: {why}"),
-        }
-    }
 }
 
 impl Verdict {
@@ -59,7 +41,92 @@ impl Verdict {
             Self::Fails(_) => "fails",
         }
     }
+
+    /// The verdict in words, the tasks it waits for named as `counts` names them (a
+    /// matrix's items counted per task unless `verbose`).
+    #[must_use]
+    pub fn describe(&self, workflow: &Workflow, counts: &ItemCounts, verbose: bool) -> String {
+        match self {
+            Self::UpToDate => "up to date".to_owned(),
+            Self::Runs(why) => format!("runs: {why}"),
+            Self::AfterDependencies(tasks) => {
+                let names: Vec<String> = counts
+                    .names(workflow, tasks, verbose)
+                    .into_iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect();
+                let one = tasks.len() == 1;
+                format!(
+                    "decided after {} {}: up to date unless that changes what it depends on",
+                    names.join(", "),
+                    if one { "runs" } else { "run" }
+                )
+            }
+            Self::Fails(why) => format!("fails: {why}"),
+        }
+    }
 }
+
+/// One line of an explanation: a task, or (without `verbose`) items of one matrix task with
+/// the same verdict, named together (`compile[33 items]`, `compile[30 of 33 items]`); up to
+/// `NAMED_ITEMS` of them, when not all, keep a line each.
+#[derive(Debug)]
+pub struct Line {
+    /// The tasks of the line, in file order.
+    pub tasks: Vec<TaskId>,
+    /// Their name: the task's, or the matrix task's with a count.
+    pub name: String,
+    /// Their verdict in words.
+    pub verdict: String,
+}
+
+/// The verdicts of `explain` (in file order) as lines: the items of a matrix task with the
+/// same verdict make one line, at the place of the first, unless `verbose`.
+#[must_use]
+pub fn lines(workflow: &Workflow, verdicts: &[(TaskId, Verdict)], verbose: bool) -> Vec<Line> {
+    let counts = ItemCounts::of(workflow);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut at: FxHashMap<(&str, String), usize> = FxHashMap::default();
+    for (task, verdict) in verdicts {
+        let verdict = verdict.describe(workflow, &counts, verbose);
+        let group = workflow.task(*task).group.as_deref().filter(|_| !verbose);
+        if let Some(group) = group {
+            if let Some(&index) = at.get(&(group, verdict.clone())) {
+                lines[index].tasks.push(*task);
+                continue;
+            }
+            at.insert((group, verdict.clone()), lines.len());
+        }
+        lines.push(Line {
+            tasks: vec![*task],
+            name: String::new(),
+            verdict,
+        });
+    }
+    // A few items of a matrix keep a line each: their names say more than a count.
+    let mut named = Vec::with_capacity(lines.len());
+    for mut line in lines {
+        let group = workflow.task(line.tasks[0]).group.as_deref().unwrap_or("");
+        let (count, total) = (line.tasks.len(), counts.of_group(group));
+        if count > 1 && count <= NAMED_ITEMS && count < total {
+            for task in line.tasks {
+                named.push(Line {
+                    tasks: vec![task],
+                    name: workflow.task(task).name.clone(),
+                    verdict: line.verdict.clone(),
+                });
+            }
+        } else {
+            line.name = counts.name(workflow, line.tasks[0], count);
+            named.push(line);
+        }
+    }
+    named
+}
+
+/// Most items of a matrix with the same verdict that keep a line each, when they are not all
+/// of its items.
+const NAMED_ITEMS: usize = 3;
 
 /// What the record holds that the verdicts need: the last success of each task of the
 /// workflow, and the digests of files by stamp.
@@ -96,14 +163,14 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
     // A task's key when it is known before the run: it is up to date, or has no outputs.
     let mut keys: Vec<Option<Digest>> = vec![None; count];
     // Dependencies that would run and may change a task's inputs, per task.
-    let mut waits_on: Vec<Vec<String>> = vec![Vec::new(); count];
+    let mut waits_on: Vec<Vec<TaskId>> = vec![Vec::new(); count];
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
     let templating = Templating::new();
     let scope = Scope { workflow, graph };
     let workflow_dir = workflow.path.parent().unwrap_or(std::path::Path::new(""));
     for task in graph.topological() {
         let spec = workflow.task(task);
-        let mut pending: Vec<String> = Vec::new();
+        let mut pending: Vec<TaskId> = Vec::new();
         let mut deps = Vec::with_capacity(spec.depends_on.len());
         for &dep in &spec.depends_on {
             match keys[dep.index()] {
@@ -111,12 +178,12 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
                 None if waits_on[dep.index()].is_empty()
                     && !matches!(verdicts[dep.index()], Some(Verdict::AfterDependencies(_))) =>
                 {
-                    pending.push(workflow.task(dep).name.clone());
+                    pending.push(dep);
                 }
                 None => {
-                    for name in &waits_on[dep.index()] {
-                        if !pending.contains(name) {
-                            pending.push(name.clone());
+                    for &waited in &waits_on[dep.index()] {
+                        if !pending.contains(&waited) {
+                            pending.push(waited);
                         }
                     }
                 }
@@ -137,11 +204,11 @@ pub fn explain(workflow: &Workflow, graph: &Graph, recorded: &Recorded) -> Vec<O
             Ok(launch) => launch,
             Err(message) => {
                 // Results of a dependency that runs again are known only once it has.
-                let ran: Vec<String> = spec
+                let ran: Vec<TaskId> = spec
                     .depends_on
                     .iter()
+                    .copied()
                     .filter(|dep| outcomes[dep.index()].is_none())
-                    .map(|dep| workflow.task(*dep).name.clone())
                     .collect();
                 verdicts[task.index()] = Some(if ran.is_empty() {
                     Verdict::Fails(message)

@@ -38,6 +38,9 @@ pub struct Unchanged {
     pub ignored: Vec<String>,
     /// How many tasks were up to date.
     pub tasks: usize,
+    /// How many join points (tasks without a command) succeeded, each after dependencies
+    /// that were all up to date.
+    pub joins: usize,
     /// The run row's `workflow_hash`.
     pub workflow_hash: String,
     /// The run row's `args`.
@@ -60,7 +63,7 @@ impl Unchanged {
         request: Digest,
         record: (u64, u64),
         ignored: Vec<String>,
-        tasks: usize,
+        (tasks, joins): (usize, usize),
         run: (String, String),
     ) -> Result<Self, String> {
         if let Some(why) = seen.spoiled {
@@ -90,6 +93,7 @@ impl Unchanged {
             record,
             ignored,
             tasks,
+            joins,
             workflow_hash,
             args,
             looks,
@@ -124,7 +128,7 @@ impl Unchanged {
         let _ = writeln!(out, "request {}", to_hex(&self.request));
         let _ = writeln!(out, "record {} {}", self.record.0, self.record.1);
         let _ = writeln!(out, "ignore {}", self.ignored.join(" "));
-        let _ = writeln!(out, "tasks {}", self.tasks);
+        let _ = writeln!(out, "tasks {} {}", self.tasks, self.joins);
         let _ = writeln!(out, "hash {}", self.workflow_hash);
         let _ = writeln!(out, "args {}", self.args);
         for (path, look) in &self.looks {
@@ -167,7 +171,9 @@ impl Unchanged {
             .split_ascii_whitespace()
             .map(str::to_owned)
             .collect();
-        let tasks = text("tasks ")?.parse().ok()?;
+        let counts = text("tasks ")?;
+        let (tasks, joins) = counts.split_once(' ')?;
+        let (tasks, joins) = (tasks.parse().ok()?, joins.parse().ok()?);
         let workflow_hash = text("hash ")?;
         let args = text("args ")?;
         let mut looks = Vec::new();
@@ -215,6 +221,7 @@ impl Unchanged {
             record,
             ignored,
             tasks,
+            joins,
             workflow_hash,
             args,
             looks,
@@ -282,7 +289,7 @@ mod tests {
             [7; 32],
             (1, 2),
             vec!["OLDPWD".into()],
-            3,
+            (3, 1),
             ("abc".into(), r#"{"tasks":[]}"#.into()),
         )
         .expect("settled")
@@ -367,7 +374,7 @@ mod tests {
         };
         let later = SystemTime::now() + SETTLED * 2;
         assert_eq!(
-            Unchanged::of(seen, later, [0; 32], (0, 0), vec![], 1, run),
+            Unchanged::of(seen, later, [0; 32], (0, 0), vec![], (1, 0), run),
             Err("a glob".into())
         );
     }

@@ -1,7 +1,11 @@
 //! Live progress bars: an overall bar, one line per running task (spinner, name, isolation,
-//! elapsed time, latest output line) and join lines for tasks that wait on some of their
-//! dependencies. Events only update a shared view; a ticker thread draws it ten times a
-//! second, so the cost of drawing does not grow with the task rate.
+//! elapsed time, latest output line) and a line for each task that waits on some of its
+//! dependencies. Events only update a shared view; the bar draws it whole (`frame`), so the
+//! counter and the task lines of a frame always come from one snapshot, and a redraw after
+//! printed output shows each task's latest line. A ticker thread prints finished tasks and
+//! redraws ten times a second, so the cost of drawing does not grow with the task rate.
+//!
+//! Lock order: never call indicatif while holding the view: the bar's drawing locks it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,36 +14,36 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use console::style;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::format_duration;
-use crate::events::{Event, TaskStatus};
-use crate::model::{TaskId, Workflow};
+use crate::events::{Event, SkipReason, TaskStatus};
+use crate::model::{ItemCounts, TaskId, Workflow};
 use crate::plan::Graph;
 
-const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-const MAX_RUNNING_LINES: usize = 16;
-const MAX_JOIN_LINES: usize = 6;
 /// Successful tasks printed at most per tick (ten ticks a second); failures always are.
 const MAX_OK_LINES_PER_TICK: usize = 8;
+/// The widest the name column grows; longer names are cut with an ellipsis.
+pub(super) const MAX_NAME_WIDTH: usize = 32;
 
 /// A running task's line: when the attempt started, the last line it printed, and
 /// `(attempt, attempts)` when it may be retried.
-type RunningLine = (Instant, String, Option<(u32, u32)>);
+pub(super) type RunningLine = (Instant, String, Option<(u32, u32)>);
 
-/// What the ticker draws.
-struct View {
-    workflow: Arc<Workflow>,
-    /// Running tasks by start order: started, latest output line.
+/// What a frame shows: everything events tell the bars.
+pub(super) struct View {
+    pub(super) workflow: Arc<Workflow>,
+    /// How many items each matrix task has, for the waiting lines.
+    pub(super) counts: ItemCounts,
     /// Running tasks: when the attempt started, the last line printed, and the attempt
     /// (`attempt 2/3`) when the task may be retried.
-    running: BTreeMap<TaskId, RunningLine>,
+    pub(super) running: BTreeMap<TaskId, RunningLine>,
     /// The cluster job of running tasks that have one: `slurm 12 PENDING (Resources)`.
-    jobs: BTreeMap<TaskId, String>,
+    pub(super) jobs: BTreeMap<TaskId, String>,
     /// Tasks with some but not all dependencies done.
-    joins: BTreeSet<TaskId>,
-    /// Whether each task finished successfully (for "waiting on").
-    done: Vec<bool>,
+    pub(super) joins: BTreeSet<TaskId>,
+    /// Whether each task finished successfully (for "waits on").
+    pub(super) done: Vec<bool>,
     /// Lines to print above the bars at the next tick.
     finished_lines: Vec<String>,
     /// `ok` lines queued since the last tick.
@@ -47,26 +51,59 @@ struct View {
     /// `ok` lines not printed since the last tick: above `MAX_OK_LINES_PER_TICK` they are
     /// counted, not printed, so the terminal's work does not grow with the task rate.
     unprinted_ok: u64,
-    finished: u64,
-    /// Tasks that reached a final state (finished or skipped), by task index.
-    settled: Vec<bool>,
+    /// Tasks that reached a final state (finished or skipped).
+    pub(super) finished: u64,
+    /// Tasks that reached a final state, by task index.
+    pub(super) settled: Vec<bool>,
     /// The tasks of the run.
-    tasks: Vec<TaskId>,
+    pub(super) tasks: Vec<TaskId>,
     /// How long each task took in its last success (from the run record), in milliseconds.
-    expected: Vec<Option<u64>>,
+    pub(super) expected: Vec<Option<u64>>,
     /// Tasks that run at once, for the ETA.
-    slots: u64,
+    pub(super) slots: u64,
     /// The expected milliseconds of the longest path of tasks that starts at each task.
-    path: Vec<u64>,
+    pub(super) path: Vec<u64>,
+    /// The tasks with a command on the longest path that starts at each task.
+    pub(super) chain: Vec<u64>,
+    /// What the tasks with a command that finished in this run took: milliseconds, count.
+    pub(super) took: (u64, u64),
     /// When the run started.
-    started: Instant,
+    pub(super) started: Instant,
+    /// The width of the name column: the widest name shown so far, at most
+    /// `MAX_NAME_WIDTH`. It never shrinks, so columns do not jump between frames.
+    pub(super) name_width: usize,
+    /// Print a line for every task, up to date ones too, and name every item.
+    pub(super) verbose: bool,
+}
+
+impl View {
+    /// Whether `task` is a join point: no command, it only waits.
+    pub(super) fn is_join_point(&self, task: TaskId) -> bool {
+        matches!(
+            self.workflow.task(task).command,
+            crate::model::Command::None
+        )
+    }
+
+    /// `name` padded to the name column (cut with an ellipsis past `MAX_NAME_WIDTH`); the
+    /// column widens to fit it.
+    pub(super) fn column(&mut self, name: &str) -> String {
+        let width = console::measure_text_width(name).min(MAX_NAME_WIDTH);
+        self.name_width = self.name_width.max(width);
+        let name = console::truncate_str(name, MAX_NAME_WIDTH, "…");
+        console::pad_str(&name, self.name_width, console::Alignment::Left, None).into_owned()
+    }
 }
 
 /// The bars of one run.
 pub struct Bars {
-    multi: MultiProgress,
+    /// The one bar: the whole frame. One bar, not a `MultiProgress`: its redraw after printed
+    /// output renders the view again, where a `MultiProgress` would repeat its last lines.
     overall: ProgressBar,
     view: Arc<Mutex<View>>,
+    /// Held while finished lines are taken and printed, so that two threads never print
+    /// them out of order.
+    printing: Arc<Mutex<()>>,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
     graph_dependents: Vec<Vec<TaskId>>,
@@ -80,28 +117,28 @@ impl Bars {
     /// Bars on stderr for a run of `graph`.
     #[must_use]
     pub fn new(workflow: Arc<Workflow>, graph: &Graph) -> Self {
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(20));
-        let overall = multi.add(ProgressBar::new(graph.len() as u64));
-        overall.set_style(
-            ProgressStyle::with_template(
-                "{prefix:.bold} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} tasks{msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("█▉▊▋▌▍▎▏ "),
-        );
-        overall.set_prefix(workflow.name.clone());
-        let status = multi.add(ProgressBar::new(0));
-        status.set_style(
-            ProgressStyle::with_template("{msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
         let mut dependents = vec![Vec::new(); workflow.tasks.len()];
         for &task in graph.tasks() {
             dependents[task.index()] = graph.dependents(task).collect();
         }
+        let order: Vec<TaskId> = graph.topological().collect();
         let workflow_len = workflow.tasks.len();
+        let mut chain = vec![0u64; workflow_len];
+        for &task in order.iter().rev() {
+            let own = u64::from(!matches!(
+                workflow.task(task).command,
+                crate::model::Command::None
+            ));
+            let rest = dependents[task.index()]
+                .iter()
+                .map(|next: &TaskId| chain[next.index()])
+                .max()
+                .unwrap_or(0);
+            chain[task.index()] = own + rest;
+        }
         let view = Arc::new(Mutex::new(View {
-            done: vec![false; workflow.tasks.len()],
+            done: vec![false; workflow_len],
+            counts: ItemCounts::of(&workflow),
             workflow,
             running: BTreeMap::new(),
             jobs: BTreeMap::new(),
@@ -115,49 +152,74 @@ impl Bars {
             expected: Vec::new(),
             slots: 1,
             path: Vec::new(),
+            chain,
+            took: (0, 0),
             started: Instant::now(),
+            name_width: 0,
+            verbose: false,
         }));
+        // The bar is the whole frame, drawn from the view each time indicatif draws.
+        let frame_view = Arc::clone(&view);
+        let frame = move |_: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+            let width = console::Term::stderr().size().1.max(40) as usize;
+            let text = super::frame::frame(&mut lock(&frame_view), Instant::now(), width);
+            let _ = out.write_str(&text);
+        };
+        let overall =
+            ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(20));
+        overall.set_style(
+            ProgressStyle::with_template("{frame}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("frame", frame),
+        );
         let stop = Arc::new(AtomicBool::new(false));
+        let printing = Arc::new(Mutex::new(()));
         // Nothing is drawn where stderr is no terminal: no ticker then.
-        let ticker = if multi.is_hidden() {
+        let ticker = if overall.is_hidden() {
             None
         } else {
-            let (view, stop, multi, overall) = (
+            let (view, printing, stop, overall) = (
                 Arc::clone(&view),
+                Arc::clone(&printing),
                 Arc::clone(&stop),
-                multi.clone(),
                 overall.clone(),
             );
             std::thread::Builder::new()
                 .name("engine-progress".into())
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        draw(&view, &multi, &overall, &status);
+                        flush_finished_lines(&view, &printing, &overall);
+                        overall.tick();
                         std::thread::sleep(Duration::from_millis(100));
                     }
-                    draw(&view, &multi, &overall, &status);
-                    status.finish_and_clear();
+                    flush_finished_lines(&view, &printing, &overall);
                 })
                 .ok()
         };
         let deps_done = vec![0; dependents.len()];
         Self {
-            multi,
             overall,
             view,
+            printing,
             stop,
             ticker,
             graph_dependents: dependents,
             deps_done,
-            order: graph.topological().collect(),
+            order,
         }
+    }
+
+    /// Prints a line for every task, up-to-date ones too.
+    pub fn verbose(&mut self, verbose: bool) {
+        lock(&self.view).verbose = verbose;
     }
 
     /// Runs `write` with the bars cleared, so that printed lines never tear. Finished-task
     /// lines still waiting for the next tick are printed first, to keep the order of events.
+    /// The bars drawn again after it show the view as it is now.
     pub fn suspend(&self, write: impl FnOnce()) {
-        flush_finished_lines(&mut lock(&self.view), &self.multi);
-        self.multi.suspend(write);
+        flush_finished_lines(&self.view, &self.printing, &self.overall);
+        self.overall.suspend(write);
     }
 
     /// Records a task's latest output line.
@@ -168,7 +230,6 @@ impl Bars {
         }
     }
 
-    /// Updates the view for `event`.
     /// Sets what the ETA counts on: each task's duration in its last success (milliseconds,
     /// by task index) and how many run at once.
     pub fn expect(&mut self, durations: Vec<Option<u64>>, slots: usize) {
@@ -194,8 +255,15 @@ impl Bars {
         view.slots = slots as u64;
     }
 
+    /// Updates the view for `event`.
     pub fn event(&mut self, event: &Event) {
-        let mut view = lock(&self.view);
+        self.event_at(event, Instant::now());
+    }
+
+    /// Updates the view for `event`, which happened at `now`.
+    fn event_at(&mut self, event: &Event, now: Instant) {
+        let shared = Arc::clone(&self.view);
+        let mut view = lock(&shared);
         match event {
             Event::TaskStarted {
                 task,
@@ -205,8 +273,7 @@ impl Bars {
             } => {
                 view.joins.remove(task);
                 let tries = (*attempts > 1).then_some((*attempt, *attempts));
-                view.running
-                    .insert(*task, (Instant::now(), String::new(), tries));
+                view.running.insert(*task, (now, String::new(), tries));
             }
             Event::TaskRetrying {
                 task,
@@ -217,7 +284,8 @@ impl Bars {
                 ..
             } => {
                 view.running.remove(task);
-                let name = &view.workflow.task(*task).name;
+                let name = view.workflow.task(*task).name.clone();
+                let name = view.column(&name);
                 let why = super::summary::failure_reason(status).unwrap_or_default();
                 let line = format!(
                     "  {}   {name}  attempt {attempt}/{attempts} {why}; next in {}",
@@ -239,67 +307,7 @@ impl Bars {
                 duration,
                 allowed,
                 ..
-            } => {
-                view.running.remove(task);
-                view.jobs.remove(task);
-                view.finished += 1;
-                let name = &view.workflow.task(*task).name;
-                let took = format_duration(*duration);
-                // Colored only when stderr takes colors (a terminal, no NO_COLOR).
-                let line = match status {
-                    TaskStatus::Succeeded => {
-                        format!("  {}      {name}  {took}", style("ok").green().for_stderr())
-                    }
-                    TaskStatus::Failed { message, .. } if *allowed => {
-                        format!(
-                            "  {}  {name}  {took}  {message} (allowed to fail)",
-                            style("failed").yellow().for_stderr()
-                        )
-                    }
-                    TaskStatus::Failed { message, .. } => {
-                        format!(
-                            "  {}  {name}  {took}  {message}",
-                            style("FAILED").red().bold().for_stderr()
-                        )
-                    }
-                    TaskStatus::TimedOut { .. } => {
-                        format!(
-                            "  {} {name}  {took}",
-                            style("TIMEOUT").red().bold().for_stderr()
-                        )
-                    }
-                    TaskStatus::Interrupted => {
-                        format!(
-                            "  {} {name}  {took}",
-                            style("INTERRUPTED").yellow().for_stderr()
-                        )
-                    }
-                };
-                // Join points finish instantly; their line adds nothing.
-                let join_point = matches!(
-                    view.workflow.task(*task).command,
-                    crate::model::Command::None
-                );
-                if !status.is_success() {
-                    view.finished_lines.push(line);
-                } else if !join_point {
-                    if view.ok_lines < MAX_OK_LINES_PER_TICK {
-                        view.ok_lines += 1;
-                        view.finished_lines.push(line);
-                    } else {
-                        view.unprinted_ok += 1;
-                    }
-                }
-                view.settled[task.index()] = true;
-                if status.is_success() || *allowed {
-                    mark_done(
-                        &mut view,
-                        &self.graph_dependents,
-                        &mut self.deps_done,
-                        *task,
-                    );
-                }
-            }
+            } => self.finished(&mut view, *task, status, *duration, *allowed),
             Event::TaskSkipped { task, reason } => {
                 view.settled[task.index()] = true;
                 if reason.satisfies_dependents() {
@@ -309,6 +317,11 @@ impl Bars {
                         &mut self.deps_done,
                         *task,
                     );
+                }
+                if view.verbose && *reason == SkipReason::UpToDate {
+                    let name = view.workflow.task(*task).name.clone();
+                    let line = format!("  fresh   {}  up to date", view.column(&name));
+                    push_ok_line(&mut view, line);
                 }
                 view.joins.remove(task);
                 // A queued cluster job withdrawn after a failure started, then was skipped.
@@ -337,6 +350,61 @@ impl Bars {
         }
     }
 
+    /// A task finished: its line is queued (failures always; successes up to the allowance
+    /// of a tick; join points never: they finish at once and add nothing) and its dependents
+    /// wait on one task fewer.
+    fn finished(
+        &mut self,
+        view: &mut View,
+        task: TaskId,
+        status: &TaskStatus,
+        duration: Duration,
+        allowed: bool,
+    ) {
+        view.running.remove(&task);
+        view.jobs.remove(&task);
+        view.finished += 1;
+        let join_point = view.is_join_point(task);
+        if !join_point {
+            view.took.0 += u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+            view.took.1 += 1;
+        }
+        let name = view.workflow.task(task).name.clone();
+        let name = view.column(&name);
+        let took = format_duration(duration);
+        // Colored only when stderr takes colors (a terminal, no NO_COLOR).
+        let line = match status {
+            TaskStatus::Succeeded => {
+                format!("  {}      {name}  {took}", style("ok").green().for_stderr())
+            }
+            TaskStatus::Failed { message, .. } if allowed => format!(
+                "  {}  {name}  {took}  {message} (allowed to fail)",
+                style("failed").yellow().for_stderr()
+            ),
+            TaskStatus::Failed { message, .. } => format!(
+                "  {}  {name}  {took}  {message}",
+                style("FAILED").red().bold().for_stderr()
+            ),
+            TaskStatus::TimedOut { .. } => format!(
+                "  {} {name}  {took}",
+                style("TIMEOUT").red().bold().for_stderr()
+            ),
+            TaskStatus::Interrupted => format!(
+                "  {} {name}  {took}",
+                style("INTERRUPTED").yellow().for_stderr()
+            ),
+        };
+        if !status.is_success() {
+            view.finished_lines.push(line);
+        } else if !join_point || view.verbose {
+            push_ok_line(view, line);
+        }
+        view.settled[task.index()] = true;
+        if status.is_success() || allowed {
+            mark_done(view, &self.graph_dependents, &mut self.deps_done, task);
+        }
+    }
+
     /// A placeholder expanded into the tasks of `workflow` from `first` on: they count in
     /// the totals, and the placeholder waits for them.
     pub fn grow(&mut self, workflow: Arc<Workflow>, task: TaskId, first: TaskId) {
@@ -356,6 +424,9 @@ impl Bars {
         self.deps_done[task.index()] = 0;
         view.done.resize(count, false);
         view.settled.resize(count, false);
+        // Each item is one task with a command on the way to the placeholder's dependents.
+        let after = view.chain.get(task.index()).copied().unwrap_or(0);
+        view.chain.resize(count, after + 1);
         view.tasks.extend(&items);
         view.joins.remove(&task);
         let noun = if items.len() == 1 { "item" } else { "items" };
@@ -366,8 +437,8 @@ impl Bars {
             items.len()
         );
         view.finished_lines.push(line);
+        view.counts = ItemCounts::of(&workflow);
         view.workflow = workflow;
-        self.overall.set_length(view.tasks.len() as u64);
     }
 
     /// Stops the ticker and clears the bars; the summary that follows says how it ended.
@@ -377,7 +448,6 @@ impl Bars {
             let _ = ticker.join();
         }
         self.overall.finish_and_clear();
-        let _ = self.multi.clear();
     }
 }
 
@@ -387,15 +457,30 @@ impl Drop for Bars {
     }
 }
 
-fn lock(view: &Mutex<View>) -> std::sync::MutexGuard<'_, View> {
+pub(super) fn lock(view: &Mutex<View>) -> std::sync::MutexGuard<'_, View> {
     view.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Prints the finished-task lines gathered since the last tick above the bars.
-fn flush_finished_lines(view: &mut View, multi: &MultiProgress) {
-    if let Some(lines) = take_finished_lines(view) {
-        let _ = multi.println(lines);
+/// Queues the line of a success, within the allowance of a tick.
+fn push_ok_line(view: &mut View, line: String) {
+    if view.ok_lines < MAX_OK_LINES_PER_TICK {
+        view.ok_lines += 1;
+        view.finished_lines.push(line);
+    } else {
+        view.unprinted_ok += 1;
+    }
+}
+
+/// Prints the finished-task lines gathered since the last tick above the bars. The view is
+/// released before printing: drawing the bars locks it.
+fn flush_finished_lines(view: &Mutex<View>, printing: &Mutex<()>, bar: &ProgressBar) {
+    let _printing = printing
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let lines = take_finished_lines(&mut lock(view));
+    if let Some(lines) = lines {
+        bar.println(lines);
     }
 }
 
@@ -429,123 +514,6 @@ fn mark_done(view: &mut View, dependents: &[Vec<TaskId>], deps_done: &mut [u32],
             view.joins.remove(&next);
         }
     }
-}
-
-/// The estimated time left: the expected durations of the tasks not yet done (from the run
-/// record; the average for a task never timed), less what the running ones have run, shared
-/// by the slots. Without any history, the pace so far.
-fn eta(view: &View, now: Instant) -> Option<Duration> {
-    let total = view.tasks.len() as u64;
-    let left = total.saturating_sub(view.finished);
-    if left == 0 {
-        return Some(Duration::ZERO);
-    }
-    let known: Vec<u64> = view.expected.iter().filter_map(|d| *d).collect();
-    if known.is_empty() {
-        if view.finished == 0 {
-            return None;
-        }
-        let per_task = now.duration_since(view.started) / u32::try_from(view.finished).ok()?;
-        return Some(per_task * u32::try_from(left).ok()?);
-    }
-    let average = known.iter().sum::<u64>() / known.len() as u64;
-    let mut work: u64 = 0;
-    let mut critical: u64 = 0;
-    for &task in &view.tasks {
-        if view.settled[task.index()] {
-            continue;
-        }
-        let expected = view
-            .expected
-            .get(task.index())
-            .copied()
-            .flatten()
-            .unwrap_or(average);
-        let ran = view.running.get(&task).map_or(0, |(started, _, _)| {
-            u64::try_from(now.duration_since(*started).as_millis()).unwrap_or(u64::MAX)
-        });
-        work += expected.saturating_sub(ran);
-        let path = view.path.get(task.index()).copied().unwrap_or(expected);
-        critical = critical.max(path.saturating_sub(ran));
-    }
-    // As long as the longest chain left, and as long as the work left shared by the slots.
-    Some(Duration::from_millis(
-        critical.max(work / view.slots.max(1)),
-    ))
-}
-
-/// Draws the view: printed lines above, then the overall bar, running tasks and joins.
-fn draw(view: &Mutex<View>, multi: &MultiProgress, overall: &ProgressBar, status: &ProgressBar) {
-    let mut view = lock(view);
-    let width = console::Term::stderr().size().1.max(40) as usize;
-    flush_finished_lines(&mut view, multi);
-    overall.set_position(view.finished);
-    let now = Instant::now();
-    overall.set_message(match eta(&view, now) {
-        Some(left) => format!(
-            " · ETA {}",
-            crate::report::format_duration(Duration::from_secs(left.as_secs()))
-        ),
-        None => String::new(),
-    });
-    let mut lines = Vec::new();
-    for (index, (&task, (started, last, tries))) in view.running.iter().enumerate() {
-        if index == MAX_RUNNING_LINES {
-            lines.push(format!(
-                "  … and {} more running",
-                view.running.len() - MAX_RUNNING_LINES
-            ));
-            break;
-        }
-        let spec = view.workflow.task(task);
-        let elapsed = now.duration_since(*started);
-        let frame =
-            SPINNER[usize::try_from(elapsed.as_millis() / 100).unwrap_or(0) % SPINNER.len()];
-        // A cluster job shows where it is instead of the isolation, which is `process`.
-        let place = view
-            .jobs
-            .get(&task)
-            .map_or_else(|| spec.isolation.to_string(), Clone::clone);
-        let mut line = format!(
-            "{frame} {}  {place}  {}",
-            spec.name,
-            format_duration(elapsed)
-        );
-        if let Some((attempt, attempts)) = tries {
-            line.push_str(&format!("  attempt {attempt}/{attempts}"));
-        }
-        if !last.is_empty() {
-            line.push_str("  │ ");
-            line.push_str(last);
-        }
-        lines.push(console::truncate_str(&line, width, "…").into_owned());
-    }
-    for (index, &task) in view.joins.iter().enumerate() {
-        if index == MAX_JOIN_LINES {
-            lines.push(format!(
-                "  … and {} more joins waiting",
-                view.joins.len() - MAX_JOIN_LINES
-            ));
-            break;
-        }
-        let spec = view.workflow.task(task);
-        let waiting: Vec<&str> = spec
-            .depends_on
-            .iter()
-            .filter(|dep| !view.done[dep.index()])
-            .map(|dep| view.workflow.task(*dep).name.as_str())
-            .collect();
-        let done = spec.depends_on.len() - waiting.len();
-        let line = format!(
-            "  join  {}  {done}/{}  waiting on {}",
-            spec.name,
-            spec.depends_on.len(),
-            waiting.join(", ")
-        );
-        lines.push(console::truncate_str(&line, width, "…").into_owned());
-    }
-    status.set_message(lines.join("\n"));
-    overall.tick();
 }
 
 #[cfg(test)]
@@ -627,5 +595,177 @@ mod tests {
             results: Vec::new(),
         });
         assert!(take_finished_lines(&mut lock(&bars.view)).is_some());
+    }
+
+    fn started(task: u32) -> Event {
+        Event::TaskStarted {
+            task: TaskId(task),
+            pid: None,
+            attempt: 1,
+            attempts: 1,
+        }
+    }
+
+    fn succeeded(task: u32, took: Duration) -> Event {
+        Event::TaskFinished {
+            task: TaskId(task),
+            status: TaskStatus::Succeeded,
+            duration: took,
+            attempt: 1,
+            allowed: false,
+            results: Vec::new(),
+        }
+    }
+
+    /// The ETA of `bars` at `now`, in milliseconds.
+    fn eta_ms(bars: &Bars, now: Instant) -> Option<u128> {
+        super::super::frame::eta(&lock(&bars.view), now).map(|left| left.as_millis())
+    }
+
+    #[test]
+    fn the_first_run_eta_follows_the_finished_tasks_on_a_fake_clock() {
+        // Ten tasks of one second each, two at a time, no record: the run takes 5 s.
+        let workflow = Arc::new(workflow(10));
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        bars.expect(vec![None; 10], 2);
+        let t0 = lock(&bars.view).started;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        bars.event_at(&started(0), at(0));
+        bars.event_at(&started(1), at(0));
+        // Nothing has finished: nothing tells yet.
+        assert_eq!(eta_ms(&bars, at(500)), None);
+        let mut shown = Vec::new();
+        let mut next = 2;
+        for step in 1..50u64 {
+            let now = step * 100;
+            if now % 1000 == 0 {
+                for task in [next - 2, next - 1] {
+                    bars.event_at(&succeeded(task, Duration::from_secs(1)), at(now));
+                }
+                for task in [next, next + 1].into_iter().filter(|task| *task < 10) {
+                    bars.event_at(&started(task), at(now));
+                }
+                next += 2;
+            }
+            if now >= 1000 {
+                let eta = eta_ms(&bars, at(now)).expect("an ETA once a task finished");
+                // What is left, exactly: the pace of the finished tasks holds.
+                assert_eq!(eta, u128::from(5000 - now), "at {now} ms");
+                shown.push(eta);
+            }
+        }
+        assert!(shown.windows(2).all(|pair| pair[1] <= pair[0]), "{shown:?}");
+    }
+
+    #[test]
+    fn a_running_task_longer_than_the_finished_ones_raises_the_eta_only_by_what_it_ran() {
+        let workflow = Arc::new(workflow(3));
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        bars.expect(vec![None; 3], 1);
+        let t0 = lock(&bars.view).started;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        bars.event_at(&started(0), at(0));
+        bars.event_at(&succeeded(0, Duration::from_secs(1)), at(1000));
+        bars.event_at(&started(1), at(1000));
+        // `t1` has run 0.5 s of the 1 s the finished task took; `t2` is 1 s more.
+        assert_eq!(eta_ms(&bars, at(1500)), Some(1500));
+        // At 3 s it has run 2 s: the mean is now 1.5 s, and it is taken as done.
+        assert_eq!(eta_ms(&bars, at(3000)), Some(1500));
+        // Past the estimate of a running task the ETA is never shown as 0.
+        let view = lock(&bars.view);
+        assert_eq!(
+            super::super::frame::eta(&view, at(3000)).map(|_| ()),
+            Some(())
+        );
+        drop(view);
+        let text = super::super::frame::frame(&mut lock(&bars.view), at(2999), 120);
+        assert!(text.contains("ETA 1s"), "{text}");
+    }
+
+    #[test]
+    fn with_a_record_the_eta_is_never_shown_as_zero_while_tasks_run() {
+        let workflow = Arc::new(workflow(2));
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        bars.expect(vec![Some(1000), Some(1000)], 2);
+        let t0 = lock(&bars.view).started;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        bars.event_at(&started(0), at(0));
+        bars.event_at(&started(1), at(0));
+        assert_eq!(eta_ms(&bars, at(400)), Some(600));
+        // Both outlast their record: still running, so `<1s`, not `0ms`.
+        let text = console::strip_ansi_codes(&super::super::frame::frame(
+            &mut lock(&bars.view),
+            at(2500),
+            120,
+        ))
+        .into_owned();
+        assert!(text.contains("0/2 tasks · ETA <1s"), "{text}");
+    }
+
+    #[test]
+    fn one_frame_shows_the_counter_and_the_lines_of_one_moment_in_aligned_columns() {
+        let mut workflow = workflow(4);
+        workflow.tasks[1].name = "a_much_longer_name".into();
+        // `t3` is a join point named `join` that waits for the three others.
+        workflow.tasks[3].name = "join".into();
+        workflow.tasks[3].command = Command::None;
+        workflow.tasks[3].depends_on = vec![TaskId(0), TaskId(1), TaskId(2)];
+        let workflow = Arc::new(workflow);
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        let t0 = lock(&bars.view).started;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        for task in 0..3 {
+            bars.event_at(&started(task), at(0));
+        }
+        bars.output(TaskId(2), "first");
+        bars.output(TaskId(2), "latest\n");
+        bars.event_at(&succeeded(0, Duration::from_millis(300)), at(300));
+        let text = super::super::frame::frame(&mut lock(&bars.view), at(1000), 120);
+        let text = console::strip_ansi_codes(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].contains(" 1/4 tasks"), "{text}");
+        assert!(
+            lines[1].starts_with("⠋ a_much_longer_name  process    1.0s"),
+            "{text}"
+        );
+        assert!(
+            lines[2].starts_with("⠋ t2                  process    1.0s  │ latest"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[3],
+            "  join                waits    1/3  on a_much_longer_name, t2"
+        );
+        // The next task to finish changes the counter and the lines together.
+        bars.event_at(&succeeded(2, Duration::from_millis(1100)), at(1100));
+        let text = super::super::frame::frame(&mut lock(&bars.view), at(1100), 120);
+        let text = console::strip_ansi_codes(&text);
+        assert!(text.contains(" 2/4 tasks"), "{text}");
+        assert_eq!(
+            text.lines().filter(|line| line.contains("process")).count(),
+            1,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_long_name_is_cut_at_the_column_cap() {
+        let mut workflow = workflow(1);
+        workflow.tasks[0].name = "x".repeat(MAX_NAME_WIDTH + 10);
+        let workflow = Arc::new(workflow);
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        let t0 = lock(&bars.view).started;
+        bars.event_at(&started(0), t0);
+        let text = super::super::frame::frame(&mut lock(&bars.view), t0, 120);
+        let line =
+            console::strip_ansi_codes(text.lines().nth(1).expect("a running line")).into_owned();
+        let name = format!("{}…", "x".repeat(MAX_NAME_WIDTH - 1));
+        assert!(line.starts_with(&format!("⠋ {name}  process")), "{line}");
     }
 }

@@ -3,6 +3,7 @@
 //! `--events`, and the final summary. Reads events only.
 
 mod bars;
+mod frame;
 mod json;
 mod plain;
 mod reporter;

@@ -1,4 +1,7 @@
 //! Plain progress: one timestamped line per start, finish and skip on stderr, no escape codes.
+//! Unless verbose, what did nothing is left out (up-to-date tasks, join points), and the line
+//! that opens the run waits for the first other line: a run that did nothing prints only its
+//! summary.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,6 +15,10 @@ use crate::model::Workflow;
 pub struct Plain {
     workflow: Arc<Workflow>,
     started: Instant,
+    /// Print every line: up-to-date tasks and join points too.
+    verbose: bool,
+    /// The line that opens the run, until it is printed.
+    opening: Option<String>,
 }
 
 impl Plain {
@@ -21,6 +28,33 @@ impl Plain {
         Self {
             workflow,
             started: Instant::now(),
+            verbose: false,
+            opening: None,
+        }
+    }
+
+    /// Prints every line: up-to-date tasks, join points and the run's opening line at once.
+    pub fn verbose(&mut self, verbose: bool) {
+        self.verbose = verbose;
+    }
+
+    /// Whether `event` tells of nothing done: a task up to date, a join point passed.
+    fn idle(&self, event: &Event) -> bool {
+        match event {
+            Event::TaskSkipped {
+                reason: SkipReason::UpToDate,
+                ..
+            } => true,
+            Event::TaskStarted { task, .. }
+            | Event::TaskFinished {
+                task,
+                status: TaskStatus::Succeeded,
+                ..
+            } => matches!(
+                self.workflow.task(*task).command,
+                crate::model::Command::None
+            ),
+            _ => false,
         }
     }
 
@@ -31,6 +65,9 @@ impl Plain {
 
     /// Prints the line for `event`, if it has one.
     pub fn event(&mut self, event: &Event) {
+        if !self.verbose && self.idle(event) {
+            return;
+        }
         let name = |task: crate::model::TaskId| self.workflow.task(task).name.as_str();
         let line = match event {
             Event::RunStarted { tasks, .. } => {
@@ -138,6 +175,13 @@ impl Plain {
         };
         let secs = self.started.elapsed().as_secs_f64();
         let mut err = std::io::stderr().lock();
+        if matches!(event, Event::RunStarted { .. }) && !self.verbose {
+            self.opening = Some(format!("[{secs:>8.2}s] {line}"));
+            return;
+        }
+        if let Some(opening) = self.opening.take() {
+            let _ = writeln!(err, "{opening}");
+        }
         let _ = writeln!(err, "[{secs:>8.2}s] {line}");
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::bars::Bars;
 use super::json::JsonEvents;
 use super::plain::Plain;
-use super::summary::{Failure, render_summary};
+use super::summary::{Failure, Telling, render_summary};
 use crate::events::{Event, EventSink, SkipReason, Stream, TaskStatus};
 use crate::model::{TaskId, Workflow};
 use crate::plan::Graph;
@@ -61,9 +61,23 @@ pub struct Reporter {
     failures: Vec<Failure>,
     skipped: Vec<(TaskId, SkipReason)>,
     started: Instant,
+    /// Name every task in the progress and the summary.
+    verbose: bool,
+    /// Tasks that did nothing, by task index: up to date, or join points that passed only
+    /// such tasks.
+    idle: Vec<bool>,
+    /// Join points among them, counted as up to date in the summary.
+    idle_joins: usize,
 }
 
 impl Reporter {
+    /// How many join points passed only tasks that did nothing (the summary counts them as
+    /// up to date).
+    #[must_use]
+    pub fn idle_joins(&self) -> usize {
+        self.idle_joins
+    }
+
     /// A reporter for one run of `graph`.
     #[must_use]
     pub fn new(
@@ -80,6 +94,7 @@ impl Reporter {
             ProgressMode::Auto => ProgressMode::Plain,
             other => other,
         };
+        let workflow_len = workflow.tasks.len();
         let display = match progress {
             ProgressMode::Bars => Display::Bars(Bars::new(Arc::clone(&workflow), graph)),
             ProgressMode::Plain => Display::Plain(Plain::new(Arc::clone(&workflow))),
@@ -95,6 +110,48 @@ impl Reporter {
             failures: Vec::new(),
             skipped: Vec::new(),
             started: Instant::now(),
+            verbose: false,
+            idle: vec![false; workflow_len],
+            idle_joins: 0,
+        }
+    }
+
+    /// Names every task: up-to-date tasks and join points in the progress, each matrix item
+    /// in the summary.
+    pub fn verbose(&mut self, verbose: bool) {
+        self.verbose = verbose;
+        match &mut self.display {
+            Display::Bars(bars) => bars.verbose(verbose),
+            Display::Plain(plain) => plain.verbose(verbose),
+            Display::Nothing => {}
+        }
+    }
+
+    /// Notes the tasks that did nothing: those up to date, and join points that passed only
+    /// such tasks (the summary counts them as up to date).
+    fn note_idle(&mut self, event: &Event) {
+        match event {
+            Event::TaskSkipped {
+                task,
+                reason: SkipReason::UpToDate,
+            } => self.idle[task.index()] = true,
+            Event::TaskFinished {
+                task,
+                status: TaskStatus::Succeeded,
+                ..
+            } => {
+                let spec = self.workflow.task(*task);
+                // One with no dependencies passed nothing: it is no sign of a run that did
+                // nothing (an expansion into no items).
+                if matches!(spec.command, crate::model::Command::None)
+                    && !spec.depends_on.is_empty()
+                    && spec.depends_on.iter().all(|dep| self.idle[dep.index()])
+                {
+                    self.idle[task.index()] = true;
+                    self.idle_joins += 1;
+                }
+            }
+            _ => {}
         }
     }
 
@@ -121,6 +178,10 @@ impl Reporter {
             &self.skipped,
             summary,
             self.started.elapsed(),
+            &Telling {
+                verbose: self.verbose,
+                idle_joins: self.idle_joins,
+            },
         );
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(text.as_bytes());
@@ -139,6 +200,7 @@ impl Reporter {
             .map(|name| (name.clone(), Vec::new()))
             .collect();
         let first = workflow.expand(task, items);
+        self.idle.resize(workflow.tasks.len(), false);
         self.workflow = Arc::new(workflow);
         match &mut self.display {
             Display::Bars(bars) => bars.grow(Arc::clone(&self.workflow), task, first),
@@ -280,6 +342,7 @@ impl EventSink for Reporter {
         if let Event::TaskExpanded { task, names, .. } = event {
             self.grow(*task, names);
         }
+        self.note_idle(event);
         if let Some(json) = &mut self.json {
             json.write(&self.workflow, event);
         }

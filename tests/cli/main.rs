@@ -4,6 +4,7 @@
 
 mod builder;
 mod check;
+mod condensed;
 mod files;
 mod graph;
 mod language;

@@ -29,7 +29,7 @@ fn plan_shows_one_task_per_file_named_by_the_path() {
         .file("src/a.c", "")
         .file("src/sub/c.c", "")
         .file("src/a.h", "")
-        .args(["plan", WORKFLOW])
+        .args(["plan", WORKFLOW, "--verbose"])
         .status(0)
         .stdout_has("compile[src=src/a.c]")
         .stdout_has("$ cc -c src/a.c -o a.o")
@@ -37,6 +37,20 @@ fn plan_shows_one_task_per_file_named_by_the_path() {
         .stdout_has("compile[src=src/sub/c.c]")
         .stdout_has("$ cc -c src/sub/c.c -o c.o")
         .stdout_lacks("a.h")
+        .run();
+}
+
+#[test]
+fn plan_counts_the_files_of_a_matrix_without_verbose() {
+    Test::new()
+        .workflow(
+            "tasks:\n  compile:\n    matrix:\n      src: ${{ glob(\"src/*.c\") }}\n    run: cc -c ${{ matrix.src }}\n",
+        )
+        .file("src/b.c", "")
+        .file("src/a.c", "")
+        .args(["plan", WORKFLOW])
+        .stdout_has("  compile[2 items]  [process]\n      $ cc -c src/a.c\n")
+        .stdout_lacks("compile[src=src/b.c]")
         .run();
 }
 

@@ -85,7 +85,7 @@ fn with_a_list() -> Test {
     assert_eq!(list(&test), None, "a run that ran tasks leaves no list");
     std::thread::sleep(SETTLE);
     run(&test, &[])
-        .stderr_has("0 succeeded, 4 up to date")
+        .stderr_has("done: 4 up to date")
         .run();
     assert!(list(&test).is_some(), "a no-op run leaves its list");
     test
@@ -96,7 +96,7 @@ fn a_no_op_run_after_a_no_op_run_is_answered_from_the_list_and_recorded() {
     let test = with_a_list();
     let before = inode(&test);
     run(&test, &[])
-        .stderr_has("done: 0 succeeded, 4 up to date in")
+        .stderr_has("done: 4 up to date in")
         .run();
     assert_eq!(inode(&test), before, "answered from the list, which stays");
     assert_eq!(
@@ -172,7 +172,7 @@ fn another_environment_or_request_is_not_answered_from_the_list() {
     // Another selection is checked as usual: the list is removed when it starts, and the
     // run leaves its own.
     run(&test, &["all"])
-        .stderr_has("0 succeeded, 3 up to date")
+        .stderr_has("done: 3 up to date")
         .run();
     assert_ne!(inode(&test), before, "checked as usual");
     // An environment variable a template reads.
@@ -192,23 +192,24 @@ fn a_shell_variable_the_workflow_does_not_name_does_not_matter() {
     let before = inode(&test);
     run(&test, &[])
         .env("OLDPWD", "/somewhere/else")
-        .stderr_has("0 succeeded, 4 up to date")
+        .stderr_has("done: 4 up to date")
         .run();
     assert_eq!(inode(&test), before, "answered from the list");
 }
 
 #[test]
-fn plain_progress_and_force_check_every_task() {
+fn plain_progress_is_answered_but_verbose_and_force_check_every_task() {
     let test = with_a_list();
     let before = inode(&test);
-    run(&test, &["--progress", "plain"])
+    let plain = run(&test, &["--progress", "plain"])
+        .stderr_has("done: 4 up to date in")
+        .run();
+    assert_eq!(plain.stderr.lines().count(), 1, "{}", plain.stderr);
+    assert_eq!(inode(&test), before, "a plain no-op prints the summary alone");
+    run(&test, &["--verbose"])
         .stderr_has("up to date")
         .run();
-    assert_ne!(
-        inode(&test),
-        before,
-        "a plain run lists each task, so it checks them"
-    );
+    assert_ne!(inode(&test), before, "a verbose run lists each task, so it checks them");
     run(&test, &["--force", "greet"])
         .stderr_has("1 succeeded")
         .run();

@@ -74,7 +74,7 @@ fn a_second_run_skips_the_tasks_that_are_up_to_date() {
     let test = pipeline_after_one_run();
     let run = test
         .again()
-        .args(["--progress", "plain"])
+        .args(["--progress", "plain", "--verbose"])
         .status(0)
         .skipped("gen", "up_to_date")
         .skipped("use", "up_to_date")
