@@ -51,6 +51,13 @@ pub enum Message {
     },
     /// Ctrl-C or SIGTERM reached the engine.
     Interrupt,
+    /// In watch mode, files changed during the run: the running tasks that read them (all,
+    /// for `None`: the workflow itself changed) and those that depend on them are stopped,
+    /// nothing new starts, and the next run takes over once the others have finished.
+    Superseded {
+        /// The tasks whose inputs changed; `None` for every task.
+        changed: Option<Vec<TaskId>>,
+    },
     /// File work the run record asked for (`record::Gate`) is done, off the coordinator's
     /// thread.
     Filed {
