@@ -25,7 +25,7 @@ use crate::watch::{Scope, Verdict, WatchError, Watcher};
 
 /// After a change, how long the files must stay quiet before the next run starts (on top
 /// of the watcher's own debounce): the batches of one burst make one run.
-const QUIET: Duration = Duration::from_millis(50);
+const QUIET: Duration = Duration::from_millis(100);
 
 /// What wakes the loop between runs.
 enum Wake {
@@ -189,12 +189,20 @@ impl Session {
 
     /// The run that starts now hears of signals and changes through `outbox`.
     pub(crate) fn attach(&self, outbox: Outbox) {
-        *self.shared.run.lock().unwrap_or_else(PoisonError::into_inner) = Some(outbox);
+        *self
+            .shared
+            .run
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(outbox);
     }
 
     /// The run has ended.
     pub(crate) fn detach(&self) {
-        *self.shared.run.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        *self
+            .shared
+            .run
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     fn watch(&self, roots: &[crate::watch::Root]) -> Result<(), EngineError> {
@@ -298,10 +306,7 @@ fn discovered(
         .into_iter()
         .filter_map(|task| {
             let success = successes.get(workflow.task(task).name.as_str())?;
-            Some((
-                task,
-                crate::record::fresh::discovered_paths(&success.parts),
-            ))
+            Some((task, crate::record::fresh::discovered_paths(&success.parts)))
         })
         .collect()
 }

@@ -152,7 +152,11 @@ impl Scope {
                 .filter_map(|pattern| Matcher::of(&cwd, pattern))
                 .collect();
             if let Some((_, paths)) = discovered.iter().find(|(task, _)| *task == id) {
-                matchers.extend(paths.iter().map(|path| Matcher::Path(lexical(&cwd.join(path)))));
+                matchers.extend(
+                    paths
+                        .iter()
+                        .map(|path| Matcher::Path(lexical(&cwd.join(path)))),
+                );
             }
             scope.inputs.push((id, matchers));
         }
@@ -208,7 +212,11 @@ impl Scope {
     /// Whether a change there never starts a run: the state dir, a `.git` directory, a
     /// declared output of any task, an ignored path.
     fn never_triggers(&self, path: &Path) -> bool {
-        if self.state_dir.as_deref().is_some_and(|dir| path.starts_with(dir)) {
+        if self
+            .state_dir
+            .as_deref()
+            .is_some_and(|dir| path.starts_with(dir))
+        {
             return true;
         }
         if path.components().any(|part| part.as_os_str() == ".git") {
@@ -220,9 +228,7 @@ impl Scope {
         let is_dir = path.is_dir();
         self.ignored.iter().any(|ignore| {
             path.starts_with(ignore.path())
-                && ignore
-                    .matched_path_or_any_parents(path, is_dir)
-                    .is_ignore()
+                && ignore.matched_path_or_any_parents(path, is_dir).is_ignore()
         })
     }
 }

@@ -78,9 +78,10 @@ impl Watcher {
     pub fn watch(&mut self, roots: &[Root]) -> Result<(), WatchError> {
         for root in roots {
             let covered = self.watched.contains(root)
-                || self.watched.iter().any(|watched| {
-                    watched.recursive && root.dir.starts_with(&watched.dir)
-                });
+                || self
+                    .watched
+                    .iter()
+                    .any(|watched| watched.recursive && root.dir.starts_with(&watched.dir));
             if covered {
                 continue;
             }

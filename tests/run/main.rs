@@ -20,3 +20,4 @@ mod signals;
 mod targets;
 mod task_outputs;
 mod tasks;
+mod watch;
