@@ -231,7 +231,10 @@ impl Session {
             };
             match wake {
                 Wake::Changed(paths) => changed.extend(paths),
-                Wake::Interrupt => return Err(EngineError::Interrupted),
+                Wake::Interrupt => {
+                    eprintln!("watch: ended by a signal between runs; nothing was running");
+                    return Err(EngineError::Interrupted);
+                }
                 Wake::Failed(message) => eprintln!("watch: {message}"),
             }
         }
@@ -372,4 +375,36 @@ fn time_of_day() -> String {
         .map_or(0, |since| since.as_secs())
         % 86_400;
     format!("{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_limit_comes_with_the_sysctl_that_raises_it() {
+        let error = watch_failed(WatchError {
+            dir: PathBuf::from("/w/src"),
+            message: "OS file watch limit reached.".into(),
+            limit: true,
+        });
+        let EngineError::Usage { message, hint } = error else {
+            panic!("a usage error");
+        };
+        assert!(message.contains("`/w/src`"), "{message}");
+        let hint = hint.expect("a hint");
+        assert!(
+            hint.contains("sysctl fs.inotify.max_user_watches="),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn many_changed_files_are_named_a_few() {
+        let changed: Vec<PathBuf> = (0..7).map(|n| PathBuf::from(format!("/x/{n}.c"))).collect();
+        assert_eq!(
+            shown(&changed),
+            "/x/0.c, /x/1.c, /x/2.c, /x/3.c, /x/4.c and 2 more"
+        );
+    }
 }

@@ -190,7 +190,7 @@ impl Scope {
     #[must_use]
     pub fn judge(&self, path: &Path) -> Verdict {
         let path = lexical(path);
-        if self.workflow_files.iter().any(|file| *file == path) {
+        if self.workflow_files.contains(&path) {
             return Verdict::Workflow;
         }
         if self.never_triggers(&path) {

@@ -112,3 +112,18 @@ fn watch_error(dir: PathBuf, error: &notify::Error) -> WatchError {
         limit,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_limit_is_recognized() {
+        let limit = notify::Error::new(notify::ErrorKind::MaxFilesWatch);
+        assert!(watch_error(PathBuf::from("/w"), &limit).limit);
+        let enospc = notify::Error::io(std::io::Error::from_raw_os_error(nix::libc::ENOSPC));
+        assert!(watch_error(PathBuf::from("/w"), &enospc).limit);
+        let missing = notify::Error::path_not_found();
+        assert!(!watch_error(PathBuf::from("/w"), &missing).limit);
+    }
+}
