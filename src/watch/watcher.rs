@@ -11,9 +11,9 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 
 use super::Root;
 
-/// How long a file must be quiet before its change is handed on: an editor's save or a
-/// checkout of many files comes as one batch.
-pub const DEBOUNCE: Duration = Duration::from_millis(100);
+/// How long a file must be quiet before its change is handed on: an editor's save comes as
+/// one change. (The session waits for the whole burst to be quiet on top of this.)
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// Why a directory cannot be watched.
 #[derive(Debug, thiserror::Error)]

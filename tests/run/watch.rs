@@ -139,9 +139,16 @@ tasks:
     settle();
     assert_eq!(runs(&test), ["count", "count"]);
     let output = stop(engine);
+    // One line names the changed files, and one run follows the first.
     assert_eq!(
-        output.stderr.matches("watch: ").count(),
+        output.stderr.matches(" changed").count(),
         1,
+        "{}",
+        output.stderr
+    );
+    assert_eq!(
+        output.stderr.matches("run   workflow").count(),
+        2,
         "{}",
         output.stderr
     );
@@ -226,4 +233,30 @@ fn ctrl_c_between_runs_exits_130() {
     let engine = watching(&test);
     let output = stop(engine);
     assert_eq!(output.stderr.matches(DONE).count(), 1, "{}", output.stderr);
+}
+
+#[test]
+fn paths_gitignore_or_engineignore_ignore_trigger_nothing() {
+    let yaml = r"
+tasks:
+  a:
+    run: cat data/in.txt > a.out; echo a >> runs.log
+    inputs: [data]
+    outputs: [a.out]
+";
+    let test = watch_of(yaml)
+        .file(".git/info/exclude", "")
+        .file(".gitignore", "*.tmp\n")
+        .file(".engineignore", "data/scratch/\n")
+        .file("data/in.txt", "1");
+    let engine = watching(&test);
+    write(&test.path("data/editor.tmp"), "x");
+    std::fs::create_dir_all(test.path("data/scratch")).expect("a directory");
+    write(&test.path("data/scratch/notes"), "x");
+    settle();
+    assert_eq!(runs(&test), ["a"]);
+    write(&test.path("data/in.txt"), "2");
+    engine.wait_for_stderr("watch: data/in.txt changed", LIMIT);
+    engine.wait_for_stderr_times(DONE, 2, LIMIT);
+    stop(engine);
 }
