@@ -25,8 +25,8 @@ use crate::watch::{Scope, Verdict, WatchError, Watcher};
 
 /// After a change, how long the files must stay quiet before the next run starts (on top
 /// of the watcher's own debounce): the batches of one burst make one run, even when the
-/// system is busy and hands them on late. The run starts about 0.2 s after the last write.
-const QUIET: Duration = Duration::from_millis(150);
+/// system is busy and hands them on late. The run starts about 0.25 s after the last write.
+const QUIET: Duration = Duration::from_millis(200);
 
 /// What wakes the loop between runs.
 enum Wake {

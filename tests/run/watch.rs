@@ -141,7 +141,7 @@ tasks:
     let output = stop(engine);
     // One line names the changed files, and one run follows the first.
     assert_eq!(
-        output.stderr.matches(" changed").count(),
+        output.stderr.matches(" changed\n").count(),
         1,
         "{}",
         output.stderr
