@@ -182,6 +182,7 @@ impl Session {
             &discovered,
             &files,
             state_dir.path(),
+            args.events.as_slice(),
         );
         self.watch(&scope.roots())?;
         self.shared.set_scope(scope);

@@ -113,7 +113,7 @@ pub struct Scope {
     workflow_files: Vec<PathBuf>,
     /// Per selected task, what it reads.
     inputs: Vec<(TaskId, Vec<Matcher>)>,
-    /// Every task's declared outputs.
+    /// Every task's declared outputs, and the engine's own files.
     outputs: Vec<Matcher>,
     /// The state dir, absolute.
     state_dir: Option<PathBuf>,
@@ -133,7 +133,8 @@ impl Scope {
     }
 
     /// The scope of a run of `selected` tasks of `workflow`; `discovered` holds the inputs
-    /// each task's depfile named after its last success (relative to its `cwd`).
+    /// each task's depfile named after its last success (relative to its `cwd`); `own`
+    /// are files the engine itself writes outside the state dir (`--events`).
     #[must_use]
     pub fn of(
         workflow: &Workflow,
@@ -141,6 +142,7 @@ impl Scope {
         discovered: &[(TaskId, Vec<String>)],
         files: &[PathBuf],
         state_dir: &Path,
+        own: &[PathBuf],
     ) -> Self {
         let mut scope = Self::workflow_only(files);
         for &id in selected {
@@ -161,6 +163,9 @@ impl Scope {
             scope.inputs.push((id, matchers));
         }
         scope.outputs = workflow.tasks.iter().flat_map(outputs_of).collect();
+        scope
+            .outputs
+            .extend(own.iter().map(|file| Matcher::Path(absolute(file))));
         scope.state_dir = Some(absolute(state_dir));
         let dir = absolute(&workflow.path);
         let dir = dir.parent().unwrap_or_else(|| Path::new("/"));
