@@ -164,13 +164,17 @@ pub(crate) fn run_loaded(
     if let Some(signals) = signals {
         signals.close();
     }
-    if let Some(session) = session {
+    // The record now holds what the depfiles of this run's successes named: watch those
+    // files too until the next run.
+    let refreshed = session.map(|session| {
         session.detach();
-    }
+        session.cover(&workflow, &graph, &state_dir, args)
+    });
     reporter
         .into_inner()
         .finish(&summary)
         .map_err(EngineError::io("cannot write the events file"))?;
+    refreshed.transpose()?;
     Ok(summary)
 }
 

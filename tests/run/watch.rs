@@ -260,3 +260,23 @@ tasks:
     engine.wait_for_stderr_times(DONE, 2, LIMIT);
     stop(engine);
 }
+
+#[test]
+fn a_file_a_depfile_named_is_watched_after_the_run_that_wrote_it() {
+    let yaml = r"
+tasks:
+  compile:
+    inputs: [x.c]
+    outputs: [x.o]
+    depfile: x.d
+    run: |
+      cat x.c hdr/a.h > x.o; echo 'x.o: x.c hdr/a.h' > x.d; echo compile >> runs.log
+";
+    let test = watch_of(yaml).file("x.c", "x").file("hdr/a.h", "1");
+    let engine = watching(&test);
+    write(&test.path("hdr/a.h"), "2");
+    engine.wait_for_stderr("watch: hdr/a.h changed", LIMIT);
+    engine.wait_for_stderr_times(DONE, 2, LIMIT);
+    assert_eq!(runs(&test), ["compile", "compile"]);
+    stop(engine);
+}
