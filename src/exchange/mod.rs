@@ -16,7 +16,7 @@ use crate::events::{Stream, TaskStatus};
 use crate::files::FileDigest;
 use crate::model::{Command, Task, TaskId};
 
-/// What executors (and the signal handler) tell the coordinator.
+/// What executors (and the signal handler, and watch mode's file watcher) tell the coordinator.
 #[derive(Debug)]
 pub enum Message {
     /// Lines a task printed.

@@ -1,4 +1,5 @@
-//! How a run stops: after a failure without `keep_going`, on Ctrl-C or SIGTERM, when a
+//! How a run stops: after a failure without `keep_going`, on Ctrl-C or SIGTERM, on a change in
+//! watch mode (only the tasks it affects are stopped), when a
 //! timeout or a grace period expires, and when the executor loses track of its tasks. Part of
 //! the coordinator; no I/O of its own.
 
