@@ -20,3 +20,4 @@ pub mod script;
 pub mod state_dir;
 pub mod template;
 pub mod validate;
+pub mod watch;

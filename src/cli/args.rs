@@ -141,6 +141,15 @@ pub struct RunArgs {
     /// the plan and summary (without it, `compile[33 items]` and one line for a no-op run).
     #[arg(short, long)]
     pub verbose: bool,
+    /// Run, then keep watching the selected tasks' inputs (declared and depfile-discovered),
+    /// the workflow file, its includes and `env_file`: a change stops the running tasks it
+    /// affects and starts a new run, which skips what is up to date. Outputs, the state dir
+    /// and paths in `.gitignore` or `.engineignore` never trigger. Ctrl-C ends it (exit 130).
+    #[arg(long, conflicts_with_all = ["resume", "dry_run"])]
+    pub watch: bool,
+    /// With `--watch`: clear the screen before each run.
+    #[arg(long, requires = "watch")]
+    pub clear: bool,
 }
 
 /// Reads `--force FILE.yaml` (a flag followed by the workflow) as `--force=` and the file:

@@ -19,6 +19,7 @@ mod run_record;
 mod secrets;
 mod signals;
 mod strays;
+mod watch;
 
 pub use args::{Cli, ColorChoice, Command};
 
@@ -96,7 +97,7 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), EngineError> {
     }
 }
 
-fn print_error(error: &EngineError, color: bool) {
+pub(crate) fn print_error(error: &EngineError, color: bool) {
     let mut err = std::io::stderr().lock();
     match error {
         EngineError::Invalid(reports) if unreadable(reports) => {

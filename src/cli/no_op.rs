@@ -5,7 +5,8 @@
 //! (`files::observe`) and, when it finds every task up to date, leaves the list.
 //!
 //! Taken only when the output would be the summary line alone: no `--events` or
-//! `--verbose`; and never with `--force`, `--resume`, `--executor` or `--no-record`.
+//! `--verbose`; and never with `--watch`, `--force`, `--resume`, `--executor` or
+//! `--no-record`.
 
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
@@ -26,6 +27,7 @@ pub(crate) fn applies(args: &RunArgs) -> bool {
     // Without `--verbose`, a run that finds everything up to date prints its summary line
     // alone, whatever the progress.
     !args.verbose
+        && !args.watch
         && !args.dry_run
         && !args.no_record
         && !args.resume

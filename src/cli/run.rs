@@ -1,7 +1,8 @@
 //! `engine run`: the wiring of one run. Load and validate the workflow, open the run record
 //! (`run_record`), select and plan the tasks, check the cluster, then hand the coordinator
 //! its executor, journal and reporter and turn the summary into an exit code. What each step
-//! does lives elsewhere; this file only connects them.
+//! does lives elsewhere; this file only connects them. `--watch` runs it again and again
+//! (`watch`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use super::args::RunArgs;
 use super::limits::{Slots, too_big_for_jobs};
 use super::run_record::{NewRun, OpenRecord, open_record};
 use super::secrets::secrets_masker;
+use super::watch::Session;
 use crate::error::EngineError;
 use crate::events::EventSink;
 use crate::exchange::Inbox;
@@ -33,6 +35,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     if args.dry_run {
         return dry_run(args);
     }
+    if args.watch {
+        return super::watch::watch(args);
+    }
     // Asked as a run that found everything up to date, with nothing it looked at changed:
     // recorded and said without loading anything (`no_op`).
     if super::no_op::applies(args) {
@@ -41,9 +46,24 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         }
         super::no_op::observe(args);
     }
+    let loaded = super::load_to_run(&args.file, &args.vars)?;
+    let summary = run_loaded(args, loaded, None)?;
+    ended(&summary)
+}
+
+/// One run of the workflow `loaded`, to its summary. In watch mode (`session`), the
+/// session's signal thread and file watcher reach this run's coordinator, and its scope
+/// is set to this run's tasks before any starts.
+///
+/// # Errors
+/// An invalid request (exit 2); the record or a file cannot be written.
+pub(crate) fn run_loaded(
+    args: &RunArgs,
+    loaded: Workflow,
+    session: Option<&Session>,
+) -> Result<Summary, EngineError> {
     // An invalid workflow, or a secret without a value, is reported before the state dir is
     // touched.
-    let loaded = super::load_to_run(&args.file, &args.vars)?;
     secrets_masker(&loaded)?;
     let run_id = super::run_id::run_id();
     let state_dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
@@ -64,6 +84,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     // selects the same tasks from any directory.
     let tasks = crate::plan::target_names(&super::resolve_targets(&workflow, &tasks, &args.file)?);
     let mut graph = super::select(&workflow, &tasks, &args.file)?;
+    if let Some(session) = session {
+        session.cover(&workflow, &graph, &state_dir, args)?;
+    }
     // Before anything else: a run that the cluster cannot take submits nothing.
     let on_slurm = slurm_tasks(&workflow, &graph, args.executor.map(ExecutorKind::from));
     let controller = cluster(&workflow, &graph, &on_slurm)?;
@@ -78,7 +101,12 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     let (outbox, inbox) = Inbox::new(MESSAGE_QUEUE).map_err(EngineError::io(
         "cannot create the coordinator's inbox".to_owned(),
     ))?;
-    let signals = super::signals::forward_signals(outbox.clone())?;
+    // In watch mode the session's signal thread, which lives across runs, reaches the
+    // coordinator instead.
+    let signals = match session {
+        None => Some(super::signals::forward_signals(outbox.clone())?),
+        Some(_) => None,
+    };
     let slots = Slots::of(args.jobs, args.threads, controller.is_some());
     too_big_for_jobs(&workflow, &graph, &on_slurm, slots.jobs)?;
     let Slots { jobs, threads } = slots;
@@ -126,6 +154,9 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     };
     // Every event passes the masker on its way to the terminal and `--events`.
     let reporter = crate::events::Masked::new(reporter, masker);
+    if let Some(session) = session {
+        session.attach(context.outbox.clone());
+    }
     let (summary, reporter) = match controller {
         None => drive(
             &workflow, &graph, local, reporter, options, &run_id, journal,
@@ -138,17 +169,26 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
             )
         }
     };
-    signals.close();
+    if let Some(signals) = signals {
+        signals.close();
+    }
+    // The record now holds what the depfiles of this run's successes named: watch those
+    // files too until the next run.
+    let refreshed = session.map(|session| {
+        session.detach();
+        session.cover(&workflow, &graph, &state_dir, args)
+    });
     let reporter = reporter.into_inner();
     let idle_joins = reporter.idle_joins();
     reporter
         .finish(&summary)
         .map_err(EngineError::io("cannot write the events file"))?;
-    if !args.no_record {
+    if !args.no_record && session.is_none() {
         let run = super::run_record::request_of(&args.file, &tasks, &vars, &[]);
         super::no_op::leave(args, &state_dir, &summary, idle_joins, run);
     }
-    ended(&summary)
+    refreshed.transpose()?;
+    Ok(summary)
 }
 
 /// `engine run --dry-run`: the plan, as `engine plan` prints it.

@@ -1,5 +1,6 @@
 //! The signal thread of `engine run`: SIGINT, SIGTERM and SIGHUP become messages to the
-//! coordinator. It decides nothing; the coordinator stops the tasks.
+//! coordinator (in watch mode, to the session, which passes them on). It decides nothing;
+//! the coordinator stops the tasks.
 
 use crate::error::EngineError;
 use crate::exchange::{Message, Outbox};
@@ -13,6 +14,17 @@ use crate::exchange::{Message, Outbox};
 pub(crate) fn forward_signals(
     outbox: Outbox,
 ) -> Result<signal_hook::iterator::Handle, EngineError> {
+    on_signals(move || outbox.send(Message::Interrupt))
+}
+
+/// Calls `received` on the signal thread for each SIGINT, SIGTERM and SIGHUP, until it
+/// returns false. Watch mode's session forwards them to whichever run is on.
+///
+/// # Errors
+/// The handlers or the thread cannot be set up.
+pub(crate) fn on_signals(
+    received: impl Fn() -> bool + Send + 'static,
+) -> Result<signal_hook::iterator::Handle, EngineError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(EngineError::io("cannot install signal handlers"))?;
@@ -21,7 +33,7 @@ pub(crate) fn forward_signals(
         .name("engine-signals".into())
         .spawn(move || {
             for _ in signals.forever() {
-                if !outbox.send(Message::Interrupt) {
+                if !received() {
                     break;
                 }
             }

@@ -16,7 +16,7 @@ use crate::events::{Stream, TaskStatus};
 use crate::files::FileDigest;
 use crate::model::{Command, Task, TaskId};
 
-/// What executors (and the signal handler) tell the coordinator.
+/// What executors (and the signal handler, and watch mode's file watcher) tell the coordinator.
 #[derive(Debug)]
 pub enum Message {
     /// Lines a task printed.
@@ -51,6 +51,13 @@ pub enum Message {
     },
     /// Ctrl-C or SIGTERM reached the engine.
     Interrupt,
+    /// In watch mode, files changed during the run: the running tasks that read them (all,
+    /// for `None`: the workflow itself changed) and those that depend on them are stopped,
+    /// nothing new starts, and the next run takes over once the others have finished.
+    Superseded {
+        /// The tasks whose inputs changed; `None` for every task.
+        changed: Option<Vec<TaskId>>,
+    },
     /// File work the run record asked for (`record::Gate`) is done, off the coordinator's
     /// thread.
     Filed {

@@ -24,6 +24,11 @@ pub struct FakeExecutor {
     pub max_threads: usize,
     /// Seed of the order in which running tasks finish; `None` finishes the oldest first.
     pub shuffle: Option<u64>,
+    /// A message to hand the coordinator once this task has started, on the next wait,
+    /// before any task finishes (a change in watch mode, a signal).
+    pub inject: Option<(TaskId, Message)>,
+    /// Tasks the coordinator stopped, in order; each ends by SIGTERM on the next wait.
+    pub terminated: Vec<TaskId>,
 }
 
 impl FakeExecutor {
@@ -38,6 +43,8 @@ impl FakeExecutor {
             max_processes: 0,
             max_threads: 0,
             shuffle: None,
+            inject: None,
+            terminated: Vec::new(),
         }
     }
 
@@ -59,9 +66,36 @@ impl Executor for FakeExecutor {
         Ok(None)
     }
 
-    fn terminate(&mut self, _task: TaskId, _how: Termination) {}
+    fn terminate(&mut self, task: TaskId, _how: Termination) {
+        if self.running.iter().any(|(id, _)| *id == task) && !self.terminated.contains(&task) {
+            self.terminated.push(task);
+        }
+    }
 
     fn wait(&mut self, _deadline: Option<Instant>, out: &mut Vec<Message>) -> Result<(), String> {
+        if self
+            .inject
+            .as_ref()
+            .is_some_and(|(after, _)| self.started.contains(after))
+            && let Some((_, message)) = self.inject.take()
+        {
+            out.push(message);
+            return Ok(());
+        }
+        let stopped = self
+            .running
+            .iter()
+            .position(|(id, _)| self.terminated.contains(id));
+        if let Some(at) = stopped
+            && let Some((task, _)) = self.running.remove(at)
+        {
+            out.push(Message::Finished {
+                task,
+                exit: Exit::Signal(15),
+                results: Vec::new(),
+            });
+            return Ok(());
+        }
         let index = match &mut self.shuffle {
             None => 0,
             Some(seed) => {

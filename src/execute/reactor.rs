@@ -555,6 +555,7 @@ mod tests {
                     }
                     Message::Finished { task, exit, .. } => exits[task.index()] = Some(exit),
                     Message::Interrupt
+                    | Message::Superseded { .. }
                     | Message::Job { .. }
                     | Message::Recorded { .. }
                     | Message::Filed { .. } => {

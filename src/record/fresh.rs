@@ -49,6 +49,16 @@ struct DiscoveredPaths {
     discovered: Vec<(String, serde::de::IgnoredAny)>,
 }
 
+/// The paths of the discovered inputs kept in a success's stored `parts` (empty when it
+/// has none or the text is not the record's), as the task's `depfile` named them: relative
+/// to its working directory unless absolute. For watch mode, which watches them too.
+#[must_use]
+pub fn discovered_paths(parts: &str) -> Vec<String> {
+    serde_json::from_str::<DiscoveredPaths>(parts)
+        .map(|parts| parts.discovered.into_iter().map(|(path, _)| path).collect())
+        .unwrap_or_default()
+}
+
 /// The digest of a discovered input that does not exist (or cannot be read): never equal to
 /// a content digest, so the task reruns, and the compiler says what is missing.
 pub const GONE: &str = "gone";
@@ -79,9 +89,7 @@ impl Parts {
         };
         let discovered = match (files.and_then(|files| files.depfile.as_ref()), last) {
             (Some(_), Some(last)) => {
-                let paths: Vec<String> = serde_json::from_str::<DiscoveredPaths>(&last.parts)
-                    .map(|parts| parts.discovered.into_iter().map(|(path, _)| path).collect())
-                    .unwrap_or_default();
+                let paths = discovered_paths(&last.parts);
                 digest_discovered(&launch.cwd, &paths, cache)
             }
             _ => Vec::new(),

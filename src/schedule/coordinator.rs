@@ -56,8 +56,11 @@ pub struct Summary {
     pub up_to_date: usize,
     /// Tasks skipped as finished by the run resumed.
     pub resumed: usize,
-    /// Whether the run was interrupted.
+    /// Whether the run was interrupted (by a signal, or superseded).
     pub interrupted: bool,
+    /// Whether the interruption was a change in watch mode (`Message::Superseded`), not a
+    /// signal: the next run takes over.
+    pub superseded: bool,
 }
 
 /// A ready task's place in the queue: the longest chain behind it first, then file order.
@@ -455,6 +458,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 });
             }
             Message::Interrupt => self.interrupt(),
+            Message::Superseded { changed } => self.supersede(changed.as_deref()),
             Message::Filed { task, work } => {
                 if let Some(gate) = &mut self.gate {
                     let go = gate.filed(task, work);

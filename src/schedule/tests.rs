@@ -279,6 +279,46 @@ fn running_tasks_finish_after_a_failure() {
 }
 
 #[test]
+fn a_change_stops_the_tasks_it_affects_and_lets_the_others_finish() {
+    // a and b run together; a's input changes: a is stopped, b finishes, nothing new starts
+    // (c waited for a, d for b).
+    let wf = workflow(&[
+        spec("a", &[], Process),
+        spec("b", &[], Process),
+        spec("c", &[0], Process),
+        spec("d", &[1], Process),
+    ]);
+    let graph = Graph::build(&wf, &[]).expect("all tasks");
+    let mut fake = FakeExecutor::new(Vec::new());
+    fake.inject = Some((
+        TaskId(1),
+        crate::exchange::Message::Superseded {
+            changed: Some(vec![TaskId(0)]),
+        },
+    ));
+    let mut coordinator = Coordinator::new(
+        Arc::new(wf.clone()),
+        &graph,
+        fake,
+        EventLog::default(),
+        options(2, 1, false),
+    );
+    let summary = coordinator.run("test-run");
+    let (fake, log) = coordinator.into_parts();
+    assert_eq!(names(&wf, &fake.started), ["a", "b"]);
+    assert_eq!(names(&wf, &fake.terminated), ["a"]);
+    assert_eq!(
+        finished(&log.events),
+        [
+            (TaskId(0), TaskStatus::Interrupted),
+            (TaskId(1), TaskStatus::Succeeded)
+        ]
+    );
+    assert!(summary.superseded && summary.interrupted);
+    assert_eq!(summary.skipped, 2);
+}
+
+#[test]
 fn join_points_finish_without_the_executor() {
     let mut join = spec("join", &[0, 1], Process);
     join.command = false;

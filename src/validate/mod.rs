@@ -53,6 +53,28 @@ pub fn load_workflow_warned(path: &Path) -> Result<(Workflow, Vec<Report>), Vec<
         .map_err(|found| reports(&sources, found))
 }
 
+/// The files a workflow is made of, as far as they can be read now: the file itself, the
+/// files it includes (depth first) and each one's `env_file`. Watch mode reloads the
+/// workflow when one of them changes. A file that cannot be read or parsed ends the list
+/// where it stands (the main file is always in it).
+#[must_use]
+pub fn workflow_files(path: &Path) -> Vec<PathBuf> {
+    let mut files = vec![path.to_path_buf()];
+    let Ok((sources, raws)) = load_files(path) else {
+        return files;
+    };
+    for (source, raw) in sources.iter().zip(&raws) {
+        let dir = source.path().parent().unwrap_or_else(|| Path::new(""));
+        if source.path() != path {
+            files.push(source.path().to_path_buf());
+        }
+        if let Some(env_file) = &raw.env_file {
+            files.push(dir.join(&env_file.value));
+        }
+    }
+    files
+}
+
 /// The files of a workflow, read and parsed, the main one first.
 type Loaded = (Vec<Arc<Source>>, Vec<RawWorkflow>);
 

@@ -21,3 +21,4 @@ mod signals;
 mod targets;
 mod task_outputs;
 mod tasks;
+mod watch;

@@ -1,4 +1,5 @@
-//! How a run stops: after a failure without `keep_going`, on Ctrl-C or SIGTERM, when a
+//! How a run stops: after a failure without `keep_going`, on Ctrl-C or SIGTERM, on a change in
+//! watch mode (only the tasks it affects are stopped), when a
 //! timeout or a grace period expires, and when the executor loses track of its tasks. Part of
 //! the coordinator; no I/O of its own.
 
@@ -103,6 +104,67 @@ impl<E: Executor, S: EventSink> Coordinator<'_, E, S> {
                 running.kill_at = Some(running.kill_at.map_or(kill_at, |at| at.min(kill_at)));
             }
         }
+    }
+
+    /// Files changed in watch mode (`changed`: the tasks that read them; `None`: all): as an
+    /// interruption, nothing new starts, but only the running tasks that read them or depend
+    /// on them are stopped (SIGTERM, the grace period, SIGKILL; scripts cancelled). The
+    /// others finish; the next run decides again what the change makes out of date.
+    pub(super) fn supersede(&mut self, changed: Option<&[TaskId]>) {
+        self.summary.interrupted = true;
+        self.summary.superseded = true;
+        self.stopping = true;
+        self.withdraw_queued();
+        let waiting: Vec<TaskId> = self
+            .retries
+            .drain()
+            .map(|Reverse((_, task))| task)
+            .collect();
+        for task in waiting {
+            self.finish(task, TaskStatus::Interrupted, Duration::ZERO, Vec::new());
+        }
+        let affected = changed.map(|changed| self.with_dependents(changed));
+        let mut tasks: Vec<TaskId> = self
+            .running
+            .keys()
+            .copied()
+            .filter(|task| affected.as_ref().is_none_or(|set| set.contains(task)))
+            .collect();
+        tasks.sort_unstable();
+        self.sink.event(&Event::Warning {
+            message: format!(
+                "watch: files changed: {} affected running task(s) stopped, nothing new starts; the next run begins once the rest have finished",
+                tasks.len()
+            ),
+        });
+        let kill_at = Instant::now() + self.options.grace;
+        for task in tasks {
+            let Some(running) = self.running.get_mut(&task) else {
+                continue;
+            };
+            if running.terminated {
+                continue;
+            }
+            running.terminated = true;
+            running.kill_at = Some(running.kill_at.map_or(kill_at, |at| at.min(kill_at)));
+            self.executor.terminate(task, Termination::Graceful);
+        }
+    }
+
+    /// The tasks of the run among `tasks`, and every task of the run that depends on them.
+    fn with_dependents(&self, tasks: &[TaskId]) -> rustc_hash::FxHashSet<TaskId> {
+        let mut stack: Vec<TaskId> = tasks
+            .iter()
+            .copied()
+            .filter(|&task| self.graph.contains(task))
+            .collect();
+        let mut found = rustc_hash::FxHashSet::default();
+        while let Some(task) = stack.pop() {
+            if found.insert(task) {
+                stack.extend(self.graph.dependents(task));
+            }
+        }
+        found
     }
 
     /// Handles expired timeouts (SIGTERM, then a grace period), expired grace periods

@@ -74,6 +74,29 @@ impl Running {
         self.child.try_wait().expect("poll the engine").is_some()
     }
 
+    /// What the engine has written to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().expect("the stderr buffer")).into_owned()
+    }
+
+    /// Waits until the engine has written `text` to stderr `times` times in all; panics
+    /// after `limit`.
+    #[track_caller]
+    pub fn wait_for_stderr_times(&self, text: &str, times: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let so_far = self.stderr_so_far();
+            if so_far.matches(text).count() >= times {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the engine did not write {text:?} {times} times to stderr within {limit:?}; it wrote:\n{so_far}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until the engine has written `text` to stderr; panics after `limit`.
     #[track_caller]
     pub fn wait_for_stderr(&self, text: &str, limit: Duration) {
