@@ -35,7 +35,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     }
     // An invalid workflow, or a secret without a value, is reported before the state dir is
     // touched.
-    let loaded = super::load_to_run(&args.file, &args.vars)?;
+    let (loaded, targets) = super::load_to_run(&args.file, &args.tasks, &args.args, &args.vars)?;
     secrets_masker(&loaded)?;
     let run_id = super::run_id::run_id();
     let state_dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
@@ -51,7 +51,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         workflow,
         tasks,
         vars,
-    } = Request::of(args, loaded, record.as_ref())?;
+    } = Request::of(args, (loaded, targets), record.as_ref())?;
     // File targets are kept in the record as the tasks they stand for, so that `--resume`
     // selects the same tasks from any directory.
     let tasks = crate::plan::target_names(&super::resolve_targets(&workflow, &tasks, &args.file)?);
@@ -140,8 +140,8 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
 
 /// `engine run --dry-run`: the plan, as `engine plan` prints it.
 fn dry_run(args: &RunArgs) -> Result<(), EngineError> {
-    let workflow = super::load_with_vars(&args.file, &args.vars)?;
-    let graph = super::select(&workflow, &args.tasks, &args.file)?;
+    let (workflow, targets) = super::load_for(&args.file, &args.tasks, &args.args, &args.vars)?;
+    let graph = super::select(&workflow, &targets, &args.file)?;
     super::write_stdout(&crate::plan::render_plan_text(&workflow, &graph))
 }
 
@@ -150,7 +150,7 @@ fn dry_run(args: &RunArgs) -> Result<(), EngineError> {
 struct Request {
     /// The workflow, with the variables set.
     workflow: Arc<Workflow>,
-    /// The tasks selected.
+    /// The tasks selected, by name (an instance of a task with parameters by its own).
     tasks: Vec<String>,
     /// The variables set.
     vars: Vec<(String, String)>,
@@ -164,17 +164,19 @@ impl Request {
     /// A variable of the run continued that the workflow no longer takes.
     fn of(
         args: &RunArgs,
-        loaded: Workflow,
+        (loaded, targets): (Workflow, Vec<String>),
         record: Option<&OpenRecord>,
     ) -> Result<Self, EngineError> {
         let (tasks, vars) = match record.and_then(|r| r.resume.as_ref()) {
             Some(resume) => (resume.tasks.clone(), resume.vars.clone()),
-            None => (args.tasks.clone(), args.vars.clone()),
+            None => (targets.clone(), args.vars.clone()),
         };
-        let workflow = if vars == args.vars {
-            loaded
+        // The run continued named its instances (`build(profile=release)`): they are made
+        // again from those names.
+        let (workflow, tasks) = if vars == args.vars && tasks == targets {
+            (loaded, tasks)
         } else {
-            super::load_with_vars(&args.file, &vars)?
+            super::load_for(&args.file, &tasks, &[], &vars)?
         };
         Ok(Self {
             workflow: Arc::new(workflow),

@@ -169,6 +169,15 @@ impl Workflow {
         first
     }
 
+    /// The parameters of the task written as `task`, if it declares any.
+    #[must_use]
+    pub fn signature(&self, task: &str) -> Option<&std::sync::Arc<super::Signature>> {
+        self.tasks
+            .iter()
+            .filter_map(|t| t.signature.as_ref())
+            .find(|signature| signature.task == task)
+    }
+
     /// The id of the task with this name, if there is one.
     #[must_use]
     pub fn find(&self, name: &str) -> Option<TaskId> {

@@ -236,6 +236,15 @@ pub struct RawTask {
     #[serde(default)]
     #[schemars(schema_with = "matrix_schema")]
     pub matrix: Option<Box<Spanned<RawMatrix>>>,
+    /// Parameters, by name: `${{ params.name }}` in the task's templates. A value is the
+    /// default (`version: "1.0"`), `~` makes it required, and the long form says both and
+    /// the values allowed: `env: { values: [dev, prod] }`, `level: { default: "1", values:
+    /// ["1", "2"] }`. Given on the command line after the task's name (`engine run FILE
+    /// deploy env=prod`) or by a dependency (`depends_on: [{ task: deploy, with: { env: dev
+    /// } }]`); each different set of values is its own task, `deploy(env=dev)`.
+    #[serde(default)]
+    #[schemars(schema_with = "params_schema")]
+    pub params: Option<Box<Spanned<RawParams>>>,
     /// How many times to run the task again after it fails or times out. Default 0.
     #[schemars(with = "Option<u32>")]
     pub retries: Option<Box<Spanned<u64>>>,
@@ -446,13 +455,159 @@ pub enum RawIsolation {
     Process,
 }
 
+/// A task's parameters by name, in file order.
+pub type RawParams = IndexMap<Spanned<String>, Spanned<RawParam>, FxBuildHasher>;
+
+/// One parameter: required (`~`), a default (`"1.0"`), or the long form.
+#[derive(Debug)]
+pub enum RawParam {
+    /// `env: ~`: no default.
+    Required,
+    /// `version: "1.0"`: the default, any value allowed. Its text is the enclosing
+    /// `Spanned`'s (a number keeps the text it was written with).
+    Default(RawValue),
+    /// `env: { default: dev, values: [dev, prod] }`.
+    Spec(RawParamSpec),
+}
+
+/// The long form of a parameter.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParamSpec {
+    /// The value when none is given; without it the parameter is required.
+    pub default: Option<Spanned<RawValue>>,
+    /// The values it may take.
+    pub values: Option<Vec<Spanned<RawValue>>>,
+    /// What it is for.
+    pub description: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawParam {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ParamVisitor;
+
+        impl<'de> Visitor<'de> for ParamVisitor {
+            type Value = RawParam;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a default value, `~` (required) or `{ default: ..., values: [...] }`")
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawParam::Required)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawParam::Required)
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(RawParam::Default(RawValue::String(text.to_owned())))
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(RawParam::Default(RawValue::Bool(value)))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Ok(RawParam::Default(RawValue::Integer(value)))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                i64::try_from(value)
+                    .map(|value| RawParam::Default(RawValue::Integer(value)))
+                    .map_err(|_| E::custom("number too large"))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+                Ok(RawParam::Default(RawValue::Float(value)))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawParamSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawParam::Spec)
+            }
+        }
+
+        deserializer.deserialize_any(ParamVisitor)
+    }
+}
+
+/// The schema of `params`.
+fn params_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["object", "null"],
+        "propertyNames": { "pattern": "^[a-z_][a-z0-9_]*$" },
+        "additionalProperties": {
+            "anyOf": [
+                { "type": "null", "description": "Required: no default." },
+                { "type": ["string", "number", "boolean"], "description": "The default." },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "default": { "type": ["string", "number", "boolean"] },
+                        "values": { "type": "array", "items": { "type": ["string", "number", "boolean"] } },
+                        "description": { "type": "string" }
+                    }
+                }
+            ]
+        }
+    })
+}
+
 /// `depends_on`: one task name or a list of them.
 #[derive(Debug)]
 pub enum RawDependsOn {
     /// `depends_on: build`; its span is the enclosing `Spanned`'s.
     One(String),
     /// `depends_on: [build, test]`.
-    Many(Vec<Spanned<String>>),
+    Many(Vec<Spanned<RawDependency>>),
+}
+
+/// One entry of a `depends_on` list.
+#[derive(Clone, Debug)]
+pub enum RawDependency {
+    /// `build`, `test[os=linux]`.
+    Name(String),
+    /// `{ task: build, with: { profile: release } }`: a task with parameters.
+    Call(RawCall),
+}
+
+/// A dependency on a task with parameters.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCall {
+    /// The task's name as written.
+    pub task: Spanned<String>,
+    /// Its parameters' values (templates may read `params` and `vars`).
+    #[serde(default)]
+    pub with: IndexMap<Spanned<String>, Spanned<RawValue>, FxBuildHasher>,
+}
+
+impl<'de> Deserialize<'de> for RawDependency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DependencyVisitor;
+
+        impl<'de> Visitor<'de> for DependencyVisitor {
+            type Value = RawDependency;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a task name or `{ task: name, with: { param: value } }`")
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(RawDependency::Name(name.to_owned()))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawCall::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawDependency::Call)
+            }
+        }
+
+        deserializer.deserialize_any(DependencyVisitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for RawDependsOn {
@@ -463,7 +618,9 @@ impl<'de> Deserialize<'de> for RawDependsOn {
             type Value = RawDependsOn;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list of task names or one task name")
+                f.write_str(
+                    "a list of task names (or `{ task: name, with: { ... } }`) or one task name",
+                )
             }
 
             fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
@@ -490,9 +647,20 @@ impl JsonSchema for RawDependsOn {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "Task names that must succeed first; `name[key=value]`, `name[key]` or `name[..]` selects matrix items.",
+            "description": "Task names that must succeed first; `name[key=value]`, `name[key]` or `name[..]` selects matrix items; `{ task: name, with: { param: value } }` gives a task's parameters.",
             "anyOf": [
-                { "type": "array", "items": { "type": "string" } },
+                { "type": "array", "items": { "anyOf": [
+                    { "type": "string" },
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["task"],
+                        "properties": {
+                            "task": { "type": "string" },
+                            "with": { "type": "object", "additionalProperties": { "type": ["string", "number", "boolean"] } }
+                        }
+                    }
+                ] } },
                 { "type": "string" }
             ]
         })

@@ -6,6 +6,7 @@ mod dependencies;
 mod files;
 mod matrix;
 mod names;
+mod params;
 mod script;
 mod settings;
 mod slurm;
@@ -14,7 +15,9 @@ mod validator;
 
 pub use matrix::{combinations, expansion_name};
 pub use settings::override_var;
-pub use validator::{File, validate_files, validate_files_warned, validate_workflow};
+pub use validator::{
+    File, validate_files, validate_files_requested, validate_files_warned, validate_workflow,
+};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use std::sync::Arc;
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Report, Source};
-use crate::model::Workflow;
+use crate::model::{Given, Workflow};
 use crate::parse::{RawWorkflow, location_span, parse_workflow};
 
 /// Loads a workflow file and the files it includes: read, parse, validate.
@@ -39,6 +42,18 @@ pub fn load_workflow(path: &Path) -> Result<Workflow, Vec<Report>> {
 /// # Errors
 /// A report for each file with problems, every problem located.
 pub fn load_workflow_warned(path: &Path) -> Result<(Workflow, Vec<Report>), Vec<Report>> {
+    load_workflow_requested(path, &[])
+}
+
+/// Like `load_workflow_warned`, with the instances of tasks with parameters that the
+/// command line asks for (task as written and the values given, checked already).
+///
+/// # Errors
+/// A report for each file with problems, every problem located.
+pub fn load_workflow_requested(
+    path: &Path,
+    requests: &[(String, Given)],
+) -> Result<(Workflow, Vec<Report>), Vec<Report>> {
     let (sources, raws) = load_files(path)?;
     let files = sources
         .iter()
@@ -48,7 +63,7 @@ pub fn load_workflow_warned(path: &Path) -> Result<(Workflow, Vec<Report>), Vec<
             raw,
         })
         .collect();
-    validate_files_warned(files)
+    validate_files_requested(files, requests)
         .map(|(workflow, warnings)| (workflow, reports(&sources, warnings)))
         .map_err(|found| reports(&sources, found))
 }
