@@ -260,6 +260,15 @@ fn load_targets(
             })?;
         workflow.tasks[task.index()].args = args.to_vec().into();
     }
+    workflow.mask_task_names();
+    let masker = workflow.known_secrets_masker().ok();
+    let names = match masker {
+        Some(masker) if !masker.is_empty() => names
+            .iter()
+            .map(|name| masker.mask(name).into_owned())
+            .collect(),
+        _ => names,
+    };
     Ok((workflow, names, warnings))
 }
 

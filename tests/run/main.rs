@@ -10,6 +10,7 @@ mod incomplete;
 mod language;
 mod matrix_files;
 mod output;
+mod params;
 mod process;
 mod record;
 mod scheduling;
