@@ -425,7 +425,7 @@ impl Validator<'_> {
             Ok(bound) => Ok((signature.instance_name(&bound), Some((target, bound)))),
             Err(error) => Err(Diagnostic::error(
                 DiagnosticKind::InvalidParams,
-                format!("task `{depender}` depends on {error}"),
+                format!("in `depends_on` of `{depender}`: {error}"),
             )
             .at(self.span(&call.task), None)
             .hint(error.hint())),
