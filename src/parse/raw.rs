@@ -56,9 +56,13 @@ pub struct RawWorkflow {
     #[schemars(schema_with = "pools_schema")]
     pub pools: Option<RawPools>,
     /// Other workflow files (relative to this one) whose tasks, variables, pools and secrets
-    /// join this workflow. Their `env` and `defaults` apply to their own tasks.
-    #[schemars(with = "Option<Vec<String>>")]
-    pub include: Option<Vec<Spanned<String>>>,
+    /// join this workflow. Their `env` and `defaults` apply to their own tasks. A list joins
+    /// their tasks as they are named; a mapping `{ docs: docs/engine.yaml }` names each task
+    /// of that file `docs:<name>`, resolves the file's own names to its own tasks first, and
+    /// runs its tasks in its own directory.
+    #[serde(default)]
+    #[schemars(schema_with = "include_schema")]
+    pub include: Option<RawInclude>,
     /// Where process tasks run: `local` (child processes of the engine, the default) or
     /// `slurm` (one batch job each on a Slurm cluster). A task's or `defaults`' `executor`
     /// wins over this; `engine run --executor` wins over all of them.
@@ -453,6 +457,62 @@ pub enum RawIsolation {
     Thread,
     /// In its own OS process group.
     Process,
+}
+
+/// `include`: a list of files, or files by namespace.
+#[derive(Debug)]
+pub enum RawInclude {
+    /// `include: [ci.yaml]`: the tasks keep their names.
+    Flat(Vec<Spanned<String>>),
+    /// `include: { docs: docs/engine.yaml }`: the tasks are named `docs:<name>`.
+    Namespaced(IndexMap<Spanned<String>, Spanned<String>, FxBuildHasher>),
+}
+
+impl<'de> Deserialize<'de> for RawInclude {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IncludeVisitor;
+
+        impl<'de> Visitor<'de> for IncludeVisitor {
+            type Value = RawInclude;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of files, or a mapping of namespaces to files")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut files = Vec::with_capacity(seq.size_hint().unwrap_or(2));
+                while let Some(file) = seq.next_element()? {
+                    files.push(file);
+                }
+                Ok(RawInclude::Flat(files))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut files = IndexMap::default();
+                while let Some((name, file)) = map.next_entry()? {
+                    files.insert(name, file);
+                }
+                Ok(RawInclude::Namespaced(files))
+            }
+        }
+
+        deserializer.deserialize_any(IncludeVisitor)
+    }
+}
+
+/// The schema of `include`.
+fn include_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "anyOf": [
+            { "type": "array", "items": { "type": "string" } },
+            {
+                "type": "object",
+                "propertyNames": { "pattern": "^[a-z][a-z0-9_-]*$" },
+                "additionalProperties": { "type": "string" }
+            },
+            { "type": "null" }
+        ]
+    })
 }
 
 /// A task's parameters by name, in file order.

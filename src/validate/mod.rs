@@ -26,7 +26,7 @@ use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Report, Source};
 use crate::model::{Given, Workflow};
-use crate::parse::{RawWorkflow, location_span, parse_workflow};
+use crate::parse::{RawInclude, RawWorkflow, location_span, parse_workflow};
 
 /// Loads a workflow file and the files it includes: read, parse, validate.
 ///
@@ -54,13 +54,15 @@ pub fn load_workflow_requested(
     path: &Path,
     requests: &[(String, Given)],
 ) -> Result<(Workflow, Vec<Report>), Vec<Report>> {
-    let (sources, raws) = load_files(path)?;
+    let (sources, raws, namespaces) = load_files(path)?;
     let files = sources
         .iter()
         .zip(raws)
-        .map(|(source, raw)| File {
+        .zip(namespaces)
+        .map(|((source, raw), namespace)| File {
             source: source.as_ref(),
             raw,
+            namespace,
         })
         .collect();
     validate_files_requested(files, requests)
@@ -68,8 +70,9 @@ pub fn load_workflow_requested(
         .map_err(|found| reports(&sources, found))
 }
 
-/// The files of a workflow, read and parsed, the main one first.
-type Loaded = (Vec<Arc<Source>>, Vec<RawWorkflow>);
+/// The files of a workflow, read and parsed, the main one first, with the namespace of
+/// each (`docs:` for `include: { docs: ... }`, empty for the main file and a list's).
+type Loaded = (Vec<Arc<Source>>, Vec<RawWorkflow>, Vec<String>);
 
 /// Reads and parses a workflow file and, depth first, every file it includes, each once.
 fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
@@ -82,22 +85,52 @@ fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
     })?;
     let mut sources = vec![main];
     let mut raws = vec![raw];
+    let mut namespaces = vec![String::new()];
     let mut problems: Vec<(usize, Diagnostic)> = Vec::new();
     let mut failed: Vec<Report> = Vec::new();
     let mut next = 0;
     while next < raws.len() {
-        let includes: Vec<Spanned<String>> = raws[next].include.take().unwrap_or_default();
+        let includes: Vec<(String, Spanned<String>)> = match raws[next].include.take() {
+            None => Vec::new(),
+            Some(RawInclude::Flat(files)) => files
+                .into_iter()
+                .map(|file| (namespaces[next].clone(), file))
+                .collect(),
+            Some(RawInclude::Namespaced(files)) => {
+                let mut out = Vec::with_capacity(files.len());
+                for (name, file) in files {
+                    if !is_namespace(&name.value) {
+                        let span = location_span(&sources[next], name.referenced);
+                        problems.push((
+                            next,
+                            Diagnostic::error(
+                                DiagnosticKind::InvalidInclude,
+                                format!("invalid namespace `{}`", name.value),
+                            )
+                            .at(span, Some("not a name".into()))
+                            .hint("a namespace is lowercase letters, digits, `_` and `-`, starting with a letter, like `docs`"),
+                        ));
+                        continue;
+                    }
+                    out.push((format!("{}{}:", namespaces[next], name.value), file));
+                }
+                out
+            }
+        };
         let dir = sources[next]
             .path()
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        for include in includes {
+        for (namespace, include) in includes {
             let path = dir.join(&include.value);
             let canonical = std::fs::canonicalize(&path).ok();
-            let known = sources.iter().any(|source| {
-                canonical.as_deref().is_some_and(|c| {
-                    std::fs::canonicalize(source.path()).ok().as_deref() == Some(c)
-                })
+            // A file joins once per namespace: included twice under two names, its tasks are
+            // there twice.
+            let known = sources.iter().zip(&namespaces).any(|(source, known)| {
+                *known == namespace
+                    && canonical.as_deref().is_some_and(|c| {
+                        std::fs::canonicalize(source.path()).ok().as_deref() == Some(c)
+                    })
             });
             if known {
                 continue;
@@ -131,6 +164,7 @@ fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
                 Ok(raw) => {
                     sources.push(source);
                     raws.push(raw);
+                    namespaces.push(namespace);
                 }
                 Err(diagnostics) => failed.push(Report {
                     source,
@@ -141,11 +175,18 @@ fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
         next += 1;
     }
     if problems.is_empty() && failed.is_empty() {
-        return Ok((sources, raws));
+        return Ok((sources, raws, namespaces));
     }
     let mut all = reports(&sources, problems);
     all.extend(failed);
     Err(all)
+}
+
+/// A namespace's name: a lowercase letter, then lowercase letters, digits, `_` and `-`.
+fn is_namespace(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Diagnostics grouped into one report per file, in file order.

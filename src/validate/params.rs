@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Spanned;
 
 use super::matrix::MAX_EXPANSIONS;
 use super::settings::value_of;
@@ -19,8 +19,9 @@ use crate::model::{Given, Param, Signature, Value};
 use crate::parse::{RawCall, RawDependency, RawDependsOn, RawParam, RawTask, RawValue};
 use crate::template::{self, Context, Evaluator, Flavor};
 
-/// A task as written: its file, name and fields (the first definition of a name).
-pub(super) type Written<'r> = (usize, &'r Spanned<String>, &'r RawTask);
+/// A task as written: its file, name and fields, and its full name (with its file's
+/// namespace: `docs:build`); the first definition of a name.
+pub(super) type Written<'r> = (usize, &'r Spanned<String>, &'r RawTask, String);
 
 /// One task made from a written one: the task itself, or one instance of a task with
 /// parameters.
@@ -146,7 +147,7 @@ impl Validator<'_> {
         let index: FxHashMap<&str, usize> = written
             .iter()
             .enumerate()
-            .map(|(at, (_, name, _))| (name.value.as_str(), at))
+            .map(|(at, (_, _, _, full))| (full.as_str(), at))
             .collect();
         let mut made = Made {
             out: written.iter().map(|_| Vec::new()).collect(),
@@ -155,9 +156,9 @@ impl Validator<'_> {
             count: 0,
             too_many: false,
         };
-        for (at, (_, name, _)) in written.iter().enumerate() {
+        for (at, (_, _, _, full)) in written.iter().enumerate() {
             if signatures[at].is_none() {
-                made.add(at, name.value.clone(), None, Vec::new());
+                made.add(at, full.clone(), None, Vec::new());
             }
         }
         for (task, given) in requests {
@@ -230,8 +231,8 @@ impl Validator<'_> {
                     // Its values are unknown, so are the instances its dependencies name:
                     // it keeps only the plain ones (it cannot run anyway).
                     made.queue.pop_back();
-                    let (_, _, raw) = written[at];
-                    made.out[at][0].deps = self.named_deps(raw);
+                    let (file, _, raw, _) = &written[at];
+                    made.out[at][0].deps = named_deps(&self.namespaces[*file], raw, &index);
                 }
             }
             if !added {
@@ -241,31 +242,8 @@ impl Validator<'_> {
         made.out
     }
 
-    /// The `depends_on` entries that are plain names.
-    fn named_deps(&self, raw: &RawTask) -> Vec<Spanned<String>> {
-        let Some(depends_on) = raw.depends_on.as_ref() else {
-            return Vec::new();
-        };
-        match &depends_on.value {
-            RawDependsOn::One(name) => vec![Spanned::new(
-                name.clone(),
-                depends_on.referenced,
-                depends_on.defined,
-            )],
-            RawDependsOn::Many(items) => items
-                .iter()
-                .filter_map(|item| match &item.value {
-                    RawDependency::Name(name) => {
-                        Some(Spanned::new(name.clone(), item.referenced, item.defined))
-                    }
-                    RawDependency::Call(_) => None,
-                })
-                .collect(),
-        }
-    }
-
     /// An instance's dependencies as names, and the instances its `{ task, with }` entries
-    /// name (written task and values).
+    /// (and plain names of tasks with parameters) name: written task and values.
     fn calls(
         &mut self,
         written: &[Written<'_>],
@@ -275,69 +253,31 @@ impl Validator<'_> {
         vars: &[(String, Value)],
         reported: &mut FxHashSet<(usize, usize, String)>,
     ) -> (Vec<Spanned<String>>, Vec<(usize, Vec<(String, String)>)>) {
-        let (file, _, raw) = written[at];
+        let (file, _, raw, _) = &written[at];
+        let file = *file;
         self.current = file;
+        let namespace = self.namespaces[file].clone();
         let mut deps = Vec::new();
         let mut calls = Vec::new();
-        let empty = RawCall {
-            task: Spanned::new(String::new(), Location::UNKNOWN, Location::UNKNOWN),
-            with: IndexMap::default(),
-        };
-        let mut plain;
-        let items: Vec<(&RawCall, bool)> = match raw.depends_on.as_ref() {
-            None => Vec::new(),
-            Some(depends_on) => match &depends_on.value {
-                RawDependsOn::One(name) => {
-                    plain = empty.clone();
-                    plain.task =
-                        Spanned::new(name.clone(), depends_on.referenced, depends_on.defined);
-                    vec![(&plain, false)]
-                }
-                RawDependsOn::Many(items) => {
-                    let mut out = Vec::with_capacity(items.len());
-                    for item in items {
-                        match &item.value {
-                            RawDependency::Name(_) => out.push((&empty, false)),
-                            RawDependency::Call(call) => out.push((call, true)),
-                        }
-                    }
-                    out
-                }
-            },
-        };
-        let names: Vec<Spanned<String>> = match raw.depends_on.as_ref().map(|d| &d.value) {
-            Some(RawDependsOn::Many(items)) => items
-                .iter()
-                .map(|item| match &item.value {
-                    RawDependency::Name(name) => {
-                        Spanned::new(name.clone(), item.referenced, item.defined)
-                    }
-                    RawDependency::Call(call) => call.task.clone(),
-                })
-                .collect(),
-            _ => items.iter().map(|(call, _)| call.task.clone()).collect(),
-        };
-        for ((call, is_call), name) in items.into_iter().zip(names) {
-            // A plain name of a task with parameters is its instance with the defaults.
-            let plain_param_task = !is_call
-                && index
-                    .get(name.value.as_str())
-                    .is_some_and(|&target| signatures[target].is_some());
-            if !is_call && !plain_param_task {
+        for (name, with) in entries(raw) {
+            let name = Spanned::new(
+                resolve(&namespace, &name.value, index),
+                name.referenced,
+                name.defined,
+            );
+            let takes_params = index
+                .get(name.value.as_str())
+                .is_some_and(|&target| signatures[target].is_some());
+            if with.is_none() && !takes_params {
                 deps.push(name);
                 continue;
             }
-            let named;
-            let call = if is_call {
-                call
-            } else {
-                named = RawCall {
-                    task: name.clone(),
-                    with: IndexMap::default(),
-                };
-                &named
+            // A plain name of a task with parameters is its instance with the defaults.
+            let call = RawCall {
+                task: name,
+                with: with.cloned().unwrap_or_default(),
             };
-            match self.call(written, index, signatures, instance, call, vars) {
+            match self.call(written, index, signatures, instance, &call, vars) {
                 Ok((name, target)) => {
                     deps.push(Spanned::new(name, call.task.referenced, call.task.defined));
                     if let Some(target) = target {
@@ -377,7 +317,7 @@ impl Validator<'_> {
         let Some(&target) = index.get(call.task.value.as_str()) else {
             let hint = suggest(
                 &call.task.value,
-                written.iter().map(|(_, name, _)| name.value.as_str()),
+                written.iter().map(|(_, _, _, full)| full.as_str()),
             )
             .unwrap_or_else(|| "`engine list FILE` shows the task names".to_owned());
             return Err(Diagnostic::error(
@@ -478,6 +418,69 @@ impl Validator<'_> {
             .render(&parsed, &context)
             .map(Some)
             .map_err(|error| failed(format!("the `with` value of `{}`: {error}", instance.name)))
+    }
+}
+
+/// The values of a `with`.
+type With = IndexMap<Spanned<String>, Spanned<RawValue>, rustc_hash::FxBuildHasher>;
+
+/// A task's `depends_on` entries: each name with its `with`, if it has one.
+fn entries(raw: &RawTask) -> Vec<(Spanned<String>, Option<&With>)> {
+    let Some(depends_on) = raw.depends_on.as_ref() else {
+        return Vec::new();
+    };
+    match &depends_on.value {
+        RawDependsOn::One(name) => vec![(
+            Spanned::new(name.clone(), depends_on.referenced, depends_on.defined),
+            None,
+        )],
+        RawDependsOn::Many(items) => items
+            .iter()
+            .map(|item| match &item.value {
+                RawDependency::Name(name) => (
+                    Spanned::new(name.clone(), item.referenced, item.defined),
+                    None,
+                ),
+                RawDependency::Call(call) => (call.task.clone(), Some(&call.with)),
+            })
+            .collect(),
+    }
+}
+
+/// The `depends_on` entries that are plain names, resolved.
+fn named_deps(
+    namespace: &str,
+    raw: &RawTask,
+    index: &FxHashMap<&str, usize>,
+) -> Vec<Spanned<String>> {
+    entries(raw)
+        .into_iter()
+        .filter(|(_, with)| with.is_none())
+        .map(|(name, _)| {
+            Spanned::new(
+                resolve(namespace, &name.value, index),
+                name.referenced,
+                name.defined,
+            )
+        })
+        .collect()
+}
+
+/// A task name written in a file of `namespace`, as the task it names: the file's own task
+/// first (`build` in `docs:`'s file is `docs:build` when that exists), else the name as it
+/// is; `:build` is the main file's `build` from anywhere.
+pub(super) fn resolve(namespace: &str, text: &str, index: &FxHashMap<&str, usize>) -> String {
+    if let Some(root) = text.strip_prefix(':') {
+        return root.to_owned();
+    }
+    if namespace.is_empty() {
+        return text.to_owned();
+    }
+    let base = text.split(['[', '(']).next().unwrap_or(text).trim();
+    if index.contains_key(format!("{namespace}{base}").as_str()) {
+        format!("{namespace}{}", text.trim_start())
+    } else {
+        text.to_owned()
     }
 }
 

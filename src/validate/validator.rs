@@ -33,6 +33,9 @@ pub struct File<'a> {
     pub source: &'a Source,
     /// What it holds.
     pub raw: RawWorkflow,
+    /// The prefix of its tasks' names: `docs:` when it is included as `{ docs: ... }`,
+    /// empty otherwise.
+    pub namespace: String,
 }
 
 /// Validates a parsed workflow of one file (its `include` list is not followed).
@@ -40,7 +43,12 @@ pub struct File<'a> {
 /// # Errors
 /// Every problem found, each located in `source`.
 pub fn validate_workflow(source: &Source, raw: RawWorkflow) -> Result<Workflow, Vec<Diagnostic>> {
-    validate_files(vec![File { source, raw }]).map_err(|found| {
+    validate_files(vec![File {
+        source,
+        raw,
+        namespace: String::new(),
+    }])
+    .map_err(|found| {
         found
             .into_iter()
             .map(|(_, diagnostic)| diagnostic)
@@ -78,6 +86,7 @@ pub fn validate_files_requested(
 ) -> Result<(Workflow, Found), Found> {
     let mut validator = Validator {
         sources: files.iter().map(|file| file.source).collect(),
+        namespaces: files.iter().map(|file| file.namespace.clone()).collect(),
         current: 0,
         found: Vec::new(),
         scripts: ScriptCompiler::new(),
@@ -97,6 +106,8 @@ pub fn validate_files_requested(
 
 pub(super) struct Validator<'a> {
     sources: Vec<&'a Source>,
+    /// Each file's namespace (`docs:`), empty for the main file and a listed include.
+    pub(super) namespaces: Vec<String>,
     /// The file whose values are being checked: spans and diagnostics refer to it.
     pub(super) current: usize,
     found: Vec<(usize, Diagnostic)>,
@@ -209,7 +220,7 @@ impl<'a> Validator<'a> {
         }
         // Every task as written (the first definition of each name).
         let mut written: Vec<Written<'_>> = Vec::new();
-        let mut seen: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(
+        let mut seen: FxHashMap<String, usize> = FxHashMap::with_capacity_and_hasher(
             raws.iter().map(|r| r.tasks.value.len()).sum(),
             FxBuildHasher,
         );
@@ -218,8 +229,9 @@ impl<'a> Validator<'a> {
             self.current = file;
             for (name, task) in &raw.tasks.value {
                 let task = task.value.as_ref().unwrap_or(&empty);
-                if let Some(&first) = seen.get(name.value.as_str()) {
-                    let (first_file, first_name, _) = written[first];
+                let full = format!("{}{}", self.namespaces[file], name.value);
+                if let Some(&first) = seen.get(&full) {
+                    let (first_file, first_name, _, _) = written[first];
                     let first_source = self.sources[first_file];
                     let first_span = location_span(first_source, first_name.referenced);
                     let (line, column) = first_source.position(first_span.offset);
@@ -237,24 +249,24 @@ impl<'a> Validator<'a> {
                     );
                     continue;
                 }
-                seen.insert(name.value.as_str(), written.len());
-                written.push((file, name, task));
+                seen.insert(full.clone(), written.len());
+                written.push((file, name, task, full));
             }
         }
         // The tasks with parameters, and the instances the command line and dependencies
         // make of them.
         let signatures: Vec<_> = written
             .iter()
-            .map(|&(file, name, task)| {
+            .map(|&(file, _, task, ref full)| {
                 self.current = file;
-                self.signature(&name.value, task)
+                self.signature(full, task)
             })
             .collect();
         let instances = self.instances(&written, &signatures, requests, &vars);
         // Every task, with its matrix expanded and its ids assigned.
         let mut entries: Vec<Entry<'_>> = Vec::new();
         let mut next = 0u32;
-        for (&(file, name, task), instances) in written.iter().zip(instances) {
+        for (&(file, name, task, _), instances) in written.iter().zip(instances) {
             self.current = file;
             let matrix = task
                 .matrix
@@ -463,8 +475,12 @@ impl<'a> Validator<'a> {
                 .or_else(|| base.and_then(|d| d.shell.clone())),
             env: env.into(),
             env_templates,
+            // A namespaced file's tasks run in its own directory.
             cwd: own.cwd.as_ref().map_or_else(
-                || base.map_or_else(|| self.dir(), |d| d.cwd.clone()),
+                || {
+                    base.filter(|_| self.namespaces[self.current].is_empty())
+                        .map_or_else(|| self.dir(), |d| d.cwd.clone())
+                },
                 |cwd| self.dir().join(&cwd.value),
             ),
             timeout,

@@ -107,7 +107,14 @@ fn with_values_read_the_dependers_params() {
 "#;
     let out = Test::new()
         .workflow(yaml)
-        .args(["plan", "--format", "json", WORKFLOW, "deploy", "profile=fast"])
+        .args([
+            "plan",
+            "--format",
+            "json",
+            WORKFLOW,
+            "deploy",
+            "profile=fast",
+        ])
         .run();
     let plan = json(&out.stdout);
     let names: Vec<&str> = plan["waves"]
@@ -149,7 +156,15 @@ fn plan_and_graph_name_instances() {
     );
     let out = Test::new()
         .workflow(DEPLOY)
-        .args(["graph", "--format", "json", WORKFLOW, "deploy", "env=prod", "version=2"])
+        .args([
+            "graph",
+            "--format",
+            "json",
+            WORKFLOW,
+            "deploy",
+            "env=prod",
+            "version=2",
+        ])
         .run();
     let graph = json(&out.stdout);
     assert_eq!(
