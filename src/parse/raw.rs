@@ -68,9 +68,10 @@ pub struct RawWorkflow {
     /// wins over this; `engine run --executor` wins over all of them.
     #[schemars(with = "Option<RawExecutor>")]
     pub executor: Option<Spanned<RawExecutor>>,
-    /// The tasks, by name. Names are lowercase letters, digits and underscores, starting with a letter.
+    /// The tasks, by name. Names are lowercase letters, digits, `_` and `-`, starting with a
+    /// letter.
     #[schemars(with = "IndexMap<String, Option<RawTask>>")]
-    #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9_]*$" }))]
+    #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9_-]*$" }))]
     pub tasks: Spanned<RawTasks>,
 }
 

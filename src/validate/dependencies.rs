@@ -172,10 +172,9 @@ impl Validator<'_> {
         {
             return Some(Target::Picked(index, selector));
         }
-        let hint = suggest(
-            &selector.name,
-            lookup.names.iter().copied().filter(|n| *n != task_name),
-        )
+        // In a namespaced file, its own tasks are the likely meant ones.
+        let own = format!("{}{}", self.namespaces[self.current], selector.name);
+        let hint = suggest(&own, lookup.names.iter().copied().filter(|n| *n != task_name))
         .unwrap_or_else(|| "`engine list FILE` shows the task names".to_owned());
         self.push(
             Diagnostic::error(

@@ -530,10 +530,10 @@ impl<'a> Validator<'a> {
                 )
                 .at(
                     self.span(name),
-                    Some("names are lowercase letters, digits and `_`".into()),
+                    Some("names are lowercase letters, digits, `_` and `-`".into()),
                 )
                 .hint(format!(
-                    "start with a lowercase letter and use only `a-z`, `0-9` and `_`, like `{}`",
+                    "start with a lowercase letter and use only `a-z`, `0-9`, `_` and `-`, like `{}`",
                     task_name_like(task_name)
                 )),
             );

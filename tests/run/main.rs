@@ -9,6 +9,7 @@ mod failures;
 mod incomplete;
 mod language;
 mod matrix_files;
+mod namespaces;
 mod output;
 mod params;
 mod process;
