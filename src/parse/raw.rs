@@ -679,9 +679,7 @@ impl<'de> Deserialize<'de> for RawDependsOn {
             type Value = RawDependsOn;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "a list of task names (or `{ task: name, with: { ... } }`) or one task name",
-                )
+                f.write_str("a list of task names or one task name")
             }
 
             fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {

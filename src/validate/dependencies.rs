@@ -174,7 +174,10 @@ impl Validator<'_> {
         }
         // In a namespaced file, its own tasks are the likely meant ones.
         let own = format!("{}{}", self.namespaces[self.current], selector.name);
-        let hint = suggest(&own, lookup.names.iter().copied().filter(|n| *n != task_name))
+        let hint = suggest(
+            &own,
+            lookup.names.iter().copied().filter(|n| *n != task_name),
+        )
         .unwrap_or_else(|| "`engine list FILE` shows the task names".to_owned());
         self.push(
             Diagnostic::error(

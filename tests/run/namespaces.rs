@@ -91,11 +91,12 @@ fn a_problem_in_an_included_file_is_located_there() {
 
 #[test]
 fn the_list_form_stays_flat() {
-    let test = Test::run_of("include: [more.yaml]\ntasks:\n  a:\n    depends_on: [b]\n    run: echo a\n")
-        .file("more.yaml", "tasks:\n  b:\n    run: pwd > b.txt\n")
-        .status(0)
-        .task_status("a", "succeeded")
-        .task_status("b", "succeeded");
+    let test =
+        Test::run_of("include: [more.yaml]\ntasks:\n  a:\n    depends_on: [b]\n    run: echo a\n")
+            .file("more.yaml", "tasks:\n  b:\n    run: pwd > b.txt\n")
+            .status(0)
+            .task_status("a", "succeeded")
+            .task_status("b", "succeeded");
     test.run();
 }
 
