@@ -252,7 +252,7 @@ impl Validator<'_> {
         instance: &Instance,
         vars: &[(String, Value)],
         reported: &mut FxHashSet<(usize, usize, String)>,
-    ) -> (Vec<Spanned<String>>, Vec<(usize, Vec<(String, String)>)>) {
+    ) -> (Vec<Spanned<String>>, Vec<Call>) {
         let (file, _, raw, _) = &written[at];
         let file = *file;
         self.current = file;
@@ -312,7 +312,7 @@ impl Validator<'_> {
         instance: &Instance,
         call: &RawCall,
         vars: &[(String, Value)],
-    ) -> Result<(String, Option<(usize, Vec<(String, String)>)>), Diagnostic> {
+    ) -> Result<(String, Option<Call>), Diagnostic> {
         let depender = &instance.name;
         let Some(&target) = index.get(call.task.value.as_str()) else {
             let hint = suggest(
@@ -420,6 +420,9 @@ impl Validator<'_> {
             .map_err(|error| failed(format!("the `with` value of `{}`: {error}", instance.name)))
     }
 }
+
+/// An instance a dependency names: its written task and its parameters' values.
+type Call = (usize, Vec<(String, String)>);
 
 /// The values of a `with`.
 type With = IndexMap<Spanned<String>, Spanned<RawValue>, rustc_hash::FxBuildHasher>;

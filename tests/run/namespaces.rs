@@ -22,14 +22,14 @@ tasks:
     run: test -f gen.txt && echo docs > built.txt
 "#;
 
-const WEB: &str = r#"
+const WEB: &str = r"
 tasks:
   build:
     depends_on: [bundle]
     run: echo web > built.txt
   bundle:
     run: echo bundle > bundle.txt
-"#;
+";
 
 fn project() -> Test {
     Test::run_of(MAIN)
@@ -80,7 +80,7 @@ fn a_problem_in_an_included_file_is_located_there() {
     Test::new()
         .workflow(MAIN)
         .file("docs/engine.yaml", DOCS)
-        .file("web/engine.yaml", &WEB.replace("[bundle]", "[bundel]"))
+        .file("web/engine.yaml", WEB.replace("[bundle]", "[bundel]"))
         .engine(["check", WORKFLOW])
         .status(2)
         .stderr_has("task `web:build` depends on `bundel`, which is not a task")
