@@ -209,3 +209,35 @@ tasks:
         .stderr_has("show(word=***)")
         .run();
 }
+
+#[test]
+fn resume_continues_the_instances_the_run_named() {
+    let yaml = r#"
+tasks:
+  build:
+    params: { profile: debug }
+    run: echo "${{ params.profile }}" >> "built-${{ params.profile }}"
+  deploy:
+    params: { env: ~ }
+    depends_on: [{ task: build, with: { profile: release } }]
+    run: test -f "ok-${{ params.env }}"
+"#;
+    let test = Test::run_of(yaml)
+        .args(["deploy", "env=prod"])
+        .status(1)
+        .task_status("build(profile=release)", "succeeded")
+        .task_status("deploy(env=prod)", "failed");
+    // Without the task on the command line: the record names the instance.
+    let (_, next) = test.run_then();
+    std::fs::write(next.path("ok-prod"), "").expect("write");
+    let resumed = next
+        .args(["--resume"])
+        .status(0)
+        .not_started("build(profile=release)")
+        .task_status("deploy(env=prod)", "succeeded");
+    resumed.run();
+    assert_eq!(
+        std::fs::read_to_string(resumed.path("built-release")).expect("built"),
+        "release\n"
+    );
+}
