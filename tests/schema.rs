@@ -256,8 +256,12 @@ const REFUSED: &[(&str, &str)] = &[
         "tasks:\n  Build: { run: 'true' }\n",
     ),
     (
-        "a task name with a dash",
-        "tasks:\n  unit-tests: { run: 'true' }\n",
+        "a task name with a colon (only namespaces make one)",
+        "tasks:\n  'unit:tests': { run: 'true' }\n",
+    ),
+    (
+        "a task name starting with a dash",
+        "tasks:\n  -tests: { run: 'true' }\n",
     ),
     (
         "a duration with a space",
@@ -305,8 +309,14 @@ tasks:
     script: 'print(1);'
     timeout: 250ms
   join:
-    depends_on: [first, second]
+    depends_on: [first, second, { task: deploy, with: { env: dev } }]
   empty:
+  deploy-app:
+    params: { version: 1.10, flag: ~, level: { default: '1', values: ['1', '2'], description: how much } }
+    run: echo ${{ params.version }} ${{ args }}
+  deploy:
+    params: { env: { values: [dev, prod] } }
+    depends_on: [{ task: deploy-app, with: { flag: x } }]
 ";
     let errors = schema_errors(&validator(), &yaml_to_json(text));
     assert!(

@@ -80,9 +80,13 @@ pub struct RunArgs {
     /// The workflow file.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Only these tasks and what they depend on (default: all).
+    /// Only these tasks and what they depend on (default: all). `name=value` after a task
+    /// sets one of its `params`.
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
+    /// After `--`: `${{ args }}` of the last task named, one word each.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
     /// Most process tasks at once; on Slurm, most jobs in the queue at once [default: the CPUs
     /// this process may use; 100 with Slurm jobs].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]

@@ -145,6 +145,14 @@ type Target = (String, Result<Vec<String>, (String, Option<String>)>);
 
 /// What `target` stands for in `workflow`, as `engine run` would select it.
 fn resolve(workflow: &Workflow, target: &str, path: &std::path::Path) -> Target {
+    // A task with parameters, named alone, runs with its defaults, or cannot run.
+    if let Some(signature) = workflow.signature(target) {
+        let found = signature
+            .bind(&[])
+            .map(|bound| vec![signature.instance_name(&bound)])
+            .map_err(|error| (error.to_string(), Some(error.hint())));
+        return (target.to_owned(), found);
+    }
     let targets = [target.to_owned()];
     let found = super::resolve_targets(workflow, &targets, path).and_then(|resolved| {
         super::select(workflow, &targets, path)?;

@@ -9,7 +9,7 @@ use crate::plan::render_graph;
 /// # Errors
 /// An invalid workflow or an unknown task name.
 pub fn run(args: &GraphArgs) -> Result<(), EngineError> {
-    let workflow = super::load(&args.file)?;
-    let graph = super::select(&workflow, &args.tasks, &args.file)?;
+    let (workflow, targets) = super::load_for(&args.file, &args.tasks, &[], &[])?;
+    let graph = super::select(&workflow, &targets, &args.file)?;
     super::write_stdout(&render_graph(&workflow, &graph, args.format))
 }

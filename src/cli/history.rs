@@ -228,8 +228,8 @@ fn last_state(row: &AttemptRow) -> String {
 /// # Errors
 /// An invalid workflow, an unknown task, a damaged record; stdout closed.
 pub fn status(args: &StatusArgs) -> Result<(), EngineError> {
-    let workflow = super::load_with_vars(&args.file, &args.vars)?;
-    let graph = super::select(&workflow, &args.tasks, &args.file)?;
+    let (workflow, targets) = super::load_for(&args.file, &args.tasks, &[], &args.vars)?;
+    let graph = super::select(&workflow, &targets, &args.file)?;
     let dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
     let key = dir.workflow_key(&args.file);
     let store = open(&dir)?;

@@ -165,22 +165,16 @@ pub(crate) fn load(path: &std::path::Path) -> Result<crate::model::Workflow, Eng
     crate::validate::load_workflow(path).map_err(EngineError::Invalid)
 }
 
-/// Loads a workflow and sets the variables given with `--var`.
-pub(crate) fn load_with_vars(
-    path: &std::path::Path,
-    vars: &[(String, String)],
-) -> Result<crate::model::Workflow, EngineError> {
-    with_vars(load(path)?, vars)
-}
-
 /// Loads a workflow to run it: its warnings are printed on stderr (as `engine check`
-/// shows them), then the variables given with `--var` are set.
+/// shows them), then the variables given with `--var` are set. See `load_targets` for
+/// `words` and `args`.
 pub(crate) fn load_to_run(
     path: &std::path::Path,
+    words: &[String],
+    args: &[String],
     vars: &[(String, String)],
-) -> Result<crate::model::Workflow, EngineError> {
-    let (workflow, warnings) =
-        crate::validate::load_workflow_warned(path).map_err(EngineError::Invalid)?;
+) -> Result<(crate::model::Workflow, Vec<String>), EngineError> {
+    let (workflow, targets, warnings) = load_targets(path, words, args)?;
     let color = ColorChoice::Auto.enabled();
     let mut err = std::io::stderr().lock();
     for report in &warnings {
@@ -190,7 +184,98 @@ pub(crate) fn load_to_run(
         // A run answered without loading would not repeat them.
         crate::files::observe::spoil("the workflow has warnings");
     }
-    with_vars(workflow, vars)
+    Ok((with_vars(workflow, vars)?, targets))
+}
+
+/// Loads a workflow with the variables given with `--var`, for the targets `words` (task
+/// names, each followed by its `name=value` parameters): the workflow, with the instances
+/// of tasks with parameters they ask for, and the targets as task names
+/// (`build(profile=release)`). `args` (the words after `--`) become `${{ args }}` of the
+/// last task named.
+pub(crate) fn load_for(
+    path: &std::path::Path,
+    words: &[String],
+    args: &[String],
+    vars: &[(String, String)],
+) -> Result<(crate::model::Workflow, Vec<String>), EngineError> {
+    let (workflow, targets, _) = load_targets(path, words, args)?;
+    Ok((with_vars(workflow, vars)?, targets))
+}
+
+/// A loaded workflow, the targets as task names, and the warnings.
+type Loaded = (
+    crate::model::Workflow,
+    Vec<String>,
+    Vec<crate::diagnostic::Report>,
+);
+
+/// Reads `words` as targets with their parameters, checks each against its task's
+/// `params` (usage errors with the task's signature), loads the workflow again with the
+/// instances that it does not have yet, and gives `args` to the last target.
+fn load_targets(
+    path: &std::path::Path,
+    words: &[String],
+    args: &[String],
+) -> Result<Loaded, EngineError> {
+    let targets = crate::model::read_targets(words).map_err(|error| EngineError::Usage {
+        message: error.to_string(),
+        hint: Some("name the task first: `engine run FILE deploy env=prod`".to_owned()),
+    })?;
+    let (mut workflow, mut warnings) =
+        crate::validate::load_workflow_warned(path).map_err(EngineError::Invalid)?;
+    let mut names = Vec::with_capacity(targets.len());
+    let mut requests = Vec::new();
+    for target in &targets {
+        let Some(signature) = workflow.signature(&target.name) else {
+            if let Some((name, _)) = target.given.first()
+                && workflow.find(&target.name).is_some()
+            {
+                return Err(EngineError::Usage {
+                    message: format!("`{}` has no parameters, but got `{name}`", target.name),
+                    hint: Some("declare it in the task: `params: { name: default }`".to_owned()),
+                });
+            }
+            names.push(target.name.clone());
+            continue;
+        };
+        let bound = signature
+            .bind(&target.given)
+            .map_err(|error| EngineError::Usage {
+                message: error.to_string(),
+                hint: Some(error.hint()),
+            })?;
+        let name = signature.instance_name(&bound);
+        if workflow.find(&name).is_none() {
+            requests.push((target.name.clone(), target.given.clone()));
+        }
+        names.push(name);
+    }
+    if !requests.is_empty() {
+        (workflow, warnings) = crate::validate::load_workflow_requested(path, &requests)
+            .map_err(EngineError::Invalid)?;
+    }
+    if !args.is_empty() {
+        let task = names
+            .last()
+            .and_then(|name| workflow.find(name))
+            .ok_or_else(|| EngineError::Usage {
+                message:
+                    "the words after `--` are given to the task named before them, and none is"
+                        .to_owned(),
+                hint: Some("name one task: `engine run FILE test -- -k slow`".to_owned()),
+            })?;
+        workflow.tasks[task.index()].args = args.to_vec().into();
+    }
+    workflow.mask_task_names();
+    let masker = workflow.known_secrets_masker().ok();
+    let names = match masker {
+        Some(masker) if !masker.is_empty() => names
+            .iter()
+            .map(|name| masker.mask(name).into_owned())
+            .collect(),
+        _ => names,
+    };
+    Ok((workflow, names, warnings))
 }
 
 /// Sets the variables given with `--var`.
@@ -213,14 +298,27 @@ pub(crate) fn select(
     file: &std::path::Path,
 ) -> Result<crate::plan::Graph, EngineError> {
     let names = crate::plan::target_names(&resolve_targets(workflow, targets, file)?);
-    crate::plan::Graph::build(workflow, &names).map_err(|error| EngineError::Usage {
-        message: error.to_string(),
-        hint: Some(
-            error
-                .suggestion
-                .unwrap_or_else(|| format!("`engine list {}` shows the tasks", file.display())),
-        ),
-    })
+    let graph =
+        crate::plan::Graph::build(workflow, &names).map_err(|error| EngineError::Usage {
+            message: error.to_string(),
+            hint: Some(
+                error
+                    .suggestion
+                    .unwrap_or_else(|| format!("`engine list {}` shows the tasks", file.display())),
+            ),
+        })?;
+    // Only the tasks that run need their parameters.
+    if let Some(error) = graph
+        .tasks()
+        .iter()
+        .find_map(|&task| workflow.task(task).unbound())
+    {
+        return Err(EngineError::Usage {
+            message: error.to_string(),
+            hint: Some(error.hint()),
+        });
+    }
+    Ok(graph)
 }
 
 /// What each target stands for: file targets (paths relative to the current directory) are

@@ -37,7 +37,8 @@ pub(crate) fn applies(args: &RunArgs) -> bool {
 }
 
 /// What the run is asked, as one digest: this engine (its version and its file), the
-/// directory it runs in, the command line's workflow, tasks, variables and state dir, and the
+/// directory it runs in, the command line's workflow, tasks (with their parameters), `--`
+/// arguments, variables and state dir, and the
 /// environment but the variables `ignored` (templates, secrets and `PATH` read it).
 fn request(args: &RunArgs, ignored: &[String]) -> Digest {
     let mut hasher = blake3::Hasher::new();
@@ -66,6 +67,10 @@ fn request(args: &RunArgs, ignored: &[String]) -> Digest {
     field(&(args.tasks.len() as u64).to_le_bytes());
     for task in &args.tasks {
         field(task.as_bytes());
+    }
+    field(&(args.args.len() as u64).to_le_bytes());
+    for word in &args.args {
+        field(word.as_bytes());
     }
     field(&(args.vars.len() as u64).to_le_bytes());
     for (name, value) in &args.vars {

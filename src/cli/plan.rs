@@ -13,8 +13,8 @@ use crate::state_dir::StateDir;
 /// # Errors
 /// An invalid workflow or an unknown task name.
 pub fn run(args: &PlanArgs) -> Result<(), EngineError> {
-    let workflow = super::load_with_vars(&args.file, &args.vars)?;
-    let graph = super::select(&workflow, &args.tasks, &args.file)?;
+    let (workflow, targets) = super::load_for(&args.file, &args.tasks, &[], &args.vars)?;
+    let graph = super::select(&workflow, &targets, &args.file)?;
     let verdicts = if args.explain {
         let dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
         let store = Store::open_existing(&dir).map_err(StoreError::into_engine_error)?;

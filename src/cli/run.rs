@@ -46,12 +46,13 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         }
         super::no_op::observe(args);
     }
-    let loaded = super::load_to_run(&args.file, &args.vars)?;
+    let loaded = super::load_to_run(&args.file, &args.tasks, &args.args, &args.vars)?;
     let summary = run_loaded(args, loaded, None)?;
     ended(&summary)
 }
 
-/// One run of the workflow `loaded`, to its summary. In watch mode (`session`), the
+/// One run of the workflow `loaded` for its targets (task names, instances named), to its
+/// summary. In watch mode (`session`), the
 /// session's signal thread and file watcher reach this run's coordinator, and its scope
 /// is set to this run's tasks before any starts.
 ///
@@ -59,12 +60,12 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
 /// An invalid request (exit 2); the record or a file cannot be written.
 pub(crate) fn run_loaded(
     args: &RunArgs,
-    loaded: Workflow,
+    loaded: (Workflow, Vec<String>),
     session: Option<&Session>,
 ) -> Result<Summary, EngineError> {
     // An invalid workflow, or a secret without a value, is reported before the state dir is
     // touched.
-    secrets_masker(&loaded)?;
+    secrets_masker(&loaded.0)?;
     let run_id = super::run_id::run_id();
     let state_dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
     // What it keeps of runs (logs, results, job files) is the user's alone. An error shows
@@ -193,8 +194,8 @@ pub(crate) fn run_loaded(
 
 /// `engine run --dry-run`: the plan, as `engine plan` prints it.
 fn dry_run(args: &RunArgs) -> Result<(), EngineError> {
-    let workflow = super::load_with_vars(&args.file, &args.vars)?;
-    let graph = super::select(&workflow, &args.tasks, &args.file)?;
+    let (workflow, targets) = super::load_for(&args.file, &args.tasks, &args.args, &args.vars)?;
+    let graph = super::select(&workflow, &targets, &args.file)?;
     super::write_stdout(&crate::plan::render_plan_text(
         &workflow,
         &graph,
@@ -207,7 +208,7 @@ fn dry_run(args: &RunArgs) -> Result<(), EngineError> {
 struct Request {
     /// The workflow, with the variables set.
     workflow: Arc<Workflow>,
-    /// The tasks selected.
+    /// The tasks selected, by name (an instance of a task with parameters by its own).
     tasks: Vec<String>,
     /// The variables set.
     vars: Vec<(String, String)>,
@@ -221,17 +222,19 @@ impl Request {
     /// A variable of the run continued that the workflow no longer takes.
     fn of(
         args: &RunArgs,
-        loaded: Workflow,
+        (loaded, targets): (Workflow, Vec<String>),
         record: Option<&OpenRecord>,
     ) -> Result<Self, EngineError> {
         let (tasks, vars) = match record.and_then(|r| r.resume.as_ref()) {
             Some(resume) => (resume.tasks.clone(), resume.vars.clone()),
-            None => (args.tasks.clone(), args.vars.clone()),
+            None => (targets.clone(), args.vars.clone()),
         };
-        let workflow = if vars == args.vars {
-            loaded
+        // The run continued named its instances (`build(profile=release)`): they are made
+        // again from those names.
+        let (workflow, tasks) = if vars == args.vars && tasks == targets {
+            (loaded, tasks)
         } else {
-            super::load_with_vars(&args.file, &vars)?
+            super::load_for(&args.file, &tasks, &[], &vars)?
         };
         Ok(Self {
             workflow: Arc::new(workflow),

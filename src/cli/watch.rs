@@ -152,7 +152,7 @@ impl Session {
         let files = crate::validate::workflow_files(&args.file);
         let only_files = Scope::workflow_only(&files);
         self.watch(&only_files.roots())?;
-        let loaded = match super::load_to_run(&args.file, &args.vars) {
+        let loaded = match super::load_to_run(&args.file, &args.tasks, &args.args, &args.vars) {
             Ok(loaded) => loaded,
             Err(error) => {
                 self.shared.set_scope(only_files);

@@ -69,6 +69,9 @@ pub enum DiagnosticKind {
     ResultsWithoutDependency,
     /// A matrix that cannot be expanded: an empty list, a bad key.
     InvalidMatrix,
+    /// A bad `params` declaration, or a dependency's `with` that does not fit the task's
+    /// params (a missing, unknown or disallowed value).
+    InvalidParams,
     /// A `pool` that is not in `pools`, or a pool of size 0.
     UnknownPool,
     /// A bad `vars`, `secrets`, `retries` or `env_file` entry.

@@ -87,6 +87,14 @@ fn structural_problems() {
 fn meaning_problems() {
     snapshot("invalid_task_name", "tasks:\n  Build-All:\n    run: make\n");
     snapshot(
+        "unknown_param",
+        "tasks:\n  deploy:\n    params: { env: ~, version: \"1.0\" }\n    run: ./deploy ${{ params.evn }}\n",
+    );
+    snapshot(
+        "disallowed_param_in_with",
+        "tasks:\n  deploy:\n    params: { env: { values: [dev, prod] } }\n    run: ./deploy\n  ci:\n    depends_on: [{ task: deploy, with: { env: qa } }]\n",
+    );
+    snapshot(
         "unknown_dependency",
         "tasks:\n  build:\n    run: make\n  test:\n    depends_on: [biuld]\n    run: make test\n",
     );

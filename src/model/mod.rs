@@ -6,6 +6,7 @@ mod duration;
 mod file_name;
 mod item_counts;
 mod memory;
+mod params;
 mod selector;
 mod slurm;
 mod task;
@@ -16,6 +17,7 @@ pub use duration::{Duration, DurationError};
 pub use file_name::file_name;
 pub use item_counts::ItemCounts;
 pub use memory::{Memory, MemoryError};
+pub use params::{Given, Param, ParamError, Signature, Target, TargetError, read_targets};
 pub use selector::{Pick, Selector, SelectorError, item_has, item_matches};
 pub use slurm::{ExecutorKind, SlurmOptions};
 pub use task::{

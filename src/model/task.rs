@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Duration, ExecutorKind, Memory, SlurmOptions, Value};
+use super::{Duration, ExecutorKind, Memory, ParamError, Signature, SlurmOptions, Value};
 use crate::template::{Expr, Template};
 
 /// A task's index in `Workflow::tasks`, which keeps file order.
@@ -114,6 +114,13 @@ pub struct Task {
     pub group: Option<Arc<str>>,
     /// The matrix values of this expansion, in the matrix's key order; empty otherwise.
     pub matrix: Vec<(String, Value)>,
+    /// Its `params` (`None` without): each instance of the task has its own values.
+    pub signature: Option<Arc<Signature>>,
+    /// The values of its parameters (`${{ params.name }}`), in declaration order. A task
+    /// whose required parameters nobody gave has fewer: it cannot run (`Task::unbound`).
+    pub params: Vec<(String, String)>,
+    /// `${{ args }}`: the words after `--` on the command line, for the task named there.
+    pub args: Arc<[String]>,
     /// The parts of `command`, `env` and `cwd` written with `${{ }}`, filled in when the task
     /// starts; `None` for a task without templates.
     pub templates: Option<Arc<Templates>>,
@@ -171,6 +178,17 @@ pub struct TaskFiles {
 }
 
 impl Task {
+    /// Why it cannot run: a required parameter without a value (only the task as written,
+    /// when nothing gave it one, lacks values).
+    #[must_use]
+    pub fn unbound(&self) -> Option<ParamError> {
+        let signature = self.signature.as_deref()?;
+        if self.params.len() == signature.params.len() {
+            return None;
+        }
+        signature.bind(&[]).err()
+    }
+
     /// The patterns of its `outputs` (empty without).
     #[must_use]
     pub fn outputs(&self) -> &[String] {
@@ -217,6 +235,9 @@ impl Task {
             timeout: None,
             resources: Resources::default(),
             matrix: Vec::new(),
+            signature: None,
+            params: Vec::new(),
+            args: Arc::from(Vec::new()),
             templates: None,
             condition: None,
             allow_failure: false,

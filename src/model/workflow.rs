@@ -130,6 +130,25 @@ impl Workflow {
         Masker::new(all).map_err(SecretError::Mask)
     }
 
+    /// Hides the secret values known now in the names of task instances: a parameter's
+    /// value is part of its task's name (`deploy(token=***)`), which events, logs and the
+    /// record show.
+    pub fn mask_task_names(&mut self) {
+        let Ok(masker) = self.known_secrets_masker() else {
+            return;
+        };
+        if masker.is_empty() {
+            return;
+        }
+        for task in &mut self.tasks {
+            if task.signature.is_some()
+                && let std::borrow::Cow::Owned(masked) = masker.mask(&task.name)
+            {
+                task.name = masked;
+            }
+        }
+    }
+
     /// Expands the placeholder `task` (a task with `expands`) into `items` (each a name and
     /// its matrix values), appended to the tasks with the next ids: each is the placeholder
     /// with its own name and values, and depends on what the placeholder depended on. The
@@ -167,6 +186,15 @@ impl Workflow {
         join.files = None;
         join.retries = 0;
         first
+    }
+
+    /// The parameters of the task written as `task`, if it declares any.
+    #[must_use]
+    pub fn signature(&self, task: &str) -> Option<&std::sync::Arc<super::Signature>> {
+        self.tasks
+            .iter()
+            .filter_map(|t| t.signature.as_ref())
+            .find(|signature| signature.task == task)
     }
 
     /// The id of the task with this name, if there is one.

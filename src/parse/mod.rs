@@ -9,8 +9,9 @@ mod schema;
 mod structure;
 
 pub use raw::{
-    RawAxis, RawDefaults, RawDependsOn, RawEnv, RawExecutor, RawIsolation, RawMatrix, RawPools,
-    RawResources, RawSlurm, RawTask, RawTasks, RawValue, RawVars, RawWorkflow,
+    RawAxis, RawCall, RawDefaults, RawDependency, RawDependsOn, RawEnv, RawExecutor, RawInclude,
+    RawIsolation, RawMatrix, RawParam, RawParamSpec, RawParams, RawPools, RawResources, RawSlurm,
+    RawTask, RawTasks, RawValue, RawVars, RawWorkflow,
 };
 pub use schema::workflow_schema;
 

@@ -56,17 +56,22 @@ pub struct RawWorkflow {
     #[schemars(schema_with = "pools_schema")]
     pub pools: Option<RawPools>,
     /// Other workflow files (relative to this one) whose tasks, variables, pools and secrets
-    /// join this workflow. Their `env` and `defaults` apply to their own tasks.
-    #[schemars(with = "Option<Vec<String>>")]
-    pub include: Option<Vec<Spanned<String>>>,
+    /// join this workflow. Their `env` and `defaults` apply to their own tasks. A list joins
+    /// their tasks as they are named; a mapping `{ docs: docs/engine.yaml }` names each task
+    /// of that file `docs:<name>`, resolves the file's own names to its own tasks first, and
+    /// runs its tasks in its own directory.
+    #[serde(default)]
+    #[schemars(schema_with = "include_schema")]
+    pub include: Option<RawInclude>,
     /// Where process tasks run: `local` (child processes of the engine, the default) or
     /// `slurm` (one batch job each on a Slurm cluster). A task's or `defaults`' `executor`
     /// wins over this; `engine run --executor` wins over all of them.
     #[schemars(with = "Option<RawExecutor>")]
     pub executor: Option<Spanned<RawExecutor>>,
-    /// The tasks, by name. Names are lowercase letters, digits and underscores, starting with a letter.
+    /// The tasks, by name. Names are lowercase letters, digits, `_` and `-`, starting with a
+    /// letter.
     #[schemars(with = "IndexMap<String, Option<RawTask>>")]
-    #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9_]*$" }))]
+    #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9_-]*$" }))]
     pub tasks: Spanned<RawTasks>,
 }
 
@@ -236,6 +241,15 @@ pub struct RawTask {
     #[serde(default)]
     #[schemars(schema_with = "matrix_schema")]
     pub matrix: Option<Box<Spanned<RawMatrix>>>,
+    /// Parameters, by name: `${{ params.name }}` in the task's templates. A value is the
+    /// default (`version: "1.0"`), `~` makes it required, and the long form says both and
+    /// the values allowed: `env: { values: [dev, prod] }`, `level: { default: "1", values:
+    /// ["1", "2"] }`. Given on the command line after the task's name (`engine run FILE
+    /// deploy env=prod`) or by a dependency (`depends_on: [{ task: deploy, with: { env: dev
+    /// } }]`); each different set of values is its own task, `deploy(env=dev)`.
+    #[serde(default)]
+    #[schemars(schema_with = "params_schema")]
+    pub params: Option<Box<Spanned<RawParams>>>,
     /// How many times to run the task again after it fails or times out. Default 0.
     #[schemars(with = "Option<u32>")]
     pub retries: Option<Box<Spanned<u64>>>,
@@ -446,13 +460,215 @@ pub enum RawIsolation {
     Process,
 }
 
+/// `include`: a list of files, or files by namespace.
+#[derive(Debug)]
+pub enum RawInclude {
+    /// `include: [ci.yaml]`: the tasks keep their names.
+    Flat(Vec<Spanned<String>>),
+    /// `include: { docs: docs/engine.yaml }`: the tasks are named `docs:<name>`.
+    Namespaced(IndexMap<Spanned<String>, Spanned<String>, FxBuildHasher>),
+}
+
+impl<'de> Deserialize<'de> for RawInclude {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IncludeVisitor;
+
+        impl<'de> Visitor<'de> for IncludeVisitor {
+            type Value = RawInclude;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of files, or a mapping of namespaces to files")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut files = Vec::with_capacity(seq.size_hint().unwrap_or(2));
+                while let Some(file) = seq.next_element()? {
+                    files.push(file);
+                }
+                Ok(RawInclude::Flat(files))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut files = IndexMap::default();
+                while let Some((name, file)) = map.next_entry()? {
+                    files.insert(name, file);
+                }
+                Ok(RawInclude::Namespaced(files))
+            }
+        }
+
+        deserializer.deserialize_any(IncludeVisitor)
+    }
+}
+
+/// The schema of `include`.
+fn include_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "anyOf": [
+            { "type": "array", "items": { "type": "string" } },
+            {
+                "type": "object",
+                "propertyNames": { "pattern": "^[a-z][a-z0-9_-]*$" },
+                "additionalProperties": { "type": "string" }
+            },
+            { "type": "null" }
+        ]
+    })
+}
+
+/// A task's parameters by name, in file order.
+pub type RawParams = IndexMap<Spanned<String>, Spanned<RawParam>, FxBuildHasher>;
+
+/// One parameter: required (`~`), a default (`"1.0"`), or the long form.
+#[derive(Debug)]
+pub enum RawParam {
+    /// `env: ~`: no default.
+    Required,
+    /// `version: "1.0"`: the default, any value allowed. Its text is the enclosing
+    /// `Spanned`'s (a number keeps the text it was written with).
+    Default(RawValue),
+    /// `env: { default: dev, values: [dev, prod] }`.
+    Spec(RawParamSpec),
+}
+
+/// The long form of a parameter.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParamSpec {
+    /// The value when none is given; without it the parameter is required.
+    pub default: Option<Spanned<RawValue>>,
+    /// The values it may take.
+    pub values: Option<Vec<Spanned<RawValue>>>,
+    /// What it is for.
+    pub description: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawParam {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ParamVisitor;
+
+        impl<'de> Visitor<'de> for ParamVisitor {
+            type Value = RawParam;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a default value, `~` (required) or `{ default: ..., values: [...] }`")
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawParam::Required)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawParam::Required)
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(RawParam::Default(RawValue::String(text.to_owned())))
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(RawParam::Default(RawValue::Bool(value)))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Ok(RawParam::Default(RawValue::Integer(value)))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                i64::try_from(value)
+                    .map(|value| RawParam::Default(RawValue::Integer(value)))
+                    .map_err(|_| E::custom("number too large"))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+                Ok(RawParam::Default(RawValue::Float(value)))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawParamSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawParam::Spec)
+            }
+        }
+
+        deserializer.deserialize_any(ParamVisitor)
+    }
+}
+
+/// The schema of `params`.
+fn params_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["object", "null"],
+        "propertyNames": { "pattern": "^[a-z_][a-z0-9_]*$" },
+        "additionalProperties": {
+            "anyOf": [
+                { "type": "null", "description": "Required: no default." },
+                { "type": ["string", "number", "boolean"], "description": "The default." },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "default": { "type": ["string", "number", "boolean"] },
+                        "values": { "type": "array", "items": { "type": ["string", "number", "boolean"] } },
+                        "description": { "type": "string" }
+                    }
+                }
+            ]
+        }
+    })
+}
+
 /// `depends_on`: one task name or a list of them.
 #[derive(Debug)]
 pub enum RawDependsOn {
     /// `depends_on: build`; its span is the enclosing `Spanned`'s.
     One(String),
     /// `depends_on: [build, test]`.
-    Many(Vec<Spanned<String>>),
+    Many(Vec<Spanned<RawDependency>>),
+}
+
+/// One entry of a `depends_on` list.
+#[derive(Clone, Debug)]
+pub enum RawDependency {
+    /// `build`, `test[os=linux]`.
+    Name(String),
+    /// `{ task: build, with: { profile: release } }`: a task with parameters.
+    Call(RawCall),
+}
+
+/// A dependency on a task with parameters.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCall {
+    /// The task's name as written.
+    pub task: Spanned<String>,
+    /// Its parameters' values (templates may read `params` and `vars`).
+    #[serde(default)]
+    pub with: IndexMap<Spanned<String>, Spanned<RawValue>, FxBuildHasher>,
+}
+
+impl<'de> Deserialize<'de> for RawDependency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DependencyVisitor;
+
+        impl<'de> Visitor<'de> for DependencyVisitor {
+            type Value = RawDependency;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a task name or `{ task: name, with: { param: value } }`")
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(RawDependency::Name(name.to_owned()))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawCall::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawDependency::Call)
+            }
+        }
+
+        deserializer.deserialize_any(DependencyVisitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for RawDependsOn {
@@ -490,9 +706,20 @@ impl JsonSchema for RawDependsOn {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "Task names that must succeed first; `name[key=value]`, `name[key]` or `name[..]` selects matrix items.",
+            "description": "Task names that must succeed first; `name[key=value]`, `name[key]` or `name[..]` selects matrix items; `{ task: name, with: { param: value } }` gives a task's parameters.",
             "anyOf": [
-                { "type": "array", "items": { "type": "string" } },
+                { "type": "array", "items": { "anyOf": [
+                    { "type": "string" },
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["task"],
+                        "properties": {
+                            "task": { "type": "string" },
+                            "with": { "type": "object", "additionalProperties": { "type": ["string", "number", "boolean"] } }
+                        }
+                    }
+                ] } },
                 { "type": "string" }
             ]
         })

@@ -170,6 +170,8 @@ impl Templating {
             vars: made.vars.clone(),
             env,
             matrix,
+            params: params_of(task),
+            args: args_of(task),
             tasks,
             status,
             texts: Vec::new(),
@@ -193,6 +195,8 @@ impl Templating {
             Context {
                 vars: self.made(scope.workflow).vars.clone(),
                 matrix: matrix_of(task),
+                params: params_of(task),
+                args: args_of(task),
                 ..Context::default()
             }
         };
@@ -200,6 +204,8 @@ impl Templating {
         constants.insert("vars".into(), Dynamic::from_map(context.vars));
         constants.insert("matrix".into(), Dynamic::from_map(context.matrix));
         constants.insert("tasks".into(), Dynamic::from_map(context.tasks));
+        constants.insert("params".into(), Dynamic::from_map(context.params));
+        constants.insert("args".into(), Dynamic::from_array(context.args));
         constants
     }
 
@@ -473,7 +479,7 @@ fn remember_texts(context: &mut Context, workflow: &Workflow, task: &Task) {
 #[must_use]
 pub fn reads_constants(task: &Task) -> bool {
     match &task.command {
-        Command::Script { source, .. } => ["vars", "matrix", "tasks"]
+        Command::Script { source, .. } => ["vars", "matrix", "tasks", "params", "args"]
             .iter()
             .any(|name| source.contains(name)),
         _ => false,
@@ -491,6 +497,19 @@ fn group_status(so_far: &'static str, next: &'static str) -> &'static str {
         (None, _) => next,
         _ => so_far,
     }
+}
+
+/// A task's parameters as a rhai map of strings.
+fn params_of(task: &Task) -> Map {
+    task.params
+        .iter()
+        .map(|(name, value)| (name.as_str().into(), value.clone().into()))
+        .collect()
+}
+
+/// The words after `--` as a rhai array of strings.
+fn args_of(task: &Task) -> rhai::Array {
+    task.args.iter().map(|word| word.clone().into()).collect()
 }
 
 /// A task's matrix values as a rhai map.

@@ -50,6 +50,10 @@ pub struct Context {
     pub env: Map,
     /// The task's matrix values.
     pub matrix: Map,
+    /// The task's parameters.
+    pub params: Map,
+    /// The words after `--` for the task named with them.
+    pub args: rhai::Array,
     /// Task name to `#{ status: "success" | "failure" | "skipped" | …, results: #{ key: "value" } }`.
     pub tasks: Map,
     /// For `success()` and `failure()`.
@@ -290,11 +294,15 @@ impl Evaluator {
             ("env", &ctx.env),
             ("matrix", &ctx.matrix),
             ("tasks", &ctx.tasks),
+            ("params", &ctx.params),
         ] {
             // Only the maps the expression names are copied into its scope.
             if mentioned.contains(&name) {
                 scope.push_constant(name, map.clone());
             }
+        }
+        if mentioned.contains(&"args") {
+            scope.push_constant("args", ctx.args.clone());
         }
         let _state = EvalGuard::set(ctx.status, Some(Instant::now() + TIME_LIMIT));
         self.engine
@@ -366,7 +374,7 @@ fn ends_heredoc(out: &str, inserted: std::ops::Range<usize>, end: &HereDocEnd) -
     })
 }
 
-/// Which of `vars`, `env`, `matrix` and `tasks` the expression names.
+/// Which of `vars`, `env`, `matrix`, `tasks`, `params` and `args` the expression names.
 fn roots_of(expr: &Expr) -> Vec<&'static str> {
     let tokens = tokenize(&expr.source);
     let mut roots = Vec::new();
@@ -375,7 +383,7 @@ fn roots_of(expr: &Expr) -> Vec<&'static str> {
         if token.kind != TokenKind::Ident || after_dot {
             continue;
         }
-        if let Some(root) = ["vars", "env", "matrix", "tasks"]
+        if let Some(root) = ["vars", "env", "matrix", "tasks", "params", "args"]
             .into_iter()
             .find(|root| *root == &expr.source[token.span.clone()])
         {

@@ -172,6 +172,14 @@ pub const FIELDS: &[Field] = &[
         places: EVERYWHERE,
     },
     Field {
+        path: "params.<name>",
+        places: EVERYWHERE,
+    },
+    Field {
+        path: "args",
+        places: EVERYWHERE,
+    },
+    Field {
         path: "env.<NAME>",
         places: EXPRESSIONS,
     },

@@ -19,6 +19,8 @@ pub enum Root {
     Matrix,
     /// `tasks`
     Tasks,
+    /// `params`
+    Params,
 }
 
 impl Root {
@@ -28,6 +30,7 @@ impl Root {
             "env" => Self::Env,
             "matrix" => Self::Matrix,
             "tasks" => Self::Tasks,
+            "params" => Self::Params,
             _ => return None,
         })
     }
@@ -40,6 +43,7 @@ impl Root {
             Self::Env => "env",
             Self::Matrix => "matrix",
             Self::Tasks => "tasks",
+            Self::Params => "params",
         }
     }
 }

@@ -8,7 +8,6 @@ use serde_saphyr::Spanned;
 use super::validator::{Entry, Validator};
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Span, suggest};
 use crate::model::{Pick, Selector, TaskId, Value, item_matches};
-use crate::parse::RawDependsOn;
 use crate::template::{self, Context, Evaluator, Flavor, Part, Root, Template};
 
 use super::templates::Uses;
@@ -16,12 +15,12 @@ use super::templates::Uses;
 /// The lookups of task names while dependencies are resolved.
 pub(super) struct Lookup<'e, 'r> {
     pub(super) entries: &'e [Entry<'r>],
-    /// Written task names to their entry.
-    pub(super) groups: &'e FxHashMap<&'r str, usize>,
+    /// Task names (as written, or an instance's) to their entry.
+    pub(super) groups: &'e FxHashMap<&'e str, usize>,
     /// Matrix expansion names to their task.
     pub(super) expanded: &'e FxHashMap<&'e str, TaskId>,
-    /// Written task names, by entry.
-    pub(super) names: &'e [&'r str],
+    /// Task names, by entry.
+    pub(super) names: &'e [&'e str],
 }
 
 impl Lookup<'_, '_> {
@@ -69,24 +68,11 @@ impl Validator<'_> {
         vars: &[(String, Value)],
     ) -> Dependencies {
         let mut per_item: Vec<Vec<TaskId>> = vec![Vec::new(); entry.count() as usize];
-        let Some(depends_on) = entry.raw.depends_on.as_ref() else {
-            return Dependencies {
-                per_item,
-                edges: Vec::new(),
-            };
-        };
-        let listed: Vec<Spanned<String>> = match &depends_on.value {
-            RawDependsOn::One(dep) => vec![Spanned::new(
-                dep.clone(),
-                depends_on.referenced,
-                depends_on.defined,
-            )],
-            RawDependsOn::Many(deps) => deps.clone(),
-        };
-        let task_name = entry.name.value.as_str();
+        let listed = &entry.instance.deps;
+        let task_name = entry.task_name();
         let mut edges: Vec<(usize, Span)> = Vec::with_capacity(listed.len());
         let mut listed_names: Vec<(&str, Span)> = Vec::with_capacity(listed.len());
-        for dep in &listed {
+        for dep in listed {
             let span = self.span(dep);
             let Some(target) = self.target(task_name, dep, span, lookup) else {
                 continue;
@@ -186,8 +172,10 @@ impl Validator<'_> {
         {
             return Some(Target::Picked(index, selector));
         }
+        // In a namespaced file, its own tasks are the likely meant ones.
+        let own = format!("{}{}", self.namespaces[self.current], selector.name);
         let hint = suggest(
-            &selector.name,
+            &own,
             lookup.names.iter().copied().filter(|n| *n != task_name),
         )
         .unwrap_or_else(|| "`engine list FILE` shows the task names".to_owned());
@@ -213,7 +201,7 @@ impl Validator<'_> {
         span: Span,
         vars: &[(String, Value)],
     ) -> Option<Vec<Vec<TaskId>>> {
-        let task = entry.name.value.as_str();
+        let task = entry.task_name();
         let name = selector.name.as_str();
         let Some(items) = target.combinations.as_deref() else {
             if target.expands.is_some() {
@@ -427,6 +415,7 @@ impl Validator<'_> {
                 .map(|matrix| matrix.value.keys().map(|key| key.value.clone()).collect()),
             tasks_allowed: true,
             tasks: Vec::new(),
+            params: None,
         };
         // The whole entry as one template: its problems are located in the file.
         let whole = self.template(dep, Flavor::Plain, &mut uses)?;

@@ -167,7 +167,8 @@ impl Validator<'_> {
                 DiagnosticKind::OutputWrittenTwice,
                 format!(
                     "every task of matrix `{}` writes `{}`, and they may run at the same time",
-                    entry.name.value, output.pattern.value
+                    entry.task_name(),
+                    output.pattern.value
                 ),
             )
             .at(

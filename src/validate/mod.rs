@@ -6,6 +6,7 @@ mod dependencies;
 mod files;
 mod matrix;
 mod names;
+mod params;
 mod script;
 mod settings;
 mod slurm;
@@ -14,7 +15,9 @@ mod validator;
 
 pub use matrix::{combinations, expansion_name};
 pub use settings::override_var;
-pub use validator::{File, validate_files, validate_files_warned, validate_workflow};
+pub use validator::{
+    File, validate_files, validate_files_requested, validate_files_warned, validate_workflow,
+};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +25,8 @@ use std::sync::Arc;
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Report, Source};
-use crate::model::Workflow;
-use crate::parse::{RawWorkflow, location_span, parse_workflow};
+use crate::model::{Given, Workflow};
+use crate::parse::{RawInclude, RawWorkflow, location_span, parse_workflow};
 
 /// Loads a workflow file and the files it includes: read, parse, validate.
 ///
@@ -39,16 +42,30 @@ pub fn load_workflow(path: &Path) -> Result<Workflow, Vec<Report>> {
 /// # Errors
 /// A report for each file with problems, every problem located.
 pub fn load_workflow_warned(path: &Path) -> Result<(Workflow, Vec<Report>), Vec<Report>> {
-    let (sources, raws) = load_files(path)?;
+    load_workflow_requested(path, &[])
+}
+
+/// Like `load_workflow_warned`, with the instances of tasks with parameters that the
+/// command line asks for (task as written and the values given, checked already).
+///
+/// # Errors
+/// A report for each file with problems, every problem located.
+pub fn load_workflow_requested(
+    path: &Path,
+    requests: &[(String, Given)],
+) -> Result<(Workflow, Vec<Report>), Vec<Report>> {
+    let (sources, raws, namespaces) = load_files(path)?;
     let files = sources
         .iter()
         .zip(raws)
-        .map(|(source, raw)| File {
+        .zip(namespaces)
+        .map(|((source, raw), namespace)| File {
             source: source.as_ref(),
             raw,
+            namespace,
         })
         .collect();
-    validate_files_warned(files)
+    validate_files_requested(files, requests)
         .map(|(workflow, warnings)| (workflow, reports(&sources, warnings)))
         .map_err(|found| reports(&sources, found))
 }
@@ -60,7 +77,7 @@ pub fn load_workflow_warned(path: &Path) -> Result<(Workflow, Vec<Report>), Vec<
 #[must_use]
 pub fn workflow_files(path: &Path) -> Vec<PathBuf> {
     let mut files = vec![path.to_path_buf()];
-    let Ok((sources, raws)) = load_files(path) else {
+    let Ok((sources, raws, _)) = load_files(path) else {
         return files;
     };
     for (source, raw) in sources.iter().zip(&raws) {
@@ -75,8 +92,9 @@ pub fn workflow_files(path: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The files of a workflow, read and parsed, the main one first.
-type Loaded = (Vec<Arc<Source>>, Vec<RawWorkflow>);
+/// The files of a workflow, read and parsed, the main one first, with the namespace of
+/// each (`docs:` for `include: { docs: ... }`, empty for the main file and a list's).
+type Loaded = (Vec<Arc<Source>>, Vec<RawWorkflow>, Vec<String>);
 
 /// Reads and parses a workflow file and, depth first, every file it includes, each once.
 fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
@@ -89,22 +107,52 @@ fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
     })?;
     let mut sources = vec![main];
     let mut raws = vec![raw];
+    let mut namespaces = vec![String::new()];
     let mut problems: Vec<(usize, Diagnostic)> = Vec::new();
     let mut failed: Vec<Report> = Vec::new();
     let mut next = 0;
     while next < raws.len() {
-        let includes: Vec<Spanned<String>> = raws[next].include.take().unwrap_or_default();
+        let includes: Vec<(String, Spanned<String>)> = match raws[next].include.take() {
+            None => Vec::new(),
+            Some(RawInclude::Flat(files)) => files
+                .into_iter()
+                .map(|file| (namespaces[next].clone(), file))
+                .collect(),
+            Some(RawInclude::Namespaced(files)) => {
+                let mut out = Vec::with_capacity(files.len());
+                for (name, file) in files {
+                    if !is_namespace(&name.value) {
+                        let span = location_span(&sources[next], name.referenced);
+                        problems.push((
+                            next,
+                            Diagnostic::error(
+                                DiagnosticKind::InvalidInclude,
+                                format!("invalid namespace `{}`", name.value),
+                            )
+                            .at(span, Some("not a name".into()))
+                            .hint("a namespace is lowercase letters, digits, `_` and `-`, starting with a letter, like `docs`"),
+                        ));
+                        continue;
+                    }
+                    out.push((format!("{}{}:", namespaces[next], name.value), file));
+                }
+                out
+            }
+        };
         let dir = sources[next]
             .path()
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        for include in includes {
+        for (namespace, include) in includes {
             let path = dir.join(&include.value);
             let canonical = std::fs::canonicalize(&path).ok();
-            let known = sources.iter().any(|source| {
-                canonical.as_deref().is_some_and(|c| {
-                    std::fs::canonicalize(source.path()).ok().as_deref() == Some(c)
-                })
+            // A file joins once per namespace: included twice under two names, its tasks are
+            // there twice.
+            let known = sources.iter().zip(&namespaces).any(|(source, known)| {
+                *known == namespace
+                    && canonical.as_deref().is_some_and(|c| {
+                        std::fs::canonicalize(source.path()).ok().as_deref() == Some(c)
+                    })
             });
             if known {
                 continue;
@@ -138,6 +186,7 @@ fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
                 Ok(raw) => {
                     sources.push(source);
                     raws.push(raw);
+                    namespaces.push(namespace);
                 }
                 Err(diagnostics) => failed.push(Report {
                     source,
@@ -148,11 +197,18 @@ fn load_files(path: &Path) -> Result<Loaded, Vec<Report>> {
         next += 1;
     }
     if problems.is_empty() && failed.is_empty() {
-        return Ok((sources, raws));
+        return Ok((sources, raws, namespaces));
     }
     let mut all = reports(&sources, problems);
     all.extend(failed);
     Err(all)
+}
+
+/// A namespace's name: a lowercase letter, then lowercase letters, digits, `_` and `-`.
+fn is_namespace(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Diagnostics grouped into one report per file, in file order.

@@ -1,12 +1,12 @@
 //! The naming rules: task names and environment variable names.
 
-/// Whether `name` is a valid task name: a lowercase letter, then lowercase letters, digits
-/// and underscores.
+/// Whether `name` is a valid task name: a lowercase letter, then lowercase letters, digits,
+/// `_` and `-`. (A `:` comes only from a namespaced include: `docs:build`.)
 #[must_use]
 pub fn is_task_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes.next().is_some_and(|first| first.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// A valid task name close to `name`, for the hint.
@@ -45,10 +45,10 @@ mod tests {
 
     #[test]
     fn task_names() {
-        for good in ["a", "build", "step_2", "a_b_c"] {
+        for good in ["a", "build", "step_2", "a_b_c", "a-b", "build-docs"] {
             assert!(is_task_name(good), "{good}");
         }
-        for bad in ["", "Build", "2step", "_a", "a-b", "a b", "a.b", "é"] {
+        for bad in ["", "Build", "2step", "_a", "-a", "a:b", "a b", "a.b", "é"] {
             assert!(!is_task_name(bad), "{bad}");
         }
         assert_eq!(task_name_like("Build-All"), "build_all");

@@ -36,6 +36,8 @@ pub(super) struct Uses<'v> {
     pub tasks_allowed: bool,
     /// Task references found, for the later check.
     pub tasks: Vec<TaskReference>,
+    /// The task's parameters (`None`: it declares none, or this is not inside a task).
+    pub params: Option<Vec<String>>,
 }
 
 impl Validator<'_> {
@@ -290,6 +292,7 @@ impl Validator<'_> {
                     }
                 }
                 Root::Matrix => self.check_matrix_reference(&reference, span, uses),
+                Root::Params => self.check_params_reference(&reference, span, uses),
                 Root::Tasks if uses.tasks_allowed => uses.tasks.push(TaskReference {
                     file: self.current(),
                     name: reference.name,
@@ -334,6 +337,32 @@ impl Validator<'_> {
         );
     }
 
+    fn check_params_reference(&mut self, reference: &Reference, span: Span, uses: &Uses<'_>) {
+        let message = match &uses.params {
+            Some(names) if names.contains(&reference.name) => return,
+            Some(names) => (
+                format!("unknown parameter `params.{}`", reference.name),
+                suggest(&reference.name, names.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("the task's params are: {}", names.join(", "))),
+            ),
+            None => (
+                format!(
+                    "`params.{}` is used, but the task has no params",
+                    reference.name
+                ),
+                format!(
+                    "declare it on the task: `params: {{ {}: default }}`",
+                    reference.name
+                ),
+            ),
+        };
+        self.push(
+            Diagnostic::error(DiagnosticKind::UnknownReference, message.0)
+                .at(span, None)
+                .hint(message.1),
+        );
+    }
+
     /// The span in the file of bytes `range` of a scalar's value.
     pub(super) fn text_span(&self, value: &Spanned<String>, range: &Range<usize>) -> Span {
         let source = self.source();
@@ -367,7 +396,7 @@ fn undefined_variable(expr: &Expr) -> Option<(String, Range<usize>)> {
         };
     }
     let mut scope = rhai::Scope::new();
-    for name in ["vars", "env", "matrix", "tasks"] {
+    for name in ["vars", "env", "matrix", "tasks", "params", "args"] {
         scope.push_constant(name, ());
     }
     let error = STRICT

@@ -11,13 +11,14 @@ use super::dependencies::Lookup;
 use super::files::Order;
 use super::matrix::{Combination, Matrix, expansion_name};
 use super::names::{is_env_name, is_task_name, task_name_like};
+use super::params::{Instance, Written};
 use super::script::ScriptCompiler;
 use super::slurm::slurm_options;
 use super::templates::{TaskReference, Uses};
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Source, Span, suggest};
 use crate::model::{
-    Command, Duration, DurationError, ExecutorKind, Expansion, Isolation, Memory, MemoryError,
-    Pool, Resources, SlurmOptions, Task, TaskId, Value, Workflow, shell_words,
+    Command, Duration, DurationError, ExecutorKind, Expansion, Given, Isolation, Memory,
+    MemoryError, Pool, Resources, SlurmOptions, Task, TaskId, Value, Workflow, shell_words,
 };
 use crate::parse::{
     RawDefaults, RawEnv, RawExecutor, RawIsolation, RawResources, RawSlurm, RawTask, RawWorkflow,
@@ -32,6 +33,9 @@ pub struct File<'a> {
     pub source: &'a Source,
     /// What it holds.
     pub raw: RawWorkflow,
+    /// The prefix of its tasks' names: `docs:` when it is included as `{ docs: ... }`,
+    /// empty otherwise.
+    pub namespace: String,
 }
 
 /// Validates a parsed workflow of one file (its `include` list is not followed).
@@ -39,7 +43,12 @@ pub struct File<'a> {
 /// # Errors
 /// Every problem found, each located in `source`.
 pub fn validate_workflow(source: &Source, raw: RawWorkflow) -> Result<Workflow, Vec<Diagnostic>> {
-    validate_files(vec![File { source, raw }]).map_err(|found| {
+    validate_files(vec![File {
+        source,
+        raw,
+        namespace: String::new(),
+    }])
+    .map_err(|found| {
         found
             .into_iter()
             .map(|(_, diagnostic)| diagnostic)
@@ -63,14 +72,27 @@ pub fn validate_files(files: Vec<File<'_>>) -> Result<Workflow, Vec<(usize, Diag
 /// # Errors
 /// Every diagnostic, warnings included, when any is an error.
 pub fn validate_files_warned(files: Vec<File<'_>>) -> Result<(Workflow, Found), Found> {
+    validate_files_requested(files, &[])
+}
+
+/// Like `validate_files_warned`, with the instances of tasks with parameters that the
+/// command line asks for (task as written, values; checked against its params already).
+///
+/// # Errors
+/// Every diagnostic, warnings included, when any is an error.
+pub fn validate_files_requested(
+    files: Vec<File<'_>>,
+    requests: &[(String, Given)],
+) -> Result<(Workflow, Found), Found> {
     let mut validator = Validator {
         sources: files.iter().map(|file| file.source).collect(),
+        namespaces: files.iter().map(|file| file.namespace.clone()).collect(),
         current: 0,
         found: Vec::new(),
         scripts: ScriptCompiler::new(),
     };
     let raws: Vec<RawWorkflow> = files.into_iter().map(|file| file.raw).collect();
-    let workflow = validator.workflow(raws);
+    let workflow = validator.workflow(raws, requests);
     let errors = validator
         .found
         .iter()
@@ -84,6 +106,8 @@ pub fn validate_files_warned(files: Vec<File<'_>>) -> Result<(Workflow, Found), 
 
 pub(super) struct Validator<'a> {
     sources: Vec<&'a Source>,
+    /// Each file's namespace (`docs:`), empty for the main file and a listed include.
+    pub(super) namespaces: Vec<String>,
     /// The file whose values are being checked: spans and diagnostics refer to it.
     pub(super) current: usize,
     found: Vec<(usize, Diagnostic)>,
@@ -120,9 +144,16 @@ pub(super) struct Entry<'r> {
     pub(super) expands: Option<(Arc<Expansion>, Vec<TaskReference>)>,
     /// The id of its first task.
     pub(super) first: u32,
+    /// Which task made of the written one it is, with its dependencies' names.
+    pub(super) instance: Instance,
 }
 
 impl Entry<'_> {
+    /// Its task's name: as written, or the instance's (`build(profile=release)`).
+    pub(super) fn task_name(&self) -> &str {
+        &self.instance.name
+    }
+
     pub(super) fn count(&self) -> u32 {
         self.combinations
             .as_ref()
@@ -160,7 +191,7 @@ impl<'a> Validator<'a> {
         self.found.push((self.current, diagnostic));
     }
 
-    fn workflow(&mut self, raws: Vec<RawWorkflow>) -> Workflow {
+    fn workflow(&mut self, raws: Vec<RawWorkflow>, requests: &[(String, Given)]) -> Workflow {
         let main = &raws[0];
         let name = main.name.as_ref().map_or_else(
             || {
@@ -187,10 +218,9 @@ impl<'a> Validator<'a> {
             let own = self.defaults(raw, inherited, &vars);
             defaults.push(own);
         }
-        // Every task as written, with its matrix expanded and its ids assigned.
-        let mut entries: Vec<Entry<'_>> = Vec::new();
-        let mut next = 0u32;
-        let mut groups: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(
+        // Every task as written (the first definition of each name).
+        let mut written: Vec<Written<'_>> = Vec::new();
+        let mut seen: FxHashMap<String, usize> = FxHashMap::with_capacity_and_hasher(
             raws.iter().map(|r| r.tasks.value.len()).sum(),
             FxBuildHasher,
         );
@@ -199,10 +229,11 @@ impl<'a> Validator<'a> {
             self.current = file;
             for (name, task) in &raw.tasks.value {
                 let task = task.value.as_ref().unwrap_or(&empty);
-                if let Some(&first) = groups.get(name.value.as_str()) {
-                    let first: &Entry<'_> = &entries[first];
-                    let first_source = self.sources[first.file];
-                    let first_span = location_span(first_source, first.name.referenced);
+                let full = format!("{}{}", self.namespaces[file], name.value);
+                if let Some(&first) = seen.get(&full) {
+                    let (first_file, first_name, _, _) = written[first];
+                    let first_source = self.sources[first_file];
+                    let first_span = location_span(first_source, first_name.referenced);
                     let (line, column) = first_source.position(first_span.offset);
                     let span = self.span(name);
                     self.push(
@@ -218,8 +249,30 @@ impl<'a> Validator<'a> {
                     );
                     continue;
                 }
-                groups.insert(name.value.as_str(), entries.len());
-                let matrix = task.matrix.as_ref().and_then(|matrix| {
+                seen.insert(full.clone(), written.len());
+                written.push((file, name, task, full));
+            }
+        }
+        // The tasks with parameters, and the instances the command line and dependencies
+        // make of them.
+        let signatures: Vec<_> = written
+            .iter()
+            .map(|&(file, _, task, ref full)| {
+                self.current = file;
+                self.signature(full, task)
+            })
+            .collect();
+        let instances = self.instances(&written, &signatures, requests, &vars);
+        // Every task, with its matrix expanded and its ids assigned.
+        let mut entries: Vec<Entry<'_>> = Vec::new();
+        let mut next = 0u32;
+        for (&(file, name, task, _), instances) in written.iter().zip(instances) {
+            self.current = file;
+            let matrix = task
+                .matrix
+                .as_ref()
+                .filter(|_| task.params.is_none())
+                .and_then(|matrix| {
                     // Axis templates resolve `glob` against the task's directory.
                     let cwd = task.cwd.as_ref().map_or_else(
                         || defaults[file].cwd.clone(),
@@ -227,23 +280,30 @@ impl<'a> Validator<'a> {
                     );
                     self.matrix(&name.value, matrix, &cwd)
                 });
-                let (combinations, expands) = match matrix {
-                    None => (None, None),
-                    Some(Matrix::Static(combinations)) => (Some(combinations), None),
-                    Some(Matrix::Dynamic(expansion, reads)) => (None, Some((expansion, reads))),
-                };
+            let (mut combinations, mut expands) = match matrix {
+                None => (None, None),
+                Some(Matrix::Static(combinations)) => (Some(combinations), None),
+                Some(Matrix::Dynamic(expansion, reads)) => (None, Some((expansion, reads))),
+            };
+            for instance in instances {
                 let entry = Entry {
                     file,
                     name,
                     raw: task,
-                    combinations,
-                    expands,
+                    combinations: combinations.take(),
+                    expands: expands.take(),
                     first: next,
+                    instance,
                 };
                 next = next.saturating_add(entry.count());
                 entries.push(entry);
             }
         }
+        let groups: FxHashMap<&str, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(at, entry)| (entry.task_name(), at))
+            .collect();
         let expansions: Vec<Vec<String>> = entries
             .iter()
             .map(|entry| {
@@ -253,7 +313,7 @@ impl<'a> Validator<'a> {
                     .map_or_else(Vec::new, |combinations| {
                         combinations
                             .iter()
-                            .map(|c| expansion_name(&entry.name.value, c))
+                            .map(|c| expansion_name(entry.task_name(), c))
                             .collect()
                     })
             })
@@ -272,10 +332,7 @@ impl<'a> Validator<'a> {
                     .map(move |(at, name)| (name.as_str(), TaskId(entry.first + at as u32)))
             })
             .collect();
-        let names: Vec<&str> = entries
-            .iter()
-            .map(|entry| entry.name.value.as_str())
-            .collect();
+        let names: Vec<&str> = entries.iter().map(Entry::task_name).collect();
         let lookup = Lookup {
             entries: &entries,
             groups: &groups,
@@ -287,6 +344,8 @@ impl<'a> Validator<'a> {
         let mut task_refs: Vec<(usize, Vec<TaskReference>)> = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
             self.current = entry.file;
+            // The instances of a task share its problems: the first one reports them.
+            let reported = self.found.len();
             let deps = self.dependencies(entry, &lookup, &vars);
             edges.push(deps.edges);
             let (built, refs) = self.entry_tasks(
@@ -298,6 +357,10 @@ impl<'a> Validator<'a> {
                 &pools,
             );
             tasks.extend(built);
+            if !entry.instance.primary {
+                self.found.truncate(reported);
+                continue;
+            }
             if !refs.is_empty() {
                 task_refs.push((index, refs));
             }
@@ -364,6 +427,7 @@ impl<'a> Validator<'a> {
             matrix: None,
             tasks_allowed: false,
             tasks: Vec::new(),
+            params: None,
         };
         for (values, place) in [
             (raw.env.as_ref(), place.clone()),
@@ -411,8 +475,12 @@ impl<'a> Validator<'a> {
                 .or_else(|| base.and_then(|d| d.shell.clone())),
             env: env.into(),
             env_templates,
+            // A namespaced file's tasks run in its own directory.
             cwd: own.cwd.as_ref().map_or_else(
-                || base.map_or_else(|| self.dir(), |d| d.cwd.clone()),
+                || {
+                    base.filter(|_| self.namespaces[self.current].is_empty())
+                        .map_or_else(|| self.dir(), |d| d.cwd.clone())
+                },
                 |cwd| self.dir().join(&cwd.value),
             ),
             timeout,
@@ -462,10 +530,10 @@ impl<'a> Validator<'a> {
                 )
                 .at(
                     self.span(name),
-                    Some("names are lowercase letters, digits and `_`".into()),
+                    Some("names are lowercase letters, digits, `_` and `-`".into()),
                 )
                 .hint(format!(
-                    "start with a lowercase letter and use only `a-z`, `0-9` and `_`, like `{}`",
+                    "start with a lowercase letter and use only `a-z`, `0-9`, `_` and `-`, like `{}`",
                     task_name_like(task_name)
                 )),
             );
@@ -479,6 +547,10 @@ impl<'a> Validator<'a> {
                 .map(|matrix| matrix.value.keys().map(|key| key.value.clone()).collect()),
             tasks_allowed: true,
             tasks: Vec::new(),
+            params: raw
+                .params
+                .as_ref()
+                .map(|params| params.value.keys().map(|key| key.value.clone()).collect()),
         };
         let (isolation, command) = self.command(task_name, raw, defaults);
         // Tasks without their own `env` share the defaults' list.
@@ -559,7 +631,7 @@ impl<'a> Validator<'a> {
         }
         let template = Task {
             id: TaskId(entry.first),
-            name: task_name.to_owned(),
+            name: entry.task_name().to_owned(),
             description: raw.description.clone(),
             depends_on: Vec::new(),
             isolation,
@@ -570,6 +642,9 @@ impl<'a> Validator<'a> {
             resources,
             group: None,
             matrix: Vec::new(),
+            signature: entry.instance.signature.clone(),
+            params: entry.instance.params.clone(),
+            args: Arc::from(Vec::new()),
             templates,
             condition,
             allow_failure: raw.allow_failure.unwrap_or(false),
@@ -594,7 +669,7 @@ impl<'a> Validator<'a> {
                 ..template
             }],
             Some(combinations) => {
-                let group: Arc<str> = Arc::from(task_name);
+                let group: Arc<str> = Arc::from(entry.task_name());
                 combinations
                     .iter()
                     .zip(expansion_names)
@@ -679,7 +754,7 @@ impl<'a> Validator<'a> {
                             .get(reference.name.as_str())
                             .map(|&id| lookup.entry_of(id))
                     });
-                let task = &lookup.entries[*entry].name.value;
+                let task = lookup.entries[*entry].task_name();
                 match target {
                     None => {
                         let hint = suggest(&reference.name, lookup.names.iter().copied())
@@ -710,7 +785,7 @@ impl<'a> Validator<'a> {
                             .at(reference.span, Some("not a dependency".into()))
                             .hint(format!(
                                 "add `{}` to `depends_on` of `{task}`: results exist only once the task has run",
-                                lookup.entries[target].name.value
+                                lookup.entries[target].task_name()
                             )),
                         );
                     }

@@ -11,6 +11,7 @@ mod language;
 mod matrix_files;
 mod misc;
 mod outputs;
+mod params;
 mod plan;
 mod record;
 mod selectors;
