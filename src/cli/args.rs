@@ -77,8 +77,16 @@ pub enum Command {
     after_help = "Exit codes: 0 all tasks succeeded, 1 a task failed, 2 invalid workflow or usage, 130 interrupted."
 )]
 pub struct RunArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
     /// Only these tasks and what they depend on (default: all).
     #[arg(value_name = "TASK")]
@@ -166,8 +174,15 @@ pub fn untangle_force(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
 /// `engine runs`.
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    /// The workflow file.
+    /// The workflow file [default: `engine.yaml` or `engine.yml` in the current directory or
+    /// the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file (the same as FILE).
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "given")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
     /// Most runs shown, newest first (at least 1).
     #[arg(short = 'n', long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
@@ -183,8 +198,16 @@ pub struct RunsArgs {
 /// `engine status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
     /// Only these tasks and what they depend on (default: all).
     #[arg(value_name = "TASK")]
@@ -203,12 +226,20 @@ pub struct StatusArgs {
 /// `engine logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
     /// The task whose log to print.
     #[arg(value_name = "TASK")]
-    pub task: String,
+    pub task: Option<String>,
     /// The run (an id from `engine runs`) [default: the latest run in which the task ran].
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
@@ -264,9 +295,13 @@ pub struct MaskArgs {
 /// `engine check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The workflow files.
-    #[arg(required = true, value_name = "FILE")]
+    /// The workflow files [default: `engine.yaml` or `engine.yml` in the current directory
+    /// or the nearest parent, which the command then runs in].
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// A workflow file, as FILE (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Vec<PathBuf>,
     /// Also check that each file has this target: a task, or a file a task produces (a path
     /// relative to the current directory), as `engine run FILE TARGET` takes it. Repeatable.
     #[arg(long, value_name = "TARGET")]
@@ -288,8 +323,16 @@ pub enum CheckFormat {
 /// `engine plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
     /// Only these tasks and what they depend on (default: all).
     #[arg(value_name = "TASK")]
@@ -330,8 +373,16 @@ pub enum PlanFormat {
 /// `engine graph`.
 #[derive(Debug, Args)]
 pub struct GraphArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
     /// Only these tasks and what they depend on (default: all).
     #[arg(value_name = "TASK")]
@@ -344,7 +395,14 @@ pub struct GraphArgs {
 /// `engine list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// The workflow file.
+    /// The workflow file [default: `engine.yaml` or `engine.yml` in the current directory or
+    /// the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file (the same as FILE).
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "given")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
 }

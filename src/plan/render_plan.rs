@@ -73,10 +73,11 @@ fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, filler: &Fi
     match &task.command {
         Command::None => out.push_str("      (no command: waits for its dependencies)\n"),
         Command::Shell { run, shell } => {
+            // `$ ` is the default, `sh -e -c`; any other shell shows how it is started.
             let prefix = if &**shell == "sh" {
                 "$ ".to_owned()
             } else {
-                format!("{shell}$ ")
+                format!("{}$ ", crate::model::shell_invocation(shell).join(" "))
             };
             let run = filler.command(task).unwrap_or_else(|| run.to_string());
             for (index, line) in run.trim_end().lines().enumerate() {

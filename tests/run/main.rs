@@ -5,6 +5,7 @@
 mod depfile;
 mod dynamic;
 mod examples;
+mod fail_fast;
 mod failures;
 mod incomplete;
 mod language;

@@ -286,7 +286,8 @@ impl SlurmExecutor {
         results: &std::path::Path,
     ) -> Result<(Vec<u8>, Submitted), String> {
         let command: Vec<&OsStr> = match &launch.command {
-            Command::Shell { run, shell } => crate::model::shell_words(shell)
+            Command::Shell { run, shell } => crate::model::shell_invocation(shell)
+                .into_iter()
                 .map(OsStr::new)
                 .chain([OsStr::new("-c"), OsStr::new(&**run)])
                 .collect(),
