@@ -145,6 +145,10 @@ pub struct RunArgs {
     /// Keep no run record: no up-to-date checks (every task runs), no history, no resume.
     #[arg(long)]
     pub no_record: bool,
+    /// Answer yes to every `confirm` question of the selected tasks (needed without a
+    /// terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// Reads `--force FILE.yaml` (a flag followed by the workflow) as `--force=` and the file:

@@ -5,6 +5,7 @@
 
 mod args;
 mod check;
+mod confirm;
 mod graph;
 mod history;
 mod limits;
@@ -256,7 +257,7 @@ fn print_error(error: &EngineError, color: bool) {
             let _ = writeln!(err, "error: {message}");
             let _ = writeln!(err, "  hint: {hint}");
         }
-        EngineError::Io { .. } => {
+        EngineError::Io { .. } | EngineError::Declined { .. } => {
             let _ = writeln!(err, "error: {error}");
         }
     }

@@ -56,6 +56,8 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
     // selects the same tasks from any directory.
     let tasks = crate::plan::target_names(&super::resolve_targets(&workflow, &tasks, &args.file)?);
     let mut graph = super::select(&workflow, &tasks, &args.file)?;
+    // Every question is asked before anything starts.
+    super::confirm::confirm(&workflow, &graph, args.yes)?;
     // Before anything else: a run that the cluster cannot take submits nothing.
     let on_slurm = slurm_tasks(&workflow, &graph, args.executor.map(ExecutorKind::from));
     let controller = cluster(&workflow, &graph, &on_slurm)?;

@@ -44,10 +44,11 @@ pub(crate) fn locate(given: Given<'_>) -> Result<(PathBuf, Option<String>), Engi
     Ok((find_and_enter(keep)?, None))
 }
 
-/// Whether a first argument names the workflow file: an existing file, or a name ending in
-/// `.yaml` or `.yml` (task names never hold a dot), so that a missing file says it is missing.
+/// Whether a first argument names the workflow file: an existing file (of any kind but a
+/// directory, so that `/dev/stdin` is refused as the file it is), or a name ending in `.yaml`
+/// or `.yml` (task names never hold a dot), so that a missing file says it is missing.
 pub(crate) fn is_workflow_path(path: &Path) -> bool {
-    path.is_file()
+    (path.exists() && !path.is_dir())
         || path
             .extension()
             .is_some_and(|ext| ext == "yaml" || ext == "yml")

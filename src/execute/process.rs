@@ -101,6 +101,9 @@ impl ProcessExecutor {
                 command
             }
         };
+        if !task.requires.is_empty() {
+            command = super::requires::wrap_command(&command, &task.requires);
+        }
         // `process_group(0)` keeps std's posix_spawn fast path; a `pre_exec` closure would not.
         command
             .process_group(0)

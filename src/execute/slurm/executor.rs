@@ -299,6 +299,17 @@ impl SlurmExecutor {
             ],
             Command::None => return Err("a task without a command has nothing to start".into()),
         };
+        // `requires` are checked on the node, in the job, before the command.
+        let checked: Vec<std::ffi::OsString> = if task.requires.is_empty() {
+            Vec::new()
+        } else {
+            crate::execute::requires::with_requirements(&task.requires, command.iter().copied())
+        };
+        let command: Vec<&OsStr> = if checked.is_empty() {
+            command
+        } else {
+            checked.iter().map(std::ffi::OsString::as_os_str).collect()
+        };
         let mut env: Vec<(&str, &OsStr)> = launch
             .env
             .iter()
