@@ -70,6 +70,12 @@ fn render_task(out: &mut String, workflow: &Workflow, graph: &Graph, filler: &Fi
         let _ = write!(out, "  after {}", deps.join(", "));
     }
     out.push('\n');
+    if let Some(question) = task.confirm() {
+        let _ = writeln!(out, "      confirm: {question}");
+    }
+    for requirement in task.requires.iter() {
+        let _ = writeln!(out, "      requires: {}", requirement.run);
+    }
     match &task.command {
         Command::None => out.push_str("      (no command: waits for its dependencies)\n"),
         Command::Shell { run, shell } => {

@@ -2,6 +2,7 @@
 //! runs in its own temp dir with the state dir and the events file inside it, through the
 //! `Test` builder of `engine-test-support` (`tests/support`).
 
+mod default_file;
 mod depfile;
 mod dynamic;
 mod examples;
@@ -11,6 +12,7 @@ mod incomplete;
 mod language;
 mod matrix_files;
 mod output;
+mod preconditions;
 mod process;
 mod record;
 mod scheduling;
