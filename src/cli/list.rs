@@ -58,10 +58,13 @@ fn group_of(task: &Task) -> Option<&str> {
 fn line(out: &mut String, task: &Task, indent: &str, width: usize) {
     let name = format!("{indent}{}", task.name);
     let description = task.description.as_deref().unwrap_or("").trim();
-    let mut text = format!("{name:width$}  {:7}  {description}", task.isolation.as_str());
+    let mut text = format!("{name:width$}  {:7}", task.isolation.as_str());
+    if !description.is_empty() {
+        text = format!("{text}  {description}");
+    }
     let markers = markers(task);
     if !markers.is_empty() {
-        text = format!("{}  [{}]", text.trim_end(), markers.join("; "));
+        text = format!("{text}  [{}]", markers.join("; "));
     }
     let _ = writeln!(out, "{}", text.trim_end());
 }

@@ -6,6 +6,7 @@ mod builder;
 mod check;
 mod files;
 mod graph;
+mod interface;
 mod language;
 mod matrix_files;
 mod misc;
