@@ -183,7 +183,12 @@ pub struct RunsArgs {
     #[arg(value_name = "FILE")]
     pub given: Option<PathBuf>,
     /// The workflow file (the same as FILE).
-    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "given")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "given"
+    )]
     pub named: Option<PathBuf>,
     /// The workflow file read: `named`, `given` or the one found (set after parsing).
     #[arg(skip)]
@@ -404,7 +409,12 @@ pub struct ListArgs {
     #[arg(value_name = "FILE")]
     pub given: Option<PathBuf>,
     /// The workflow file (the same as FILE).
-    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "given")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "given"
+    )]
     pub named: Option<PathBuf>,
     /// The workflow file read: `named`, `given` or the one found (set after parsing).
     #[arg(skip)]

@@ -189,7 +189,9 @@ fn locate_workflow(command: &mut Command) -> Result<(), EngineError> {
 }
 
 /// The file of a command that takes no task.
-fn only_file((file, task): (std::path::PathBuf, Option<String>)) -> Result<std::path::PathBuf, EngineError> {
+fn only_file(
+    (file, task): (std::path::PathBuf, Option<String>),
+) -> Result<std::path::PathBuf, EngineError> {
     match task {
         None => Ok(file),
         Some(task) => Err(EngineError::Usage {

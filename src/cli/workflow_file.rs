@@ -147,7 +147,10 @@ mod tests {
         let Err(EngineError::Usage { message, .. }) = find(&deep) else {
             panic!("two files in one directory must be an error");
         };
-        assert!(message.contains("both `engine.yaml` and `engine.yml`"), "{message}");
+        assert!(
+            message.contains("both `engine.yaml` and `engine.yml`"),
+            "{message}"
+        );
     }
 
     #[test]

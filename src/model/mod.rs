@@ -17,9 +17,8 @@ pub use memory::{Memory, MemoryError};
 pub use selector::{Pick, Selector, SelectorError, item_has, item_matches};
 pub use slurm::{ExecutorKind, SlurmOptions};
 pub use task::{
-    Axis, Command, Condition, Expansion, Interface, Isolation, Requirement, Resources, Task, TaskFiles,
-    TaskId, Templates,
-    shell_invocation, shell_words,
+    Axis, Command, Condition, Expansion, Interface, Isolation, Requirement, Resources, Task,
+    TaskFiles, TaskId, Templates, shell_invocation, shell_words,
 };
 pub use value::{Number, Value};
 pub use workflow::{Pool, SecretError, Workflow};

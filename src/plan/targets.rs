@@ -64,7 +64,9 @@ pub fn resolve_targets(
         .iter()
         .flat_map(|task| {
             let name = task.group.as_deref().unwrap_or(&task.name);
-            task.aliases().iter().map(move |alias| (alias.as_str(), name))
+            task.aliases()
+                .iter()
+                .map(move |alias| (alias.as_str(), name))
         })
         .collect();
     let mut outputs: Option<Vec<Output>> = None;

@@ -26,14 +26,20 @@ impl Validator<'_> {
             .as_deref()
             .map(|aliases| aliases.value.iter().map(|a| a.value.clone()).collect())
             .unwrap_or_default();
-        let group = raw.group.as_deref().map(|group| group.value.trim().to_owned());
+        let group = raw
+            .group
+            .as_deref()
+            .map(|group| group.value.trim().to_owned());
         if let Some(written) = raw.group.as_deref().filter(|g| g.value.trim().is_empty()) {
             self.push(
                 Diagnostic::error(
                     DiagnosticKind::InvalidSetting,
                     format!("`group` of task `{task}` is empty"),
                 )
-                .at(self.span(written), Some("a heading for `engine list`".into()))
+                .at(
+                    self.span(written),
+                    Some("a heading for `engine list`".into()),
+                )
                 .hint("write a heading like `group: release`, or leave `group` out"),
             );
         }
@@ -69,8 +75,7 @@ impl Validator<'_> {
         let Some(written) = raw.requires.as_deref() else {
             return Arc::from(Vec::new());
         };
-        let runs_a_process =
-            isolation == Isolation::Process && !matches!(command, Command::None);
+        let runs_a_process = isolation == Isolation::Process && !matches!(command, Command::None);
         if !runs_a_process && !written.value.is_empty() {
             let hint = if matches!(command, Command::None) {
                 "a task without a command starts no process to check them in: put `requires` on a task it depends on"
@@ -82,7 +87,10 @@ impl Validator<'_> {
                     DiagnosticKind::InvalidSetting,
                     format!("`requires` of task `{task}` needs a process task"),
                 )
-                .at(self.span(written), Some("checked in the task's process".into()))
+                .at(
+                    self.span(written),
+                    Some("checked in the task's process".into()),
+                )
                 .hint(hint),
             );
         }
@@ -193,4 +201,3 @@ impl Validator<'_> {
         }
     }
 }
-

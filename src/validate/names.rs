@@ -48,7 +48,9 @@ mod tests {
         for good in ["a", "build", "step_2", "a_b_c", "_private"] {
             assert!(is_task_name(good), "{good}");
         }
-        for bad in ["", "Build", "2step", "_", "__a", "_2", "a-b", "a b", "a.b", "é"] {
+        for bad in [
+            "", "Build", "2step", "_", "__a", "_2", "a-b", "a b", "a.b", "é",
+        ] {
             assert!(!is_task_name(bad), "{bad}");
         }
         assert_eq!(task_name_like("Build-All"), "build_all");

@@ -34,17 +34,20 @@ fn a_run_from_a_subdirectory_finds_the_file_above_and_runs_there() {
     assert!(test.path("project/.engine").is_dir());
     assert!(!test.path("project/src/deep/.engine").exists());
     // A file target is a path as if typed in the workflow's directory.
-    test.engine(["status", "out/app"])
-        .stdout_has("build")
-        .run();
+    test.engine(["status", "out/app"]).stdout_has("build").run();
 }
 
 #[test]
 fn every_command_that_reads_a_workflow_finds_it() {
     let test = Test::new().file("engine.yml", PROJECT).in_dir("sub");
     test.engine(["run", "--progress", "none"]).run();
-    test.engine(["check"]).stdout_has("ok: engine.yml (3 tasks)").run();
-    test.engine(["plan"]).stdout_has("build").stdout_lacks("clean").run();
+    test.engine(["check"])
+        .stdout_has("ok: engine.yml (3 tasks)")
+        .run();
+    test.engine(["plan"])
+        .stdout_has("build")
+        .stdout_lacks("clean")
+        .run();
     test.engine(["graph"]).stdout_has("test").run();
     test.engine(["list"]).stdout_has("clean").run();
     test.engine(["runs"]).stdout_has("succeeded").run();
@@ -64,7 +67,10 @@ fn a_first_argument_that_is_not_a_file_is_a_task() {
 #[test]
 fn dash_f_names_the_file_and_every_argument_is_a_task() {
     let test = Test::new()
-        .file("engine.yaml", "tasks:\n  wrong:\n    run: echo wrong file\n")
+        .file(
+            "engine.yaml",
+            "tasks:\n  wrong:\n    run: echo wrong file\n",
+        )
         .file("ci/other.yaml", PROJECT);
     test.engine(["run", "-f", "ci/other.yaml", "clean", "--progress", "none"])
         .stdout("[clean] cleaned\n")
@@ -152,5 +158,8 @@ tasks:
         .stdout_has("[build] built")
         .stdout_lacks("cleaned")
         .run();
-    test.again().args(["clean"]).stdout("[clean] cleaned\n").run();
+    test.again()
+        .args(["clean"])
+        .stdout("[clean] cleaned\n")
+        .run();
 }

@@ -103,11 +103,17 @@ fn confirm_asks_on_a_terminal_and_only_yes_runs() {
     let yes = on_a_terminal(test.dir(), "y\n");
     let said = String::from_utf8_lossy(&yes.stdout);
     assert_eq!(yes.status.code(), Some(0), "{said}");
-    assert!(said.contains("deploy: Deploy to production? [y/N]"), "{said}");
+    assert!(
+        said.contains("deploy: Deploy to production? [y/N]"),
+        "{said}"
+    );
     assert!(said.contains("[deploy] deployed"), "{said}");
     let no = on_a_terminal(test.dir(), "n\n");
     let said = String::from_utf8_lossy(&no.stdout);
     assert_eq!(no.status.code(), Some(1), "{said}");
-    assert!(said.contains("task `deploy` was not confirmed: nothing was run"), "{said}");
+    assert!(
+        said.contains("task `deploy` was not confirmed: nothing was run"),
+        "{said}"
+    );
     assert!(!said.contains("[build] built"), "{said}");
 }
