@@ -85,7 +85,18 @@ impl Graph {
     /// # Errors
     /// The first target that names no task, with a suggestion.
     pub fn build(workflow: &Workflow, targets: &[String]) -> Result<Self, SelectError> {
-        let selected = select(workflow, targets)?;
+        Ok(Self::of_selected(workflow, &select(workflow, targets)?))
+    }
+
+    /// The graph of every task of the workflow, `manual` ones and those the `default` task
+    /// does not need included.
+    #[must_use]
+    pub fn build_all(workflow: &Workflow) -> Self {
+        Self::of_selected(workflow, &vec![true; workflow.tasks.len()])
+    }
+
+    /// The graph of the tasks `selected` marks (with every dependency of each marked).
+    fn of_selected(workflow: &Workflow, selected: &[bool]) -> Self {
         let tasks: Vec<TaskId> = workflow
             .tasks
             .iter()
@@ -126,7 +137,7 @@ impl Graph {
             chain[node.index()] = rest + 1;
         }
         let dependents = Adjacency::dependents(&graph);
-        Ok(Self {
+        Self {
             graph,
             tasks,
             node_of,
@@ -135,7 +146,7 @@ impl Graph {
             chain,
             weighted: false,
             dependents,
-        })
+        }
     }
 
     /// The selected tasks in file order.

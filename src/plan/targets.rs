@@ -183,7 +183,7 @@ fn declared_outputs(workflow: &Workflow) -> Vec<Output> {
     });
     // The templates see the tasks of the whole workflow, as in a run of all of them.
     let graph = if templated {
-        Graph::build(workflow, &[]).ok()
+        Some(Graph::build_all(workflow))
     } else {
         None
     };
