@@ -5,7 +5,7 @@
 use engine_test_support::{Test, WORKFLOW};
 
 /// Every key this part of the format has.
-const EVERY_KEY: &str = r#"
+const EVERY_KEY: &str = r"
 description: a release process
 tasks:
   default:
@@ -36,7 +36,7 @@ tasks:
       - run: command -v rsync
     shell: bash
     run: rsync -a out/ host:/srv/
-"#;
+";
 
 #[test]
 fn check_accepts_every_key() {

@@ -45,7 +45,7 @@ fn a_failing_requirement_fails_the_task_with_its_message_and_nothing_else_runs()
         .run();
 }
 
-const CONFIRMED: &str = r#"
+const CONFIRMED: &str = r"
 tasks:
   build:
     run: echo built
@@ -53,7 +53,7 @@ tasks:
     depends_on: [build]
     confirm: Deploy to production?
     run: echo deployed
-"#;
+";
 
 #[test]
 fn confirm_without_a_terminal_refuses_unless_yes() {
