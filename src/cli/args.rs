@@ -14,7 +14,7 @@ use crate::report::{OutputMode, ProgressMode};
 #[command(name = "engine", version, about, long_about = None, propagate_version = true)]
 #[command(
     after_help = "Exit codes: 0 success, 1 a task failed, 2 invalid workflow or usage, 130 interrupted.\n\
-Examples:\n  engine check workflows/seed.yaml\n  engine plan workflows/seed.yaml\n  engine graph workflows/seed.yaml --format dot | dot -Tsvg > graph.svg"
+Examples:\n  engine run                 (the `default` task of the engine.yaml here or above)\n  engine run -f ci.yaml test\n  engine check workflows/seed.yaml\n  engine plan workflows/seed.yaml\n  engine graph workflows/seed.yaml --format dot | dot -Tsvg > graph.svg"
 )]
 pub struct Cli {
     /// When to color diagnostics.
@@ -39,7 +39,8 @@ pub enum ColorChoice {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a workflow: every task, or the named ones and what they depend on.
+    /// Run a workflow: its `default` task (else every task but the `manual` ones), or the named
+    /// ones, and what they depend on.
     Run(RunArgs),
     /// Validate workflow files and report every problem with its line and column.
     Check(CheckArgs),
@@ -88,7 +89,8 @@ pub struct RunArgs {
     /// The workflow file read: `named`, `given` or the one found (set after parsing).
     #[arg(skip)]
     pub file: PathBuf,
-    /// Only these tasks and what they depend on (default: all).
+    /// Only these tasks and what they depend on [default: the `default` task, else every task
+    /// but the `manual` ones].
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
     /// Most process tasks at once; on Slurm, most jobs in the queue at once [default: the CPUs
@@ -218,7 +220,8 @@ pub struct StatusArgs {
     /// The workflow file read: `named`, `given` or the one found (set after parsing).
     #[arg(skip)]
     pub file: PathBuf,
-    /// Only these tasks and what they depend on (default: all).
+    /// Only these tasks and what they depend on [default: the `default` task, else every task
+    /// but the `manual` ones].
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
     /// Where run records are [default: `.engine/` next to the workflow].
@@ -343,7 +346,8 @@ pub struct PlanArgs {
     /// The workflow file read: `named`, `given` or the one found (set after parsing).
     #[arg(skip)]
     pub file: PathBuf,
-    /// Only these tasks and what they depend on (default: all).
+    /// Only these tasks and what they depend on [default: the `default` task, else every task
+    /// but the `manual` ones].
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
     /// How to print the plan.
@@ -393,7 +397,8 @@ pub struct GraphArgs {
     /// The workflow file read: `named`, `given` or the one found (set after parsing).
     #[arg(skip)]
     pub file: PathBuf,
-    /// Only these tasks and what they depend on (default: all).
+    /// Only these tasks and what they depend on [default: the `default` task, else every task
+    /// but the `manual` ones].
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
     /// The output format.
