@@ -6,7 +6,7 @@ use crate::diagnostic::Report;
 pub mod exit_code {
     /// Everything succeeded.
     pub const SUCCESS: u8 = 0;
-    /// At least one task failed.
+    /// At least one task failed, or a `confirm` question was not answered yes.
     pub const TASK_FAILED: u8 = 1;
     /// The workflow is invalid, or the command line is wrong.
     pub const INVALID: u8 = 2;
@@ -55,6 +55,12 @@ pub enum EngineError {
         /// What to do.
         hint: String,
     },
+    /// The user did not confirm a task's `confirm` question; nothing ran.
+    #[error("task `{task}` was not confirmed: nothing was run")]
+    Declined {
+        /// The task whose question was not answered yes.
+        task: String,
+    },
     /// The run was interrupted by a signal.
     #[error("interrupted")]
     Interrupted,
@@ -78,7 +84,9 @@ impl EngineError {
             | Self::Usage { .. }
             | Self::Cluster { .. }
             | Self::State { .. } => exit_code::INVALID,
-            Self::TasksFailed { .. } | Self::Io { .. } => exit_code::TASK_FAILED,
+            Self::TasksFailed { .. } | Self::Declined { .. } | Self::Io { .. } => {
+                exit_code::TASK_FAILED
+            }
             Self::Interrupted => exit_code::INTERRUPTED,
         }
     }

@@ -14,7 +14,7 @@ use crate::report::{OutputMode, ProgressMode};
 #[command(name = "engine", version, about, long_about = None, propagate_version = true)]
 #[command(
     after_help = "Exit codes: 0 success, 1 a task failed, 2 invalid workflow or usage, 130 interrupted.\n\
-Examples:\n  engine check workflows/seed.yaml\n  engine plan workflows/seed.yaml\n  engine graph workflows/seed.yaml --format dot | dot -Tsvg > graph.svg"
+Examples:\n  engine run                 (the `default` task of the engine.yaml here or above)\n  engine run -f ci.yaml test\n  engine check workflows/seed.yaml\n  engine plan workflows/seed.yaml\n  engine graph workflows/seed.yaml --format dot | dot -Tsvg > graph.svg"
 )]
 pub struct Cli {
     /// When to color diagnostics.
@@ -39,7 +39,8 @@ pub enum ColorChoice {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a workflow: every task, or the named ones and what they depend on.
+    /// Run a workflow: its `default` task (else every task but the `manual` ones), or the named
+    /// ones, and what they depend on.
     Run(RunArgs),
     /// Validate workflow files and report every problem with its line and column.
     Check(CheckArgs),
@@ -77,11 +78,19 @@ pub enum Command {
     after_help = "Exit codes: 0 all tasks succeeded, 1 a task failed, 2 invalid workflow or usage, 130 interrupted."
 )]
 pub struct RunArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
-    /// Only these tasks and what they depend on (default: all). `name=value` after a task
-    /// sets one of its `params`.
+    /// Only these tasks and what they depend on [default: the `default` task, else every task
+    /// but the `manual` ones]. `name=value` after a task sets one of its `params`.
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
     /// After `--`: `${{ args }}` of the last task named, one word each.
@@ -154,6 +163,10 @@ pub struct RunArgs {
     /// With `--watch`: clear the screen before each run.
     #[arg(long, requires = "watch")]
     pub clear: bool,
+    /// Answer yes to every `confirm` question of the selected tasks (needed without a
+    /// terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// Reads `--force FILE.yaml` (a flag followed by the workflow) as `--force=` and the file:
@@ -183,8 +196,20 @@ pub fn untangle_force(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
 /// `engine runs`.
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    /// The workflow file.
+    /// The workflow file [default: `engine.yaml` or `engine.yml` in the current directory or
+    /// the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file (the same as FILE).
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "given"
+    )]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
     /// Most runs shown, newest first (at least 1).
     #[arg(short = 'n', long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
@@ -200,10 +225,19 @@ pub struct RunsArgs {
 /// `engine status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
-    /// Only these tasks and what they depend on (default: all).
+    /// Only these tasks and what they depend on [default: the `default` task, else every task
+    /// but the `manual` ones].
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
     /// Where run records are [default: `.engine/` next to the workflow].
@@ -224,12 +258,20 @@ pub struct StatusArgs {
 /// `engine logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
     /// The task whose log to print.
     #[arg(value_name = "TASK")]
-    pub task: String,
+    pub task: Option<String>,
     /// The run (an id from `engine runs`) [default: the latest run in which the task ran].
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
@@ -285,9 +327,13 @@ pub struct MaskArgs {
 /// `engine check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The workflow files.
-    #[arg(required = true, value_name = "FILE")]
+    /// The workflow files [default: `engine.yaml` or `engine.yml` in the current directory
+    /// or the nearest parent, which the command then runs in].
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// A workflow file, as FILE (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Vec<PathBuf>,
     /// Also check that each file has this target: a task, or a file a task produces (a path
     /// relative to the current directory), as `engine run FILE TARGET` takes it. Repeatable.
     #[arg(long, value_name = "TARGET")]
@@ -309,10 +355,19 @@ pub enum CheckFormat {
 /// `engine plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
-    /// Only these tasks and what they depend on (default: all).
+    /// Only these tasks and what they depend on [default: the `default` task, else every task
+    /// but the `manual` ones].
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
     /// How to print the plan.
@@ -355,10 +410,19 @@ pub enum PlanFormat {
 /// `engine graph`.
 #[derive(Debug, Args)]
 pub struct GraphArgs {
-    /// The workflow file.
+    /// The workflow file, when the first argument is an existing file or ends in `.yaml` or
+    /// `.yml` (else it is a TASK) [default: `engine.yaml` or `engine.yml` in the current
+    /// directory or the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file; every argument is then a TASK.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
-    /// Only these tasks and what they depend on (default: all).
+    /// Only these tasks and what they depend on [default: the `default` task, else every task
+    /// but the `manual` ones].
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
     /// The output format.
@@ -369,7 +433,19 @@ pub struct GraphArgs {
 /// `engine list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// The workflow file.
+    /// The workflow file [default: `engine.yaml` or `engine.yml` in the current directory or
+    /// the nearest parent, which the command then runs in].
     #[arg(value_name = "FILE")]
+    pub given: Option<PathBuf>,
+    /// The workflow file (the same as FILE).
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "given"
+    )]
+    pub named: Option<PathBuf>,
+    /// The workflow file read: `named`, `given` or the one found (set after parsing).
+    #[arg(skip)]
     pub file: PathBuf,
 }

@@ -296,6 +296,10 @@ pub fn status(args: &StatusArgs) -> Result<(), EngineError> {
 /// # Errors
 /// No such task or run, no log recorded; stdout closed.
 pub fn logs(args: &LogsArgs) -> Result<(), EngineError> {
+    let task = args
+        .task
+        .as_deref()
+        .expect("the command line's wiring requires a task");
     let dir = StateDir::resolve(args.state_dir.as_deref(), &args.file);
     let key = dir.workflow_key(&args.file);
     let shown = args.file.display();
@@ -333,7 +337,7 @@ pub fn logs(args: &LogsArgs) -> Result<(), EngineError> {
             .map_err(StoreError::into_engine_error)?;
         let log = attempts
             .iter()
-            .filter(|row| row.task == args.task && row.attempt > 0)
+            .filter(|row| row.task == task && row.attempt > 0)
             .find_map(|row| row.log.clone());
         if let Some(log) = log {
             // Recorded relative to the state dir.
@@ -342,13 +346,13 @@ pub fn logs(args: &LogsArgs) -> Result<(), EngineError> {
                 // engine writes a log only for a task that printed something.
                 eprintln!(
                     "engine: `{}` printed nothing in run {} (it has no log)",
-                    args.task, run.id
+                    task, run.id
                 );
                 return Ok(());
             }
             let text = std::fs::read(&log).map_err(EngineError::io(format!(
                 "cannot read the log of `{}` in run {} at `{log}`",
-                args.task, run.id
+                task, run.id
             )))?;
             let mut out = std::io::stdout().lock();
             return match std::io::Write::write_all(&mut out, &text) {
@@ -361,15 +365,15 @@ pub fn logs(args: &LogsArgs) -> Result<(), EngineError> {
     }
     let known = crate::validate::load_workflow(&args.file)
         .ok()
-        .is_some_and(|workflow| workflow.find(&args.task).is_some());
+        .is_some_and(|workflow| workflow.find(task).is_some());
     Err(EngineError::Usage {
         message: if known {
             match &args.run {
-                Some(id) => format!("task `{}` did not run in run {id}", args.task),
-                None => format!("task `{}` has not run in any recorded run", args.task),
+                Some(id) => format!("task `{task}` did not run in run {id}"),
+                None => format!("task `{task}` has not run in any recorded run"),
             }
         } else {
-            format!("no task named `{}` in {shown}", args.task)
+            format!("no task named `{task}` in {shown}")
         },
         hint: Some(format!(
             "`engine status {shown}` shows each task's last run"

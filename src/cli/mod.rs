@@ -5,6 +5,7 @@
 
 mod args;
 mod check;
+mod confirm;
 mod graph;
 mod history;
 mod limits;
@@ -20,8 +21,10 @@ mod secrets;
 mod signals;
 mod strays;
 mod watch;
+mod workflow_file;
 
 pub use args::{Cli, ColorChoice, Command};
+pub use workflow_file::DEFAULT_NAMES;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -62,7 +65,9 @@ pub fn main() -> ExitCode {
 /// Whatever ended the command; `main` prints it and maps it to an exit code.
 pub fn run(cli: Cli) -> Result<(), EngineError> {
     let color = cli.color.enabled();
-    match cli.command {
+    let mut command = cli.command;
+    locate_workflow(&mut command)?;
+    match command {
         Command::Run(args) => run::run(&args),
         Command::Runs(args) => history::runs(&args),
         Command::Status(args) => history::status(&args),
@@ -83,6 +88,129 @@ pub fn run(cli: Cli) -> Result<(), EngineError> {
             clap_complete::generate(shell, &mut Cli::command(), "engine", &mut out);
             Ok(())
         }
+    }
+}
+
+/// Sets the workflow file of a command that reads one: the file named, or the one found
+/// (entering its directory), and the first argument as a task when it is not the file.
+///
+/// # Errors
+/// No file found, or an argument that is neither the file nor a task where no task is taken.
+fn locate_workflow(command: &mut Command) -> Result<(), EngineError> {
+    use workflow_file::{Given, locate};
+    match command {
+        Command::Run(args) => {
+            let given = Given {
+                first: args.given.take(),
+                named: args.named.take(),
+                keep: vec![&mut args.state_dir, &mut args.events],
+            };
+            let (file, task) = locate(given)?;
+            args.file = file;
+            args.tasks.splice(0..0, task);
+        }
+        Command::Plan(args) => {
+            let given = Given {
+                first: args.given.take(),
+                named: args.named.take(),
+                keep: vec![&mut args.state_dir],
+            };
+            let (file, task) = locate(given)?;
+            args.file = file;
+            args.tasks.splice(0..0, task);
+        }
+        Command::Graph(args) => {
+            let given = Given {
+                first: args.given.take(),
+                named: args.named.take(),
+                keep: Vec::new(),
+            };
+            let (file, task) = locate(given)?;
+            args.file = file;
+            args.tasks.splice(0..0, task);
+        }
+        Command::Status(args) => {
+            let given = Given {
+                first: args.given.take(),
+                named: args.named.take(),
+                keep: vec![&mut args.state_dir],
+            };
+            let (file, task) = locate(given)?;
+            args.file = file;
+            args.tasks.splice(0..0, task);
+        }
+        Command::Logs(args) => {
+            let given = Given {
+                first: args.given.take(),
+                named: args.named.take(),
+                keep: vec![&mut args.state_dir],
+            };
+            let (file, task) = locate(given)?;
+            args.file = file;
+            args.task = match (task, args.task.take()) {
+                (Some(task), None) | (None, Some(task)) => Some(task),
+                (Some(first), Some(second)) => return Err(extra_argument(&second, &first)),
+                (None, None) => {
+                    return Err(EngineError::Usage {
+                        message: "which task's log? name one".to_owned(),
+                        hint: Some("`engine logs TASK` or `engine logs FILE TASK`".to_owned()),
+                    });
+                }
+            };
+        }
+        Command::Runs(args) => {
+            let given = Given {
+                first: args.given.take(),
+                named: args.named.take(),
+                keep: vec![&mut args.state_dir],
+            };
+            args.file = only_file(locate(given)?)?;
+        }
+        Command::List(args) => {
+            let given = Given {
+                first: args.given.take(),
+                named: args.named.take(),
+                keep: Vec::new(),
+            };
+            args.file = only_file(locate(given)?)?;
+        }
+        Command::Check(args) => {
+            args.files.append(&mut args.named);
+            if args.files.is_empty() {
+                let given = Given {
+                    first: None,
+                    named: None,
+                    keep: Vec::new(),
+                };
+                args.files.push(locate(given)?.0);
+            }
+        }
+        Command::Schema | Command::Completions { .. } | Command::Script(_) | Command::Mask(_) => {}
+    }
+    Ok(())
+}
+
+/// The file of a command that takes no task.
+fn only_file(
+    (file, task): (std::path::PathBuf, Option<String>),
+) -> Result<std::path::PathBuf, EngineError> {
+    match task {
+        None => Ok(file),
+        Some(task) => Err(EngineError::Usage {
+            message: format!("`{task}` is not a workflow file, and this command takes no task"),
+            hint: Some(format!(
+                "name an existing file, or leave it out to use `{}` found here or above",
+                DEFAULT_NAMES[0]
+            )),
+        }),
+    }
+}
+
+/// An argument after the task of a command that takes one.
+fn extra_argument(extra: &str, task: &str) -> EngineError {
+    EngineError::Usage {
+        message: format!("unexpected argument `{extra}` after the task `{task}`"),
+        hint: Some("this command takes one task".to_owned()),
     }
 }
 
@@ -133,7 +261,7 @@ pub(crate) fn print_error(error: &EngineError, color: bool) {
             let _ = writeln!(err, "error: {message}");
             let _ = writeln!(err, "  hint: {hint}");
         }
-        EngineError::Io { .. } => {
+        EngineError::Io { .. } | EngineError::Declined { .. } => {
             let _ = writeln!(err, "error: {error}");
         }
     }

@@ -85,6 +85,8 @@ pub(crate) fn run_loaded(
     // selects the same tasks from any directory.
     let tasks = crate::plan::target_names(&super::resolve_targets(&workflow, &tasks, &args.file)?);
     let mut graph = super::select(&workflow, &tasks, &args.file)?;
+    // Every question is asked before anything starts.
+    super::confirm::confirm(&workflow, &graph, args.yes)?;
     if let Some(session) = session {
         session.cover(&workflow, &graph, &state_dir, args)?;
     }

@@ -10,6 +10,7 @@ mod output_dirs;
 mod pool;
 mod process;
 mod reactor;
+mod requires;
 mod script_worker;
 pub mod slurm;
 mod thread;

@@ -14,7 +14,7 @@ use super::reactor::{Group, Reactor, Watch};
 use super::{RunContext, TaskLog};
 use crate::exchange::Doorbell;
 use crate::exchange::{Exit, Launch, Message, Results, Termination};
-use crate::model::{Command as TaskCommand, Task, TaskId, shell_words};
+use crate::model::{Command as TaskCommand, Task, TaskId, shell_invocation, shell_words};
 
 /// The environment variable that gives the `__script` worker its script when templates were
 /// filled in.
@@ -67,9 +67,9 @@ impl ProcessExecutor {
                         command
                     }
                     None => {
-                        let mut words = shell_words(shell);
-                        let mut command = Command::new(words.next().unwrap_or("sh"));
-                        command.args(words).arg("-c").arg(&**run);
+                        let words = shell_invocation(shell);
+                        let mut command = Command::new(words.first().copied().unwrap_or("sh"));
+                        command.args(words.iter().skip(1)).arg("-c").arg(&**run);
                         command
                     }
                 }
@@ -101,6 +101,9 @@ impl ProcessExecutor {
                 command
             }
         };
+        if !task.requires.is_empty() {
+            command = super::requires::wrap_command(&command, &task.requires);
+        }
         // `process_group(0)` keeps std's posix_spawn fast path; a `pre_exec` closure would not.
         command
             .process_group(0)

@@ -21,8 +21,8 @@ pub use params::{Given, Param, ParamError, Signature, Target, TargetError, read_
 pub use selector::{Pick, Selector, SelectorError, item_has, item_matches};
 pub use slurm::{ExecutorKind, SlurmOptions};
 pub use task::{
-    Axis, Command, Condition, Expansion, Isolation, Resources, Task, TaskFiles, TaskId, Templates,
-    shell_words,
+    Axis, Command, Condition, Expansion, Interface, Isolation, Requirement, Resources, Task,
+    TaskFiles, TaskId, Templates, shell_invocation, shell_words,
 };
 pub use value::{Number, Value};
 pub use workflow::{Pool, SecretError, Workflow};

@@ -51,7 +51,8 @@ impl fmt::Display for Isolation {
 pub enum Command {
     /// Nothing: the task is a join point for its dependencies.
     None,
-    /// A shell command line, run as `<shell> -c <run>`.
+    /// A shell command line, run as `<shell> -c <run>` with the shell's fail-fast options
+    /// ([`shell_invocation`]).
     Shell {
         /// The command line.
         run: Arc<str>,
@@ -73,6 +74,25 @@ pub enum Command {
 /// words, and every executor runs `<words...> -c <run>`.
 pub fn shell_words(shell: &str) -> impl Iterator<Item = &str> {
     shell.split_whitespace()
+}
+
+/// The program and options a `run` command is started with, before `-c <run>`: fail-fast
+/// (stop at the first failing command). A shell named alone gets its fail-fast options:
+/// `bash` (by any path) runs as `bash -e -o pipefail`, a POSIX shell (`sh`, `dash`, `ash`,
+/// `ksh`, `mksh`, `zsh`) as `<shell> -e`. A shell written with options, or another program
+/// (`python3`), is used as written: `bash --norc`, `sh +e`.
+#[must_use]
+pub fn shell_invocation(shell: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = shell_words(shell).collect();
+    if let [program] = words.as_slice() {
+        let name = program.rsplit('/').next().unwrap_or(program);
+        match name {
+            "bash" => words.extend(["-e", "-o", "pipefail"]),
+            "sh" | "dash" | "ash" | "ksh" | "mksh" | "zsh" => words.push("-e"),
+            _ => {}
+        }
+    }
+    words
 }
 
 impl Command {
@@ -141,10 +161,39 @@ pub struct Task {
     /// The files it reads and writes (`inputs`, `outputs`, `depfile`), for up-to-date
     /// checks; `None` when it has none of them.
     pub files: Option<Arc<TaskFiles>>,
+    /// `manual: true`: runs only when named on the command line or needed by a selected
+    /// task, never in a plain `engine run` of every task.
+    pub manual: bool,
+    /// How people reach it from the command line (`aliases`, `group`, `confirm`); `None` for
+    /// a task that sets none of them.
+    pub interface: Option<Arc<Interface>>,
+    /// `requires`: commands checked, in order, right before it starts; empty for most.
+    pub requires: Arc<[Requirement]>,
     /// For a task whose matrix reads its dependencies' results: its axes. Such a task is a
     /// placeholder until the run has those results; then it expands into one task per
     /// combination, and waits for them as a join. `None` for every other task.
     pub expands: Option<Arc<Expansion>>,
+}
+
+/// What the command line knows a task by besides its name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Interface {
+    /// Other names that select it (`aliases: [b]`).
+    pub aliases: Vec<String>,
+    /// Its heading in `engine list` (`group: release`).
+    pub group: Option<String>,
+    /// A question `engine run` asks before it starts a run that selects it (`confirm`).
+    pub confirm: Option<String>,
+}
+
+/// One precondition of a task (`requires`): a shell command that must succeed right before
+/// the task starts, and what to say when it does not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    /// The command, run as `sh -c <run>` in the task's directory and environment.
+    pub run: String,
+    /// What to tell the user when it fails.
+    pub message: String,
 }
 
 /// The matrix of a task that expands at run time (an axis reads `tasks.X.results`).
@@ -187,6 +236,24 @@ impl Task {
             return None;
         }
         signature.bind(&[]).err()
+    }
+
+    /// Its aliases (empty without).
+    #[must_use]
+    pub fn aliases(&self) -> &[String] {
+        self.interface.as_deref().map_or(&[], |i| &i.aliases)
+    }
+
+    /// Its `confirm` question, if any.
+    #[must_use]
+    pub fn confirm(&self) -> Option<&str> {
+        self.interface.as_deref().and_then(|i| i.confirm.as_deref())
+    }
+
+    /// Whether it is private (its name starts with `_`): `engine list` leaves it out.
+    #[must_use]
+    pub fn is_private(&self) -> bool {
+        self.group.as_deref().unwrap_or(&self.name).starts_with('_')
     }
 
     /// The patterns of its `outputs` (empty without).
@@ -247,6 +314,9 @@ impl Task {
             executor: ExecutorKind::Local,
             slurm: Arc::default(),
             files: None,
+            manual: false,
+            interface: None,
+            requires: Arc::from(Vec::new()),
             expands: None,
         }
     }

@@ -69,9 +69,10 @@ pub struct RawWorkflow {
     #[schemars(with = "Option<RawExecutor>")]
     pub executor: Option<Spanned<RawExecutor>>,
     /// The tasks, by name. Names are lowercase letters, digits, `_` and `-`, starting with a
-    /// letter.
+    /// letter; a name starting with `_` (then a letter) is private: `engine list` does not
+    /// show it. A task named `default` is what `engine run` runs when no task is named.
     #[schemars(with = "IndexMap<String, Option<RawTask>>")]
-    #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9_-]*$" }))]
+    #[schemars(extend("propertyNames" = { "pattern": "^_?[a-z][a-z0-9_-]*$" }))]
     pub tasks: Spanned<RawTasks>,
 }
 
@@ -290,6 +291,39 @@ pub struct RawTask {
     /// afterwards. A success that did not write it, or wrote a malformed one, fails.
     #[schemars(with = "Option<String>")]
     pub depfile: Option<Box<Spanned<String>>>,
+    /// `true`: run this task only when it is named on the command line (or by an alias) or
+    /// a selected task depends on it; `engine run` without a task leaves it out. For `clean`,
+    /// `release`, `deploy`.
+    pub manual: Option<bool>,
+    /// Other names for this task on the command line and in `engine check --target`, like
+    /// `aliases: [b]` for `build`. An alias must not be another task's name or alias.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub aliases: Option<Box<Spanned<Vec<Spanned<String>>>>>,
+    /// A heading under which `engine list` shows this task, like `group: release`. (Tasks
+    /// whose name starts with `_` are private: `engine list` does not show them.)
+    #[schemars(with = "Option<String>")]
+    pub group: Option<Box<Spanned<String>>>,
+    /// Commands checked right before the task starts, in its `cwd` and environment, each run
+    /// as `sh -c <run>` with its output discarded: the first that fails fails the task with
+    /// its `message`, and nothing else of the task runs. For process tasks.
+    #[schemars(with = "Option<Vec<RawRequirement>>")]
+    pub requires: Option<Box<Spanned<Vec<RawRequirement>>>>,
+    /// A question `engine run` asks on the terminal (y/N) before a run that selects this task
+    /// starts, like `confirm: "Deploy to production?"`. No answer but yes runs nothing; without
+    /// a terminal the run is refused unless `engine run --yes`.
+    #[schemars(with = "Option<String>")]
+    pub confirm: Option<Box<Spanned<String>>>,
+}
+
+/// One entry of `requires`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequirement {
+    /// A shell command that must succeed, like `test -f .env`.
+    #[schemars(with = "String")]
+    pub run: Spanned<String>,
+    /// What to say when it fails, like `run ./configure first`.
+    pub message: Option<String>,
 }
 
 /// The schema of a condition: an expression, or `true`/`false`.

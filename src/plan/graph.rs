@@ -79,13 +79,24 @@ impl Adjacency {
 }
 
 impl Graph {
-    /// Builds the graph of `targets` and everything they depend on; all tasks when `targets`
-    /// is empty.
+    /// Builds the graph of `targets` and everything they depend on; when `targets` is empty,
+    /// of the task named `default`, else of every task but the `manual` ones.
     ///
     /// # Errors
     /// The first target that names no task, with a suggestion.
     pub fn build(workflow: &Workflow, targets: &[String]) -> Result<Self, SelectError> {
-        let selected = select(workflow, targets)?;
+        Ok(Self::of_selected(workflow, &select(workflow, targets)?))
+    }
+
+    /// The graph of every task of the workflow, `manual` ones and those the `default` task
+    /// does not need included.
+    #[must_use]
+    pub fn build_all(workflow: &Workflow) -> Self {
+        Self::of_selected(workflow, &vec![true; workflow.tasks.len()])
+    }
+
+    /// The graph of the tasks `selected` marks (with every dependency of each marked).
+    fn of_selected(workflow: &Workflow, selected: &[bool]) -> Self {
         let tasks: Vec<TaskId> = workflow
             .tasks
             .iter()
@@ -126,7 +137,7 @@ impl Graph {
             chain[node.index()] = rest + 1;
         }
         let dependents = Adjacency::dependents(&graph);
-        Ok(Self {
+        Self {
             graph,
             tasks,
             node_of,
@@ -135,7 +146,7 @@ impl Graph {
             chain,
             weighted: false,
             dependents,
-        })
+        }
     }
 
     /// The selected tasks in file order.
@@ -300,19 +311,22 @@ impl Graph {
 
 /// Marks the targets and everything they depend on; everything when there are no targets.
 fn select(workflow: &Workflow, targets: &[String]) -> Result<Vec<bool>, SelectError> {
+    let mut selected = vec![false; workflow.tasks.len()];
+    let mut stack = Vec::new();
     if targets.is_empty() {
-        return Ok(vec![true; workflow.tasks.len()]);
+        stack = default_selection(workflow);
     }
-    // A task's own name, and the name of a matrix task for all its expansions.
+    // A task's own name, the name of a matrix task for all its expansions, and aliases.
     let mut ids: HashMap<&str, Vec<TaskId>> = HashMap::with_capacity(workflow.tasks.len());
     for task in &workflow.tasks {
         ids.entry(task.name.as_str()).or_default().push(task.id);
         if let Some(group) = &task.group {
             ids.entry(group).or_default().push(task.id);
         }
+        for alias in task.aliases() {
+            ids.entry(alias).or_default().push(task.id);
+        }
     }
-    let mut selected = vec![false; workflow.tasks.len()];
-    let mut stack = Vec::new();
     for target in targets {
         if let Some(found) = ids.get(target.as_str()) {
             stack.extend(found.iter().copied());
@@ -341,6 +355,29 @@ fn select(workflow: &Workflow, targets: &[String]) -> Result<Vec<bool>, SelectEr
     }
     Ok(selected)
 }
+
+/// What runs when no task is named: the task named `default` (every item of a matrix task
+/// so named), else every task but the `manual` ones; with what they depend on.
+fn default_selection(workflow: &Workflow) -> Vec<TaskId> {
+    let named_default: Vec<TaskId> = workflow
+        .tasks
+        .iter()
+        .filter(|task| task.group.as_deref().unwrap_or(&task.name) == DEFAULT_TASK)
+        .map(|task| task.id)
+        .collect();
+    if !named_default.is_empty() {
+        return named_default;
+    }
+    workflow
+        .tasks
+        .iter()
+        .filter(|task| !task.manual)
+        .map(|task| task.id)
+        .collect()
+}
+
+/// The name of the task `engine run` runs when no task is named.
+pub const DEFAULT_TASK: &str = "default";
 
 /// The items of a matrix task a target like `test[os=linux]` selects (every item that
 /// matches, as in `depends_on`); `None` when the target is not a selector of a matrix task,

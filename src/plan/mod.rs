@@ -11,7 +11,7 @@ mod render_plan;
 mod targets;
 
 pub use fill::{Outcome, Scope, Templating, reads_constants};
-pub use graph::{Graph, SelectError};
+pub use graph::{DEFAULT_TASK, Graph, SelectError};
 pub use render_graph::{GraphFormat, render_graph};
 pub use render_plan::{render_plan_json, render_plan_text};
 pub use targets::{Resolved, TargetError, resolve_targets, target_names};

@@ -106,6 +106,12 @@ impl Plan<'_> {
             let _ = write!(out, "  after {}", names.join(", "));
         }
         out.push('\n');
+        if let Some(question) = task.confirm() {
+            let _ = writeln!(out, "      confirm: {question}");
+        }
+        for requirement in task.requires.iter() {
+            let _ = writeln!(out, "      requires: {}", requirement.run);
+        }
         self.render_command(out, task);
         if entry.len() > 1 {
             let _ = writeln!(
@@ -121,10 +127,11 @@ impl Plan<'_> {
         match &task.command {
             Command::None => out.push_str("      (no command: waits for its dependencies)\n"),
             Command::Shell { run, shell } => {
+                // `$ ` is the default, `sh -e -c`; any other shell shows how it is started.
                 let prefix = if &**shell == "sh" {
                     "$ ".to_owned()
                 } else {
-                    format!("{shell}$ ")
+                    format!("{}$ ", crate::model::shell_invocation(shell).join(" "))
                 };
                 let run = self.filler.command(task).unwrap_or_else(|| run.to_string());
                 for (index, line) in run.trim_end().lines().enumerate() {

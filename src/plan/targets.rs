@@ -8,7 +8,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use glob::Pattern;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::Graph;
 use super::fill::{Scope, Templating};
@@ -58,9 +58,28 @@ pub fn resolve_targets(
             names.insert(group);
         }
     }
+    // An alias stands for its task's name (a matrix task's name as written).
+    let aliases: FxHashMap<&str, &str> = workflow
+        .tasks
+        .iter()
+        .flat_map(|task| {
+            let name = task.group.as_deref().unwrap_or(&task.name);
+            task.aliases()
+                .iter()
+                .map(move |alias| (alias.as_str(), name))
+        })
+        .collect();
     let mut outputs: Option<Vec<Output>> = None;
     let mut resolved = Vec::with_capacity(targets.len());
     for target in targets {
+        if let Some(&name) = aliases.get(target.as_str()) {
+            resolved.push(Resolved {
+                target: target.clone(),
+                tasks: vec![name.to_owned()],
+                file: false,
+            });
+            continue;
+        }
         if names_task(&names, target) {
             resolved.push(Resolved {
                 target: target.clone(),
@@ -164,7 +183,7 @@ fn declared_outputs(workflow: &Workflow) -> Vec<Output> {
     });
     // The templates see the tasks of the whole workflow, as in a run of all of them.
     let graph = if templated {
-        Graph::build(workflow, &[]).ok()
+        Some(Graph::build_all(workflow))
     } else {
         None
     };

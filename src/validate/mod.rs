@@ -4,6 +4,7 @@
 mod cycles;
 mod dependencies;
 mod files;
+mod interface;
 mod matrix;
 mod names;
 mod params;

@@ -1,10 +1,11 @@
 //! The naming rules: task names and environment variable names.
 
-/// Whether `name` is a valid task name: a lowercase letter, then lowercase letters, digits,
-/// `_` and `-`. (A `:` comes only from a namespaced include: `docs:build`.)
+/// Whether `name` is a valid task name: a lowercase letter (after a `_` for a private task),
+/// then lowercase letters, digits, `_` and `-`. (A `:` comes only from a namespaced include:
+/// `docs:build`.)
 #[must_use]
 pub fn is_task_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
+    let mut bytes = name.strip_prefix('_').unwrap_or(name).bytes();
     bytes.next().is_some_and(|first| first.is_ascii_lowercase())
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
@@ -45,10 +46,20 @@ mod tests {
 
     #[test]
     fn task_names() {
-        for good in ["a", "build", "step_2", "a_b_c", "a-b", "build-docs"] {
+        for good in [
+            "a",
+            "build",
+            "step_2",
+            "a_b_c",
+            "a-b",
+            "build-docs",
+            "_private",
+        ] {
             assert!(is_task_name(good), "{good}");
         }
-        for bad in ["", "Build", "2step", "_a", "-a", "a:b", "a b", "a.b", "é"] {
+        for bad in [
+            "", "Build", "2step", "_", "__a", "_2", "-a", "a:b", "a b", "a.b", "é",
+        ] {
             assert!(!is_task_name(bad), "{bad}");
         }
         assert_eq!(task_name_like("Build-All"), "build_all");

@@ -339,6 +339,7 @@ impl<'a> Validator<'a> {
             expanded: &expanded,
             names: &names,
         };
+        self.check_aliases(&entries);
         let mut edges = Vec::with_capacity(entries.len());
         let mut tasks = Vec::with_capacity(next as usize);
         let mut task_refs: Vec<(usize, Vec<TaskReference>)> = Vec::new();
@@ -629,6 +630,7 @@ impl<'a> Validator<'a> {
         if let Some(shell) = raw.shell.as_ref().filter(|_| raw.run.is_some()) {
             self.check_shell(shell, executor == ExecutorKind::Slurm);
         }
+        let (interface, requires) = self.interface(raw, task_name, isolation, &command);
         let template = Task {
             id: TaskId(entry.first),
             name: entry.task_name().to_owned(),
@@ -654,6 +656,9 @@ impl<'a> Validator<'a> {
             executor,
             slurm,
             files,
+            manual: raw.manual.unwrap_or(false),
+            interface,
+            requires,
             expands: entry
                 .expands
                 .as_ref()

@@ -7,6 +7,7 @@ mod check;
 mod condensed;
 mod files;
 mod graph;
+mod interface;
 mod language;
 mod matrix_files;
 mod misc;

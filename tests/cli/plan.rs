@@ -39,7 +39,7 @@ wave 1 (2 tasks at once)
   fetch  [process]
       $ curl -o data example.org
   unrelated  [process]
-      bash$ echo alone
+      bash -e -o pipefail$ echo alone
 
 wave 2 (2 tasks at once)
   parse  [thread]  after fetch

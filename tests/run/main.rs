@@ -2,9 +2,11 @@
 //! runs in its own temp dir with the state dir and the events file inside it, through the
 //! `Test` builder of `engine-test-support` (`tests/support`).
 
+mod default_file;
 mod depfile;
 mod dynamic;
 mod examples;
+mod fail_fast;
 mod failures;
 mod incomplete;
 mod language;
@@ -13,6 +15,7 @@ mod namespaces;
 mod no_op;
 mod output;
 mod params;
+mod preconditions;
 mod process;
 mod record;
 mod scheduling;

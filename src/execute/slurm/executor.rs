@@ -286,7 +286,8 @@ impl SlurmExecutor {
         results: &std::path::Path,
     ) -> Result<(Vec<u8>, Submitted), String> {
         let command: Vec<&OsStr> = match &launch.command {
-            Command::Shell { run, shell } => crate::model::shell_words(shell)
+            Command::Shell { run, shell } => crate::model::shell_invocation(shell)
+                .into_iter()
                 .map(OsStr::new)
                 .chain([OsStr::new("-c"), OsStr::new(&**run)])
                 .collect(),
@@ -297,6 +298,17 @@ impl SlurmExecutor {
                 OsStr::new(&task.name),
             ],
             Command::None => return Err("a task without a command has nothing to start".into()),
+        };
+        // `requires` are checked on the node, in the job, before the command.
+        let checked: Vec<std::ffi::OsString> = if task.requires.is_empty() {
+            Vec::new()
+        } else {
+            crate::execute::requires::with_requirements(&task.requires, command.iter().copied())
+        };
+        let command: Vec<&OsStr> = if checked.is_empty() {
+            command
+        } else {
+            checked.iter().map(std::ffi::OsString::as_os_str).collect()
         };
         let mut env: Vec<(&str, &OsStr)> = launch
             .env
