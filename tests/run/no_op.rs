@@ -84,9 +84,7 @@ fn with_a_list() -> Test {
     run(&test, &[]).stderr_has("4 succeeded").run();
     assert_eq!(list(&test), None, "a run that ran tasks leaves no list");
     std::thread::sleep(SETTLE);
-    run(&test, &[])
-        .stderr_has("done: 4 up to date")
-        .run();
+    run(&test, &[]).stderr_has("done: 4 up to date").run();
     assert!(list(&test).is_some(), "a no-op run leaves its list");
     test
 }
@@ -95,9 +93,7 @@ fn with_a_list() -> Test {
 fn a_no_op_run_after_a_no_op_run_is_answered_from_the_list_and_recorded() {
     let test = with_a_list();
     let before = inode(&test);
-    run(&test, &[])
-        .stderr_has("done: 4 up to date in")
-        .run();
+    run(&test, &[]).stderr_has("done: 4 up to date in").run();
     assert_eq!(inode(&test), before, "answered from the list, which stays");
     assert_eq!(
         (
@@ -171,9 +167,7 @@ fn another_environment_or_request_is_not_answered_from_the_list() {
     let before = inode(&test);
     // Another selection is checked as usual: the list is removed when it starts, and the
     // run leaves its own.
-    run(&test, &["all"])
-        .stderr_has("done: 3 up to date")
-        .run();
+    run(&test, &["all"]).stderr_has("done: 3 up to date").run();
     assert_ne!(inode(&test), before, "checked as usual");
     // An environment variable a template reads.
     run(&test, &[])
@@ -205,11 +199,17 @@ fn plain_progress_is_answered_but_verbose_and_force_check_every_task() {
         .stderr_has("done: 4 up to date in")
         .run();
     assert_eq!(plain.stderr.lines().count(), 1, "{}", plain.stderr);
-    assert_eq!(inode(&test), before, "a plain no-op prints the summary alone");
-    run(&test, &["--verbose"])
-        .stderr_has("up to date")
-        .run();
-    assert_ne!(inode(&test), before, "a verbose run lists each task, so it checks them");
+    assert_eq!(
+        inode(&test),
+        before,
+        "a plain no-op prints the summary alone"
+    );
+    run(&test, &["--verbose"]).stderr_has("up to date").run();
+    assert_ne!(
+        inode(&test),
+        before,
+        "a verbose run lists each task, so it checks them"
+    );
     run(&test, &["--force", "greet"])
         .stderr_has("1 succeeded")
         .run();
