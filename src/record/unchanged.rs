@@ -363,7 +363,7 @@ mod tests {
             [0; 32],
             (0, 0),
             vec![],
-            1,
+            (1, 0),
             run.clone(),
         )
         .expect_err("too recent");
