@@ -20,10 +20,21 @@ pub fn run(args: &ListArgs) -> Result<(), EngineError> {
 
 /// The listing of a workflow's public tasks.
 fn render(workflow: &Workflow) -> String {
+    // A task with parameters is listed once, by its signature, whatever instances its
+    // dependents made of it (`build(profile=release)`).
+    let mut signatures: Vec<&str> = Vec::new();
     let shown: Vec<&Task> = workflow
         .tasks
         .iter()
         .filter(|task| !task.is_private())
+        .filter(|task| match task.signature.as_deref() {
+            Some(signature) if signatures.contains(&signature.task.as_str()) => false,
+            Some(signature) => {
+                signatures.push(&signature.task);
+                true
+            }
+            None => true,
+        })
         .collect();
     let mut groups: Vec<&str> = shown.iter().filter_map(|task| group_of(task)).collect();
     groups.sort_unstable();
@@ -31,7 +42,9 @@ fn render(workflow: &Workflow) -> String {
     let indent = if groups.is_empty() { 0 } else { 2 };
     let width = shown
         .iter()
-        .map(|task| task.name.chars().count() + if group_of(task).is_some() { indent } else { 0 })
+        .map(|task| {
+            listed_name(task).chars().count() + if group_of(task).is_some() { indent } else { 0 }
+        })
         .max()
         .unwrap_or(0);
     let mut out = String::new();
@@ -54,9 +67,16 @@ fn group_of(task: &Task) -> Option<&str> {
     task.interface.as_deref().and_then(|i| i.group.as_deref())
 }
 
+/// The name a task is listed by: an instance of a task with parameters by its task's.
+fn listed_name(task: &Task) -> &str {
+    task.signature
+        .as_deref()
+        .map_or(task.name.as_str(), |signature| signature.task.as_str())
+}
+
 /// One task's line: `name  isolation  description  [markers]`.
 fn line(out: &mut String, task: &Task, indent: &str, width: usize) {
-    let name = format!("{indent}{}", task.name);
+    let name = format!("{indent}{}", listed_name(task));
     let description = task.description.as_deref().unwrap_or("").trim();
     let mut text = format!("{name:width$}  {:7}", task.isolation.as_str());
     if !description.is_empty() {
@@ -69,11 +89,17 @@ fn line(out: &mut String, task: &Task, indent: &str, width: usize) {
     let _ = writeln!(out, "{}", text.trim_end());
 }
 
-/// What a task's line says besides its description: its parameters, whether it is the
+/// What a task's line says besides its description: its parameters (`params: env=<dev|prod>
+/// [version=1.0]`), whether it is the
 /// default or manual task, its aliases.
 fn markers(task: &Task) -> Vec<String> {
     let mut markers = Vec::new();
-    // Task parameters will be listed here, first, as the task's signature.
+    if let Some(signature) = task.signature.as_deref() {
+        // `deploy env=<dev|prod> [version=1.0]`, without the name the line starts with.
+        let text = signature.to_string();
+        let params = text.strip_prefix(signature.task.as_str()).unwrap_or(&text);
+        markers.push(format!("params:{params}"));
+    }
     if task.group.as_deref().unwrap_or(&task.name) == crate::plan::DEFAULT_TASK {
         markers.push("default".to_owned());
     }

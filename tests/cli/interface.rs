@@ -159,3 +159,31 @@ fn private_names_start_with_one_underscore_and_a_letter() {
         .stderr_has("invalid task name `__x`")
         .run();
 }
+
+#[test]
+fn list_shows_a_task_with_parameters_once_with_its_signature() {
+    Test::new()
+        .workflow(
+            r#"
+tasks:
+  build:
+    params: {profile: debug}
+    run: echo build ${{ params.profile }}
+  deploy:
+    description: ship it
+    params:
+      env: {values: [dev, prod]}
+      version: "1.0"
+    depends_on: [{task: build, with: {profile: release}}]
+    run: echo deploy ${{ params.env }}
+"#,
+        )
+        .args(["list", WORKFLOW])
+        .stdout(
+            "\
+build   process  [params: [profile=debug]]
+deploy  process  ship it  [params: env=<dev|prod> [version=1.0]]
+",
+        )
+        .run();
+}
