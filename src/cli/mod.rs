@@ -1,7 +1,7 @@
 //! The command line: clap arguments, one file per subcommand, and printing of errors. It
 //! wires the rooms together; `engine run`'s steps that are not wiring each have their own
 //! file here (`run_id`, `signals`, `limits`, `secrets`, `strays`, `resume`,
-//! `run_record`).
+//! `run_record`), and so does writing its report when it ends (`report`).
 
 mod args;
 mod check;
@@ -11,6 +11,7 @@ mod limits;
 mod list;
 mod mask;
 mod plan;
+mod report;
 mod resume;
 mod run;
 mod run_id;
@@ -65,6 +66,7 @@ pub fn run(cli: Cli) -> Result<(), EngineError> {
         Command::Runs(args) => history::runs(&args),
         Command::Status(args) => history::status(&args),
         Command::Logs(args) => history::logs(&args),
+        Command::Report(args) => report::report(&args),
         Command::Script(args) => crate::execute::run_script_worker(&load(&args.file)?, &args.task),
         Command::Mask(args) => mask::mask_worker(&args),
         Command::Check(args) => check::run(&args, color),

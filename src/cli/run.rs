@@ -90,6 +90,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
                 tasks: &tasks,
                 vars: &vars,
                 outbox: context.outbox.clone(),
+                jobs,
             };
             let (journal, lock, durations) =
                 record.start_journal(&workflow, &mut graph, args, new_run)?;
@@ -117,7 +118,7 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         grace: args.grace.get(),
     };
     // Every event passes the masker on its way to the terminal and `--events`.
-    let reporter = crate::events::Masked::new(reporter, masker);
+    let reporter = crate::events::Masked::new(reporter, masker.clone());
     let (summary, reporter) = match controller {
         None => drive(
             &workflow, &graph, local, reporter, options, &run_id, journal,
@@ -131,10 +132,15 @@ pub fn run(args: &RunArgs) -> Result<(), EngineError> {
         }
     };
     signals.close();
-    reporter
+    let finished = reporter
         .into_inner()
         .finish(&summary)
-        .map_err(EngineError::io("cannot write the events file"))?;
+        .map_err(EngineError::io("cannot write the events file"));
+    // Whatever the outcome, once the record of the run is complete.
+    if let Some(path) = &args.report {
+        super::report::after_run(&args.file, &state_dir, &run_id, path, &workflow, &masker);
+    }
+    finished?;
     ended(&summary)
 }
 

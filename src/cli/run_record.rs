@@ -110,6 +110,8 @@ pub(crate) struct NewRun<'a> {
     pub(crate) vars: &'a [(String, String)],
     /// Where the coordinator hears that writes are durable.
     pub(crate) outbox: Outbox,
+    /// Most process tasks at once (`-j`, resolved), kept for the run report.
+    pub(crate) jobs: usize,
 }
 
 impl OpenRecord {
@@ -132,10 +134,22 @@ impl OpenRecord {
         };
         let forced = forced_tasks(workflow, graph, force, args)?;
         let text = std::fs::read(&args.file).unwrap_or_default();
+        // The command line is kept for the run report, its secrets masked (the known
+        // values: a run refuses to start while one is missing).
+        let masker = workflow.known_secrets_masker().unwrap_or_default();
+        let command: Vec<String> = std::iter::once("engine".to_owned())
+            .chain(
+                std::env::args_os()
+                    .skip(1)
+                    .map(|arg| masker.mask(&arg.to_string_lossy()).into_owned()),
+            )
+            .collect();
         let request = serde_json::json!({
             "tasks": run.tasks,
             "vars": run.vars,
             "force": force,
+            "jobs": run.jobs,
+            "command": command,
         });
         let info = RunInfo {
             run_id: run.run_id.to_owned(),
