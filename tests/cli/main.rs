@@ -12,6 +12,8 @@ mod misc;
 mod outputs;
 mod plan;
 mod record;
+mod report;
+mod report_browser;
 mod selectors;
 mod snapshots;
 mod targets;
