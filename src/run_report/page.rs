@@ -103,9 +103,9 @@ pub fn render(report: &RunReport, log_hint: &str) -> String {
     super::graph::graph(report, &mut out);
     out.push_str("</section>");
     tasks(report, log_hint, &mut out);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "</main><footer>Written by engine {} from the run record. Times are since the run started.</footer><script>{SCRIPT}</script></body></html>\n",
+        "</main><footer>Written by engine {} from the run record. Times are since the run started.</footer><script>{SCRIPT}</script></body></html>",
         esc(&report.version)
     );
     out

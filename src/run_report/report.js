@@ -7,3 +7,4 @@ d.addEventListener("focusin",show);d.addEventListener("mouseover",show);
 window.addEventListener("beforeprint",function(){d.querySelectorAll("details").forEach(function(e){e.open=true;});});
 void d.body.offsetHeight;d.documentElement.setAttribute("data-laid-out-ms",performance.now().toFixed(0));
 })();
+window.addEventListener("hashchange",function(){var e=document.getElementById(location.hash.slice(1));if(e&&e.tagName==="DETAILS"){e.open=true;}});

@@ -333,16 +333,13 @@ fn strip(report: &RunReport, scale: &Scale, out: &mut String) {
     let top = (report.peak as f64).max(jobs as f64).max(1.0);
     let y = |count: f64| HEIGHT - 4.0 - count / top * (HEIGHT - 16.0);
     let mut path = format!("M{BARS_FROM:.1} {:.1}", y(0.0));
-    let mut last = 0.0;
     for &(at, count) in &steps {
         let x = scale.x(at);
         #[expect(clippy::cast_precision_loss, reason = "task counts are small")]
         let count = count as f64;
         let _ = write!(path, "H{x:.1}V{:.1}", y(count));
-        last = count;
     }
     let _ = write!(path, "H{:.1}V{:.1}Z", BARS_FROM + BARS_WIDTH, y(0.0));
-    let _ = last;
     let _ = write!(
         out,
         "<svg class=\"tl strip\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"tasks running at once: at most {}\"><text x=\"6\" y=\"28\">running at once</text><text x=\"6\" y=\"44\" class=\"tag-l\">at most {}</text><path class=\"area\" d=\"{path}\"/>",

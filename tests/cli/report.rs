@@ -56,14 +56,20 @@ fn run_report_writes_the_page_whatever_the_outcome() {
         ("m[n=1]", "succeeded"),
         ("m[n=2]", "succeeded"),
     ] {
-        assert!(marks(&page, task, status), "`{task}` is not marked {status}");
+        assert!(
+            marks(&page, task, status),
+            "`{task}` is not marked {status}"
+        );
     }
     // The failure first, with its last lines; the retry's two attempts; the matrix grouped.
     let failures = &page[page.find("id=\"failures\"").expect("a failures section")..];
     assert!(failures.find("the last words") < failures.find("id=\"timeline\""));
     assert!(page.contains("attempt 2"));
     assert!(page.contains("m ×2"));
-    assert!(page.contains("<svg"), "the timeline and graph are inline SVG");
+    assert!(
+        page.contains("<svg"),
+        "the timeline and graph are inline SVG"
+    );
     assert!(page.contains("-j "), "the concurrency strip shows -j");
 }
 
@@ -74,17 +80,21 @@ fn the_page_refers_to_nothing_outside_itself() {
         .status(1);
     test.run();
     let page = read(&test, "run.html");
-    for outside in ["src=\"http", "href=\"http", "src='http", "href='http", "url(", "@import"] {
+    for outside in [
+        "src=\"http",
+        "href=\"http",
+        "src='http",
+        "href='http",
+        "url(",
+        "@import",
+    ] {
         assert!(!page.contains(outside), "the page has `{outside}`");
     }
 }
 
 #[test]
 fn report_writes_the_latest_run_by_default_and_a_named_one() {
-    let test = Test::run_of(SMALL)
-        .args(["--keep-going"])
-        .status(1)
-        .then();
+    let test = Test::run_of(SMALL).args(["--keep-going"]).status(1).then();
     // The default path, printed, in the state dir of the run.
     let (out, test) = test
         .engine(["report", WORKFLOW])
@@ -92,7 +102,10 @@ fn report_writes_the_latest_run_by_default_and_a_named_one() {
         .stdout_has("/report.html")
         .run_then();
     let path = out.stdout.trim().to_owned();
-    assert!(std::fs::read_to_string(test.dir().join(&path)).is_ok_and(|page| marks(&page, "bad", "failed")));
+    assert!(
+        std::fs::read_to_string(test.dir().join(&path))
+            .is_ok_and(|page| marks(&page, "bad", "failed"))
+    );
     // `-o`, and a run that does not exist.
     let test = test
         .engine(["report", WORKFLOW, "-o", "out/page.html"])
@@ -148,9 +161,18 @@ tasks:
     test.run();
     let page = read(&test, "run.html");
     assert!(!page.contains(SECRET), "the secret is on the page");
-    assert!(page.contains("echo the token is ***"), "the command, masked");
-    assert!(page.contains("token = &quot;***&quot;"), "the result, masked");
-    assert!(page.matches("the token is ***").count() >= 2, "the log line, masked");
+    assert!(
+        page.contains("echo the token is ***"),
+        "the command, masked"
+    );
+    assert!(
+        page.contains("token = &quot;***&quot;"),
+        "the result, masked"
+    );
+    assert!(
+        page.matches("the token is ***").count() >= 2,
+        "the log line, masked"
+    );
     // `engine report` later masks the same.
     let test = test.engine(["report", WORKFLOW, "-o", "later.html"]).then();
     assert!(!read(&test, "later.html").contains(SECRET));

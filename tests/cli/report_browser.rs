@@ -35,14 +35,22 @@ fn chromium(page: &Path, action: &str) -> std::process::Output {
 /// The rendered DOM.
 fn dump_dom(page: &Path) -> String {
     let out = chromium(page, "--dump-dom");
-    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("the DOM is UTF-8")
 }
 
 /// Takes a screenshot and checks it is not blank: many pixels of many colours.
 fn screenshot_is_not_blank(page: &Path, png: &Path) {
     let out = chromium(page, &format!("--screenshot={}", png.display()));
-    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(png).expect("a screenshot"),
     ));
@@ -54,14 +62,25 @@ fn screenshot_is_not_blank(page: &Path, png: &Path) {
     let colours: std::collections::HashSet<&[u8]> = pixels.chunks(step).collect();
     let background = pixels.chunks(step).next().expect("a pixel");
     let drawn = pixels.chunks(step).filter(|&px| px != background).count();
-    assert!(info.width >= 1000 && info.height >= 1000, "{}x{}", info.width, info.height);
+    assert!(
+        info.width >= 1000 && info.height >= 1000,
+        "{}x{}",
+        info.width,
+        info.height
+    );
     assert!(colours.len() > 20, "only {} colours", colours.len());
-    assert!(drawn > pixels.len() / step / 50, "only {drawn} pixels drawn");
+    assert!(
+        drawn > pixels.len() / step / 50,
+        "only {drawn} pixels drawn"
+    );
 }
 
 /// The `data-laid-out-ms` stamp the page's script leaves once laid out.
 fn laid_out_ms(dom: &str) -> u64 {
-    let at = dom.find("data-laid-out-ms=\"").expect("the page was laid out") + 18;
+    let at = dom
+        .find("data-laid-out-ms=\"")
+        .expect("the page was laid out")
+        + 18;
     dom[at..]
         .split('"')
         .next()
@@ -86,7 +105,10 @@ fn the_report_of_a_small_run_renders_offline() {
         ("m[n=1]", "succeeded"),
         ("m[n=2]", "succeeded"),
     ] {
-        assert!(marks(&dom, task, status), "`{task}` is not {status} in the DOM");
+        assert!(
+            marks(&dom, task, status),
+            "`{task}` is not {status} in the DOM"
+        );
     }
     assert!(dom.contains("the last words"), "the failure's last lines");
     assert!(dom.contains("<svg"), "the timeline is drawn");
@@ -118,6 +140,9 @@ fn the_report_of_10000_tasks_is_small_and_opens() {
     assert_eq!(dom.matches("data-status=\"succeeded\"").count(), 10_000);
     // Generous (two CPUs shared with other builds): the real numbers are in BENCHMARKS.md.
     let ms = laid_out_ms(&dom);
-    assert!(Duration::from_millis(ms) < Duration::from_secs(240), "laid out in {ms} ms");
+    assert!(
+        Duration::from_millis(ms) < Duration::from_secs(240),
+        "laid out in {ms} ms"
+    );
     screenshot_is_not_blank(&page, &test.path("big.png"));
 }
