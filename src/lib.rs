@@ -15,6 +15,7 @@ pub mod plan;
 pub mod record;
 pub mod report;
 pub mod results;
+pub mod run_report;
 pub mod schedule;
 pub mod script;
 pub mod state_dir;

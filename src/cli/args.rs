@@ -64,6 +64,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Print a task's log from the latest run in which it ran (or `--run ID`).
     Logs(LogsArgs),
+    /// Write a recorded run as one self-contained HTML page: timeline, graph, failures, logs.
+    Report(ReportArgs),
     /// Internal: run one script task in this process (used for `isolation: process`).
     #[command(name = "__script", hide = true)]
     Script(ScriptArgs),
@@ -167,6 +169,10 @@ pub struct RunArgs {
     /// terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// When the run ends, whatever its outcome, write its HTML report: to PATH
+    /// (`--report=PATH`), or with `--report` alone to `<state dir>/runs/<id>/report.html`.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "no_record")]
+    pub report: Option<String>,
 }
 
 /// Reads `--force FILE.yaml` (a flag followed by the workflow) as `--force=` and the file:
@@ -191,6 +197,27 @@ pub fn untangle_force(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
         }
     }
     out
+}
+
+/// `engine report`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The page needs no network and no script: open it from disk, attach it to a bug report.\n\
+Examples:\n  engine report workflow.yaml\n  engine report workflow.yaml --run 20261125-153012-123-4242 -o run.html"
+)]
+pub struct ReportArgs {
+    /// The workflow file [default: the latest run recorded in `--state-dir`, else `.engine/`].
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The run (an id from `engine runs`) [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Where to write the page [default: `<state dir>/runs/<id>/report.html`].
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Where run records are [default: `.engine/` next to the workflow].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `engine runs`.

@@ -1,7 +1,7 @@
 //! The command line: clap arguments, one file per subcommand, and printing of errors. It
 //! wires the rooms together; `engine run`'s steps that are not wiring each have their own
 //! file here (`run_id`, `signals`, `limits`, `secrets`, `strays`, `resume`,
-//! `run_record`).
+//! `run_record`), and so does writing its report when it ends (`report`).
 
 mod args;
 mod check;
@@ -13,6 +13,7 @@ mod list;
 mod mask;
 mod no_op;
 mod plan;
+mod report;
 mod resume;
 mod run;
 mod run_id;
@@ -72,6 +73,7 @@ pub fn run(cli: Cli) -> Result<(), EngineError> {
         Command::Runs(args) => history::runs(&args),
         Command::Status(args) => history::status(&args),
         Command::Logs(args) => history::logs(&args),
+        Command::Report(args) => report::report(&args),
         Command::Script(args) => crate::execute::run_script_worker(&load(&args.file)?, &args.task),
         Command::Mask(args) => mask::mask_worker(&args),
         Command::Check(args) => check::run(&args, color),
@@ -99,6 +101,8 @@ pub fn run(cli: Cli) -> Result<(), EngineError> {
 fn locate_workflow(command: &mut Command) -> Result<(), EngineError> {
     use workflow_file::{Given, locate};
     match command {
+        // Without a file, the latest run recorded in the state dir.
+        Command::Report(_) => {}
         Command::Run(args) => {
             let given = Given {
                 first: args.given.take(),

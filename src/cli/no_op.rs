@@ -4,8 +4,8 @@
 //! without loading the workflow or checking a task. Every other run notes what it looks at
 //! (`files::observe`) and, when it finds every task up to date, leaves the list.
 //!
-//! Taken only when the output would be the summary line alone: no `--events` or
-//! `--verbose`; and never with `--watch`, `--force`, `--resume`, `--executor` or
+//! Taken only when the output would be the summary line alone: no `--events`,
+//! `--report` or `--verbose`; and never with `--watch`, `--force`, `--resume`, `--executor` or
 //! `--no-record`.
 
 use std::os::unix::ffi::OsStrExt as _;
@@ -33,6 +33,7 @@ pub(crate) fn applies(args: &RunArgs) -> bool {
         && !args.resume
         && args.force.is_empty()
         && args.events.is_none()
+        && args.report.is_none()
         && args.executor.is_none()
 }
 

@@ -129,6 +129,7 @@ pub(crate) fn run_loaded(
                 tasks: &tasks,
                 vars: &vars,
                 outbox: context.outbox.clone(),
+                jobs,
             };
             let (journal, lock, durations) =
                 record.start_journal(&workflow, &mut graph, args, new_run)?;
@@ -156,7 +157,7 @@ pub(crate) fn run_loaded(
         grace: args.grace.get(),
     };
     // Every event passes the masker on its way to the terminal and `--events`.
-    let reporter = crate::events::Masked::new(reporter, masker);
+    let reporter = crate::events::Masked::new(reporter, masker.clone());
     if let Some(session) = session {
         session.attach(context.outbox.clone());
     }
@@ -183,11 +184,16 @@ pub(crate) fn run_loaded(
     });
     let reporter = reporter.into_inner();
     let idle_joins = reporter.idle_joins();
-    reporter
+    let finished = reporter
         .finish(&summary)
-        .map_err(EngineError::io("cannot write the events file"))?;
+        .map_err(EngineError::io("cannot write the events file"));
+    // Whatever the outcome, once the record of the run is complete.
+    if let Some(path) = &args.report {
+        super::report::after_run(&args.file, &state_dir, &run_id, path, &workflow, &masker);
+    }
+    finished?;
     if !args.no_record && session.is_none() {
-        let run = super::run_record::request_of(&args.file, &tasks, &vars, &[]);
+        let run = super::run_record::request_of(&args.file, &workflow, &tasks, &vars, &[], jobs);
         super::no_op::leave(args, &state_dir, &summary, idle_joins, run);
     }
     refreshed.transpose()?;

@@ -120,6 +120,8 @@ pub(crate) struct NewRun<'a> {
     pub(crate) vars: &'a [(String, String)],
     /// Where the coordinator hears that writes are durable.
     pub(crate) outbox: Outbox,
+    /// Most process tasks at once (`-j`, resolved), kept for the run report.
+    pub(crate) jobs: usize,
 }
 
 impl OpenRecord {
@@ -141,7 +143,8 @@ impl OpenRecord {
             None => &args.force,
         };
         let forced = forced_tasks(workflow, graph, force, args)?;
-        let (workflow_hash, request) = request_of(&args.file, run.tasks, run.vars, force);
+        let (workflow_hash, request) =
+            request_of(&args.file, workflow, run.tasks, run.vars, force, run.jobs);
         let info = RunInfo {
             run_id: run.run_id.to_owned(),
             workflow: self.workflow_key,
@@ -177,18 +180,32 @@ impl OpenRecord {
 }
 
 /// What a run's row keeps of its request: the digest of the workflow `file`'s text, and
-/// the tasks, variables and `--force` names as JSON.
+/// as JSON the tasks, variables, `--force` names, `-j` and the command line (for the run
+/// report; its secrets masked: the known values, as a run refuses to start while one is
+/// missing).
 pub(crate) fn request_of(
     file: &std::path::Path,
+    workflow: &Workflow,
     tasks: &[String],
     vars: &[(String, String)],
     force: &[String],
+    jobs: usize,
 ) -> (String, String) {
     let text = std::fs::read(file).unwrap_or_default();
+    let masker = workflow.known_secrets_masker().unwrap_or_default();
+    let command: Vec<String> = std::iter::once("engine".to_owned())
+        .chain(
+            std::env::args_os()
+                .skip(1)
+                .map(|arg| masker.mask(&arg.to_string_lossy()).into_owned()),
+        )
+        .collect();
     let request = serde_json::json!({
         "tasks": tasks,
         "vars": vars,
         "force": force,
+        "jobs": jobs,
+        "command": command,
     });
     (
         blake3::hash(&text).to_hex().to_string(),

@@ -547,6 +547,23 @@ impl Store {
             .map_err(|e| self.fail(&e))
     }
 
+    /// The latest run of any workflow.
+    ///
+    /// # Errors
+    /// What SQLite said.
+    pub fn latest_run(&self) -> Result<Option<RunRow>, StoreError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_ms DESC, id DESC LIMIT 1"
+                ),
+                [],
+                run_row,
+            )
+            .optional()
+            .map_err(|e| self.fail(&e))
+    }
+
     /// One run by id (of any workflow).
     ///
     /// # Errors

@@ -15,6 +15,8 @@ mod outputs;
 mod params;
 mod plan;
 mod record;
+mod report;
+mod report_browser;
 mod selectors;
 mod snapshots;
 mod targets;

@@ -234,7 +234,7 @@ fn signals_sent_to_a_jobs_batch_shell_reach_its_whole_command() {
 name: {name}
 tasks:
   checkpoints:
-    run: 'trap "touch got-usr1; exit 0" USR1; touch checkpoints.started; while :; do sleep 0.1; done'
+    run: 'trap "touch got-usr1; exit 0" USR1; touch checkpoints.started; while :; do sleep 0.1 || :; done'
   stopped:
     depends_on: checkpoints
     run: 'touch stopped.started; sleep 300; touch stopped.finished'

@@ -1,0 +1,203 @@
+//! The report's model for a small run with a retry, a failure, a skip and an up-to-date task,
+//! built from fixed rows (so the snapshot holds still), and its secrets masked everywhere.
+
+use rustc_hash::FxHashMap;
+
+use super::*;
+use crate::record::store::Counts;
+
+const WORKFLOW: &str = "\
+tasks:
+  gen:
+    inputs: [in.txt]
+    outputs: [gen.out]
+    run: cp in.txt gen.out
+  flaky:
+    retries: 1
+    run: test -e flag || { touch flag; exit 3; }
+  bad:
+    depends_on: [gen]
+    run: echo line1; echo oops >&2; exit 2
+  after_bad:
+    depends_on: [bad]
+    run: echo never
+  think:
+    isolation: thread
+    script: \"result(\\\"answer\\\", 42);\"
+";
+
+/// Milliseconds from the run's start.
+const T0: i64 = 1_796_000_000_000;
+
+fn row(task: &str, attempt: u32, status: &str, times: Option<(i64, i64)>) -> AttemptRow {
+    AttemptRow {
+        run: "run-1".into(),
+        task: task.into(),
+        attempt,
+        status: status.into(),
+        started_ms: times.map(|(start, _)| T0 + start),
+        ended_ms: times.map(|(_, end)| T0 + end),
+        exit_code: (attempt > 0).then_some(0),
+        log: (attempt > 0).then(|| format!("runs/run-1/logs/{task}.log")),
+        ..AttemptRow::default()
+    }
+}
+
+fn run_row() -> RunRow {
+    RunRow {
+        id: "run-1".into(),
+        workflow: "../workflow.yaml".into(),
+        workflow_hash: String::new(),
+        started_ms: T0,
+        ended_ms: Some(T0 + 900),
+        outcome: Some("failed".into()),
+        pid: 1,
+        resumed_from: None,
+        args: r#"{"tasks":[],"vars":[],"force":[],"jobs":2,"command":["engine","run","workflow.yaml","--var","token=hunter2"]}"#.into(),
+        tasks: 5,
+        counts: Counts {
+            succeeded: 2,
+            failed: 1,
+            skipped: 1,
+            up_to_date: 1,
+            cancelled: 0,
+        },
+    }
+}
+
+fn attempts() -> Vec<AttemptRow> {
+    let mut flaky_1 = row("flaky", 1, "failed", Some((0, 100)));
+    flaky_1.exit_code = Some(3);
+    flaky_1.reason = Some("exited with code 3".into());
+    let mut bad = row("bad", 1, "failed", Some((150, 200)));
+    bad.exit_code = Some(2);
+    bad.reason = Some("exited with code 2".into());
+    let mut after_bad = row("after_bad", 0, "skipped", Some((200, 200)));
+    after_bad.reason = Some("dependency_failed".into());
+    let mut gen_row = row("gen", 0, "up_to_date", Some((10, 10)));
+    gen_row.reason = Some("up_to_date".into());
+    let mut think = row("think", 1, "succeeded", Some((20, 60)));
+    think.results = Some(r#"[["answer",42],["token","hunter2"]]"#.into());
+    vec![
+        after_bad,
+        bad,
+        flaky_1,
+        row("flaky", 2, "succeeded", Some((600, 900))),
+        gen_row,
+        think,
+    ]
+}
+
+fn logs(path: &str) -> Option<Vec<u8>> {
+    match path {
+        "runs/run-1/logs/bad.log" => Some(b"line1\noops: the token is hunter2\n".to_vec()),
+        "runs/run-1/logs/flaky.log" => Some(
+            (1..=60)
+                .map(|n| format!("try line {n}\n"))
+                .collect::<String>()
+                .into_bytes(),
+        ),
+        _ => None,
+    }
+}
+
+fn report_with(workflow: Option<&Workflow>, masker: &Masker) -> RunReport {
+    let run = run_row();
+    let attempts = attempts();
+    let made = FxHashMap::default();
+    RunReport::build(&Sources {
+        run: &run,
+        attempts: &attempts,
+        workflow,
+        workflow_note: None,
+        made: &made,
+        read_log: &logs,
+        masker,
+    })
+}
+
+fn workflow(text: &str) -> (tempfile::TempDir, Workflow) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("workflow.yaml");
+    std::fs::write(&path, text).expect("write the workflow");
+    let workflow = crate::validate::load_workflow(&path).expect("a valid workflow");
+    (dir, workflow)
+}
+
+#[test]
+fn the_model_of_a_small_run() {
+    let (_dir, workflow) = workflow(WORKFLOW);
+    let masker = Masker::new(vec!["hunter2".to_owned()]).expect("a masker");
+    let report = report_with(Some(&workflow), &masker);
+    let mut json = serde_json::to_value(&report).expect("serializes");
+    json["version"] = "VERSION".into();
+    insta::assert_snapshot!(serde_json::to_string_pretty(&json).expect("prints"));
+}
+
+#[test]
+fn the_critical_path_follows_dependencies_that_ran() {
+    let (_dir, workflow) = workflow(WORKFLOW);
+    let report = report_with(Some(&workflow), &Masker::none());
+    // `flaky` ended last and depends on nothing.
+    assert_eq!(report.critical_path, ["flaky"]);
+    let depth = |name: &str| {
+        report
+            .tasks
+            .iter()
+            .find(|task| task.name == name)
+            .map(|task| task.depth)
+    };
+    assert_eq!(
+        [depth("gen"), depth("bad"), depth("after_bad")],
+        [Some(0), Some(1), Some(2)]
+    );
+    assert_eq!(report.peak, 2, "{:?}", report.concurrency());
+}
+
+#[test]
+fn without_the_workflow_the_report_says_less_but_is_built() {
+    let report = report_with(None, &Masker::none());
+    assert!(!report.graph_known);
+    assert!(report.critical_path.is_empty());
+    assert_eq!(report.tasks.len(), 5);
+    assert!(report.tasks.iter().all(|task| task.command.is_none()));
+}
+
+#[test]
+fn secrets_never_reach_the_page() {
+    let secret_workflow = WORKFLOW.replace("echo never", "echo hunter2");
+    let (_dir, workflow) = workflow(&secret_workflow);
+    let masker = Masker::new(vec!["hunter2".to_owned()]).expect("a masker");
+    let report = report_with(Some(&workflow), &masker);
+    let html = crate::run_report::render(&report, "`engine logs %TASK%`");
+    assert!(!html.contains("hunter2"), "a secret on the page");
+    // The three places it was: a command, a log line, a result.
+    assert!(html.contains("echo ***"), "the command, masked");
+    assert!(html.contains("the token is ***"), "the log line, masked");
+    assert!(
+        html.contains("token = &quot;***&quot;"),
+        "the result, masked"
+    );
+    // Without the masker the test would see it: it can fail.
+    let unmasked = crate::run_report::render(&report_with(Some(&workflow), &Masker::none()), "");
+    assert!(unmasked.contains("hunter2"));
+}
+
+#[test]
+fn a_long_log_is_cut_to_its_tail_and_embedded_whole_while_small() {
+    let report = report_with(None, &Masker::none());
+    let flaky = report
+        .tasks
+        .iter()
+        .find(|task| task.name == "flaky")
+        .expect("flaky");
+    let log = flaky.log.as_ref().expect("a log");
+    assert_eq!((log.lines, log.tail.len()), (60, TAIL_LINES));
+    assert_eq!(log.tail[0], "try line 11");
+    assert!(
+        log.full
+            .as_deref()
+            .is_some_and(|full| full.starts_with("try line 1\n"))
+    );
+    assert!(!log.cut);
+}
