@@ -264,10 +264,11 @@ fn a_header_a_dependency_rewrites_is_looked_at_again_after_it_ran() {
     let test = Test::run_of(
         r"
 tasks:
+  # No inputs or outputs: it runs every time, and its key (what `compile` sees of it) stays
+  # the same, so only `a.h` itself can tell `compile` that it changed. It rewrites `a.h`
+  # only when `a.in` differs, so that between edits `a.h` settles and is known by stamp.
   gen:
-    inputs: [a.in]
-    outputs: [a.h]
-    run: sleep 1 && cp a.in a.h
+    run: sleep 1 && (cmp -s a.in a.h || cp a.in a.h)
   # Checked beside `gen`, before it runs: it looks at `a.h` first (it found it in its
   # depfile, so nothing says it needs `gen`).
   peek:
@@ -294,7 +295,7 @@ tasks:
     std::thread::sleep(std::time::Duration::from_millis(3500));
     test.again()
         .status(0)
-        .skipped("gen", "up_to_date")
+        .task_status("gen", "succeeded")
         .skipped("peek", "up_to_date")
         .skipped("compile", "up_to_date")
         .run();
@@ -304,6 +305,7 @@ tasks:
     test.again()
         .status(0)
         .task_status("gen", "succeeded")
+        .skipped("peek", "up_to_date")
         .task_status("compile", "succeeded")
         .run();
     assert_eq!(count(&test, "x"), 2);
