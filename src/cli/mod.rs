@@ -357,13 +357,19 @@ fn load_targets(
         crate::validate::load_workflow_warned(path).map_err(EngineError::Invalid)?;
     let mut names = Vec::with_capacity(targets.len());
     let mut requests = Vec::new();
+    // A value given on the command line may be a secret's: errors that quote one are masked.
+    let masker = workflow.known_secrets_masker().unwrap_or_default();
+    let masked = |text: String| masker.mask(&text).into_owned();
     for target in &targets {
         let Some(signature) = workflow.signature(&target.name) else {
             if let Some((name, _)) = target.given.first()
                 && workflow.find(&target.name).is_some()
             {
                 return Err(EngineError::Usage {
-                    message: format!("`{}` has no parameters, but got `{name}`", target.name),
+                    message: masked(format!(
+                        "`{}` has no parameters, but got `{name}`",
+                        target.name
+                    )),
                     hint: Some("declare it in the task: `params: { name: default }`".to_owned()),
                 });
             }
@@ -373,8 +379,8 @@ fn load_targets(
         let bound = signature
             .bind(&target.given)
             .map_err(|error| EngineError::Usage {
-                message: error.to_string(),
-                hint: Some(error.hint()),
+                message: masked(error.to_string()),
+                hint: Some(masked(error.hint())),
             })?;
         let name = signature.instance_name(&bound);
         if workflow.find(&name).is_none() {

@@ -211,6 +211,24 @@ tasks:
 }
 
 #[test]
+fn a_secret_in_a_refused_value_is_masked_in_the_error() {
+    let yaml = r#"
+secrets: [TOKEN]
+env: { TOKEN: hunter2secret }
+tasks:
+  show:
+    params: { word: { values: [a, b] } }
+    run: echo "${{ params.word }}"
+"#;
+    Test::run_of(yaml)
+        .args(["show", "word=hunter2secret"])
+        .status(2)
+        .stderr_has("`show` takes word=a|b, not `***`")
+        .stderr_lacks("hunter2secret")
+        .run();
+}
+
+#[test]
 fn resume_continues_the_instances_the_run_named() {
     let yaml = r#"
 tasks:
