@@ -349,12 +349,23 @@ fn load_targets(
     words: &[String],
     args: &[String],
 ) -> Result<Loaded, EngineError> {
-    let targets = crate::model::read_targets(words).map_err(|error| EngineError::Usage {
+    let mut targets = crate::model::read_targets(words).map_err(|error| EngineError::Usage {
         message: error.to_string(),
         hint: Some("name the task first: `engine run FILE deploy env=prod`".to_owned()),
     })?;
     let (mut workflow, mut warnings) =
         crate::validate::load_workflow_warned(path).map_err(EngineError::Invalid)?;
+    // An alias stands for its task, parameters and `--` words included.
+    for target in &mut targets {
+        if workflow.find(&target.name).is_none()
+            && let Some(task) = workflow
+                .tasks
+                .iter()
+                .find(|task| task.aliases().contains(&target.name))
+        {
+            target.name = task.group.as_deref().unwrap_or(&task.name).to_owned();
+        }
+    }
     let mut names = Vec::with_capacity(targets.len());
     let mut requests = Vec::new();
     // A value given on the command line may be a secret's: errors that quote one are masked.

@@ -238,9 +238,17 @@ impl Task {
         signature.bind(&[]).err()
     }
 
-    /// Its aliases (empty without).
+    /// Its aliases (empty without). An instance of a task with parameters made with other
+    /// values (`build(profile=release)`) has none: an alias names the task as written.
     #[must_use]
     pub fn aliases(&self) -> &[String] {
+        if self
+            .signature
+            .as_deref()
+            .is_some_and(|signature| signature.task != self.name)
+        {
+            return &[];
+        }
         self.interface.as_deref().map_or(&[], |i| &i.aliases)
     }
 

@@ -142,10 +142,15 @@ impl Validator<'_> {
             .map(|(index, entry)| (entry.name.value.as_str(), index))
             .collect();
         let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
+        // The instances of a task with parameters share its entry's text: checked once.
+        let mut checked: rustc_hash::FxHashSet<(usize, &str)> = rustc_hash::FxHashSet::default();
         for (index, entry) in entries.iter().enumerate() {
             let Some(aliases) = entry.raw.aliases.as_deref() else {
                 continue;
             };
+            if !checked.insert((entry.file, entry.name.value.as_str())) {
+                continue;
+            }
             self.current = entry.file;
             let task = entry.name.value.as_str();
             for alias in &aliases.value {

@@ -203,3 +203,74 @@ fn c_build_rebuilds_what_a_header_edit_or_a_new_source_or_include_touches() {
         ]
     );
 }
+
+/// `workflows/project/`, a task file in the style of a justfile or a Taskfile, copied into
+/// a new test's temp dir: `engine ARGS` in the directory `dir` of the copy.
+fn project(dir: &str) -> Test {
+    let test = Test::new();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/project");
+    copy_dir(&source, test.dir());
+    test.in_dir(dir)
+}
+
+#[test]
+fn the_project_example_finds_its_file_runs_its_default_and_takes_parameters() {
+    // From a subdirectory, no file and no task: the `default` task of the engine.yaml above.
+    let test = project("src");
+    let run = test
+        .again()
+        .args(["run", "--progress", "plain"])
+        .stderr_has("entering")
+        .stdout_has("[build] building (debug)")
+        .stdout_has("[test] testing out/debug/app")
+        .stdout_has("[_fixtures] fixtures ready")
+        .stderr_lacks("release")
+        .run();
+    assert!(run.stderr.contains("4 succeeded"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(test.path("out/debug/app")).expect("built"),
+        "HELLO APP\n"
+    );
+    // The list: groups, descriptions, parameters, aliases; `_fixtures` left out.
+    let test = test.in_dir(".");
+    test.again()
+        .args(["list"])
+        .stdout(
+            "\
+project: build, test and release a small project
+default     thread   build and test  [default]
+docs:site   process
+docs:pages  process
+dev:
+  build     process  compile the app  [params: [profile=debug]; alias: b]
+  test      process  run the tests  [alias: t]
+release:
+  release   process  build the release and the docs  [manual]
+",
+        )
+        .run();
+    // An alias with a parameter, and the words after `--`.
+    test.again()
+        .args(["run", "b", "profile=release", "--progress", "plain"])
+        .stdout_has("[build(profile=release)] building (release)")
+        .run();
+    test.again()
+        .args(["run", "t", "--progress", "plain", "--", "-k", "slow"])
+        .stdout_has("[test] testing out/debug/app -k slow")
+        .run();
+    // A manual task runs when named; its requirement fails it with the message.
+    test.again()
+        .args(["run", "release", "--progress", "plain"])
+        .status(1)
+        .stderr_has("requirement not met: write a VERSION file first")
+        .run();
+    std::fs::write(test.path("VERSION"), "1.0\n").expect("VERSION");
+    test.again()
+        .args(["run", "release", "--progress", "plain"])
+        .stdout_has("[release] release 1.0")
+        .stdout_has("[release] <h1>docs</h1>")
+        .run();
+    // The included file's tasks ran in its own directory.
+    assert!(test.path("docs/site/index.html").is_file());
+    assert!(test.path("docs/pages.txt").is_file());
+}
