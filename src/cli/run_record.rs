@@ -230,8 +230,12 @@ fn forced_tasks(
         return Ok(Forced::All);
     }
     // Names are checked as selections are: a matrix task's group name means every expansion,
-    // a file the tasks that produce it.
-    let force = crate::plan::target_names(&super::resolve_targets(workflow, force, &args.file)?);
+    // a file the tasks that produce it, the name of a task with parameters every instance.
+    let force = crate::plan::target_names(&super::resolve_targets(
+        workflow,
+        &every_instance(workflow, force),
+        &args.file,
+    )?);
     let named = super::select(workflow, &force, &args.file)?;
     let mut stack: Vec<TaskId> = workflow
         .tasks
@@ -251,4 +255,29 @@ fn forced_tasks(
         }
     }
     Ok(Forced::Tasks(forced))
+}
+
+/// `names` with the written name of a task with parameters (`deploy`) replaced by the
+/// names of all its instances (`deploy(env=dev)`, `deploy(env=prod)`), as a matrix task's
+/// name stands for all its items. Other names are left as they are.
+fn every_instance(workflow: &Workflow, names: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let before = out.len();
+        out.extend(
+            workflow
+                .tasks
+                .iter()
+                .filter(|task| {
+                    task.signature
+                        .as_ref()
+                        .is_some_and(|signature| signature.task == *name)
+                })
+                .map(|task| task.name.clone()),
+        );
+        if out.len() == before {
+            out.push(name.clone());
+        }
+    }
+    out
 }

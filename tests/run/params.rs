@@ -241,3 +241,39 @@ tasks:
         "release\n"
     );
 }
+
+#[test]
+fn force_by_the_written_name_forces_every_instance() {
+    let yaml = r#"
+tasks:
+  build:
+    params: { profile: debug }
+    run: echo "${{ params.profile }}" >> "built-${{ params.profile }}"
+    outputs: ["built-${{ params.profile }}"]
+  both:
+    depends_on: [{ task: build, with: { profile: release } }, { task: build, with: { profile: test } }]
+"#;
+    let test = Test::run_of(yaml)
+        .args(["both"])
+        .status(0)
+        .task_status("build(profile=release)", "succeeded")
+        .task_status("build(profile=test)", "succeeded");
+    test.run();
+    test.again()
+        .args(["--force", "build"])
+        .status(0)
+        .task_status("build(profile=release)", "succeeded")
+        .task_status("build(profile=test)", "succeeded")
+        .run();
+    assert_eq!(
+        std::fs::read_to_string(test.path("built-release")).expect("release"),
+        "release\nrelease\n"
+    );
+    // One instance by its full name.
+    test.again()
+        .args(["--force", "build(profile=test)"])
+        .status(0)
+        .skipped("build(profile=release)", "up_to_date")
+        .task_status("build(profile=test)", "succeeded")
+        .run();
+}
