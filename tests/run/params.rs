@@ -277,3 +277,42 @@ tasks:
         .task_status("build(profile=test)", "succeeded")
         .run();
 }
+
+#[test]
+fn resume_keeps_the_args_after_the_double_dash() {
+    let yaml = r#"
+tasks:
+  first:
+    run: echo first >> first.txt
+  show:
+    depends_on: [first]
+    run: test -f ok && echo ${{ args }} > shown.txt
+"#;
+    // The state dir is named before `--`: everything after it is the task's.
+    let test = Test::new().workflow(yaml).default_state_dir();
+    test.engine([
+        "run",
+        WORKFLOW,
+        "--state-dir",
+        "state",
+        "show",
+        "--",
+        "two words",
+        "x",
+    ])
+    .status(1)
+    .run();
+    std::fs::write(test.path("ok"), "").expect("write");
+    test.engine(["run", WORKFLOW, "--state-dir", "state", "--resume"])
+        .status(0)
+        .stderr_has("1 done before (resumed)")
+        .run();
+    assert_eq!(
+        std::fs::read_to_string(test.path("shown.txt")).expect("shown"),
+        "two words x\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(test.path("first.txt")).expect("first"),
+        "first\n"
+    );
+}
