@@ -280,14 +280,14 @@ tasks:
 
 #[test]
 fn resume_keeps_the_args_after_the_double_dash() {
-    let yaml = r#"
+    let yaml = r"
 tasks:
   first:
     run: echo first >> first.txt
   show:
     depends_on: [first]
     run: test -f ok && echo ${{ args }} > shown.txt
-"#;
+";
     // The state dir is named before `--`: everything after it is the task's.
     let test = Test::new().workflow(yaml).default_state_dir();
     test.engine([
