@@ -1,6 +1,6 @@
 //! `engine run --resume`: which run it continues, and the request of that run (its tasks,
-//! variables and `--force`) decoded from the record, where the command line does not give
-//! them anew.
+//! variables, `--force` and `--` arguments) decoded from the record, where the command line
+//! does not give them anew.
 
 use super::args::RunArgs;
 use crate::error::EngineError;
@@ -16,6 +16,9 @@ pub(crate) struct Resuming {
     pub(crate) vars: Vec<(String, String)>,
     /// `--force`: as given now, else as the run continued had it.
     pub(crate) force: Vec<String>,
+    /// The words after `--` (`${{ args }}` of the last task named): those given now, else,
+    /// when no task is named now either, those of the run continued (as recorded: masked).
+    pub(crate) args: Vec<String>,
 }
 
 /// The last run of the workflow keyed `workflow`, which must not have succeeded, and what it
@@ -88,10 +91,17 @@ pub(crate) fn find_resume(
     } else {
         args.force.clone()
     };
+    // They belong to the last task named: tasks named anew get only those given now.
+    let words = if args.tasks.is_empty() && args.args.is_empty() {
+        strings("args")
+    } else {
+        args.args.clone()
+    };
     Ok(Resuming {
         finished,
         tasks,
         vars,
         force,
+        args: words,
     })
 }

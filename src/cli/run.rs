@@ -193,7 +193,14 @@ pub(crate) fn run_loaded(
     }
     finished?;
     if !args.no_record && session.is_none() {
-        let run = super::run_record::request_of(&args.file, &workflow, &tasks, &vars, &[], jobs);
+        let asked = super::run_record::Asked {
+            tasks: &tasks,
+            vars: &vars,
+            force: &[],
+            args: &args.args,
+            jobs,
+        };
+        let run = super::run_record::request_of(&args.file, &workflow, asked);
         super::no_op::leave(args, &state_dir, &summary, idle_joins, run);
     }
     refreshed.transpose()?;
@@ -233,16 +240,20 @@ impl Request {
         (loaded, targets): (Workflow, Vec<String>),
         record: Option<&OpenRecord>,
     ) -> Result<Self, EngineError> {
-        let (tasks, vars) = match record.and_then(|r| r.resume.as_ref()) {
-            Some(resume) => (resume.tasks.clone(), resume.vars.clone()),
-            None => (targets.clone(), args.vars.clone()),
+        let (tasks, vars, words) = match record.and_then(|r| r.resume.as_ref()) {
+            Some(resume) => (
+                resume.tasks.clone(),
+                resume.vars.clone(),
+                resume.args.clone(),
+            ),
+            None => (targets.clone(), args.vars.clone(), args.args.clone()),
         };
         // The run continued named its instances (`build(profile=release)`): they are made
-        // again from those names.
-        let (workflow, tasks) = if vars == args.vars && tasks == targets {
+        // again from those names, the last one with its `--` arguments.
+        let (workflow, tasks) = if vars == args.vars && tasks == targets && words == args.args {
             (loaded, tasks)
         } else {
-            super::load_for(&args.file, &tasks, &[], &vars)?
+            super::load_for(&args.file, &tasks, &words, &vars)?
         };
         Ok(Self {
             workflow: Arc::new(workflow),

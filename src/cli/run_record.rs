@@ -138,13 +138,22 @@ impl OpenRecord {
         args: &RunArgs,
         run: NewRun<'_>,
     ) -> Result<(Journal, RunLock, Vec<Option<u64>>), EngineError> {
-        let force = match &self.resume {
-            Some(resume) => &resume.force,
-            None => &args.force,
+        let (force, words) = match &self.resume {
+            Some(resume) => (&resume.force, &resume.args),
+            None => (&args.force, &args.args),
         };
         let forced = forced_tasks(workflow, graph, force, args)?;
-        let (workflow_hash, request) =
-            request_of(&args.file, workflow, run.tasks, run.vars, force, run.jobs);
+        let (workflow_hash, request) = request_of(
+            &args.file,
+            workflow,
+            Asked {
+                tasks: run.tasks,
+                vars: run.vars,
+                force,
+                args: words,
+                jobs: run.jobs,
+            },
+        );
         let info = RunInfo {
             run_id: run.run_id.to_owned(),
             workflow: self.workflow_key,
@@ -179,18 +188,36 @@ impl OpenRecord {
     }
 }
 
+/// What a run was asked, as its row keeps it.
+pub(crate) struct Asked<'a> {
+    /// The tasks selected, by name.
+    pub(crate) tasks: &'a [String],
+    /// The variables given.
+    pub(crate) vars: &'a [(String, String)],
+    /// The `--force` names.
+    pub(crate) force: &'a [String],
+    /// The words after `--`.
+    pub(crate) args: &'a [String],
+    /// `-j`, resolved.
+    pub(crate) jobs: usize,
+}
+
 /// What a run's row keeps of its request: the digest of the workflow `file`'s text, and
-/// as JSON the tasks, variables, `--force` names, `-j` and the command line (for the run
-/// report; its secrets masked: the known values, as a run refuses to start while one is
-/// missing).
+/// as JSON the tasks, variables, `--force` names, `--` arguments (for `--resume`), `-j`
+/// and the command line (for the run report); the arguments and the command line with
+/// their secrets masked: the known values, as a run refuses to start while one is missing.
 pub(crate) fn request_of(
     file: &std::path::Path,
     workflow: &Workflow,
-    tasks: &[String],
-    vars: &[(String, String)],
-    force: &[String],
-    jobs: usize,
+    asked: Asked<'_>,
 ) -> (String, String) {
+    let Asked {
+        tasks,
+        vars,
+        force,
+        args,
+        jobs,
+    } = asked;
     let text = std::fs::read(file).unwrap_or_default();
     let masker = workflow.known_secrets_masker().unwrap_or_default();
     let command: Vec<String> = std::iter::once("engine".to_owned())
@@ -200,8 +227,13 @@ pub(crate) fn request_of(
                 .map(|arg| masker.mask(&arg.to_string_lossy()).into_owned()),
         )
         .collect();
+    let args: Vec<String> = args
+        .iter()
+        .map(|arg| masker.mask(arg).into_owned())
+        .collect();
     let request = serde_json::json!({
         "tasks": tasks,
+        "args": args,
         "vars": vars,
         "force": force,
         "jobs": jobs,
@@ -230,8 +262,12 @@ fn forced_tasks(
         return Ok(Forced::All);
     }
     // Names are checked as selections are: a matrix task's group name means every expansion,
-    // a file the tasks that produce it.
-    let force = crate::plan::target_names(&super::resolve_targets(workflow, force, &args.file)?);
+    // a file the tasks that produce it, the name of a task with parameters every instance.
+    let force = crate::plan::target_names(&super::resolve_targets(
+        workflow,
+        &every_instance(workflow, force),
+        &args.file,
+    )?);
     let named = super::select(workflow, &force, &args.file)?;
     let mut stack: Vec<TaskId> = workflow
         .tasks
@@ -251,4 +287,29 @@ fn forced_tasks(
         }
     }
     Ok(Forced::Tasks(forced))
+}
+
+/// `names` with the written name of a task with parameters (`deploy`) replaced by the
+/// names of all its instances (`deploy(env=dev)`, `deploy(env=prod)`), as a matrix task's
+/// name stands for all its items. Other names are left as they are.
+fn every_instance(workflow: &Workflow, names: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let before = out.len();
+        out.extend(
+            workflow
+                .tasks
+                .iter()
+                .filter(|task| {
+                    task.signature
+                        .as_ref()
+                        .is_some_and(|signature| signature.task == *name)
+                })
+                .map(|task| task.name.clone()),
+        );
+        if out.len() == before {
+            out.push(name.clone());
+        }
+    }
+    out
 }

@@ -166,6 +166,7 @@ impl Templating {
                 .entry(group.into())
                 .or_insert_with(|| Dynamic::from_map(entry));
         }
+        short_names(&mut tasks, task);
         let mut context = Context {
             vars: made.vars.clone(),
             env,
@@ -470,6 +471,41 @@ fn remember_texts(context: &mut Context, workflow: &Workflow, task: &Task) {
                 context.remember_text(root, name, text);
             }
         }
+    }
+}
+
+/// The namespace of a task from a namespaced include (`docs:` for `docs:build`,
+/// `docs:build(profile=release)` or `docs:test[os=linux]`); empty for the others.
+fn namespace_of(task: &Task) -> &str {
+    let written = task
+        .signature
+        .as_ref()
+        .map(|signature| signature.task.as_str())
+        .or(task.group.as_deref())
+        .unwrap_or(&task.name);
+    written.rfind(':').map_or("", |end| &written[..=end])
+}
+
+/// In a namespaced file a template names the file's own tasks as `depends_on` does: `gen`
+/// for `docs:gen` (before a task of the main file named `gen`), and `:build` for the main
+/// file's `build`. Adds those names to `tasks` for a task of such a file.
+fn short_names(tasks: &mut Map, task: &Task) {
+    let namespace = namespace_of(task);
+    if namespace.is_empty() {
+        return;
+    }
+    let mut added = Vec::new();
+    for (name, entry) in tasks.iter() {
+        added.push((format!(":{name}"), entry.clone()));
+        if let Some(short) = name.strip_prefix(namespace) {
+            added.push((short.to_owned(), entry.clone()));
+        }
+    }
+    // The file's own tasks win over same-named ones of the main file, which stay
+    // reachable as `:name`.
+    added.sort_by_key(|(name, _)| !name.starts_with(':'));
+    for (name, entry) in added {
+        tasks.insert(name.into(), entry);
     }
 }
 

@@ -749,16 +749,20 @@ impl<'a> Validator<'a> {
         for (entry, refs) in references {
             for reference in refs {
                 self.current = reference.file;
-                let target = lookup
-                    .groups
-                    .get(reference.name.as_str())
-                    .copied()
-                    .or_else(|| {
-                        lookup
-                            .expanded
-                            .get(reference.name.as_str())
-                            .map(|&id| lookup.entry_of(id))
-                    });
+                // In a namespaced file its own tasks come first, as in `depends_on`; the
+                // run's context has the same short names (`plan::fill`).
+                let namespace = &self.namespaces[reference.file];
+                let name = if namespace.is_empty() {
+                    reference.name.clone()
+                } else {
+                    super::params::resolve(namespace, &reference.name, lookup.groups)
+                };
+                let target = lookup.groups.get(name.as_str()).copied().or_else(|| {
+                    lookup
+                        .expanded
+                        .get(name.as_str())
+                        .map(|&id| lookup.entry_of(id))
+                });
                 let task = lookup.entries[*entry].task_name();
                 match target {
                     None => {

@@ -107,3 +107,61 @@ fn task_names_may_contain_dashes() {
         .task_status("build-docs", "succeeded")
         .run();
 }
+
+#[test]
+fn templates_in_a_namespaced_file_read_its_own_tasks_by_their_short_names() {
+    let docs = r#"
+tasks:
+  gen:
+    run: echo "tag=v1" >> "$ENGINE_RESULTS" && echo page > page.html
+    outputs: [page.html]
+  build:
+    depends_on: [gen, ":build"]
+    run: echo "${{ tasks.gen.results.tag }} ${{ tasks.gen.status }} ${{ tasks[":build"].results.tag }} ${{ tasks.gen.outputs[0] }} ${{ tasks["docs:gen"].results.tag }}" > built.txt
+"#;
+    let main = r#"
+include: { docs: docs/engine.yaml }
+tasks:
+  gen:
+    run: echo "tag=root" >> "$ENGINE_RESULTS"
+  build:
+    run: echo "tag=main" >> "$ENGINE_RESULTS"
+"#;
+    Test::new()
+        .workflow(main)
+        .file("docs/engine.yaml", docs)
+        .engine(["check", WORKFLOW])
+        .status(0)
+        .run();
+    let test = Test::run_of(main)
+        .file("docs/engine.yaml", docs)
+        .args(["docs:build"])
+        .status(0)
+        .not_started("gen")
+        .task_status("docs:build", "succeeded");
+    test.run();
+    assert_eq!(
+        std::fs::read_to_string(test.path("docs/built.txt")).expect("built"),
+        "v1 success main page.html v1\n"
+    );
+}
+
+#[test]
+fn a_namespaced_template_that_names_a_task_it_does_not_depend_on_is_an_error() {
+    let docs = r#"
+tasks:
+  gen:
+    run: echo "tag=v1" >> "$ENGINE_RESULTS"
+  build:
+    depends_on: [":gen"]
+    run: echo "${{ tasks.gen.results.tag }}"
+"#;
+    Test::new()
+        .workflow("include: { docs: docs/engine.yaml }\ntasks:\n  gen:\n    run: echo root\n")
+        .file("docs/engine.yaml", docs)
+        .engine(["check", WORKFLOW])
+        .status(2)
+        .stderr_has("task `docs:build` reads `tasks.gen` but does not depend on it")
+        .stderr_has("add `docs:gen` to `depends_on`")
+        .run();
+}

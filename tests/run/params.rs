@@ -259,3 +259,78 @@ tasks:
         "release\n"
     );
 }
+
+#[test]
+fn force_by_the_written_name_forces_every_instance() {
+    let yaml = r#"
+tasks:
+  build:
+    params: { profile: debug }
+    run: echo "${{ params.profile }}" >> "built-${{ params.profile }}"
+    outputs: ["built-${{ params.profile }}"]
+  both:
+    depends_on: [{ task: build, with: { profile: release } }, { task: build, with: { profile: test } }]
+"#;
+    let test = Test::run_of(yaml)
+        .args(["both"])
+        .status(0)
+        .task_status("build(profile=release)", "succeeded")
+        .task_status("build(profile=test)", "succeeded");
+    test.run();
+    test.again()
+        .args(["--force", "build"])
+        .status(0)
+        .task_status("build(profile=release)", "succeeded")
+        .task_status("build(profile=test)", "succeeded")
+        .run();
+    assert_eq!(
+        std::fs::read_to_string(test.path("built-release")).expect("release"),
+        "release\nrelease\n"
+    );
+    // One instance by its full name.
+    test.again()
+        .args(["--force", "build(profile=test)"])
+        .status(0)
+        .skipped("build(profile=release)", "up_to_date")
+        .task_status("build(profile=test)", "succeeded")
+        .run();
+}
+
+#[test]
+fn resume_keeps_the_args_after_the_double_dash() {
+    let yaml = r"
+tasks:
+  first:
+    run: echo first >> first.txt
+  show:
+    depends_on: [first]
+    run: test -f ok && echo ${{ args }} > shown.txt
+";
+    // The state dir is named before `--`: everything after it is the task's.
+    let test = Test::new().workflow(yaml).default_state_dir();
+    test.engine([
+        "run",
+        WORKFLOW,
+        "--state-dir",
+        "state",
+        "show",
+        "--",
+        "two words",
+        "x",
+    ])
+    .status(1)
+    .run();
+    std::fs::write(test.path("ok"), "").expect("write");
+    test.engine(["run", WORKFLOW, "--state-dir", "state", "--resume"])
+        .status(0)
+        .stderr_has("1 done before (resumed)")
+        .run();
+    assert_eq!(
+        std::fs::read_to_string(test.path("shown.txt")).expect("shown"),
+        "two words x\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(test.path("first.txt")).expect("first"),
+        "first\n"
+    );
+}
