@@ -119,9 +119,8 @@ pub(crate) fn answer(args: &RunArgs) -> Result<Option<()>, EngineError> {
     if list.request != request(args, &list.ignored) || !list.holds(&state_dir.record()) {
         return Ok(None);
     }
-    let mut store = match Store::open_existing(&state_dir) {
-        Ok(Some(store)) => store,
-        _ => return Ok(None),
+    let Ok(Some(mut store)) = Store::open_existing(&state_dir) else {
+        return Ok(None);
     };
     let tasks = i64::try_from(list.tasks).unwrap_or(i64::MAX);
     let joins = i64::try_from(list.joins).unwrap_or(i64::MAX);
