@@ -233,10 +233,84 @@ fn tasks(report: &RunReport, log_hint: &str, out: &mut String) {
         "<section id=\"tasks\"><h2>Tasks <small>({})</small></h2><input id=\"filter\" type=\"search\" placeholder=\"filter by name or status\" aria-label=\"filter tasks\" hidden><div class=\"tasks\">",
         report.tasks.len()
     );
+    // Runs of quiet tasks are table rows, in blocks the browser skips while off screen.
+    let mut quiet_rows = 0;
     for (index, task) in report.tasks.iter().enumerate() {
+        if quiet(task) {
+            if quiet_rows % QUIET_BLOCK == 0 {
+                if quiet_rows > 0 {
+                    out.push_str("</tbody></table></div>");
+                }
+                out.push_str("<div class=\"chunk quiet\"><table class=\"quiet\"><tbody>");
+            }
+            quiet_row(report, index, task, out);
+            quiet_rows += 1;
+            continue;
+        }
+        if quiet_rows > 0 {
+            out.push_str("</tbody></table></div>");
+            quiet_rows = 0;
+        }
         task_details(report, index, task, log_hint, out);
     }
+    if quiet_rows > 0 {
+        out.push_str("</tbody></table></div>");
+    }
     out.push_str("</div></section>");
+}
+
+/// Quiet tasks in a block of table rows at most.
+const QUIET_BLOCK: usize = 200;
+
+/// A task with nothing to show but its row: succeeded at its first attempt, printed nothing,
+/// no files or results.
+fn quiet(task: &TaskReport) -> bool {
+    task.outcome == Outcome::Succeeded
+        && task.log.is_none()
+        && task.cwd.is_none()
+        && task.results.is_empty()
+        && task.inputs.is_empty()
+        && task.outputs.is_empty()
+        && task.made.is_empty()
+        && matches!(task.attempts.as_slice(), [attempt] if attempt.number == 1 && attempt.started_ms.is_some())
+}
+
+/// A quiet task's row: name and status (a check drawn by the stylesheet, few elements per
+/// row), when and how long, where it ran, its command, what it came after.
+fn quiet_row(report: &RunReport, index: usize, task: &TaskReport, out: &mut String) {
+    let word = task.outcome.word();
+    let attempt = &task.attempts[0];
+    let start = attempt.started_ms.unwrap_or(report.started_ms);
+    let took = attempt
+        .ended_ms
+        .map(|end| duration(end - start))
+        .unwrap_or_default();
+    let critical = if task.critical {
+        " · critical path"
+    } else {
+        ""
+    };
+    let _ = write!(
+        out,
+        "<tr id=\"t{index}\" data-task=\"{}\" data-status=\"{word}\"><td>{}</td><td>{} ({took}){critical}</td><td>{}</td><td>",
+        esc(&task.name),
+        esc(&task.name),
+        offset(start - report.started_ms),
+        task.isolation.unwrap_or_default(),
+    );
+    if let Some(command) = &task.command {
+        out.push_str(&esc(command));
+    }
+    out.push_str("</td><td>");
+    for (n, &dep) in task.depends_on.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}<a href=\"#t{dep}\">{}</a>",
+            if n > 0 { " " } else { "after " },
+            esc(&report.tasks[dep].name)
+        );
+    }
+    out.push_str("</td></tr>");
 }
 
 fn task_details(

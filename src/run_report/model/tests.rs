@@ -1,5 +1,6 @@
 //! The report's model for a small run with a retry, a failure, a skip and an up-to-date task,
-//! built from fixed rows (so the snapshot holds still), and its secrets masked everywhere.
+//! built from fixed rows (so the snapshot holds still), and its secrets masked everywhere; the
+//! page's light forms for many tasks (quiet rows, a timeline in blocks).
 
 use rustc_hash::FxHashMap;
 
@@ -200,4 +201,58 @@ fn a_long_log_is_cut_to_its_tail_and_embedded_whole_while_small() {
             .is_some_and(|full| full.starts_with("try line 1\n"))
     );
     assert!(!log.cut);
+}
+
+fn report_of(attempts: &[AttemptRow]) -> RunReport {
+    let run = run_row();
+    let made = FxHashMap::default();
+    RunReport::build(&Sources {
+        run: &run,
+        attempts,
+        workflow: None,
+        workflow_note: None,
+        made: &made,
+        read_log: &logs,
+        masker: &Masker::none(),
+    })
+}
+
+#[test]
+fn a_quiet_task_is_a_table_row_and_the_others_keep_their_details() {
+    let mut rows = attempts();
+    rows.push(row("quiet", 1, "succeeded", Some((30, 40))));
+    let html = crate::run_report::render(&report_of(&rows), "");
+    let quiet = html
+        .find("data-task=\"quiet\" data-status=\"succeeded\"")
+        .expect("the quiet task is on the page");
+    let tag = html[..quiet].rfind('<').expect("its tag");
+    assert!(html[tag..].starts_with("<tr id=\"t5\" "), "not a table row");
+    for (task, status) in [
+        ("bad", "failed"),
+        ("think", "succeeded"),
+        ("flaky", "succeeded"),
+    ] {
+        assert!(
+            html.contains(&format!(
+                "class=\"task\" data-task=\"{task}\" data-status=\"{status}\""
+            )),
+            "`{task}` has no details"
+        );
+    }
+    // The small timeline keeps a link and a tooltip per row.
+    assert!(html.contains("<a href=\"#t5\" class=\"row s-succeeded\"><title>quiet: succeeded"));
+}
+
+#[test]
+fn a_timeline_of_many_rows_is_drawn_light_in_blocks() {
+    let rows: Vec<AttemptRow> = (0..2500)
+        .map(|n| row(&format!("t{n:04}"), 1, "succeeded", Some((n, n + 5))))
+        .collect();
+    let html = crate::run_report::render(&report_of(&rows), "");
+    assert_eq!(html.matches("data-status=\"succeeded\"").count(), 2500);
+    assert_eq!(html.matches("<div class=\"chunk\">").count(), 10);
+    assert_eq!(html.matches("<path class=\"bar s-succeeded\"").count(), 10);
+    assert_eq!(html.matches("<title>").count(), 1, "only the page's title");
+    assert!(!html.contains("class=\"row "), "no link per row");
+    assert_eq!(html.matches("<div class=\"chunk quiet\">").count(), 13);
 }
