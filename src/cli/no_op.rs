@@ -39,8 +39,8 @@ pub(crate) fn applies(args: &RunArgs) -> bool {
 
 /// What the run is asked, as one digest: this engine (its version and its file), the
 /// directory it runs in, the command line's workflow, tasks (with their parameters), `--`
-/// arguments, variables and state dir, and the
-/// environment but the variables `ignored` (templates, secrets and `PATH` read it).
+/// words, variables and state dir, and the environment but the variables `ignored`
+/// (templates, secrets and `PATH` read it).
 fn request(args: &RunArgs, ignored: &[String]) -> Digest {
     let mut hasher = blake3::Hasher::new();
     let mut field = |bytes: &[u8]| {

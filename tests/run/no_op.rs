@@ -215,3 +215,22 @@ fn plain_progress_is_answered_but_verbose_and_force_check_every_task() {
         .run();
     assert_eq!(count(&test, "greet"), 2);
 }
+
+#[test]
+fn a_run_with_a_confirmation_leaves_no_list() {
+    let test = Test::new()
+        .workflow(
+            "tasks:\n  ship:\n    confirm: \"Ship it?\"\n    outputs: [shipped]\n    run: touch shipped\n",
+        );
+    run(&test, &["--yes"]).stderr_has("1 succeeded").run();
+    std::thread::sleep(SETTLE);
+    run(&test, &["--yes"])
+        .stderr_has("done: 1 up to date")
+        .run();
+    assert_eq!(list(&test), None, "a list would skip the question");
+    // Without a terminal and without `--yes`, the question still refuses the run.
+    run(&test, &[])
+        .status(2)
+        .stderr_has("asks \"Ship it?\"")
+        .run();
+}
