@@ -479,7 +479,8 @@ impl Journal {
         &self.durations
     }
 
-    /// Masks the secrets of `masker` in what is recorded: failure reasons, results.
+    /// Masks the secrets of `masker` in what is recorded: failure reasons, results, why a
+    /// task ran and the command that ran.
     #[must_use]
     pub fn masking(mut self, masker: crate::template::Masker) -> Self {
         self.masker = masker;
@@ -497,6 +498,26 @@ impl Journal {
     /// task's name made one file name).
     fn log(&self, task: &Task) -> String {
         self.state_dir.run(&self.run_id).recorded_log(&task.name)
+    }
+
+    /// Why a checked task runs (the `--explain` text), masked.
+    fn why(&self, checked: Option<&Checked>) -> Option<String> {
+        match &checked?.decision {
+            Decision::Run(why) => Some(self.masker.mask(&why.to_string()).into_owned()),
+            Decision::UpToDate { .. } | Decision::Resumed { .. } => None,
+        }
+    }
+
+    /// The command or script a checked task runs, templates filled in (once, for every
+    /// attempt), masked.
+    fn command(&self, checked: Option<&Checked>) -> Option<String> {
+        match &checked?.launch.command {
+            crate::model::Command::None => None,
+            crate::model::Command::Shell { run, .. } => Some(self.masker.mask(run).into_owned()),
+            crate::model::Command::Script { source, .. } => {
+                Some(self.masker.mask(source).into_owned())
+            }
+        }
     }
 
     /// An attempt starts. A task with outputs has them marked incomplete until it succeeds.
@@ -517,6 +538,8 @@ impl Journal {
             started_ms: Some(now),
             fingerprint: checked.map(|checked| checked.fingerprint),
             log: Some(self.log(task)),
+            why: self.why(checked),
+            command: self.command(checked),
             ..AttemptRow::default()
         })));
     }
@@ -574,6 +597,8 @@ impl Journal {
             outputs: outputs_digest,
             results: results_json.clone(),
             log: Some(self.log(task)),
+            why: self.why(checked),
+            command: self.command(checked),
         })));
         if last {
             match status {
