@@ -31,7 +31,8 @@ pub fn now_ms() -> i64 {
 /// (version 3 keys them by their path relative to the state dir: `StateDir::workflow_key`).
 /// A run brings an older record up to date (`set_up`); reading commands read it as it is,
 /// with each key translated to the absolute path it had (`Store::key`). Version 4 adds
-/// each attempt's `why` and `command` (`ATTEMPT_CONTENT`); older records read them as none.
+/// each attempt's `why`, `command`, `job_id` and `queued_ms` (`ATTEMPT_CONTENT`); older
+/// records read them as none.
 const SCHEMA_VERSION: i32 = 4;
 
 /// The first schema that keys workflows by their path relative to the state dir.
@@ -57,10 +58,12 @@ CREATE TABLE IF NOT EXISTS file_digests (
 const ATTEMPT_CONTENT_VERSION: i32 = 4;
 
 /// Why an attempt ran (the `--explain` text) and the command or script that ran, templates
-/// filled in; both masked.
+/// filled in, both masked; its cluster job's id and how long that waited in the queue.
 const ATTEMPT_CONTENT: &str = "
 ALTER TABLE attempts ADD COLUMN why TEXT;
 ALTER TABLE attempts ADD COLUMN command TEXT;
+ALTER TABLE attempts ADD COLUMN job_id TEXT;
+ALTER TABLE attempts ADD COLUMN queued_ms INTEGER;
 ";
 
 /// How long a file's digest is kept after it was last learned: 30 days.
@@ -314,6 +317,10 @@ pub struct AttemptRow {
     /// The command or script that ran, templates filled in, masked; none in records before
     /// schema 4.
     pub command: Option<String>,
+    /// Its cluster job's id (Slurm).
+    pub job_id: Option<String>,
+    /// How long its cluster job waited in the queue before it started.
+    pub queued_ms: Option<i64>,
 }
 
 impl RunRow {
@@ -840,8 +847,9 @@ impl Writer<'_> {
             .prepare_cached(
                 "INSERT OR REPLACE INTO attempts (run, task, attempt, status, reason, exit_code, \
                  signal, started_ms, ended_ms, fingerprint, outputs, results, log, why, \
-                 command) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 command, job_id, queued_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                 ?17)",
             )?
             .execute(params![
                 row.run,
@@ -858,7 +866,9 @@ impl Writer<'_> {
                 row.results,
                 row.log,
                 row.why,
-                row.command
+                row.command,
+                row.job_id,
+                row.queued_ms
             ])?;
         Ok(())
     }
@@ -991,12 +1001,12 @@ const RUN_COLUMNS: &str = "id, workflow, workflow_hash, started_ms, ended_ms, ou
 
 const ATTEMPT_COLUMNS: &str = "run, task, attempt, status, reason, exit_code, signal, \
                                started_ms, ended_ms, fingerprint, outputs, results, log, why, \
-                               command";
+                               command, job_id, queued_ms";
 
 /// `ATTEMPT_COLUMNS` in a record before schema 4.
 const OLD_ATTEMPT_COLUMNS: &str = "run, task, attempt, status, reason, exit_code, signal, \
                                    started_ms, ended_ms, fingerprint, outputs, results, log, \
-                                   NULL, NULL";
+                                   NULL, NULL, NULL, NULL";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
@@ -1038,6 +1048,8 @@ fn attempt_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRow> {
         log: row.get(12)?,
         why: row.get(13)?,
         command: row.get(14)?,
+        job_id: row.get(15)?,
+        queued_ms: row.get(16)?,
     })
 }
 
@@ -1474,6 +1486,8 @@ mod tests {
                     status: "succeeded".to_owned(),
                     why: Some("input `a.c` changed".to_owned()),
                     command: Some("cc a.c".to_owned()),
+                    job_id: Some("4242".to_owned()),
+                    queued_ms: Some(1500),
                     ..AttemptRow::default()
                 })
             })
@@ -1482,6 +1496,10 @@ mod tests {
         let rows = store.attempts("r2").expect("attempts");
         assert_eq!(rows[0].why.as_deref(), Some("input `a.c` changed"));
         assert_eq!(rows[0].command.as_deref(), Some("cc a.c"));
+        assert_eq!(
+            (rows[0].job_id.as_deref(), rows[0].queued_ms),
+            (Some("4242"), Some(1500))
+        );
     }
 
     #[test]

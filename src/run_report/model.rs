@@ -191,6 +191,10 @@ pub struct AttemptReport {
     pub exit: Option<String>,
     /// Why it failed or was skipped, masked.
     pub reason: Option<String>,
+    /// Its cluster job's id (Slurm).
+    pub job_id: Option<String>,
+    /// How long its cluster job waited in the queue.
+    pub queued_ms: Option<i64>,
 }
 
 /// What a task printed.
@@ -365,6 +369,8 @@ fn tasks_of(sources: &Sources<'_>) -> Vec<TaskReport> {
                         _ => None,
                     },
                     reason: row.reason.as_deref().map(mask),
+                    job_id: row.job_id.as_deref().map(mask),
+                    queued_ms: row.queued_ms,
                 })
                 .collect();
             let last = rows.last();

@@ -404,6 +404,12 @@ fn task_details(
         if let (Some(exit), false) = (&attempt.exit, attempt.outcome == Outcome::Succeeded) {
             let _ = write!(text, ", {}", esc(exit));
         }
+        if let Some(job) = &attempt.job_id {
+            let _ = write!(text, ", slurm job {}", esc(job));
+            if let Some(queued) = attempt.queued_ms {
+                let _ = write!(text, " (queued {})", duration(queued));
+            }
+        }
         if let Some(reason) = &attempt.reason {
             let _ = write!(text, ": {}", esc(&reason_text(reason)));
         }

@@ -75,6 +75,8 @@ fn attempts() -> Vec<AttemptRow> {
     bad.reason = Some("exited with code 2".into());
     bad.why = Some("input `in.txt` changed".into());
     bad.command = Some("echo line1; echo oops >&2; exit 2".into());
+    bad.job_id = Some("4242".into());
+    bad.queued_ms = Some(1500);
     let mut after_bad = row("after_bad", 0, "skipped", Some((200, 200)));
     after_bad.reason = Some("dependency_failed".into());
     let mut gen_row = row("gen", 0, "up_to_date", Some((10, 10)));
@@ -183,6 +185,10 @@ fn secrets_never_reach_the_page() {
     assert!(
         html.contains("<dt>ran because</dt><dd>no successful run is recorded</dd>"),
         "why it ran"
+    );
+    assert!(
+        html.contains(", slurm job 4242 (queued "),
+        "the cluster job and its wait"
     );
     // A command as run that is the one written is not repeated.
     assert_eq!(html.matches("echo line1; echo oops").count(), 1);
