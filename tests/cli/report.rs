@@ -190,7 +190,7 @@ fn report_conflicts_with_no_record() {
 #[test]
 fn the_page_says_why_a_task_ran_and_the_command_as_run() {
     const SECRET: &str = "hunter2-sekrit";
-    let yaml = r#"
+    let yaml = r"
 vars:
   level: 3
 secrets: [TOK]
@@ -199,7 +199,7 @@ tasks:
     inputs: [src/a.c]
     outputs: [a.out]
     run: cat src/a.c > a.out; echo -O${{ vars.level }} ${{ env.TOK }}
-"#;
+";
     let test = Test::run_of(yaml)
         .file("src/a.c", "int a;\n")
         .env("TOK", SECRET)

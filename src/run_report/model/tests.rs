@@ -82,7 +82,6 @@ fn attempts() -> Vec<AttemptRow> {
     let mut gen_row = row("gen", 0, "up_to_date", Some((10, 10)));
     gen_row.reason = Some("up_to_date".into());
     // What ran is kept per attempt: filled templates, a secret among them.
-    let mut flaky_1 = flaky_1;
     flaky_1.why = Some("no successful run is recorded".into());
     flaky_1.command = Some("test -e flag --token hunter2 || { touch flag; exit 3; }".into());
     let mut flaky_2 = row("flaky", 2, "succeeded", Some((600, 900)));
