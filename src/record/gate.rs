@@ -299,6 +299,11 @@ impl Gate {
         .or(|| Filed::Stamped);
     }
 
+    /// A task's cluster job changed state: the record keeps its id and queue wait.
+    pub fn job(&mut self, task: TaskId, job_id: &str, phase: crate::exchange::JobPhase) {
+        self.record.job(self.workflow.task(task), job_id, phase);
+    }
+
     /// An attempt that started `Now` did start.
     pub fn started(&mut self, task: TaskId, attempt: u32) {
         let checked = self.checked[task.index()].as_deref();

@@ -21,7 +21,7 @@ use super::state::{AttemptStatus, RunOutcome};
 use super::store::StoreError;
 use super::store::{self, AttemptRow, Counts, RunRow, Store, Success, now_ms};
 use crate::events::{SkipReason, TaskStatus};
-use crate::exchange::{Launch, Message, Outbox, Results};
+use crate::exchange::{JobPhase, Launch, Message, Outbox, Results};
 use crate::files::{Digest, DigestCache, FileDigest, Learned, SETTLED};
 use crate::model::{Task, TaskId};
 use crate::state_dir::StateDir;
@@ -334,6 +334,9 @@ pub struct Journal {
     flushed: u64,
     counts: Counts,
     started_ms: FxHashMap<TaskId, i64>,
+    /// The cluster job of a task's running attempt: its id, when it was first seen queued,
+    /// and how long it waited once it started.
+    jobs: FxHashMap<TaskId, (String, Option<i64>, Option<i64>)>,
     /// Masks failure reasons and results before they are written.
     masker: crate::template::Masker,
 }
@@ -454,6 +457,7 @@ impl Journal {
             flushed: 0,
             counts: Counts::default(),
             started_ms: FxHashMap::default(),
+            jobs: FxHashMap::default(),
             masker: crate::template::Masker::none(),
         })
     }
@@ -479,7 +483,8 @@ impl Journal {
         &self.durations
     }
 
-    /// Masks the secrets of `masker` in what is recorded: failure reasons, results.
+    /// Masks the secrets of `masker` in what is recorded: failure reasons, results, why a
+    /// task ran and the command that ran.
     #[must_use]
     pub fn masking(mut self, masker: crate::template::Masker) -> Self {
         self.masker = masker;
@@ -497,6 +502,26 @@ impl Journal {
     /// task's name made one file name).
     fn log(&self, task: &Task) -> String {
         self.state_dir.run(&self.run_id).recorded_log(&task.name)
+    }
+
+    /// Why a checked task runs (the `--explain` text), masked.
+    fn why(&self, checked: Option<&Checked>) -> Option<String> {
+        match &checked?.decision {
+            Decision::Run(why) => Some(self.masker.mask(&why.to_string()).into_owned()),
+            Decision::UpToDate { .. } | Decision::Resumed { .. } => None,
+        }
+    }
+
+    /// The command or script a checked task runs, templates filled in (once, for every
+    /// attempt), masked.
+    fn command(&self, checked: Option<&Checked>) -> Option<String> {
+        match &checked?.launch.command {
+            crate::model::Command::None => None,
+            crate::model::Command::Shell { run, .. } => Some(self.masker.mask(run).into_owned()),
+            crate::model::Command::Script { source, .. } => {
+                Some(self.masker.mask(source).into_owned())
+            }
+        }
     }
 
     /// An attempt starts. A task with outputs has them marked incomplete until it succeeds.
@@ -517,8 +542,34 @@ impl Journal {
             started_ms: Some(now),
             fingerprint: checked.map(|checked| checked.fingerprint),
             log: Some(self.log(task)),
+            why: self.why(checked),
+            command: self.command(checked),
             ..AttemptRow::default()
         })));
+    }
+
+    /// A task's cluster job changed state: its id and how long it waited in the queue are
+    /// kept with the attempt when it ends.
+    pub fn job(&mut self, task: &Task, job_id: &str, phase: JobPhase) {
+        let now = now_ms();
+        let entry = self
+            .jobs
+            .entry(task.id)
+            .or_insert_with(|| (job_id.to_owned(), None, None));
+        if entry.0 != job_id {
+            *entry = (job_id.to_owned(), None, None);
+        }
+        match phase {
+            JobPhase::Queued => {
+                entry.1.get_or_insert(now);
+            }
+            JobPhase::Started => {
+                if let (Some(queued), None) = (entry.1, entry.2) {
+                    entry.2 = Some((now - queued).max(0));
+                }
+            }
+            JobPhase::Running => {}
+        }
     }
 
     /// An attempt ended. For the task's last attempt, also its success (with the outputs it
@@ -535,6 +586,10 @@ impl Journal {
         } = end;
         let ended = now_ms();
         let started = self.started_ms.get(&task.id).copied();
+        let (job_id, queued_ms) = self
+            .jobs
+            .remove(&task.id)
+            .map_or((None, None), |(id, _, waited)| (Some(id), waited));
         let (word, exit_code, signal, reason) = match status {
             TaskStatus::Succeeded => (AttemptStatus::Succeeded, Some(0), None, None),
             TaskStatus::Failed {
@@ -574,6 +629,10 @@ impl Journal {
             outputs: outputs_digest,
             results: results_json.clone(),
             log: Some(self.log(task)),
+            why: self.why(checked),
+            command: self.command(checked),
+            job_id,
+            queued_ms,
         })));
         if last {
             match status {
@@ -859,6 +918,8 @@ pub trait Record {
     fn ended(&mut self, end: &Ended<'_>) -> u64;
     /// A task did not run.
     fn skipped(&mut self, task: &Task, reason: &SkipReason, checked: Option<&Checked>);
+    /// A task's cluster job changed state.
+    fn job(&mut self, _task: &Task, _job_id: &str, _phase: JobPhase) {}
     /// A ticket acknowledged once every write so far is durable.
     fn ticket(&mut self) -> u64;
     /// Hands the writes so far to the writer, to commit when it sees fit.
@@ -896,6 +957,10 @@ impl Record for Journal {
 
     fn skipped(&mut self, task: &Task, reason: &SkipReason, checked: Option<&Checked>) {
         Self::skipped(self, task, reason, checked);
+    }
+
+    fn job(&mut self, task: &Task, job_id: &str, phase: JobPhase) {
+        Self::job(self, task, job_id, phase);
     }
 
     fn ticket(&mut self) -> u64 {
@@ -947,5 +1012,61 @@ impl Checks for Checker {
         deps: &[(String, Digest)],
     ) -> Result<Checked, String> {
         Self::check(self, task, launch, deps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Command, Isolation, TaskId};
+
+    #[test]
+    fn an_attempt_keeps_its_cluster_job_and_its_queue_wait() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state_dir = StateDir::at(dir.path());
+        let store = Store::open(&state_dir).expect("a record");
+        let (outbox, _inbox) = crate::exchange::Inbox::new(8).expect("inbox");
+        let info = RunInfo {
+            run_id: "r1".to_owned(),
+            workflow: "../flow.yaml".to_owned(),
+            workflow_dir: dir.path().to_path_buf(),
+            workflow_hash: String::new(),
+            args: "{}".to_owned(),
+            tasks: 1,
+            forced: Forced::None,
+            keep_incomplete: false,
+            state_dir: state_dir.clone(),
+            own_files: Vec::new(),
+            resume: None,
+            files: false,
+        };
+        let mut journal = Journal::start(store, info, outbox).expect("a journal");
+        let command = Command::Shell {
+            run: "true".into(),
+            shell: "sh".into(),
+        };
+        let task = Task::for_tests(TaskId(0), "job", Isolation::Process, command, Vec::new());
+        journal.started(&task, 1, None);
+        journal.job(&task, "100", JobPhase::Queued);
+        journal.job(&task, "100", JobPhase::Queued);
+        journal.job(&task, "100", JobPhase::Started);
+        journal.job(&task, "100", JobPhase::Running);
+        journal.ended(&Ended {
+            task: &task,
+            attempt: 1,
+            status: &TaskStatus::Succeeded,
+            results: &Results::default(),
+            checked: None,
+            outputs: None,
+            last: true,
+        });
+        assert_eq!(journal.finish(RunOutcome::Succeeded), None);
+        let store = Store::open_existing(&state_dir)
+            .expect("opens")
+            .expect("exists");
+        let rows = store.attempts("r1").expect("attempts");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].job_id.as_deref(), Some("100"));
+        assert!(rows[0].queued_ms.is_some_and(|ms| ms >= 0));
     }
 }

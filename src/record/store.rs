@@ -30,8 +30,10 @@ pub fn now_ms() -> i64 {
 /// versions 1 and 2 keyed workflows by their absolute path, which a moved project loses
 /// (version 3 keys them by their path relative to the state dir: `StateDir::workflow_key`).
 /// A run brings an older record up to date (`set_up`); reading commands read it as it is,
-/// with each key translated to the absolute path it had (`Store::key`).
-const SCHEMA_VERSION: i32 = 3;
+/// with each key translated to the absolute path it had (`Store::key`). Version 4 adds
+/// each attempt's `why`, `command`, `job_id` and `queued_ms` (`ATTEMPT_CONTENT`); older
+/// records read them as none.
+const SCHEMA_VERSION: i32 = 4;
 
 /// The first schema that keys workflows by their path relative to the state dir.
 const RELATIVE_KEYS: i32 = 3;
@@ -50,6 +52,18 @@ CREATE TABLE IF NOT EXISTS file_digests (
     digest BLOB NOT NULL,
     seen_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// The first schema whose attempts say why they ran and the command that ran.
+const ATTEMPT_CONTENT_VERSION: i32 = 4;
+
+/// Why an attempt ran (the `--explain` text) and the command or script that ran, templates
+/// filled in, both masked; its cluster job's id and how long that waited in the queue.
+const ATTEMPT_CONTENT: &str = "
+ALTER TABLE attempts ADD COLUMN why TEXT;
+ALTER TABLE attempts ADD COLUMN command TEXT;
+ALTER TABLE attempts ADD COLUMN job_id TEXT;
+ALTER TABLE attempts ADD COLUMN queued_ms INTEGER;
 ";
 
 /// How long a file's digest is kept after it was last learned: 30 days.
@@ -298,6 +312,15 @@ pub struct AttemptRow {
     pub results: Option<String>,
     /// Its log file.
     pub log: Option<String>,
+    /// Why it ran (the `--explain` text), masked; none in records before schema 4.
+    pub why: Option<String>,
+    /// The command or script that ran, templates filled in, masked; none in records before
+    /// schema 4.
+    pub command: Option<String>,
+    /// Its cluster job's id (Slurm).
+    pub job_id: Option<String>,
+    /// How long its cluster job waited in the queue before it started.
+    pub queued_ms: Option<i64>,
 }
 
 impl RunRow {
@@ -348,6 +371,9 @@ pub struct Store {
     /// The state dir, when the record keys workflows by absolute path still (a record before
     /// schema 3 that only a reading command opened): keys are translated to that form.
     absolute_keys: Option<StateDir>,
+    /// The columns attempts are read with: a record before schema 4 that only a reading
+    /// command opened has no `why` nor `command`.
+    attempt_columns: &'static str,
 }
 
 impl std::fmt::Debug for Store {
@@ -374,6 +400,7 @@ impl Store {
             conn,
             path,
             absolute_keys: None,
+            attempt_columns: ATTEMPT_COLUMNS,
         };
         store.prepare(Some(state_dir))?;
         Ok(store)
@@ -395,9 +422,14 @@ impl Store {
             conn,
             path,
             absolute_keys: None,
+            attempt_columns: ATTEMPT_COLUMNS,
         };
-        if store.prepare(None)? < RELATIVE_KEYS {
+        let version = store.prepare(None)?;
+        if version < RELATIVE_KEYS {
             store.absolute_keys = Some(state_dir.clone());
+        }
+        if version < ATTEMPT_CONTENT_VERSION {
+            store.attempt_columns = OLD_ATTEMPT_COLUMNS;
         }
         Ok(Some(store))
     }
@@ -602,7 +634,8 @@ impl Store {
         let mut statement = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run = ?1 ORDER BY task, attempt"
+                "SELECT {} FROM attempts WHERE run = ?1 ORDER BY task, attempt",
+                self.attempt_columns
             ))
             .map_err(|e| self.fail(&e))?;
         let rows = statement
@@ -728,9 +761,10 @@ impl Store {
         let mut statement = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {ATTEMPT_COLUMNS} FROM attempts \
+                "SELECT {} FROM attempts \
                  WHERE run IN (SELECT id FROM runs WHERE workflow = ?1) \
-                 ORDER BY run, attempt"
+                 ORDER BY run, attempt",
+                self.attempt_columns
             ))
             .map_err(|e| self.fail(&e))?;
         let rows = statement
@@ -812,8 +846,10 @@ impl Writer<'_> {
         self.tx
             .prepare_cached(
                 "INSERT OR REPLACE INTO attempts (run, task, attempt, status, reason, exit_code, \
-                 signal, started_ms, ended_ms, fingerprint, outputs, results, log) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 signal, started_ms, ended_ms, fingerprint, outputs, results, log, why, \
+                 command, job_id, queued_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                 ?17)",
             )?
             .execute(params![
                 row.run,
@@ -828,7 +864,11 @@ impl Writer<'_> {
                 row.fingerprint.as_ref().map(<[u8; 32]>::as_slice),
                 row.outputs.as_ref().map(<[u8; 32]>::as_slice),
                 row.results,
-                row.log
+                row.log,
+                row.why,
+                row.command,
+                row.job_id,
+                row.queued_ms
             ])?;
         Ok(())
     }
@@ -960,7 +1000,13 @@ const RUN_COLUMNS: &str = "id, workflow, workflow_hash, started_ms, ended_ms, ou
                            cancelled";
 
 const ATTEMPT_COLUMNS: &str = "run, task, attempt, status, reason, exit_code, signal, \
-                               started_ms, ended_ms, fingerprint, outputs, results, log";
+                               started_ms, ended_ms, fingerprint, outputs, results, log, why, \
+                               command, job_id, queued_ms";
+
+/// `ATTEMPT_COLUMNS` in a record before schema 4.
+const OLD_ATTEMPT_COLUMNS: &str = "run, task, attempt, status, reason, exit_code, signal, \
+                                   started_ms, ended_ms, fingerprint, outputs, results, log, \
+                                   NULL, NULL, NULL, NULL";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
@@ -1000,6 +1046,10 @@ fn attempt_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRow> {
         outputs: digest(row.get(10)?),
         results: row.get(11)?,
         log: row.get(12)?,
+        why: row.get(13)?,
+        command: row.get(14)?,
+        job_id: row.get(15)?,
+        queued_ms: row.get(16)?,
     })
 }
 
@@ -1049,6 +1099,9 @@ fn set_up(conn: &mut Connection, create: Option<&StateDir>) -> rusqlite::Result<
         relocate_keys(&tx, state_dir)?;
     }
     tx.execute_batch(FILE_DIGESTS)?;
+    if version < ATTEMPT_CONTENT_VERSION {
+        tx.execute_batch(ATTEMPT_CONTENT)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(SCHEMA_VERSION)
@@ -1392,6 +1445,61 @@ mod tests {
         let store = Store::open(&state_dir).expect("opens");
         let key = state_dir.workflow_key(&moved.join("flow.yaml"));
         assert_eq!(store.runs(&key, 10).expect("runs").len(), 2);
+    }
+
+    #[test]
+    fn a_record_of_schema_3_reads_its_attempts_without_why_and_command() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state_dir = StateDir::at(dir.path());
+        {
+            let conn = Connection::open(state_dir.record()).expect("opens");
+            conn.execute_batch(SCHEMA).expect("schema");
+            conn.execute_batch(FILE_DIGESTS).expect("file digests");
+            conn.pragma_update(None, "user_version", 3)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO attempts (run, task, attempt, status, reason) \
+                 VALUES ('r1', 'build', 1, 'failed', 'exit code 1')",
+                [],
+            )
+            .expect("an attempt");
+        }
+        let store = Store::open_existing(&state_dir)
+            .expect("opens")
+            .expect("exists");
+        let rows = store.attempts("r1").expect("attempts");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].reason.as_deref(), Some("exit code 1"));
+        assert_eq!(
+            (rows[0].why.as_deref(), rows[0].command.as_deref()),
+            (None, None)
+        );
+        drop(store);
+        // A run adds the columns; what it writes reads back.
+        let mut store = Store::open(&state_dir).expect("opens");
+        store
+            .transaction(|w| {
+                w.put_attempt(&AttemptRow {
+                    run: "r2".to_owned(),
+                    task: "build".to_owned(),
+                    attempt: 1,
+                    status: "succeeded".to_owned(),
+                    why: Some("input `a.c` changed".to_owned()),
+                    command: Some("cc a.c".to_owned()),
+                    job_id: Some("4242".to_owned()),
+                    queued_ms: Some(1500),
+                    ..AttemptRow::default()
+                })
+            })
+            .expect("writes");
+        assert_eq!(store.attempts("r1").expect("attempts")[0].why, None);
+        let rows = store.attempts("r2").expect("attempts");
+        assert_eq!(rows[0].why.as_deref(), Some("input `a.c` changed"));
+        assert_eq!(rows[0].command.as_deref(), Some("cc a.c"));
+        assert_eq!(
+            (rows[0].job_id.as_deref(), rows[0].queued_ms),
+            (Some("4242"), Some(1500))
+        );
     }
 
     #[test]

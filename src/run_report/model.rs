@@ -1,5 +1,5 @@
-//! The data behind the run report: one run as the record holds it (its row, its attempts,
-//! the outputs its successes made, its logs) joined with what the workflow file says of each
+//! The data behind the run report: one run as the record holds it (its row, its attempts
+//! with why each ran and the command that ran, the outputs its successes made, its logs) joined with what the workflow file says of each
 //! task (command, isolation, dependencies) when that file can still be read. Every text is
 //! masked as it is taken in. Pure: the logs come through a function, nothing is rendered
 //! here, and nothing of the scheduler is known.
@@ -157,6 +157,11 @@ pub struct TaskReport {
     pub executor: Option<&'static str>,
     /// Its command or script as written in the workflow, masked.
     pub command: Option<String>,
+    /// The command or script that ran, templates filled in, masked (as the record has it:
+    /// none for runs recorded before it was kept).
+    pub ran_command: Option<String>,
+    /// Why it ran (the `--explain` text), masked: its first attempt's reason.
+    pub why: Option<String>,
     /// Its working directory, when it is not the workflow's.
     pub cwd: Option<String>,
     /// Its declared inputs.
@@ -186,6 +191,10 @@ pub struct AttemptReport {
     pub exit: Option<String>,
     /// Why it failed or was skipped, masked.
     pub reason: Option<String>,
+    /// Its cluster job's id (Slurm).
+    pub job_id: Option<String>,
+    /// How long its cluster job waited in the queue.
+    pub queued_ms: Option<i64>,
 }
 
 /// What a task printed.
@@ -360,6 +369,8 @@ fn tasks_of(sources: &Sources<'_>) -> Vec<TaskReport> {
                         _ => None,
                     },
                     reason: row.reason.as_deref().map(mask),
+                    job_id: row.job_id.as_deref().map(mask),
+                    queued_ms: row.queued_ms,
                 })
                 .collect();
             let last = rows.last();
@@ -373,6 +384,12 @@ fn tasks_of(sources: &Sources<'_>) -> Vec<TaskReport> {
                 .map(|(key, value)| mask(&format!("{key} = {value}")))
                 .collect();
             let log = rows.iter().rev().find_map(|row| row.log.clone());
+            let why = rows.iter().find_map(|row| row.why.as_deref()).map(mask);
+            let ran_command = rows
+                .iter()
+                .rev()
+                .find_map(|row| row.command.as_deref())
+                .map(mask);
             let group = spec
                 .and_then(|task| task.group.as_deref().map(str::to_owned))
                 .or_else(|| {
@@ -404,6 +421,8 @@ fn tasks_of(sources: &Sources<'_>) -> Vec<TaskReport> {
                     Command::Shell { run, .. } => Some(mask(run)),
                     Command::Script { source, .. } => Some(mask(source)),
                 }),
+                ran_command,
+                why,
                 // The workflow's directory, where tasks run unless they say otherwise, is
                 // not repeated for every task.
                 cwd: spec

@@ -298,7 +298,8 @@ fn quiet_row(report: &RunReport, index: usize, task: &TaskReport, out: &mut Stri
         offset(start - report.started_ms),
         task.isolation.unwrap_or_default(),
     );
-    if let Some(command) = &task.command {
+    // What ran, when the record has it.
+    if let Some(command) = task.ran_command.as_ref().or(task.command.as_ref()) {
         out.push_str(&esc(command));
     }
     out.push_str("</td><td>");
@@ -356,6 +357,17 @@ fn task_details(
             format!("<pre class=\"cmd\">{}</pre>", esc(command)),
         );
     }
+    // Templates filled in: shown when it differs from what is written.
+    if let Some(ran) = task
+        .ran_command
+        .as_ref()
+        .filter(|ran| Some(*ran) != task.command.as_ref())
+    {
+        kv("as run", format!("<pre class=\"cmd\">{}</pre>", esc(ran)));
+    }
+    if let Some(why) = &task.why {
+        kv("ran because", esc(why));
+    }
     match (task.isolation, task.executor) {
         (Some("process"), Some(executor)) => kv("runs", format!("process, {executor}")),
         (Some(isolation), _) => kv("runs", isolation.to_owned()),
@@ -391,6 +403,12 @@ fn task_details(
         }
         if let (Some(exit), false) = (&attempt.exit, attempt.outcome == Outcome::Succeeded) {
             let _ = write!(text, ", {}", esc(exit));
+        }
+        if let Some(job) = &attempt.job_id {
+            let _ = write!(text, ", slurm job {}", esc(job));
+            if let Some(queued) = attempt.queued_ms {
+                let _ = write!(text, " (queued {})", duration(queued));
+            }
         }
         if let Some(reason) = &attempt.reason {
             let _ = write!(text, ": {}", esc(&reason_text(reason)));

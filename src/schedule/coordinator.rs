@@ -451,6 +451,9 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
                 phase,
             } => {
                 self.job_phase(task, phase);
+                if let Some(gate) = &mut self.gate {
+                    gate.job(task, &job_id, phase);
+                }
                 self.sink.event(&Event::TaskJob {
                     task,
                     job_id,

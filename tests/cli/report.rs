@@ -186,3 +186,45 @@ fn report_conflicts_with_no_record() {
         .stderr_has("cannot be used with")
         .run();
 }
+
+#[test]
+fn the_page_says_why_a_task_ran_and_the_command_as_run() {
+    const SECRET: &str = "hunter2-sekrit";
+    let yaml = r"
+vars:
+  level: 3
+secrets: [TOK]
+tasks:
+  build:
+    inputs: [src/a.c]
+    outputs: [a.out]
+    run: cat src/a.c > a.out; echo -O${{ vars.level }} ${{ env.TOK }}
+";
+    let test = Test::run_of(yaml)
+        .file("src/a.c", "int a;\n")
+        .env("TOK", SECRET)
+        .then();
+    std::fs::write(test.path("src/a.c"), "int b;\n").expect("an input changed");
+    let test = test
+        .again()
+        .args(["--report=run.html"])
+        .stderr_has("engine: report written to run.html")
+        .then();
+    let page = read(&test, "run.html");
+    assert!(!page.contains(SECRET), "the secret is on the page");
+    assert!(
+        page.contains("<dt>ran because</dt><dd>input `src/a.c` changed</dd>"),
+        "why it ran"
+    );
+    assert!(
+        page.contains(
+            "<dt>as run</dt><dd><pre class=\"cmd\">cat src/a.c &gt; a.out; echo -O3 ***</pre>"
+        ),
+        "the command as run, filled in and masked"
+    );
+    // `engine report` reads the same from the record.
+    let test = test.engine(["report", WORKFLOW, "-o", "later.html"]).then();
+    let later = read(&test, "later.html");
+    assert!(!later.contains(SECRET));
+    assert!(later.contains("input `src/a.c` changed"));
+}

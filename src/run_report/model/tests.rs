@@ -73,20 +73,23 @@ fn attempts() -> Vec<AttemptRow> {
     let mut bad = row("bad", 1, "failed", Some((150, 200)));
     bad.exit_code = Some(2);
     bad.reason = Some("exited with code 2".into());
+    bad.why = Some("input `in.txt` changed".into());
+    bad.command = Some("echo line1; echo oops >&2; exit 2".into());
+    bad.job_id = Some("4242".into());
+    bad.queued_ms = Some(1500);
     let mut after_bad = row("after_bad", 0, "skipped", Some((200, 200)));
     after_bad.reason = Some("dependency_failed".into());
     let mut gen_row = row("gen", 0, "up_to_date", Some((10, 10)));
     gen_row.reason = Some("up_to_date".into());
+    // What ran is kept per attempt: filled templates, a secret among them.
+    flaky_1.why = Some("no successful run is recorded".into());
+    flaky_1.command = Some("test -e flag --token hunter2 || { touch flag; exit 3; }".into());
+    let mut flaky_2 = row("flaky", 2, "succeeded", Some((600, 900)));
+    flaky_2.why = flaky_1.why.clone();
+    flaky_2.command = flaky_1.command.clone();
     let mut think = row("think", 1, "succeeded", Some((20, 60)));
     think.results = Some(r#"[["answer",42],["token","hunter2"]]"#.into());
-    vec![
-        after_bad,
-        bad,
-        flaky_1,
-        row("flaky", 2, "succeeded", Some((600, 900))),
-        gen_row,
-        think,
-    ]
+    vec![after_bad, bad, flaky_1, flaky_2, gen_row, think]
 }
 
 fn logs(path: &str) -> Option<Vec<u8>> {
@@ -172,8 +175,22 @@ fn secrets_never_reach_the_page() {
     let report = report_with(Some(&workflow), &masker);
     let html = crate::run_report::render(&report, "`engine logs %TASK%`");
     assert!(!html.contains("hunter2"), "a secret on the page");
-    // The three places it was: a command, a log line, a result.
+    // The four places it was: a command, the command as run, a log line, a result.
     assert!(html.contains("echo ***"), "the command, masked");
+    assert!(
+        html.contains("<dt>as run</dt><dd><pre class=\"cmd\">test -e flag --token *** ||"),
+        "the command as run, masked"
+    );
+    assert!(
+        html.contains("<dt>ran because</dt><dd>no successful run is recorded</dd>"),
+        "why it ran"
+    );
+    assert!(
+        html.contains(", slurm job 4242 (queued "),
+        "the cluster job and its wait"
+    );
+    // A command as run that is the one written is not repeated.
+    assert_eq!(html.matches("echo line1; echo oops").count(), 1);
     assert!(html.contains("the token is ***"), "the log line, masked");
     assert!(
         html.contains("token = &quot;***&quot;"),
