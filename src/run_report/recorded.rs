@@ -84,6 +84,11 @@ pub fn write_file(path: &Path, html: &str) -> Result<(), ReportError> {
         path: path.to_owned(),
         error,
     };
+    // A symbolic link is the user's, whatever it points to: renaming over it would replace
+    // the link itself.
+    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(ReportError::NotOurs(path.to_owned()));
+    }
     if let Ok(mut file) = std::fs::File::open(path) {
         let mut start = vec![0u8; OWN_START.len()];
         let ours = std::io::Read::read_exact(&mut file, &mut start).is_ok()
@@ -102,8 +107,19 @@ pub fn write_file(path: &Path, html: &str) -> Result<(), ReportError> {
         |name| name.to_string_lossy().into_owned(),
     );
     let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = crate::execute::private_file(&temporary)
-        .and_then(|mut file| file.write_all(html.as_bytes()))
+    // Made new here (never a file that was there), so removing it after a failure removes
+    // only what this call wrote.
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(io)?
+    };
+    let written = file
+        .write_all(html.as_bytes())
         .and_then(|()| std::fs::rename(&temporary, path));
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temporary);
@@ -130,6 +146,19 @@ mod tests {
         let html = format!("{OWN_START}<title>one</title>");
         write_file(&report, &html).expect("a new report");
         write_file(&report, &format!("{OWN_START}two")).expect("a report is replaced");
+        // A link to a report is the user's: kept, and so is what it points to.
+        let link = dir.path().join("link.html");
+        std::os::unix::fs::symlink(&report, &link).expect("symlink");
+        assert!(matches!(
+            write_file(&link, &format!("{OWN_START}three")),
+            Err(ReportError::NotOurs(_))
+        ));
+        assert!(std::fs::symlink_metadata(&link).expect("link").is_symlink());
+        assert!(
+            std::fs::read_to_string(&report)
+                .expect("read")
+                .ends_with("two")
+        );
         assert!(
             std::fs::read_to_string(&report)
                 .expect("read")
