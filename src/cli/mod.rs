@@ -109,9 +109,7 @@ fn locate_workflow(command: &mut Command) -> Result<(), EngineError> {
                 named: args.named.take(),
                 keep: vec![&mut args.state_dir, &mut args.events],
             };
-            let (file, task) = locate(given)?;
-            args.file = file;
-            args.tasks.splice(0..0, task);
+            file_and_tasks(given, &mut args.file, &mut args.tasks)?;
         }
         Command::Plan(args) => {
             let given = Given {
@@ -119,9 +117,7 @@ fn locate_workflow(command: &mut Command) -> Result<(), EngineError> {
                 named: args.named.take(),
                 keep: vec![&mut args.state_dir],
             };
-            let (file, task) = locate(given)?;
-            args.file = file;
-            args.tasks.splice(0..0, task);
+            file_and_tasks(given, &mut args.file, &mut args.tasks)?;
         }
         Command::Graph(args) => {
             let given = Given {
@@ -129,9 +125,7 @@ fn locate_workflow(command: &mut Command) -> Result<(), EngineError> {
                 named: args.named.take(),
                 keep: Vec::new(),
             };
-            let (file, task) = locate(given)?;
-            args.file = file;
-            args.tasks.splice(0..0, task);
+            file_and_tasks(given, &mut args.file, &mut args.tasks)?;
         }
         Command::Status(args) => {
             let given = Given {
@@ -139,9 +133,7 @@ fn locate_workflow(command: &mut Command) -> Result<(), EngineError> {
                 named: args.named.take(),
                 keep: vec![&mut args.state_dir],
             };
-            let (file, task) = locate(given)?;
-            args.file = file;
-            args.tasks.splice(0..0, task);
+            file_and_tasks(given, &mut args.file, &mut args.tasks)?;
         }
         Command::Logs(args) => {
             let given = Given {
@@ -191,6 +183,19 @@ fn locate_workflow(command: &mut Command) -> Result<(), EngineError> {
         }
         Command::Schema | Command::Completions { .. } | Command::Script(_) | Command::Mask(_) => {}
     }
+    Ok(())
+}
+
+/// The file of a command that takes tasks, into `file`; a first argument that is a task
+/// goes in front of `tasks`.
+fn file_and_tasks(
+    given: workflow_file::Given<'_>,
+    file: &mut std::path::PathBuf,
+    tasks: &mut Vec<String>,
+) -> Result<(), EngineError> {
+    let (found, task) = workflow_file::locate(given)?;
+    *file = found;
+    tasks.splice(0..0, task);
     Ok(())
 }
 
