@@ -11,6 +11,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use rustc_hash::FxHashMap;
 
@@ -459,6 +460,12 @@ impl Store {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| StoreError::from_sqlite(&path, &e);
         self.conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        // The WAL stays when the record is closed, to be checkpointed by a later commit
+        // (every 1,000 pages): closing would otherwise checkpoint it, flush the disk twice
+        // and delete it, and the next run make it again (milliseconds on every run).
+        self.conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(fail)?;
         let conn = &mut self.conn;
         // Engines of other workflows may open the same record at this very moment, and one
         // of them may be making it.
@@ -1082,7 +1089,11 @@ pub fn files_from_json(text: &str) -> Vec<FileDigest> {
 fn set_up(conn: &mut Connection, create: Option<&StateDir>) -> rusqlite::Result<i32> {
     // `journal_mode` reads the header: a file that is no database fails here.
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    // NORMAL: a commit is written to the WAL (the page cache) when it returns, so it
+    // survives the engine being killed at any instant; the disk is flushed at checkpoints.
+    // FULL would flush at every commit (about 1 ms here, on every task end a dependent
+    // waits for). See README, "Incremental runs".
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
     let version: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let Some(state_dir) = create.filter(|_| version < SCHEMA_VERSION) else {
         return Ok(version);
