@@ -136,18 +136,17 @@ impl ProcessExecutor {
             })?;
             self.results_dir_made = true;
         }
+        // The task creates its results file when it writes one: the results directory is
+        // the user's alone (0700), so the file is private whatever its mode, and a task that
+        // sets no result costs no file made and removed.
         let results = self
             .context
             .run_dir
             .results_of(task.id.index(), launch.attempt);
-        create_results_file(&results)?;
         let mut child = self
             .command(task, launch, &results)
             .spawn()
-            .map_err(|error| {
-                let _ = std::fs::remove_file(&results);
-                spawn_error(launch, &error)
-            })?;
+            .map_err(|error| spawn_error(launch, &error))?;
         let pid = child.id();
         let Some(group) = Group::new(pid) else {
             stop(&mut child);
@@ -298,10 +297,13 @@ pub(super) fn read_results(
     masker: &crate::template::Masker,
 ) {
     let read = std::fs::read(path);
+    if matches!(&read, Err(error) if error.kind() == std::io::ErrorKind::NotFound) {
+        // The task set no result.
+        return;
+    }
     let _ = std::fs::remove_file(path);
     let bytes = match read {
         Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return,
         Err(error) => {
             if *exit == Exit::Code(0) {
                 *exit = Exit::StartFailed(format!("cannot read $ENGINE_RESULTS: {error}"));

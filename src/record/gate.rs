@@ -4,11 +4,14 @@
 //! tells it how attempts end; the gate writes the record (`Record`, which `Journal`
 //! implements) and says when the coordinator may go on:
 //!
-//! - a task's dependents are decided only once its end is durable (`recorded`), so that a
-//!   task something started after is always in the record, whenever the engine dies;
 //! - a task with outputs starts only once the record holds them incomplete and the stamps
 //!   of what they match are taken, so that a crash never leaves half-written outputs that
-//!   look up to date;
+//!   look up to date; and once it holds the end of every task that ended before (its
+//!   dependencies among them), so that a run killed while it runs resumes after them;
+//! - a task's dependents are decided as soon as it ends: its end is queued for the record,
+//!   which commits within 20 ms (`journal`), without the run waiting for it. An engine
+//!   killed in between loses those ends from the record (a later run or `--resume` runs
+//!   those tasks again), never the order of what it holds;
 //! - file work (the check of a task with files, which digests its inputs and outputs; the
 //!   stamps before an attempt; the digests of a success's outputs; setting aside what a
 //!   failure left) runs on rayon's pool, never on the caller's thread, and comes back to
@@ -73,8 +76,6 @@ pub enum End {
 /// What the coordinator may do now that the record or the file work moved on.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Go {
-    /// Finished tasks whose end is durable: their dependents may be decided, in this order.
-    pub settle: Vec<TaskId>,
     /// Attempts that may start, in this order.
     pub start: Vec<TaskId>,
     /// An attempt whose file work is done: its status, and what was set aside, if anything.
@@ -108,8 +109,6 @@ pub struct Gate {
     /// Every task's declared inputs, for the guard; gathered at the first attempt that may
     /// be set aside.
     declared: Option<Arc<Declared>>,
-    /// Finished tasks whose end is not durable yet, by ticket.
-    parked: VecDeque<(u64, TaskId)>,
     /// Attempts with outputs waiting for the record to hold them incomplete, by ticket.
     starting: VecDeque<(u64, TaskId)>,
     /// Attempts whose stamps are being taken.
@@ -123,7 +122,6 @@ pub struct Gate {
 impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gate")
-            .field("parked", &self.parked.len())
             .field("starting", &self.starting.len())
             .field("work", &self.work)
             .finish_non_exhaustive()
@@ -150,7 +148,6 @@ impl Gate {
             stamped: FxHashSet::default(),
             guard: Arc::new(OnceLock::new()),
             declared: None,
-            parked: VecDeque::new(),
             starting: VecDeque::new(),
             stamping: FxHashSet::default(),
             held: FxHashSet::default(),
@@ -479,8 +476,8 @@ impl Gate {
         });
     }
 
-    /// A task reached its final state with its attempt `attempt`. Its dependents may be
-    /// decided once `recorded` names it in `Go::settle`.
+    /// A task reached its final state with its attempt `attempt`: its end is queued for the
+    /// record, and its dependents may be decided now.
     pub fn finished(&mut self, task: TaskId, attempt: u32, status: &TaskStatus, results: &Results) {
         let spec = self.workflow.task(task);
         let made = self.made.remove(&task);
@@ -494,6 +491,11 @@ impl Gate {
             outputs: made.as_deref(),
             last: true,
         });
+        // Attempts with outputs waiting to start wait for this end too: what ended before a
+        // task with outputs starts is in the record when it does.
+        for waiting in &mut self.starting {
+            waiting.0 = waiting.0.max(ticket);
+        }
         // Its key is all its dependents need of what it was checked with.
         if let Some(checked) = checked {
             let word = match status {
@@ -504,19 +506,12 @@ impl Gate {
             let outputs = super::fresh::outputs_digest(made.as_deref().unwrap_or_default());
             self.keys[task.index()] = super::fresh::key(&checked.fingerprint, &outputs, word);
         }
-        self.parked.push_back((ticket, task));
     }
 
-    /// The record made every write up to `ticket` durable: the finished tasks it held settle,
-    /// and the attempts it held start (those whose stamps are taken).
+    /// The record made every write up to `ticket` durable: the attempts it held start
+    /// (those whose stamps are taken).
     pub fn recorded(&mut self, ticket: u64) -> Go {
         let mut go = Go::default();
-        while let Some(&(at, task)) = self.parked.front()
-            && at <= ticket
-        {
-            self.parked.pop_front();
-            go.settle.push(task);
-        }
         while let Some(&(at, task)) = self.starting.front()
             && at <= ticket
         {
@@ -530,27 +525,20 @@ impl Gate {
         go
     }
 
-    /// Whether finished tasks wait for the record to make their end durable.
-    #[must_use]
-    pub fn has_parked(&self) -> bool {
-        !self.parked.is_empty()
-    }
-
     /// Whether the run must wait for the gate: for the record, or for file work.
     #[must_use]
     pub fn is_busy(&self) -> bool {
-        self.work > 0 || !self.parked.is_empty() || !self.starting.is_empty()
+        self.work > 0 || !self.starting.is_empty()
     }
 
     /// Once a turn of the coordinator's loop, before it waits: hands the turn's writes to
     /// the record, and asks for a commit now rather than gathering more when attempts wait
-    /// to start on it, or when finished tasks wait on it and the coordinator `wants` them
-    /// (nothing runs, or what they hold back would be next in line).
-    pub fn commit(&mut self, wants: bool) {
-        if !self.starting.is_empty() || (wants && !self.parked.is_empty()) {
-            self.record.flush();
-        } else {
+    /// to start on it.
+    pub fn commit(&mut self) {
+        if self.starting.is_empty() {
             self.record.submit();
+        } else {
+            self.record.flush();
         }
     }
 

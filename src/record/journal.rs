@@ -2,12 +2,13 @@
 //! commits in groups; and `Checker`, what deciding whether a task runs reads of it, shared
 //! with the threads that check tasks.
 //!
-//! Each commit is durable (`synchronous = FULL`), and costs a disk flush (about 150 µs
-//! here), so the writer thread takes everything queued since its last commit into the next
-//! one: a thousand tasks ending at once cost one flush, not a thousand. When the commit
-//! holding a task's end is durable, the writer tells the coordinator (`Message::Recorded`),
-//! whose gate only then lets its dependents start: a task something started after is in
-//! the record, whenever the engine dies.
+//! Each commit is in the WAL when it returns (`synchronous = NORMAL`: it survives the engine
+//! being killed; the disk is flushed at checkpoints), and costs a transaction, so the writer
+//! thread takes everything queued since its last commit into the next one, at least every
+//! `GATHER`: a thousand tasks ending at once cost one commit, not a thousand. Writes are
+//! committed in the order they were queued. When the coordinator waits for a commit (a task
+//! with outputs starts only once the record holds them incomplete), it asks for one now
+//! (`Write::Flush`), and the writer tells it when the commit is made (`Message::Recorded`).
 
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -842,6 +843,7 @@ impl Writing {
         if self.failure.is_some() {
             self.commit();
         }
+        self.store.trim_wal();
         self.failure.map(|(message, _)| {
             format!("the end of the run was not recorded ({message}); `engine runs` will show it as died")
         })

@@ -1,5 +1,6 @@
 //! What a new run deletes of old ones: runs of its workflow beyond the newest `RUNS_KEPT`
-//! (their rows and their run directories), and what failed attempts set aside beyond the
+//! (their rows and their run directories), in batches once `store::PRUNE_SLACK` more have
+//! gathered, and what failed attempts set aside beyond the
 //! newest `INCOMPLETE_RUNS_KEPT` runs that set some aside. Deletes only in the state dir, only
 //! what engine made there, only of this workflow.
 
@@ -7,7 +8,7 @@ use super::{Store, StoreError};
 use crate::state_dir::StateDir;
 
 /// Runs of one workflow kept in the record (with their logs); older ones are deleted when a
-/// new run starts.
+/// new run starts and `store::PRUNE_SLACK` of them have gathered.
 pub const RUNS_KEPT: usize = 50;
 
 /// Runs of one workflow whose set-aside outputs (`<state dir>/incomplete/<run>`) are kept;

@@ -134,10 +134,6 @@ pub struct Coordinator<'a, E: Executor, S: EventSink> {
     held: rustc_hash::FxHashMap<TaskId, (Isolation, Result<Launch, String>)>,
     /// Attempts that ended, waiting for their file work.
     ending: rustc_hash::FxHashMap<TaskId, Ending>,
-    /// Process and thread tasks that become ready once a finished dependency is durable.
-    soon: [BinaryHeap<ReadyKey>; 2],
-    /// Per task: its dependencies that finished and wait for the record.
-    parked_deps: Vec<u32>,
     /// Tasks whose dependencies all settled, to decide, the next on top; and whether a
     /// `settle` further up the stack is deciding them. Deciding one can settle it at once
     /// (skipped, up to date), which makes more to decide: the stack keeps the order of a
@@ -195,18 +191,16 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
             gate: None,
             held: rustc_hash::FxHashMap::default(),
             ending: rustc_hash::FxHashMap::default(),
-            soon: [BinaryHeap::new(), BinaryHeap::new()],
-            parked_deps: Vec::new(),
             to_decide: Vec::new(),
             deciding: false,
         }
     }
 
     /// Keeps the run record in `journal`: tasks up to date (or finished by the run being
-    /// resumed) are skipped, and every task's end is durable before its dependents start.
+    /// resumed) are skipped, and a task with outputs starts only once the record holds them
+    /// incomplete (and every end queued before).
     #[must_use]
     pub fn with_journal(mut self, journal: Journal) -> Self {
-        self.parked_deps = vec![0; self.workflow.tasks.len()];
         self.gate = Some(Gate::new(Arc::clone(&self.workflow), Box::new(journal)));
         self
     }
@@ -490,9 +484,6 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         if let Some((task, check)) = go.checked {
             self.checked(task, check);
         }
-        for task in go.settle {
-            self.settle(task);
-        }
         for task in go.start {
             self.start_held(task);
         }
@@ -583,30 +574,18 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         self.retries.push(Reverse((Instant::now() + delay, task)));
     }
 
-    /// A task reached its final state. With a run record, its dependents are decided once
-    /// the record holds it.
+    /// A task reached its final state: recorded (see `Gate::finished`), made known, and its
+    /// dependents decided.
     fn finish(&mut self, task: TaskId, status: TaskStatus, duration: Duration, results: Results) {
         let attempt = self.attempts[task.index()].max(1);
-        let parked = match &mut self.gate {
-            Some(gate) => {
-                gate.finished(task, attempt, &status, &results);
-                true
-            }
-            None => false,
-        };
-        self.announce(task, status, duration, results, parked);
+        if let Some(gate) = &mut self.gate {
+            gate.finished(task, attempt, &status, &results);
+        }
+        self.announce(task, status, duration, results);
     }
 
-    /// A task's final state, made known; its dependents are decided now, or once the record
-    /// holds it (`parked`).
-    fn announce(
-        &mut self,
-        task: TaskId,
-        status: TaskStatus,
-        duration: Duration,
-        results: Results,
-        parked: bool,
-    ) {
+    /// A task's final state, made known; its dependents are decided now.
+    fn announce(&mut self, task: TaskId, status: TaskStatus, duration: Duration, results: Results) {
         let spec = self.workflow.task(task);
         let allowed = spec.allow_failure
             && matches!(
@@ -651,11 +630,7 @@ impl<'a, E: Executor, S: EventSink> Coordinator<'a, E, S> {
         if failed {
             self.blocked[task.index()] = Some(SkipReason::DependencyFailed { dependency: task });
         }
-        if parked {
-            self.park(task);
-        } else {
-            self.settle(task);
-        }
+        self.settle(task);
         if failed {
             self.stop_after_failure();
         }

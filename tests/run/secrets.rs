@@ -110,13 +110,18 @@ secrets: [TOK]
 tasks:
   set:
     run: |
-      stat -c 'mode %a' "$ENGINE_RESULTS"
+      test -e "$ENGINE_RESULTS" || echo "no file yet"
+      stat -c 'dir mode %a' "$(dirname "$ENGINE_RESULTS")"
       echo "$TOK=1" >> "$ENGINE_RESULTS"
       echo "key=$TOK" >> "$ENGINE_RESULTS"
 "#,
     )
     .env("TOK", SECRET);
-    let test = test.status(0).stdout_has("mode 600");
+    // The task makes the file by writing it, in a directory only its user can open.
+    let test = test
+        .status(0)
+        .stdout_has("no file yet")
+        .stdout_has("dir mode 700");
     let run = test.run();
     let results = &run.finished("set")["results"];
     assert_eq!(results["***"], "1", "{results}");

@@ -308,7 +308,7 @@ fn failed(message: &str) -> TaskStatus {
 }
 
 #[test]
-fn a_dependent_is_not_decided_before_the_end_it_waits_for_is_durable() {
+fn a_dependent_without_outputs_goes_on_while_the_end_it_waits_for_is_queued() {
     let place = Place::new(&[("a", &[], &[]), ("b", &[0], &[])]);
     let mut gate = place.gate(true);
     place.check(&mut gate, 0);
@@ -320,17 +320,63 @@ fn a_dependent_is_not_decided_before_the_end_it_waits_for_is_durable() {
         End::Now(status.clone())
     );
     gate.finished(TaskId(0), 1, &status, &Vec::new());
-    let ticket = place.tickets();
-    assert!(gate.has_parked() && gate.is_busy());
-    // Killed now: the end is not in the record, and nothing was let go.
-    assert!(!place.durable().contains(&ended("a", true)));
-    assert_eq!(gate.recorded(ticket - 1), Go::default());
-    place.commit(ticket);
-    let go = gate.recorded(ticket);
-    assert_eq!(go.settle, [TaskId(0)]);
-    // What the coordinator decides now depends on an end the record holds.
-    assert!(place.durable().contains(&ended("a", true)));
+    // Nothing waits for the record: the end is queued, not asked to be committed now.
     assert!(!gate.is_busy());
+    gate.commit();
+    assert_eq!(place.log.lock().expect("log").flushes, 0);
+    place.check(&mut gate, 1);
+    assert_eq!(gate.start(TaskId(1), 1, true), Start::Now);
+    gate.started(TaskId(1), 1);
+    // Killed now: `a`'s end may be missing from the record (a later run runs it again);
+    // the writes that are there are in the order they were made.
+    assert!(!place.durable().contains(&ended("a", true)));
+    let ticket = place.tickets();
+    place.commit(ticket);
+    assert!(place.durable().contains(&ended("a", true)));
+}
+
+#[test]
+fn a_task_with_outputs_waits_for_the_ends_queued_while_it_waited_to_start() {
+    let place = Place::new(&[("a", &[], &[]), ("b", &[], &["b.txt"])]);
+    let mut gate = place.gate(true);
+    place.check(&mut gate, 0);
+    assert_eq!(gate.start(TaskId(0), 1, true), Start::Now);
+    gate.started(TaskId(0), 1);
+    place.check(&mut gate, 1);
+    assert_eq!(gate.start(TaskId(1), 1, true), Start::Later);
+    let marked = place.tickets();
+    // `a` ends while `b` waits for its mark to be committed.
+    gate.finished(TaskId(0), 1, &TaskStatus::Succeeded, &Vec::new());
+    let ended_a = place.tickets();
+    assert!(ended_a > marked);
+    place.commit(marked);
+    assert!(gate.recorded(marked).start.is_empty());
+    assert!(gate.is_busy());
+    place.commit(ended_a);
+    assert_eq!(gate.recorded(ended_a).start, [TaskId(1)]);
+    assert!(place.durable().contains(&ended("a", true)));
+}
+
+#[test]
+fn a_dependent_with_outputs_starts_once_the_end_before_it_is_durable() {
+    let place = Place::new(&[("a", &[], &[]), ("b", &[0], &["b.txt"])]);
+    let mut gate = place.gate(false);
+    place.check(&mut gate, 0);
+    assert_eq!(gate.start(TaskId(0), 1, true), Start::Now);
+    gate.started(TaskId(0), 1);
+    gate.finished(TaskId(0), 1, &TaskStatus::Succeeded, &Vec::new());
+    place.check(&mut gate, 1);
+    assert_eq!(gate.start(TaskId(1), 1, true), Start::Later);
+    let ticket = place.tickets();
+    let (stamped, work) = place.filed();
+    assert!(gate.filed(stamped, work).start.is_empty());
+    // Not before the commit that holds its outputs incomplete, and with them `a`'s end.
+    assert!(gate.recorded(ticket - 1).start.is_empty());
+    place.commit(ticket);
+    assert_eq!(gate.recorded(ticket).start, [TaskId(1)]);
+    let durable = place.durable();
+    assert!(durable.contains(&ended("a", true)));
+    assert!(durable.contains(&Write::Incomplete("b".into())));
 }
 
 #[test]
@@ -437,7 +483,7 @@ fn an_attempt_without_file_work_ends_at_once() {
 }
 
 #[test]
-fn ends_are_committed_together_unless_the_scheduler_wants_them() {
+fn ends_are_committed_together() {
     let place = Place::new(&[("a", &[], &[]), ("b", &[], &[]), ("c", &[], &[])]);
     let mut gate = place.gate(true);
     for task in 0..3 {
@@ -445,21 +491,18 @@ fn ends_are_committed_together_unless_the_scheduler_wants_them() {
         assert_eq!(gate.start(TaskId(task), 1, true), Start::Now);
         gate.started(TaskId(task), 1);
         gate.finished(TaskId(task), 1, &TaskStatus::Succeeded, &Vec::new());
-        // Tasks still run and nothing waits for these ends: they gather.
-        gate.commit(false);
+        // Nothing waits for these ends: they gather.
+        gate.commit();
     }
     assert_eq!(place.log.lock().expect("log").flushes, 0);
-    // Now the scheduler wants them (nothing runs, or their dependents are next in line).
-    gate.commit(true);
-    assert_eq!(place.log.lock().expect("log").flushes, 1);
-    // One commit acknowledges every end before its ticket.
+    assert!(!gate.is_busy());
+    // One commit holds every end before its ticket.
     let ticket = place.tickets();
     place.commit(ticket);
-    let go = gate.recorded(ticket);
-    assert_eq!(go.settle, [TaskId(0), TaskId(1), TaskId(2)]);
-    // With nothing parked, wanting makes no commit.
-    gate.commit(true);
-    assert_eq!(place.log.lock().expect("log").flushes, 1);
+    let durable = place.durable();
+    for name in ["a", "b", "c"] {
+        assert!(durable.contains(&ended(name, true)), "{name}");
+    }
 }
 
 #[test]
@@ -468,7 +511,7 @@ fn a_start_waiting_on_the_record_commits_at_once() {
     let mut gate = place.gate(true);
     place.check(&mut gate, 0);
     assert_eq!(gate.start(TaskId(0), 1, true), Start::Later);
-    gate.commit(false);
+    gate.commit();
     assert_eq!(place.log.lock().expect("log").flushes, 1);
 }
 
@@ -491,8 +534,8 @@ fn an_up_to_date_task_is_recorded_and_skipped() {
 
 /// Runs a chain of tasks with outputs through the gate as the coordinator does, and kills
 /// the engine at every point of the protocol: at each, what the record holds must be enough
-/// for whatever the gate has let happen (a task started after its dependency's end is
-/// durable; a running task's outputs are durably incomplete).
+/// for whatever the gate has let happen (a running task's outputs are durably incomplete,
+/// and the end of every task that ended before it is durable too).
 #[test]
 fn whenever_the_engine_dies_the_record_holds_what_was_let_happen() {
     let specs: [Spec<'_>; 3] = [
@@ -502,7 +545,8 @@ fn whenever_the_engine_dies_the_record_holds_what_was_let_happen() {
     ];
     let place = Place::new(&specs);
     let mut gate = place.gate(false);
-    // What the gate let happen so far: tasks that started, tasks whose dependents may start.
+    // What the gate let happen so far: tasks that started (a task with outputs among them
+    // needs the ends of those that ended before it); tasks that ended.
     let mut running: Vec<&str> = Vec::new();
     let mut settled: Vec<&str> = Vec::new();
     let killed_now = |running: &[&str], settled: &[&str]| {
@@ -511,10 +555,10 @@ fn whenever_the_engine_dies_the_record_holds_what_was_let_happen() {
             let outputs = specs.iter().find(|spec| spec.0 == *name).map(|spec| spec.2);
             if outputs.is_some_and(|outputs| !outputs.is_empty()) {
                 assert!(durable.contains(&Write::Incomplete((*name).into())));
+                for before in settled {
+                    assert!(durable.contains(&ended(before, true)), "{before}");
+                }
             }
-        }
-        for name in settled {
-            assert!(durable.contains(&ended(name, true)));
         }
     };
     for (index, (name, _, outputs)) in specs.iter().enumerate() {
@@ -548,11 +592,6 @@ fn whenever_the_engine_dies_the_record_holds_what_was_let_happen() {
         assert_eq!(status, TaskStatus::Succeeded);
         gate.finished(task, 1, &status, &Vec::new());
         running.retain(|running| running != name);
-        killed_now(&running, &settled);
-        let ticket = place.tickets();
-        assert!(gate.recorded(ticket - 1).settle.is_empty());
-        place.commit(ticket);
-        assert_eq!(gate.recorded(ticket).settle, [task]);
         settled.push(name);
         killed_now(&running, &settled);
     }

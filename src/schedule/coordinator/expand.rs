@@ -112,8 +112,5 @@ impl<E: Executor, S: EventSink> Coordinator<'_, E, S> {
         if let Some(outcomes) = &mut self.outcomes {
             outcomes.resize(count, None);
         }
-        if !self.parked_deps.is_empty() {
-            self.parked_deps.resize(count, 0);
-        }
     }
 }
