@@ -808,6 +808,46 @@ mod tests {
     }
 
     #[test]
+    fn an_ok_line_left_out_of_a_tick_is_not_formatted_and_does_not_widen_the_column() {
+        let mut workflow = workflow(MAX_OK_LINES_PER_TICK + 1);
+        workflow.tasks[MAX_OK_LINES_PER_TICK].name = "a_name_never_printed".into();
+        let workflow = Arc::new(workflow);
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        for task in 0..=u32::try_from(MAX_OK_LINES_PER_TICK).expect("small") {
+            bars.event(&started(task));
+            bars.event(&succeeded(task, Duration::from_millis(1)));
+        }
+        let mut view = lock(&bars.view);
+        assert_eq!(view.name_width, 2, "only the printed `t0`..`t7` count");
+        let text = take_finished_lines(&mut view).expect("lines");
+        assert!(!text.contains("a_name_never_printed"), "{text}");
+        assert!(text.ends_with("… and 1 more"), "{text}");
+    }
+
+    #[test]
+    fn an_expanded_placeholder_is_a_join_point_and_its_items_are_not() {
+        let workflow = workflow(2);
+        let mut expanded = workflow.clone();
+        let items = vec![
+            ("t0[0]".to_owned(), Vec::new()),
+            ("t0[1]".to_owned(), Vec::new()),
+        ];
+        let first = expanded.expand(TaskId(0), items);
+        let workflow = Arc::new(workflow);
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        assert!(!lock(&bars.view).is_join_point(TaskId(0)));
+        bars.grow(Arc::new(expanded), TaskId(0), first);
+        let view = lock(&bars.view);
+        assert!(view.is_join_point(TaskId(0)));
+        assert!(!view.is_join_point(TaskId(1)));
+        assert!(!view.is_join_point(first));
+        assert!(!view.is_join_point(TaskId(first.0 + 1)));
+        assert_eq!(view.tasks.len(), 4);
+    }
+
+    #[test]
     fn a_long_name_is_cut_at_the_column_cap() {
         let mut workflow = workflow(1);
         workflow.tasks[0].name = "x".repeat(MAX_NAME_WIDTH + 10);
