@@ -489,7 +489,7 @@ fn push_ok_line(view: &mut View, line: impl FnOnce(&mut View) -> String) {
 
 /// The line of a finished task: `ok`, `failed` (allowed to fail), `FAILED`, `TIMEOUT` or
 /// `INTERRUPTED`, its name in the column and what it took. Colored only when stderr takes
-/// colors (a terminal, no NO_COLOR).
+/// colors (a terminal, no `NO_COLOR`).
 fn finished_line(
     view: &mut View,
     task: TaskId,
