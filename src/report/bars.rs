@@ -3,12 +3,17 @@
 //! dependencies. Events only update a shared view; the bar draws it whole (`frame`), so the
 //! counter and the task lines of a frame always come from one snapshot, and a redraw after
 //! printed output shows each task's latest line. A ticker thread prints finished tasks and
-//! redraws ten times a second, so the cost of drawing does not grow with the task rate.
+//! redraws ten times a second, so the cost of drawing does not grow with the task rate: the
+//! thread that sends events only updates the view (a few counters and maps, a line formatted
+//! only when it will be printed) and never writes to the terminal, except around task output
+//! that goes to the same terminal (`suspend`). Finishing wakes the ticker at once: the end of
+//! a run never waits for its next tick.
 //!
 //! Lock order: never call indicatif while holding the view: the bar's drawing locks it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::IsTerminal as _;
+use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,6 +28,8 @@ use crate::plan::Graph;
 
 /// Successful tasks printed at most per tick (ten ticks a second); failures always are.
 const MAX_OK_LINES_PER_TICK: usize = 8;
+/// The time between two frames.
+const TICK: Duration = Duration::from_millis(100);
 /// The widest the name column grows; longer names are cut with an ellipsis.
 pub(super) const MAX_NAME_WIDTH: usize = 32;
 
@@ -55,10 +62,15 @@ pub(super) struct View {
     pub(super) finished: u64,
     /// Tasks that reached a final state, by task index.
     pub(super) settled: Vec<bool>,
+    /// Join points (no command), by task index: kept apart from the tasks so that the ETA,
+    /// which reads it for every task at every frame, stays within a few cache lines.
+    join_points: Vec<bool>,
     /// The tasks of the run.
     pub(super) tasks: Vec<TaskId>,
     /// How long each task took in its last success (from the run record), in milliseconds.
     pub(super) expected: Vec<Option<u64>>,
+    /// The mean of `expected` where known, `None` when the record knows no task.
+    pub(super) expected_mean: Option<u64>,
     /// Tasks that run at once, for the ETA.
     pub(super) slots: u64,
     /// The expected milliseconds of the longest path of tasks that starts at each task.
@@ -79,10 +91,7 @@ pub(super) struct View {
 impl View {
     /// Whether `task` is a join point: no command, it only waits.
     pub(super) fn is_join_point(&self, task: TaskId) -> bool {
-        matches!(
-            self.workflow.task(task).command,
-            crate::model::Command::None
-        )
+        self.join_points.get(task.index()).copied().unwrap_or(false)
     }
 
     /// `name` padded to the name column (cut with an ellipsis past `MAX_NAME_WIDTH`); the
@@ -104,8 +113,11 @@ pub struct Bars {
     /// Held while finished lines are taken and printed, so that two threads never print
     /// them out of order.
     printing: Arc<Mutex<()>>,
-    stop: Arc<AtomicBool>,
+    /// Dropped to stop the ticker, which wakes at once.
+    stop: Option<Sender<()>>,
     ticker: Option<JoinHandle<()>>,
+    /// Whether stdout is a terminal: only then can task output tear the bars.
+    stdout_terminal: bool,
     graph_dependents: Vec<Vec<TaskId>>,
     /// Dependencies done, per task.
     deps_done: Vec<u32>,
@@ -123,12 +135,10 @@ impl Bars {
         }
         let order: Vec<TaskId> = graph.topological().collect();
         let workflow_len = workflow.tasks.len();
+        let join_points = join_points(&workflow);
         let mut chain = vec![0u64; workflow_len];
         for &task in order.iter().rev() {
-            let own = u64::from(!matches!(
-                workflow.task(task).command,
-                crate::model::Command::None
-            ));
+            let own = u64::from(!join_points[task.index()]);
             let rest = dependents[task.index()]
                 .iter()
                 .map(|next: &TaskId| chain[next.index()])
@@ -148,8 +158,10 @@ impl Bars {
             unprinted_ok: 0,
             finished: 0,
             settled: vec![false; workflow_len],
+            join_points,
             tasks: graph.tasks().to_vec(),
             expected: Vec::new(),
+            expected_mean: None,
             slots: 1,
             path: Vec::new(),
             chain,
@@ -172,25 +184,26 @@ impl Bars {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .with_key("frame", frame),
         );
-        let stop = Arc::new(AtomicBool::new(false));
         let printing = Arc::new(Mutex::new(()));
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         // Nothing is drawn where stderr is no terminal: no ticker then.
         let ticker = if overall.is_hidden() {
             None
         } else {
-            let (view, printing, stop, overall) = (
-                Arc::clone(&view),
-                Arc::clone(&printing),
-                Arc::clone(&stop),
-                overall.clone(),
-            );
+            let (view, printing, overall) =
+                (Arc::clone(&view), Arc::clone(&printing), overall.clone());
             std::thread::Builder::new()
                 .name("engine-progress".into())
                 .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        flush_finished_lines(&view, &printing, &overall);
-                        overall.tick();
-                        std::thread::sleep(Duration::from_millis(100));
+                    loop {
+                        // Printed lines redraw the bars below them: one frame a tick.
+                        if !flush_finished_lines(&view, &printing, &overall) {
+                            overall.tick();
+                        }
+                        match stopped.recv_timeout(TICK) {
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+                        }
                     }
                     flush_finished_lines(&view, &printing, &overall);
                 })
@@ -201,8 +214,9 @@ impl Bars {
             overall,
             view,
             printing,
-            stop,
+            stop: Some(stop),
             ticker,
+            stdout_terminal: std::io::stdout().is_terminal(),
             graph_dependents: dependents,
             deps_done,
             order,
@@ -214,10 +228,16 @@ impl Bars {
         lock(&self.view).verbose = verbose;
     }
 
-    /// Runs `write` with the bars cleared, so that printed lines never tear. Finished-task
-    /// lines still waiting for the next tick are printed first, to keep the order of events.
-    /// The bars drawn again after it show the view as it is now.
+    /// Runs `write` (which writes to stdout) with the bars cleared, so that printed lines
+    /// never tear. Finished-task lines still waiting for the next tick are printed first, to
+    /// keep the order of events. The bars drawn again after it show the view as it is now.
+    /// Where stdout is no terminal (a file, a pipe) the bars are not in its way: `write` runs
+    /// at once, and the terminal is left to the ticker.
     pub fn suspend(&self, write: impl FnOnce()) {
+        if !self.stdout_terminal || self.overall.is_hidden() {
+            write();
+            return;
+        }
         flush_finished_lines(&self.view, &self.printing, &self.overall);
         self.overall.suspend(write);
     }
@@ -251,6 +271,7 @@ impl Bars {
             path[task.index()] = own + rest;
         }
         view.path = path;
+        view.expected_mean = (!known.is_empty()).then_some(average);
         view.expected = durations;
         view.slots = slots as u64;
     }
@@ -319,9 +340,11 @@ impl Bars {
                     );
                 }
                 if view.verbose && *reason == SkipReason::UpToDate {
-                    let name = view.workflow.task(*task).name.clone();
-                    let line = format!("  fresh   {}  up to date", view.column(&name));
-                    push_ok_line(&mut view, line);
+                    push_ok_line(&mut view, |view| {
+                        let workflow = Arc::clone(&view.workflow);
+                        let name = view.column(&workflow.task(*task).name);
+                        format!("  fresh   {name}  up to date")
+                    });
                 }
                 view.joins.remove(task);
                 // A queued cluster job withdrawn after a failure started, then was skipped.
@@ -369,42 +392,21 @@ impl Bars {
             view.took.0 += u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
             view.took.1 += 1;
         }
-        let name = view.workflow.task(task).name.clone();
-        let name = view.column(&name);
-        let took = format_duration(duration);
-        // Colored only when stderr takes colors (a terminal, no NO_COLOR).
-        let line = match status {
-            TaskStatus::Succeeded => {
-                format!("  {}      {name}  {took}", style("ok").green().for_stderr())
+        if status.is_success() {
+            if !join_point || view.verbose {
+                push_ok_line(view, |view| {
+                    finished_line(view, task, status, duration, allowed)
+                });
             }
-            TaskStatus::Failed { message, .. } if allowed => format!(
-                "  {}  {name}  {took}  {message} (allowed to fail)",
-                style("failed").yellow().for_stderr()
-            ),
-            TaskStatus::Failed { message, .. } => format!(
-                "  {}  {name}  {took}  {message}",
-                style("FAILED").red().bold().for_stderr()
-            ),
-            TaskStatus::TimedOut { .. } => format!(
-                "  {} {name}  {took}",
-                style("TIMEOUT").red().bold().for_stderr()
-            ),
-            TaskStatus::Interrupted => format!(
-                "  {} {name}  {took}",
-                style("INTERRUPTED").yellow().for_stderr()
-            ),
-        };
-        if !status.is_success() {
+        } else {
+            let line = finished_line(view, task, status, duration, allowed);
             view.finished_lines.push(line);
-        } else if !join_point || view.verbose {
-            push_ok_line(view, line);
         }
         view.settled[task.index()] = true;
         if status.is_success() || allowed {
             mark_done(view, &self.graph_dependents, &mut self.deps_done, task);
         }
     }
-
     /// A placeholder expanded into the tasks of `workflow` from `first` on: they count in
     /// the totals, and the placeholder waits for them.
     pub fn grow(&mut self, workflow: Arc<Workflow>, task: TaskId, first: TaskId) {
@@ -424,6 +426,8 @@ impl Bars {
         self.deps_done[task.index()] = 0;
         view.done.resize(count, false);
         view.settled.resize(count, false);
+        // The placeholder is a join point now; its items have its command.
+        view.join_points = join_points(&workflow);
         // Each item is one task with a command on the way to the placeholder's dependents.
         let after = view.chain.get(task.index()).copied().unwrap_or(0);
         view.chain.resize(count, after + 1);
@@ -443,7 +447,7 @@ impl Bars {
 
     /// Stops the ticker and clears the bars; the summary that follows says how it ended.
     pub fn finish(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(ticker) = self.ticker.take() {
             let _ = ticker.join();
         }
@@ -457,31 +461,81 @@ impl Drop for Bars {
     }
 }
 
+/// Whether each task is a join point (no command), by task index.
+fn join_points(workflow: &Workflow) -> Vec<bool> {
+    workflow
+        .tasks
+        .iter()
+        .map(|task| matches!(task.command, crate::model::Command::None))
+        .collect()
+}
+
 pub(super) fn lock(view: &Mutex<View>) -> std::sync::MutexGuard<'_, View> {
     view.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Queues the line of a success, within the allowance of a tick.
-fn push_ok_line(view: &mut View, line: String) {
+/// Queues the line of a success (made by `line` only when it will be printed), within the
+/// allowance of a tick.
+fn push_ok_line(view: &mut View, line: impl FnOnce(&mut View) -> String) {
     if view.ok_lines < MAX_OK_LINES_PER_TICK {
         view.ok_lines += 1;
+        let line = line(view);
         view.finished_lines.push(line);
     } else {
         view.unprinted_ok += 1;
     }
 }
 
-/// Prints the finished-task lines gathered since the last tick above the bars. The view is
-/// released before printing: drawing the bars locks it.
-fn flush_finished_lines(view: &Mutex<View>, printing: &Mutex<()>, bar: &ProgressBar) {
+/// The line of a finished task: `ok`, `failed` (allowed to fail), `FAILED`, `TIMEOUT` or
+/// `INTERRUPTED`, its name in the column and what it took. Colored only when stderr takes
+/// colors (a terminal, no `NO_COLOR`).
+fn finished_line(
+    view: &mut View,
+    task: TaskId,
+    status: &TaskStatus,
+    duration: Duration,
+    allowed: bool,
+) -> String {
+    let workflow = Arc::clone(&view.workflow);
+    let name = view.column(&workflow.task(task).name);
+    let took = format_duration(duration);
+    match status {
+        TaskStatus::Succeeded => {
+            format!("  {}      {name}  {took}", style("ok").green().for_stderr())
+        }
+        TaskStatus::Failed { message, .. } if allowed => format!(
+            "  {}  {name}  {took}  {message} (allowed to fail)",
+            style("failed").yellow().for_stderr()
+        ),
+        TaskStatus::Failed { message, .. } => format!(
+            "  {}  {name}  {took}  {message}",
+            style("FAILED").red().bold().for_stderr()
+        ),
+        TaskStatus::TimedOut { .. } => format!(
+            "  {} {name}  {took}",
+            style("TIMEOUT").red().bold().for_stderr()
+        ),
+        TaskStatus::Interrupted => format!(
+            "  {} {name}  {took}",
+            style("INTERRUPTED").yellow().for_stderr()
+        ),
+    }
+}
+
+/// Prints the finished-task lines gathered since the last tick above the bars, which
+/// redraws the bars; whether there were any. The view is released before printing: drawing
+/// the bars locks it.
+fn flush_finished_lines(view: &Mutex<View>, printing: &Mutex<()>, bar: &ProgressBar) -> bool {
     let _printing = printing
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let lines = take_finished_lines(&mut lock(view));
+    let printed = lines.is_some();
     if let Some(lines) = lines {
         bar.println(lines);
     }
+    printed
 }
 
 /// The finished-task lines gathered since the last tick, with a count of the successful ones
@@ -751,6 +805,46 @@ mod tests {
             1,
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_ok_line_left_out_of_a_tick_is_not_formatted_and_does_not_widen_the_column() {
+        let mut workflow = workflow(MAX_OK_LINES_PER_TICK + 1);
+        workflow.tasks[MAX_OK_LINES_PER_TICK].name = "a_name_never_printed".into();
+        let workflow = Arc::new(workflow);
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        for task in 0..=u32::try_from(MAX_OK_LINES_PER_TICK).expect("small") {
+            bars.event(&started(task));
+            bars.event(&succeeded(task, Duration::from_millis(1)));
+        }
+        let mut view = lock(&bars.view);
+        assert_eq!(view.name_width, 2, "only the printed `t0`..`t7` count");
+        let text = take_finished_lines(&mut view).expect("lines");
+        assert!(!text.contains("a_name_never_printed"), "{text}");
+        assert!(text.ends_with("… and 1 more"), "{text}");
+    }
+
+    #[test]
+    fn an_expanded_placeholder_is_a_join_point_and_its_items_are_not() {
+        let workflow = workflow(2);
+        let mut expanded = workflow.clone();
+        let items = vec![
+            ("t0[0]".to_owned(), Vec::new()),
+            ("t0[1]".to_owned(), Vec::new()),
+        ];
+        let first = expanded.expand(TaskId(0), items);
+        let workflow = Arc::new(workflow);
+        let graph = Graph::build(&workflow, &[]).expect("graph");
+        let mut bars = Bars::new(Arc::clone(&workflow), &graph);
+        assert!(!lock(&bars.view).is_join_point(TaskId(0)));
+        bars.grow(Arc::new(expanded), TaskId(0), first);
+        let view = lock(&bars.view);
+        assert!(view.is_join_point(TaskId(0)));
+        assert!(!view.is_join_point(TaskId(1)));
+        assert!(!view.is_join_point(first));
+        assert!(!view.is_join_point(TaskId(first.0 + 1)));
+        assert_eq!(view.tasks.len(), 4);
     }
 
     #[test]

@@ -175,12 +175,10 @@ pub(super) fn eta(view: &View, now: Instant) -> Option<Duration> {
             u64::try_from(now.saturating_duration_since(*started).as_millis()).unwrap_or(u64::MAX)
         })
     };
-    let known: Vec<u64> = view.expected.iter().filter_map(|d| *d).collect();
-    let history = !known.is_empty();
-    let average = if history {
-        known.iter().sum::<u64>() / known.len() as u64
-    } else {
-        pace(view, &ran)?
+    let history = view.expected_mean.is_some();
+    let average = match view.expected_mean {
+        Some(mean) => mean,
+        None => pace(view, &ran)?,
     };
     let (mut work, mut critical, mut left) = (0u64, 0u64, 0u64);
     for &task in &view.tasks {
