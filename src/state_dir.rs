@@ -6,6 +6,7 @@
 //! ```text
 //! <state dir>/record.sqlite              the run record (record::store)
 //! <state dir>/record.reserve             room kept for it on a full disk (record::reserve)
+//! <state dir>/record.checked             when it was last checked whole (record::store)
 //! <state dir>/locks/<key digest>.lock    one run of a workflow at a time (record::lock)
 //! <state dir>/runs/<run>/logs/<task>.log
 //! <state dir>/runs/<run>/results/<...>   what tasks write to `$ENGINE_RESULTS`

@@ -844,6 +844,7 @@ impl Writing {
             self.commit();
         }
         self.store.trim_wal();
+        self.store.leave_mark();
         self.failure.map(|(message, _)| {
             format!("the end of the run was not recorded ({message}); `engine runs` will show it as died")
         })

@@ -387,6 +387,9 @@ pub struct Store {
     /// The columns attempts are read with: a record before schema 4 that only a reading
     /// command opened has no `why` nor `command`.
     attempt_columns: &'static str,
+    /// For a run: when the record was last checked whole (now, or an earlier run's check
+    /// that still holds), kept in the mark the run leaves when it closes the record.
+    checked_ms: Option<i64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -414,6 +417,7 @@ impl Store {
             path,
             absolute_keys: None,
             attempt_columns: ATTEMPT_COLUMNS,
+            checked_ms: None,
         };
         store.prepare(Some(state_dir))?;
         Ok(store)
@@ -436,6 +440,7 @@ impl Store {
             path,
             absolute_keys: None,
             attempt_columns: ATTEMPT_COLUMNS,
+            checked_ms: None,
         };
         let version = store.prepare(None)?;
         if version < RELATIVE_KEYS {
@@ -451,6 +456,14 @@ impl Store {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Leaves the mark that lets the next run skip the whole check (`CheckMark`): called by
+    /// a run as it closes the record, after its last write.
+    pub fn leave_mark(&self) {
+        if let Some(checked_ms) = self.checked_ms {
+            CheckMark::leave(&self.path, checked_ms);
+        }
     }
 
     /// Checkpoints the record and truncates its WAL when the WAL grew beyond `WAL_KEPT`:
@@ -515,9 +528,14 @@ impl Store {
         }
         if create.is_some() {
             // A run writes the record: damage anywhere must stop it before anything runs,
-            // not show up later as a warning that the run cannot be recorded.
-            if let Some(detail) = retry_busy(|| damage(conn)).map_err(fail)? {
-                return Err(StoreError::Damaged { path, detail });
+            // not show up later as a warning that the run cannot be recorded. A check holds
+            // while nothing but engine changed the file, for a day (`CheckMark`).
+            self.checked_ms = CheckMark::holds(&path);
+            if self.checked_ms.is_none() {
+                if let Some(detail) = retry_busy(|| damage(conn)).map_err(fail)? {
+                    return Err(StoreError::Damaged { path, detail });
+                }
+                self.checked_ms = Some(now_ms());
             }
         }
         // Reading the tables' root pages finds a file cut short early.
@@ -1172,6 +1190,69 @@ fn relocate_keys(tx: &rusqlite::Transaction<'_>, state_dir: &StateDir) -> rusqli
     Ok(())
 }
 
+/// How long a whole check of the record holds while only engine changes the file: a day.
+const CHECK_HOLDS_MS: i64 = 24 * 3600 * 1000;
+
+/// The file's stamp must be this much older than the mark for the mark to hold: a change
+/// within the same tick of a coarse file system clock could leave the stamp as it was.
+const MARK_SETTLED_MS: i64 = 3000;
+
+/// `record.checked` beside the record: what the record file looked like when a run closed
+/// it (size, inode, modification time), when that was, and when the record was last checked
+/// whole. A run whose record file still looks so skips `PRAGMA quick_check` (3 ms a MiB)
+/// for a day: damage comes from outside engine (a disk error, another program, a copy cut
+/// short), and anything that writes the file changes its stamp. Engine's own file, written
+/// whole through a temporary file; a mark that cannot be read means a check.
+struct CheckMark;
+
+impl CheckMark {
+    fn path(record: &Path) -> PathBuf {
+        record.with_file_name("record.checked")
+    }
+
+    fn stamp(record: &Path) -> Option<[i64; 4]> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(record).ok()?;
+        let size = i64::try_from(meta.size()).ok()?;
+        let ino = i64::try_from(meta.ino()).ok()?;
+        Some([size, ino, meta.mtime(), meta.mtime_nsec()])
+    }
+
+    /// When the record was last checked whole, if the mark left by the last run still holds.
+    fn holds(record: &Path) -> Option<i64> {
+        let text = std::fs::read_to_string(Self::path(record)).ok()?;
+        let numbers: Vec<i64> = text
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let &[size, ino, mtime_s, mtime_ns, written_ms, checked_ms] = numbers.as_slice() else {
+            return None;
+        };
+        let now = now_ms();
+        let settled = written_ms - (mtime_s * 1000 + mtime_ns / 1_000_000) > MARK_SETTLED_MS;
+        (Self::stamp(record)? == [size, ino, mtime_s, mtime_ns]
+            && settled
+            && (0..CHECK_HOLDS_MS).contains(&(now - checked_ms)))
+        .then_some(checked_ms)
+    }
+
+    fn leave(record: &Path, checked_ms: i64) {
+        let Some([size, ino, mtime_s, mtime_ns]) = Self::stamp(record) else {
+            return;
+        };
+        let path = Self::path(record);
+        let temporary = path.with_extension("checked.new");
+        let text = format!(
+            "{size} {ino} {mtime_s} {mtime_ns} {} {checked_ms}\n",
+            now_ms()
+        );
+        if std::fs::write(&temporary, text).is_ok() && std::fs::rename(&temporary, &path).is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+    }
+}
+
 /// What `PRAGMA quick_check` finds wrong in the record (the whole file when it is small, else
 /// its small tables), or `None`.
 fn damage(conn: &Connection) -> rusqlite::Result<Option<String>> {
@@ -1625,6 +1706,61 @@ mod tests {
         let error = Store::open(&StateDir::at(dir.path())).expect_err("refuses");
         assert!(matches!(error, StoreError::Damaged { .. }), "{error:?}");
         assert!(error.hint().contains("mv "), "{}", error.hint());
+    }
+
+    #[test]
+    fn a_whole_check_holds_while_the_file_keeps_the_stamp_the_last_run_left() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = StateDir::at(dir.path());
+        let mut store = Store::open(&state).expect("opens");
+        store
+            .transaction(|w| {
+                for i in 0..200 {
+                    w.insert_run(&run(&format!("r{i}")))?;
+                }
+                Ok(())
+            })
+            .expect("writes");
+        store
+            .conn
+            .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .expect("checkpoint");
+        // The file settled long before the run closed it.
+        let path = state.record();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("opens");
+        let then = SystemTime::now() - Duration::from_secs(60);
+        file.set_modified(then).expect("sets the time");
+        store.leave_mark();
+        drop(store);
+        // Damage that keeps the size, and the stamp put back: the check is not made again.
+        let mut bytes = std::fs::read(&path).expect("reads");
+        // A leaf of `runs` (type 0x0d) with its newest rows: the run's reads never visit it.
+        let page = bytes
+            .chunks(4096)
+            .position(|page| page[0] == 0x0d && page.windows(4).any(|w| w == b"r199"))
+            .expect("a leaf with the newest runs");
+        bytes[page * 4096..(page + 1) * 4096].fill(0x55);
+        std::fs::write(&path, &bytes).expect("damages");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("opens");
+        file.set_modified(then).expect("sets the time");
+        drop(file);
+        let opened = Store::open(&state);
+        assert!(opened.is_ok(), "the mark held: {opened:?}");
+        // Any other stamp: checked whole, and found.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("opens");
+        file.set_modified(SystemTime::now()).expect("sets the time");
+        drop(file);
+        let error = Store::open(&state).expect_err("refuses");
+        assert!(matches!(error, StoreError::Damaged { .. }), "{error:?}");
     }
 
     #[test]
