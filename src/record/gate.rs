@@ -510,7 +510,12 @@ impl Gate {
     /// The record made every write up to `ticket` durable: the finished tasks it held settle,
     /// and the attempts it held start (those whose stamps are taken).
     pub fn recorded(&mut self, ticket: u64) -> Go {
-        let mut go = Go::default();
+        // One commit may hold the ends of thousands of tasks: the list is made at its size.
+        let durable = self.parked.partition_point(|&(at, _)| at <= ticket);
+        let mut go = Go {
+            settle: Vec::with_capacity(durable),
+            ..Go::default()
+        };
         while let Some(&(at, task)) = self.parked.front()
             && at <= ticket
         {

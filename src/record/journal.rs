@@ -321,6 +321,8 @@ pub struct Journal {
     outbox: Outbox,
     keep_incomplete: bool,
     state_dir: StateDir,
+    /// The run's directory in the state dir, made once: every attempt row names its log.
+    run_dir: crate::state_dir::RunDir,
     /// Files outside the state dir that the run writes (the events file).
     own_files: Vec<PathBuf>,
     sender: Option<Sender<Vec<Write>>>,
@@ -435,6 +437,7 @@ impl Journal {
                 path: info.state_dir.record(),
                 detail: format!("cannot start the record's writer: {error}"),
             })?;
+        let run_dir = info.state_dir.run(&info.run_id);
         Ok(Self {
             run_id: info.run_id,
             durations,
@@ -448,6 +451,7 @@ impl Journal {
             files,
             outbox: coordinator,
             keep_incomplete: info.keep_incomplete,
+            run_dir,
             state_dir: info.state_dir,
             own_files: info.own_files,
             sender: Some(sender),
@@ -501,7 +505,7 @@ impl Journal {
     /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`, the
     /// task's name made one file name).
     fn log(&self, task: &Task) -> String {
-        self.state_dir.run(&self.run_id).recorded_log(&task.name)
+        self.run_dir.recorded_log(&task.name)
     }
 
     /// Why a checked task runs (the `--explain` text), masked.
@@ -585,7 +589,8 @@ impl Journal {
             last,
         } = end;
         let ended = now_ms();
-        let started = self.started_ms.get(&task.id).copied();
+        // Each attempt's start is noted again when it starts.
+        let started = self.started_ms.remove(&task.id);
         let (job_id, queued_ms) = self
             .jobs
             .remove(&task.id)
@@ -802,13 +807,16 @@ impl Writing {
             // for an acknowledgement to go on), writes gather for a moment, so that the ends
             // of many tasks share one flush.
             let gather_until = std::time::Instant::now() + GATHER;
+            // What is queued already joins the commit even when one is asked for: it costs
+            // no wait, and every commit saved is a WAL write of the pages it touches.
             loop {
-                if flush || self.batch.len() >= MAX_BATCH {
+                if self.batch.len() >= MAX_BATCH {
                     break;
                 }
                 let writes = match receiver.try_recv() {
                     Ok(writes) => writes,
                     Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+                    Err(crossbeam_channel::TryRecvError::Empty) if flush => break,
                     Err(crossbeam_channel::TryRecvError::Empty) => {
                         match receiver.recv_deadline(gather_until) {
                             Ok(writes) => writes,
@@ -816,7 +824,7 @@ impl Writing {
                         }
                     }
                 };
-                flush = asks_commit(&writes);
+                flush |= asks_commit(&writes);
                 self.batch.extend(writes);
             }
             let ack = self
