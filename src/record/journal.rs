@@ -807,16 +807,13 @@ impl Writing {
             // for an acknowledgement to go on), writes gather for a moment, so that the ends
             // of many tasks share one flush.
             let gather_until = std::time::Instant::now() + GATHER;
-            // What is queued already joins the commit even when one is asked for: it costs
-            // no wait, and every commit saved is a WAL write of the pages it touches.
             loop {
-                if self.batch.len() >= MAX_BATCH {
+                if flush || self.batch.len() >= MAX_BATCH {
                     break;
                 }
                 let writes = match receiver.try_recv() {
                     Ok(writes) => writes,
                     Err(crossbeam_channel::TryRecvError::Disconnected) => break,
-                    Err(crossbeam_channel::TryRecvError::Empty) if flush => break,
                     Err(crossbeam_channel::TryRecvError::Empty) => {
                         match receiver.recv_deadline(gather_until) {
                             Ok(writes) => writes,
@@ -824,7 +821,7 @@ impl Writing {
                         }
                     }
                 };
-                flush |= asks_commit(&writes);
+                flush = asks_commit(&writes);
                 self.batch.extend(writes);
             }
             let ack = self
