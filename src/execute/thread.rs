@@ -19,6 +19,8 @@ pub struct ThreadExecutor {
     threads: usize,
     workers: Option<(WorkerPool, Arc<Engine>)>,
     context: Arc<RunContext>,
+    /// The workflow's path as text (`ENGINE_WORKFLOW`), made once for every task.
+    workflow: String,
     running: FxHashMap<TaskId, Arc<CancelToken>>,
 }
 
@@ -29,6 +31,7 @@ impl ThreadExecutor {
         Self {
             threads,
             workers: None,
+            workflow: context.workflow_path.display().to_string(),
             context,
             running: FxHashMap::default(),
         }
@@ -56,19 +59,17 @@ impl ThreadExecutor {
         let token_for_running = Arc::clone(&token);
         let ast = Arc::clone(ast);
         let outbox = self.context.outbox.clone();
-        let log = TaskLog::new(self.context.run_dir.log(&task.name));
-        if launch.attempt > 1 {
-            log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
-        }
+        // The log's path is made on the worker: the coordinator's thread does as little per
+        // task as it can.
+        let context = Arc::clone(&self.context);
+        let attempt = launch.attempt;
         let masker = self.context.masker.clone();
         let masker_for_results = self.context.masker.clone();
         let id = task.id;
+        let name = task.name.clone();
         let mut env = launch.env.to_vec();
-        env.push(("ENGINE_TASK".into(), task.name.clone()));
-        env.push((
-            "ENGINE_WORKFLOW".into(),
-            self.context.workflow_path.display().to_string(),
-        ));
+        env.push(("ENGINE_TASK".into(), name.clone()));
+        env.push(("ENGINE_WORKFLOW".into(), self.workflow.clone()));
         env.push(("ENGINE_RUN_ID".into(), self.context.run_id.clone()));
         let cwd = launch.cwd.clone();
         let constants = launch.constants.clone();
@@ -76,6 +77,10 @@ impl ThreadExecutor {
             return Err("the worker threads are missing".into());
         };
         pool.spawn(move || {
+            let log = TaskLog::new(context.run_dir.log(&name));
+            if attempt > 1 {
+                log.write(format!("engine: attempt {attempt}\n").as_bytes());
+            }
             let log = Arc::new(log);
             let print_log = Arc::clone(&log);
             let print_outbox = outbox.clone();

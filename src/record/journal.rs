@@ -322,6 +322,8 @@ pub struct Journal {
     outbox: Outbox,
     keep_incomplete: bool,
     state_dir: StateDir,
+    /// The run's directory in the state dir, made once: every attempt row names its log.
+    run_dir: crate::state_dir::RunDir,
     /// Files outside the state dir that the run writes (the events file).
     own_files: Vec<PathBuf>,
     sender: Option<Sender<Vec<Write>>>,
@@ -436,6 +438,7 @@ impl Journal {
                 path: info.state_dir.record(),
                 detail: format!("cannot start the record's writer: {error}"),
             })?;
+        let run_dir = info.state_dir.run(&info.run_id);
         Ok(Self {
             run_id: info.run_id,
             durations,
@@ -449,6 +452,7 @@ impl Journal {
             files,
             outbox: coordinator,
             keep_incomplete: info.keep_incomplete,
+            run_dir,
             state_dir: info.state_dir,
             own_files: info.own_files,
             sender: Some(sender),
@@ -502,7 +506,7 @@ impl Journal {
     /// The task's log file, relative to the state dir (`runs/<run>/logs/<task>.log`, the
     /// task's name made one file name).
     fn log(&self, task: &Task) -> String {
-        self.state_dir.run(&self.run_id).recorded_log(&task.name)
+        self.run_dir.recorded_log(&task.name)
     }
 
     /// Why a checked task runs (the `--explain` text), masked.
@@ -586,7 +590,8 @@ impl Journal {
             last,
         } = end;
         let ended = now_ms();
-        let started = self.started_ms.get(&task.id).copied();
+        // Each attempt's start is noted again when it starts.
+        let started = self.started_ms.remove(&task.id);
         let (job_id, queued_ms) = self
             .jobs
             .remove(&task.id)
