@@ -1708,11 +1708,9 @@ mod tests {
         assert!(error.hint().contains("mv "), "{}", error.hint());
     }
 
-    #[test]
-    fn a_whole_check_holds_while_the_file_keeps_the_stamp_the_last_run_left() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let state = StateDir::at(dir.path());
-        let mut store = Store::open(&state).expect("opens");
+    /// A record of 200 runs with its WAL folded into the file.
+    fn folded_record_of_200_runs(state: &StateDir) -> Store {
+        let mut store = Store::open(state).expect("opens");
         store
             .transaction(|w| {
                 for i in 0..200 {
@@ -1725,14 +1723,27 @@ mod tests {
             .conn
             .pragma_update(None, "wal_checkpoint", "TRUNCATE")
             .expect("checkpoint");
+        store
+    }
+
+    fn set_modified(path: &Path, time: SystemTime) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .expect("opens")
+            .set_modified(time)
+            .expect("sets the time");
+    }
+
+    #[test]
+    fn a_whole_check_holds_while_the_file_keeps_the_stamp_the_last_run_left() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = StateDir::at(dir.path());
+        let store = folded_record_of_200_runs(&state);
         // The file settled long before the run closed it.
         let path = state.record();
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .expect("opens");
         let then = SystemTime::now() - Duration::from_secs(60);
-        file.set_modified(then).expect("sets the time");
+        set_modified(&path, then);
         store.leave_mark();
         drop(store);
         // Damage that keeps the size, and the stamp put back: the check is not made again.
@@ -1744,21 +1755,11 @@ mod tests {
             .expect("a leaf with the newest runs");
         bytes[page * 4096..(page + 1) * 4096].fill(0x55);
         std::fs::write(&path, &bytes).expect("damages");
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .expect("opens");
-        file.set_modified(then).expect("sets the time");
-        drop(file);
+        set_modified(&path, then);
         let opened = Store::open(&state);
         assert!(opened.is_ok(), "the mark held: {opened:?}");
         // Any other stamp: checked whole, and found.
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .expect("opens");
-        file.set_modified(SystemTime::now()).expect("sets the time");
-        drop(file);
+        set_modified(&path, SystemTime::now());
         let error = Store::open(&state).expect_err("refuses");
         assert!(matches!(error, StoreError::Damaged { .. }), "{error:?}");
     }
@@ -1766,21 +1767,8 @@ mod tests {
     #[test]
     fn a_record_cut_short_is_damaged() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut store = Store::open(&StateDir::at(dir.path())).expect("opens");
-        store
-            .transaction(|w| {
-                for i in 0..200 {
-                    w.insert_run(&run(&format!("r{i}")))?;
-                }
-                Ok(())
-            })
-            .expect("writes");
         // Fold the WAL into the file, then cut the file in the middle of its pages.
-        store
-            .conn
-            .pragma_update(None, "wal_checkpoint", "TRUNCATE")
-            .expect("checkpoint");
-        drop(store);
+        drop(folded_record_of_200_runs(&StateDir::at(dir.path())));
         let path = StateDir::at(dir.path()).record();
         let length = std::fs::metadata(&path).expect("exists").len();
         let file = std::fs::OpenOptions::new()
