@@ -1218,9 +1218,22 @@ impl CheckMark {
         Some([size, ino, meta.mtime(), meta.mtime_nsec()])
     }
 
+    /// Whether nothing but a mark engine could have left is at `path`: no file, or a plain
+    /// file (a link or anything else is someone else's, and stays as it is).
+    fn is_ours(path: &Path) -> bool {
+        std::fs::symlink_metadata(path).map_or_else(
+            |error| error.kind() == std::io::ErrorKind::NotFound,
+            |meta| meta.file_type().is_file(),
+        )
+    }
+
     /// When the record was last checked whole, if the mark left by the last run still holds.
     fn holds(record: &Path) -> Option<i64> {
-        let text = std::fs::read_to_string(Self::path(record)).ok()?;
+        let path = Self::path(record);
+        if !Self::is_ours(&path) {
+            return None;
+        }
+        let text = std::fs::read_to_string(path).ok()?;
         let numbers: Vec<i64> = text
             .split_whitespace()
             .map(str::parse)
@@ -1238,16 +1251,30 @@ impl CheckMark {
     }
 
     fn leave(record: &Path, checked_ms: i64) {
+        use std::os::unix::fs::OpenOptionsExt;
         let Some([size, ino, mtime_s, mtime_ns]) = Self::stamp(record) else {
             return;
         };
         let path = Self::path(record);
         let temporary = path.with_extension("checked.new");
+        // Only engine's own mark is replaced: with anything else at either name (a link,
+        // a directory) no mark is left, nothing is written through it, and the next run
+        // checks the record whole.
+        if !Self::is_ours(&path) || !Self::is_ours(&temporary) {
+            return;
+        }
         let text = format!(
             "{size} {ino} {mtime_s} {mtime_ns} {} {checked_ms}\n",
             now_ms()
         );
-        if std::fs::write(&temporary, text).is_ok() && std::fs::rename(&temporary, &path).is_err() {
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&temporary)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()));
+        if written.is_ok() && std::fs::rename(&temporary, &path).is_err() {
             let _ = std::fs::remove_file(&temporary);
         }
     }
@@ -1762,6 +1789,34 @@ mod tests {
         set_modified(&path, SystemTime::now());
         let error = Store::open(&state).expect_err("refuses");
         assert!(matches!(error, StoreError::Damaged { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_link_at_the_marks_names_is_never_written_through_nor_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outside = tempfile::tempdir().expect("another dir");
+        let state = StateDir::at(dir.path());
+        let store = folded_record_of_200_runs(&state);
+        set_modified(&state.record(), SystemTime::now() - Duration::from_secs(60));
+        let theirs = outside.path().join("theirs.txt");
+        std::fs::write(&theirs, "the user's\n").expect("writes");
+        for name in ["record.checked.new", "record.checked"] {
+            let link = dir.path().join(name);
+            std::os::unix::fs::symlink(&theirs, &link).expect("links");
+            store.leave_mark();
+            assert_eq!(
+                std::fs::read_to_string(&theirs).expect("reads"),
+                "the user's\n"
+            );
+            let meta = std::fs::symlink_metadata(&link).expect("still there");
+            assert!(meta.file_type().is_symlink(), "{name} was replaced");
+            // No mark of engine's holds: the next run checks the record whole.
+            assert_eq!(CheckMark::holds(&state.record()), None);
+            std::fs::remove_file(&link).expect("unlinks");
+        }
+        // With the names free, the mark is left and holds.
+        store.leave_mark();
+        assert!(CheckMark::holds(&state.record()).is_some());
     }
 
     #[test]
