@@ -123,6 +123,28 @@ mod parse {
             .counter(ItemsCount::new(count))
             .bench(|| parsed(divan::black_box(&source)));
     }
+
+    /// The YAML library's own floor: the same text read by serde-saphyr on one thread into
+    /// `IgnoredAny` (events only: no spans, no engine types, no budgets). `layered` above runs
+    /// on up to 2 threads, so it beats this floor only by parallelism.
+    #[divan::bench(args = SIZES)]
+    fn yaml_floor(bencher: Bencher, count: usize) {
+        let source = source(count);
+        // Options are not `Sync`: each sample makes its own (a few fields, no allocation).
+        let options = || {
+            let mut options = serde_saphyr::options! { with_snippet: false };
+            options.budget = None;
+            options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+            options
+        };
+        bencher.counter(ItemsCount::new(count)).bench(|| {
+            serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(
+                divan::black_box(source.text()),
+                options(),
+            )
+            .expect("generated YAML parses")
+        });
+    }
 }
 
 /// `RawWorkflow` to `Workflow`: names, dependencies, cycles, scripts compiled once each.

@@ -666,7 +666,7 @@ pub enum RawDependency {
     /// `build`, `test[os=linux]`.
     Name(String),
     /// `{ task: build, with: { profile: release } }`: a task with parameters.
-    Call(RawCall),
+    Call(Box<RawCall>),
 }
 
 /// A dependency on a task with parameters.
@@ -697,7 +697,7 @@ impl<'de> Deserialize<'de> for RawDependency {
 
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 RawCall::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawDependency::Call)
+                    .map(|call| RawDependency::Call(Box::new(call)))
             }
         }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use super::matrix::MAX_EXPANSIONS;
 use super::settings::value_of;
@@ -256,15 +256,19 @@ impl Validator<'_> {
         let (file, _, raw, _) = &written[at];
         let file = *file;
         self.current = file;
+        // Borrowing the namespace would hold `self`, which `call` needs: the main file's
+        // (empty) costs nothing to copy.
         let namespace = self.namespaces[file].clone();
-        let mut deps = Vec::new();
+        let mut deps = Vec::with_capacity(entries(raw).count());
         let mut calls = Vec::new();
-        for (name, with) in entries(raw) {
-            let name = Spanned::new(
-                resolve(&namespace, &name.value, index),
-                name.referenced,
-                name.defined,
-            );
+        for Listed {
+            name,
+            referenced,
+            defined,
+            with,
+        } in entries(raw)
+        {
+            let name = Spanned::new(resolve(&namespace, name, index), referenced, defined);
             let takes_params = index
                 .get(name.value.as_str())
                 .is_some_and(|&target| signatures[target].is_some());
@@ -427,27 +431,45 @@ type Call = (usize, Vec<(String, String)>);
 /// The values of a `with`.
 type With = IndexMap<Spanned<String>, Spanned<RawValue>, rustc_hash::FxBuildHasher>;
 
-/// A task's `depends_on` entries: each name with its `with`, if it has one.
-fn entries(raw: &RawTask) -> Vec<(Spanned<String>, Option<&With>)> {
-    let Some(depends_on) = raw.depends_on.as_ref() else {
-        return Vec::new();
+/// One `depends_on` entry: the name as written, where it is written, and its `with`.
+struct Listed<'r> {
+    name: &'r str,
+    referenced: Location,
+    defined: Location,
+    with: Option<&'r With>,
+}
+
+/// A task's `depends_on` entries, in the order written (borrowed: nothing is copied).
+fn entries(raw: &RawTask) -> impl Iterator<Item = Listed<'_>> {
+    let (one, many) = match raw.depends_on.as_ref() {
+        None => (None, [].iter()),
+        Some(depends_on) => match &depends_on.value {
+            RawDependsOn::One(name) => (
+                Some(Listed {
+                    name,
+                    referenced: depends_on.referenced,
+                    defined: depends_on.defined,
+                    with: None,
+                }),
+                [].iter(),
+            ),
+            RawDependsOn::Many(items) => (None, items.iter()),
+        },
     };
-    match &depends_on.value {
-        RawDependsOn::One(name) => vec![(
-            Spanned::new(name.clone(), depends_on.referenced, depends_on.defined),
-            None,
-        )],
-        RawDependsOn::Many(items) => items
-            .iter()
-            .map(|item| match &item.value {
-                RawDependency::Name(name) => (
-                    Spanned::new(name.clone(), item.referenced, item.defined),
-                    None,
-                ),
-                RawDependency::Call(call) => (call.task.clone(), Some(&call.with)),
-            })
-            .collect(),
-    }
+    one.into_iter().chain(many.map(|item| match &item.value {
+        RawDependency::Name(name) => Listed {
+            name,
+            referenced: item.referenced,
+            defined: item.defined,
+            with: None,
+        },
+        RawDependency::Call(call) => Listed {
+            name: &call.task.value,
+            referenced: call.task.referenced,
+            defined: call.task.defined,
+            with: Some(&call.with),
+        },
+    }))
 }
 
 /// The `depends_on` entries that are plain names, resolved.
@@ -457,13 +479,12 @@ fn named_deps(
     index: &FxHashMap<&str, usize>,
 ) -> Vec<Spanned<String>> {
     entries(raw)
-        .into_iter()
-        .filter(|(_, with)| with.is_none())
-        .map(|(name, _)| {
+        .filter(|listed| listed.with.is_none())
+        .map(|listed| {
             Spanned::new(
-                resolve(namespace, &name.value, index),
-                name.referenced,
-                name.defined,
+                resolve(namespace, listed.name, index),
+                listed.referenced,
+                listed.defined,
             )
         })
         .collect()
@@ -505,7 +526,9 @@ impl Made {
         signature: Option<Arc<Signature>>,
         params: Vec<(String, String)>,
     ) {
-        if self.too_many || !self.known.insert(name.clone()) {
+        // Tasks without params are the written ones, each name once already (and a name
+        // with params in parentheses is no written name): only instances can repeat.
+        if self.too_many || (signature.is_some() && !self.known.insert(name.clone())) {
             return;
         }
         self.count += 1;

@@ -192,6 +192,12 @@ impl<'a> Validator<'a> {
     }
 
     fn workflow(&mut self, raws: Vec<RawWorkflow>, requests: &[(String, Given)]) -> Workflow {
+        let workflow = self.build(&raws, requests);
+        drop_aside(raws, workflow.tasks.len());
+        workflow
+    }
+
+    fn build(&mut self, raws: &[RawWorkflow], requests: &[(String, Given)]) -> Workflow {
         let main = &raws[0];
         let name = main.name.as_ref().map_or_else(
             || {
@@ -1198,3 +1204,20 @@ const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// The most retries a task may ask for.
 const MAX_RETRIES: u32 = 100;
+
+/// Workflows at least this large are freed on a thread of their own.
+const DROP_ASIDE_TASKS: usize = 5_000;
+
+/// Frees what parsing made once validation is done with it: on a thread of its own for a
+/// large workflow (100,000 tasks are millions of allocations, about a tenth of a second),
+/// so the run goes on meanwhile; here when the thread cannot be started.
+fn drop_aside(raws: Vec<RawWorkflow>, tasks: usize) {
+    if tasks < DROP_ASIDE_TASKS {
+        return;
+    }
+    let spare = std::thread::Builder::new()
+        .name("engine-free".into())
+        .spawn(move || drop(raws));
+    // Without a thread, `raws` was dropped with the failed spawn's closure.
+    drop(spare);
+}
