@@ -81,7 +81,7 @@ fn keys_are_distinct_words(workflow: &RawWorkflow) -> bool {
     ];
     let task_envs = tasks
         .values()
-        .filter_map(|task| task.value.as_ref()?.env.as_ref());
+        .filter_map(|task| task.value.as_ref()?.env.as_deref());
     let matrices = tasks
         .values()
         .filter_map(|task| task.value.as_ref()?.matrix.as_ref());

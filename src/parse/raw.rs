@@ -197,7 +197,7 @@ pub struct RawTask {
     /// cooperative). `process`: its own OS process group (isolated, killable). Default: `process`
     /// for `run`, `thread` for `script`.
     #[schemars(with = "Option<RawIsolation>")]
-    pub isolation: Option<Spanned<RawIsolation>>,
+    pub isolation: Option<Box<Spanned<RawIsolation>>>,
     /// A shell command line, run as `sh -c <run>` (or with `shell`). Needs `isolation: process`.
     #[serde(default, deserialize_with = "null_as_empty")]
     #[schemars(with = "String")]
@@ -205,7 +205,7 @@ pub struct RawTask {
     /// The shell for `run` and its options, e.g. `bash` or `bash -eo pipefail`, run as
     /// `<shell> -c <run>`. Default: `sh`.
     #[schemars(with = "Option<String>")]
-    pub shell: Option<Spanned<String>>,
+    pub shell: Option<Box<Spanned<String>>>,
     /// An embedded script in the rhai language. Runs on a thread unless `isolation: process`.
     #[serde(default, deserialize_with = "null_as_empty")]
     #[schemars(with = "String")]
@@ -213,15 +213,15 @@ pub struct RawTask {
     /// Environment variables of this task, after the workflow's and the defaults'.
     #[serde(default)]
     #[schemars(schema_with = "env_schema")]
-    pub env: Option<RawEnv>,
+    pub env: Option<Box<RawEnv>>,
     /// Working directory, relative to the workflow file. Default: the workflow file's directory.
     #[schemars(with = "Option<String>")]
-    pub cwd: Option<Spanned<String>>,
+    pub cwd: Option<Box<Spanned<String>>>,
     /// Time limit, like `10m`, `1h30m`, `45s` or `250ms`. A process task gets SIGTERM, then
     /// SIGKILL after a grace period; a thread task is stopped at its script's next step.
     #[serde(default)]
     #[schemars(schema_with = "duration_schema")]
-    pub timeout: Option<Spanned<String>>,
+    pub timeout: Option<Box<Spanned<String>>>,
     /// What the task needs while it runs: `cpus` (slots of `-j` it takes, default 1) and
     /// `memory` (like `2G`; recorded, and requested from cluster executors).
     pub resources: Option<Box<RawResources>>,
@@ -266,10 +266,10 @@ pub struct RawTask {
     /// batch job on a Slurm cluster). Thread tasks always run inside the engine.
     /// `engine run --executor` wins over this.
     #[schemars(with = "Option<RawExecutor>")]
-    pub executor: Option<Spanned<RawExecutor>>,
+    pub executor: Option<Box<Spanned<RawExecutor>>>,
     /// Options for the Slurm job of this process task, used when it runs on Slurm:
     /// `partition`, `account` and `extra` `sbatch` options.
-    pub slurm: Option<RawSlurm>,
+    pub slurm: Option<Box<RawSlurm>>,
     /// Files the task reads: paths, directories or globs (`src/**/*.c`) relative to its
     /// `cwd`. Their content is part of the task's fingerprint: an edited input reruns the
     /// task and what depends on it. A path that does not exist when the task is about to run

@@ -1443,3 +1443,15 @@ fn mixed_matrix_axes_expand_with_the_template_values_first_key_slowest() {
         ]
     );
 }
+
+/// Every task of a large workflow is one `RawTask` until validation: the fields most tasks
+/// leave out are boxed so that 100,000 tasks stay within memory (issue 17). Grows only when
+/// a new field must be inline; box it otherwise.
+#[test]
+fn a_parsed_task_stays_small() {
+    let size = std::mem::size_of::<crate::parse::RawTask>();
+    assert!(
+        size <= 512,
+        "RawTask is {size} bytes (448 when this test was written)"
+    );
+}

@@ -585,7 +585,7 @@ impl<'a> Validator<'a> {
             // Its matrix reads these results: it must depend on them, as a template must.
             uses.tasks.extend(reads.iter().cloned());
         }
-        let mut templates = self.task_templates(command_text, &[], raw.cwd.as_ref(), &mut uses);
+        let mut templates = self.task_templates(command_text, &[], raw.cwd.as_deref(), &mut uses);
         if !env_templates.is_empty() {
             let mut with_env = templates.as_deref().cloned().unwrap_or_default();
             with_env.env = env_templates;
@@ -628,7 +628,7 @@ impl<'a> Validator<'a> {
             .map_or_else(|| defaults.cwd.clone(), |cwd| self.dir().join(&cwd.value));
         let resources = self.resources(raw.resources.as_deref(), defaults.resources, &place);
         self.check_executor(task_name, raw, isolation);
-        let slurm = self.slurm_options(raw.slurm.as_ref(), &defaults.slurm, &place);
+        let slurm = self.slurm_options(raw.slurm.as_deref(), &defaults.slurm, &place);
         let executor = raw
             .executor
             .as_ref()
