@@ -228,6 +228,31 @@ tasks:
 }
 
 #[test]
+fn a_results_file_made_a_link_is_removed_and_what_it_points_to_is_kept() {
+    // engine removes the results file after reading it: a task that puts a link there
+    // loses the link (in engine's private run directory), never the file it points to.
+    let test = Test::new().file("theirs.txt", "tag=theirs\n").workflow(
+        r#"
+tasks:
+  linked:
+    run: ln -s "$PWD/theirs.txt" "$ENGINE_RESULTS"
+"#,
+    );
+    let workflow = test.path("workflow.yaml");
+    let test = test.engine_run(&workflow).then();
+    assert_eq!(
+        std::fs::read_to_string(test.path("theirs.txt")).expect("still there"),
+        "tag=theirs\n"
+    );
+    let results = test.path("state/runs");
+    let left: Vec<_> = engine_test_support::files_under(&results)
+        .into_iter()
+        .filter(|path| path.components().any(|part| part.as_os_str() == "results"))
+        .collect();
+    assert!(left.is_empty(), "left in the results directory: {left:?}");
+}
+
+#[test]
 fn a_hostile_variable_is_one_word_and_runs_nothing() {
     let test = Test::run_of(
         r#"
