@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read as _, Seek as _};
-use std::os::unix::fs::FileExt as _;
+use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::PathBuf;
 
 use nix::errno::Errno;
@@ -55,15 +55,31 @@ pub fn acquire(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let open = || {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+    // The holder is written into the file: only into engine's own, never through a link
+    // (symbolic or hard) to a file someone else made, nor into a pipe or device.
+    let not_ours = || {
+        io(std::io::Error::other(
+            "it is a link or not a plain file, so not engine's lock; remove it",
+        ))
     };
-    let file = open().map_err(io)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|error| {
+            if error.raw_os_error() == Some(nix::libc::ELOOP) {
+                not_ours()
+            } else {
+                io(error)
+            }
+        })?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() || meta.nlink() != 1 {
+        return Err(not_ours());
+    }
     let locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(locked) => locked,
         Err((mut file, Errno::EWOULDBLOCK)) => {
@@ -160,6 +176,37 @@ mod tests {
         let holder = read_holder(&mut File::open(&path).expect("opens"));
         assert_eq!(holder.run.as_deref(), Some("run-2"));
         drop(lock);
+    }
+
+    #[test]
+    fn a_link_at_the_locks_name_is_refused_and_never_written_through() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let outside = tempfile::tempdir().expect("another dir");
+        let dir = StateDir::at(temp.path());
+        let path = dir.lock("/w/a.yaml");
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("makes");
+        let theirs = outside.path().join("theirs.txt");
+        std::fs::write(&theirs, "the user's\n").expect("writes");
+        for hard in [false, true] {
+            if hard {
+                std::fs::hard_link(&theirs, &path).expect("links");
+            } else {
+                std::os::unix::fs::symlink(&theirs, &path).expect("links");
+            }
+            match acquire(&dir, "/w/a.yaml", "run-1", false, |_| {}) {
+                Err(LockError::Io(at, error)) => {
+                    assert_eq!(at, path);
+                    assert!(error.to_string().contains("not engine's lock"), "{error}");
+                }
+                Err(other) => panic!("another error: {other:?}"),
+                Ok(_) => panic!("locked through a link"),
+            }
+            assert_eq!(
+                std::fs::read_to_string(&theirs).expect("reads"),
+                "the user's\n"
+            );
+            std::fs::remove_file(&path).expect("unlinks");
+        }
     }
 
     #[test]
