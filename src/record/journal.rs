@@ -5,7 +5,8 @@
 //! Each commit is in the WAL when it returns (`synchronous = NORMAL`: it survives the engine
 //! being killed; the disk is flushed at checkpoints), and costs a transaction, so the writer
 //! thread takes everything queued since its last commit into the next one, at least every
-//! `GATHER`: a thousand tasks ending at once cost one commit, not a thousand. Writes are
+//! `GATHER`: a thousand tasks ending at once cost one commit, not a thousand; handing writes
+//! over wakes the writer only when it waits for them (`Mailbox`). Writes are
 //! committed in the order they were queued. When the coordinator waits for a commit (a task
 //! with outputs starts only once the record holds them incomplete), it asks for one now
 //! (`Write::Flush`), and the writer tells it when the commit is made (`Message::Recorded`).
@@ -13,10 +14,10 @@
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::fresh::{self, Parts, Why};
+use super::mailbox::Mailbox;
 use super::reserve::Reserve;
 use super::state::{AttemptStatus, RunOutcome};
 use super::store::StoreError;
@@ -326,9 +327,10 @@ pub struct Journal {
     run_dir: crate::state_dir::RunDir,
     /// Files outside the state dir that the run writes (the events file).
     own_files: Vec<PathBuf>,
-    sender: Option<Sender<Vec<Write>>>,
-    /// Writes not yet handed to the writer: they go over in one message per turn of the
-    /// coordinator's loop (`submit`), which wakes the writer once, not once a write.
+    /// Where the writer takes its writes from.
+    mailbox: std::sync::Arc<Mailbox<Write>>,
+    /// Writes not yet handed to the writer: they go over once per turn of the coordinator's
+    /// loop (`submit`), which wakes the writer only if it waits for them.
     pending: Vec<Write>,
     /// The writer thread; it ends with what could not be written, if anything.
     writer: Option<JoinHandle<Option<String>>>,
@@ -402,7 +404,7 @@ impl Journal {
             FxHashMap::default()
         };
         let files = std::sync::Arc::new(DigestCache::new(known, SETTLED));
-        let (sender, receiver) = crossbeam_channel::unbounded();
+        let mailbox = std::sync::Arc::new(Mailbox::new(MAX_BATCH));
         let run = RunRow {
             id: info.run_id.clone(),
             workflow: info.workflow.clone(),
@@ -421,6 +423,7 @@ impl Journal {
         let workflow = info.workflow.clone();
         let run_id = info.run_id.clone();
         let coordinator = outbox.clone();
+        let taken = std::sync::Arc::clone(&mailbox);
         let writer = std::thread::Builder::new()
             .name("engine-record".into())
             .spawn(move || {
@@ -432,7 +435,7 @@ impl Journal {
                     batch: Vec::new(),
                     failure: None,
                 }
-                .run(&receiver, &outbox)
+                .run(&taken, &outbox)
             })
             .map_err(|error| super::StoreError::Other {
                 path: info.state_dir.record(),
@@ -455,7 +458,7 @@ impl Journal {
             run_dir,
             state_dir: info.state_dir,
             own_files: info.own_files,
-            sender: Some(sender),
+            mailbox,
             pending: Vec::new(),
             writer: Some(writer),
             tickets: 0,
@@ -476,10 +479,8 @@ impl Journal {
         if self.pending.is_empty() {
             return;
         }
-        let writes = std::mem::take(&mut self.pending);
-        if let Some(sender) = &self.sender {
-            let _ = sender.send(writes);
-        }
+        let urgent = self.pending.iter().any(|write| matches!(write, Write::Flush));
+        self.mailbox.post(&mut self.pending, urgent);
     }
 
     /// How long each task took in its last success, in milliseconds, by name.
@@ -753,7 +754,7 @@ impl Journal {
             counts: self.counts,
         });
         self.submit();
-        self.sender = None;
+        self.mailbox.close();
         self.writer
             .take()
             .and_then(|writer| writer.join().ok().flatten())
@@ -763,7 +764,7 @@ impl Journal {
 impl Drop for Journal {
     fn drop(&mut self) {
         self.submit();
-        self.sender = None;
+        self.mailbox.close();
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
@@ -799,32 +800,12 @@ impl Writing {
     /// ticket in it. A failed commit is reported once; its writes are kept and tried again
     /// with later ones and at the end, and acknowledged meanwhile so that the run goes on.
     /// Returns what could not be written by the end, if anything.
-    fn run(mut self, receiver: &Receiver<Vec<Write>>, outbox: &Outbox) -> Option<String> {
-        let asks_commit = |writes: &[Write]| writes.iter().any(|w| matches!(w, Write::Flush));
-        while let Ok(first) = receiver.recv() {
-            let mut flush = asks_commit(&first);
-            self.batch.extend(first);
-            // Each commit flushes the disk. Until the coordinator asks for a commit (it waits
-            // for an acknowledgement to go on), writes gather for a moment, so that the ends
-            // of many tasks share one flush.
-            let gather_until = std::time::Instant::now() + GATHER;
-            loop {
-                if flush || self.batch.len() >= MAX_BATCH {
-                    break;
-                }
-                let writes = match receiver.try_recv() {
-                    Ok(writes) => writes,
-                    Err(crossbeam_channel::TryRecvError::Disconnected) => break,
-                    Err(crossbeam_channel::TryRecvError::Empty) => {
-                        match receiver.recv_deadline(gather_until) {
-                            Ok(writes) => writes,
-                            Err(_) => break,
-                        }
-                    }
-                };
-                flush = asks_commit(&writes);
-                self.batch.extend(writes);
-            }
+    fn run(mut self, mailbox: &Mailbox<Write>, outbox: &Outbox) -> Option<String> {
+        // Each commit costs a transaction. Until the coordinator asks for a commit (it waits
+        // for an acknowledgement to go on), writes gather for a moment, so that the ends of
+        // many tasks share one.
+        while let Some(writes) = mailbox.take(GATHER) {
+            self.batch.extend(writes);
             let ack = self
                 .batch
                 .iter()

@@ -8,6 +8,7 @@ pub mod fresh;
 pub mod gate;
 pub mod journal;
 pub mod lock;
+mod mailbox;
 pub mod prune;
 pub mod reserve;
 pub mod state;
