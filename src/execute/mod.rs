@@ -13,6 +13,7 @@ mod reactor;
 mod requires;
 mod script_worker;
 pub mod slurm;
+mod spawn;
 mod thread;
 
 pub use fake::FakeExecutor;

@@ -1,8 +1,7 @@
 //! Process tasks: each in its own process group, stdin from /dev/null, output piped and read
 //! line by line by the reactor, the whole group killed when the task ends or is stopped.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use rustix::process::{PidfdFlags, Signal, pidfd_open};
 
 use super::argv::direct_argv;
 use super::reactor::{Group, Reactor, Watch};
+use super::spawn::{Invocation, Spawner};
 use super::{RunContext, TaskLog};
 use crate::exchange::Doorbell;
 use crate::exchange::{Exit, Launch, Message, Results, Termination};
@@ -33,6 +33,8 @@ pub struct ProcessExecutor {
     doorbell: Arc<Doorbell>,
     /// Made with the first process task.
     reactor: Option<Reactor>,
+    /// Made with the first process task.
+    spawner: Option<Spawner>,
     /// Each running task's results file (`$ENGINE_RESULTS`).
     results: FxHashMap<TaskId, std::path::PathBuf>,
     /// Whether the results directory exists.
@@ -51,72 +53,67 @@ impl ProcessExecutor {
             worker,
             doorbell,
             reactor: None,
+            spawner: None,
             results: FxHashMap::default(),
             results_dir_made: false,
         }
     }
 
-    fn command(&self, task: &Task, launch: &Launch, results: &std::path::Path) -> Command {
-        let mut command = match &launch.command {
+    /// What starting `task` runs: its program and arguments (wrapped in its `requires`
+    /// checks), the variables set over the engine's environment, and its directory.
+    fn invocation(&self, task: &Task, launch: &Launch, results: &std::path::Path) -> Invocation {
+        let mut invocation = Invocation {
+            cwd: launch.cwd.clone(),
+            ..Invocation::default()
+        };
+        let argv = &mut invocation.argv;
+        match &launch.command {
             TaskCommand::Shell { run, shell } => {
                 match direct_argv(run).filter(|_| &**shell == "sh") {
                     // No shell syntax: exec the program itself, as make does.
-                    Some(words) => {
-                        let mut command = Command::new(words[0]);
-                        command.args(&words[1..]);
-                        command
-                    }
+                    Some(words) => argv.extend(words.iter().map(OsString::from)),
                     None => {
                         let words = shell_invocation(shell);
-                        let mut command = Command::new(words.first().copied().unwrap_or("sh"));
-                        command.args(words.iter().skip(1)).arg("-c").arg(&**run);
-                        command
+                        argv.push(words.first().copied().unwrap_or("sh").into());
+                        argv.extend(words.iter().skip(1).map(OsString::from));
+                        argv.extend(["-c", &**run].map(OsString::from));
                     }
                 }
             }
-            TaskCommand::Script { source, .. } => {
-                let mut command = Command::new(&self.worker);
-                command
-                    .arg("__script")
-                    .arg(&self.context.workflow_path)
-                    .arg(&task.name);
-                // What the worker cannot read from the workflow file: the script with its
-                // templates filled in, and the constants `vars`, `matrix` and `tasks`.
-                let templated = !matches!(&task.command,
-                    TaskCommand::Script { source: own, .. } if Arc::ptr_eq(own, source));
-                if templated {
-                    command.env(SCRIPT_SOURCE, &**source);
-                }
-                if let Some(constants) = &launch.constants {
-                    command.env(SCRIPT_CONSTANTS, rhai::format_map_as_json(constants));
-                }
-                command
+            TaskCommand::Script { .. } | TaskCommand::None => {
+                argv.push(self.worker.clone().into());
+                argv.push("__script".into());
+                argv.push(self.context.workflow_path.clone().into());
+                argv.push(task.name.clone().into());
             }
-            TaskCommand::None => {
-                let mut command = Command::new(&self.worker);
-                command
-                    .arg("__script")
-                    .arg(&self.context.workflow_path)
-                    .arg(&task.name);
-                command
-            }
-        };
-        if !task.requires.is_empty() {
-            command = super::requires::wrap_command(&command, &task.requires);
         }
-        // `process_group(0)` keeps std's posix_spawn fast path; a `pre_exec` closure would not.
-        command
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .current_dir(&launch.cwd)
-            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        if !task.requires.is_empty() {
+            invocation.argv = super::requires::with_requirements(
+                &task.requires,
+                invocation.argv.iter().map(OsString::as_os_str),
+            );
+        }
+        for (name, value) in launch.env.iter() {
+            invocation.env(name, value);
+        }
+        if let TaskCommand::Script { source, .. } = &launch.command {
+            // What the worker cannot read from the workflow file: the script with its
+            // templates filled in, and the constants `vars`, `matrix` and `tasks`.
+            let templated = !matches!(&task.command,
+                TaskCommand::Script { source: own, .. } if Arc::ptr_eq(own, source));
+            if templated {
+                invocation.env(SCRIPT_SOURCE, &**source);
+            }
+            if let Some(constants) = &launch.constants {
+                invocation.env(SCRIPT_CONSTANTS, rhai::format_map_as_json(constants));
+            }
+        }
+        invocation
             .env("ENGINE_TASK", &task.name)
             .env("ENGINE_WORKFLOW", &self.context.workflow_path)
             .env("ENGINE_RUN_ID", &self.context.run_id)
             .env("ENGINE_RESULTS", results);
-        command
+        invocation
     }
 
     /// Starts a process task and hands it to the reactor.
@@ -124,7 +121,10 @@ impl ProcessExecutor {
         if self.reactor.is_none() {
             let reactor = Reactor::new(Arc::clone(&self.doorbell))
                 .map_err(|error| format!("cannot watch processes: {error}"))?;
+            let spawner =
+                Spawner::new().map_err(|error| format!("cannot start processes: {error}"))?;
             self.reactor = Some(reactor);
+            self.spawner = Some(spawner);
         }
         if !self.results_dir_made {
             let dir = self.context.run_dir.results();
@@ -143,40 +143,37 @@ impl ProcessExecutor {
             .context
             .run_dir
             .results_of(task.id.index(), launch.attempt);
-        let mut child = self
-            .command(task, launch, &results)
-            .spawn()
+        let invocation = self.invocation(task, launch, &results);
+        let Some(spawner) = &self.spawner else {
+            return Err("cannot start processes".into());
+        };
+        let spawned = spawner
+            .spawn(&invocation)
             .map_err(|error| spawn_error(launch, &error))?;
-        let pid = child.id();
+        let pid = spawned.pid;
         let Some(group) = Group::new(pid) else {
-            stop(&mut child);
             return Err(format!("the process id {pid} is out of range"));
         };
         let pidfd = match pidfd_open(group.pgid(), PidfdFlags::empty()) {
             Ok(pidfd) => pidfd,
             Err(error) => {
-                stop(&mut child);
+                let _ = group.kill_and_reap();
                 return Err(format!(
                     "cannot watch the process (pidfd_open needs Linux 5.3): {error}"
                 ));
             }
         };
         let group = Arc::new(group);
-        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            stop(&mut child);
-            return Err("the process's output pipes are missing".into());
-        };
         let log = TaskLog::new(self.context.run_dir.log(&task.name));
         if launch.attempt > 1 {
             log.write(format!("engine: attempt {}\n", launch.attempt).as_bytes());
         }
         let watch = Watch {
             task: task.id,
-            child,
             group: Arc::clone(&group),
             pidfd,
-            stdout,
-            stderr,
+            stdout: spawned.stdout,
+            stderr: spawned.stderr,
             log,
             masker: self.context.masker.clone(),
         };
@@ -268,14 +265,6 @@ fn spawn_error(launch: &Launch, error: &std::io::Error) -> String {
         ),
         _ => format!("cannot start: {error}"),
     }
-}
-
-/// Kills and reaps a child that was spawned but cannot be watched.
-fn stop(child: &mut Child) {
-    if let Some(group) = Group::new(child.id()) {
-        group.signal(Signal::KILL);
-    }
-    let _ = child.wait();
 }
 
 /// Creates a task's empty results file, private to the user (0600): the task appends to it

@@ -8,16 +8,15 @@
 //! `Group::signal` takes the same lock, so nobody ever signals a recycled group id.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ChildStderr, ChildStdout};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 use rustix::event::{Timespec, epoll};
-use rustix::process::{Pid, Signal, kill_process_group};
+use rustix::process::{Pid, Signal, WaitOptions, WaitStatus, kill_process_group, waitpid};
 
 use super::TaskLog;
 use crate::events::Stream;
@@ -64,11 +63,22 @@ impl Group {
         }
     }
 
-    /// Kills what is left of the group and reaps its exited leader, under the lock.
-    fn kill_and_reap(&self, child: &mut Child) -> std::io::Result<std::process::ExitStatus> {
+    /// Kills what is left of the group and reaps its leader (waiting for it if it has not
+    /// exited yet), under the lock.
+    pub(super) fn kill_and_reap(&self) -> std::io::Result<WaitStatus> {
         let mut alive = self.alive.lock().unwrap_or_else(PoisonError::into_inner);
+        if !*alive {
+            return Err(std::io::Error::other("the process was reaped already"));
+        }
         let _ = kill_process_group(self.pgid, Signal::KILL);
-        let status = child.wait();
+        let status = loop {
+            match waitpid(Some(self.pgid), WaitOptions::empty()) {
+                Err(rustix::io::Errno::INTR) => {}
+                Ok(Some((_, status))) => break Ok(status),
+                Ok(None) => break Err(std::io::Error::other("the process has no status")),
+                Err(error) => break Err(error.into()),
+            }
+        };
         *alive = false;
         status
     }
@@ -77,11 +87,11 @@ impl Group {
 /// A started process task to watch.
 pub(super) struct Watch {
     pub task: TaskId,
-    pub child: Child,
+    /// The process group; its id is the leader's pid.
     pub group: Arc<Group>,
     pub pidfd: OwnedFd,
-    pub stdout: ChildStdout,
-    pub stderr: ChildStderr,
+    pub stdout: File,
+    pub stderr: File,
     pub log: TaskLog,
     /// Masks each stream before it reaches the log or a line.
     pub masker: Masker,
@@ -164,8 +174,7 @@ impl Reactor {
             let _ = epoll::delete(&self.epoll, &watch.stdout);
             let _ = epoll::delete(&self.epoll, &watch.stderr);
             let _ = epoll::delete(&self.epoll, &watch.pidfd);
-            let mut child = watch.child;
-            let _ = watch.group.kill_and_reap(&mut child);
+            let _ = watch.group.kill_and_reap();
             return Err(error.into());
         }
         self.watched.insert(key, Watched::new(watch));
@@ -244,7 +253,7 @@ impl Reactor {
             ),
             _ => {
                 if watched.pidfd.take().is_some() {
-                    watched.exit = Some(reap(&watched.group, &mut watched.child));
+                    watched.exit = Some(reap(&watched.group));
                     if watched.stdout.is_some() || watched.stderr.is_some() {
                         self.lingering.push_back((Instant::now() + PIPE_GRACE, key));
                     }
@@ -302,9 +311,9 @@ impl Drop for Reactor {
     /// Kills and reaps every task still watched (the run was abandoned), so that nothing is
     /// left behind.
     fn drop(&mut self) {
-        for (_, mut watched) in self.watched.drain() {
+        for (_, watched) in self.watched.drain() {
             if watched.pidfd.is_some() {
-                let _ = watched.group.kill_and_reap(&mut watched.child);
+                let _ = watched.group.kill_and_reap();
             }
             watched.log.flush();
         }
@@ -314,11 +323,10 @@ impl Drop for Reactor {
 /// A watched task.
 struct Watched {
     task: TaskId,
-    child: Child,
     group: Arc<Group>,
     pidfd: Option<OwnedFd>,
-    stdout: Option<Pipe<ChildStdout>>,
-    stderr: Option<Pipe<ChildStderr>>,
+    stdout: Option<Pipe<File>>,
+    stderr: Option<Pipe<File>>,
     log: TaskLog,
     exit: Option<Exit>,
 }
@@ -385,7 +393,6 @@ impl Watched {
     fn new(watch: Watch) -> Self {
         Self {
             task: watch.task,
-            child: watch.child,
             group: watch.group,
             pidfd: Some(watch.pidfd),
             stdout: Some(Pipe::new(watch.stdout, &watch.masker)),
@@ -397,9 +404,9 @@ impl Watched {
 }
 
 /// Kills the rest of an exited leader's group, reaps the leader and says how it ended.
-fn reap(group: &Group, child: &mut Child) -> Exit {
-    match group.kill_and_reap(child) {
-        Ok(status) => match (status.code(), status.signal()) {
+fn reap(group: &Group) -> Exit {
+    match group.kill_and_reap() {
+        Ok(status) => match (status.exit_status(), status.terminating_signal()) {
             (Some(code), _) => Exit::Code(code),
             (None, Some(signal)) => Exit::Signal(signal),
             (None, None) => Exit::StartFailed("the process ended without a status".into()),
@@ -514,25 +521,25 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            let mut child = std::process::Command::new("sh")
-                .args(["-c", script])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
+            let spawned = super::super::spawn::Spawner::new()
+                .expect("spawner")
+                .spawn(&super::super::spawn::Invocation {
+                    argv: ["sh", "-c", script].map(Into::into).into(),
+                    env: Vec::new(),
+                    cwd: dir.path().to_path_buf(),
+                })
                 .expect("spawn");
-            let group = Arc::new(Group::new(child.id()).expect("pid"));
+            let group = Arc::new(Group::new(spawned.pid).expect("pid"));
             let pidfd =
                 rustix::process::pidfd_open(group.pgid(), rustix::process::PidfdFlags::empty())
                     .expect("pidfd");
-            let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
             reactor
                 .watch(Watch {
                     task: TaskId(u32::try_from(index).expect("small")),
-                    child,
                     group,
                     pidfd,
-                    stdout: stdout.expect("stdout"),
-                    stderr: stderr.expect("stderr"),
+                    stdout: spawned.stdout,
+                    stderr: spawned.stderr,
                     log: TaskLog::new(dir.path().join(format!("{index}.log"))),
                     masker: Masker::none(),
                 })

@@ -5,7 +5,6 @@
 //! all the task's output does: through the masker, into its log. Every executor uses it.
 
 use std::ffi::{OsStr, OsString};
-use std::process::Command;
 
 use crate::model::Requirement;
 
@@ -23,24 +22,6 @@ pub fn with_requirements<'a>(
     argv.push(NAME.into());
     argv.extend(command.into_iter().map(OsStr::to_os_string));
     argv
-}
-
-/// `command` wrapped so that it checks `requires` first; its environment is kept.
-#[must_use]
-pub fn wrap_command(command: &Command, requires: &[Requirement]) -> Command {
-    let argv = with_requirements(
-        requires,
-        std::iter::once(command.get_program()).chain(command.get_args()),
-    );
-    let mut wrapped = Command::new(&argv[0]);
-    wrapped.args(&argv[1..]);
-    for (name, value) in command.get_envs() {
-        match value {
-            Some(value) => wrapped.env(name, value),
-            None => wrapped.env_remove(name),
-        };
-    }
-    wrapped
 }
 
 /// The script: one line per check, then `exec "$@"`.
@@ -72,7 +53,7 @@ mod tests {
             requires,
             ["sh", "-c", "echo the command ran"].map(OsStr::new),
         );
-        Command::new(&argv[0])
+        std::process::Command::new(&argv[0])
             .args(&argv[1..])
             .output()
             .expect("run sh")

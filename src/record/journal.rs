@@ -479,7 +479,10 @@ impl Journal {
         if self.pending.is_empty() {
             return;
         }
-        let urgent = self.pending.iter().any(|write| matches!(write, Write::Flush));
+        let urgent = self
+            .pending
+            .iter()
+            .any(|write| matches!(write, Write::Flush));
         self.mailbox.post(&mut self.pending, urgent);
     }
 

@@ -136,8 +136,8 @@ mod tests {
         };
         mailbox.post(&mut vec![1], false);
         mailbox.post(&mut vec![2], true);
-        let (taken, waited) = taker.join().unwrap();
-        let taken = taken.unwrap();
+        let (taken, waited) = taker.join().expect("taker");
+        let taken = taken.expect("taken");
         // The first post may be taken alone only if the gathering had ended, which it cannot
         // have before ten minutes: both are taken together, well before the gathering's end.
         assert_eq!(taken, vec![1, 2]);
@@ -172,6 +172,6 @@ mod tests {
         // Whether the taker waits already or not, it gets the item.
         std::thread::sleep(Duration::from_millis(20));
         mailbox.post(&mut vec![9], false);
-        assert_eq!(taker.join().unwrap(), Some(vec![9]));
+        assert_eq!(taker.join().expect("taker"), Some(vec![9]));
     }
 }
