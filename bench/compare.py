@@ -22,8 +22,10 @@ What it does, in order:
 Cases (default sizes; --quick uses small ones and 2 rounds):
   layered, layered-big, wide, chain
               layered 1,000 and 5,000, wide 2,000, chain 1,000 process tasks (`true`), -j 2:
-              floor, engine, make, ninja, go-task. The chain's floor runs 1 process at a
-              time, since a chain cannot run two at once.
+              floor, floor (capture), engine, make, ninja, go-task. The chain's floors
+              run 1 process at a time, since a chain cannot run two at once. The capture
+              floor reads each process's stdout and stderr from pipes and sees its exit
+              through a pidfd, as a tool that keeps every task's output must.
   startup     one task (`true`): floor (1 process), engine, go-task, just, make, ninja.
   bars        layered 5,000 process tasks, -j 2: engine with `--progress none` against
               `--progress bars` drawing on a pseudo-terminal (120x30) that a thread drains.
@@ -126,7 +128,9 @@ class Case:
         return f"{self.key}: {self.label()}"
 
 
-PROCESS_TOOLS = ["floor", "engine", "make", "ninja", "go-task"]
+# The floor of a tool that keeps each task's output: `floor N J capture` (bench/floor.c).
+CAPTURE_FLOOR = "floor (capture)"
+PROCESS_TOOLS = ["floor", CAPTURE_FLOOR, "engine", "make", "ninja", "go-task"]
 # The row of the binary given with --baseline: another engine, measured in the same rounds.
 BASELINE = "engine (baseline)"
 STARTUP_TOOLS = ["floor", "engine", "go-task", "just", "make", "ninja"]
@@ -193,9 +197,9 @@ def tool_files(name, case):
 def make_tool(name, case, directory, bins):
     """The Tool for `name` on `case`, running in `directory` (files already written)."""
     jobs = str(case.jobs)
-    if name == "floor":
+    if name in ("floor", CAPTURE_FLOOR):
         argv = [bins["floor"], str(case.count), str(case.floor_jobs)]
-        return Tool(name, argv, directory)
+        return Tool(name, argv + (["capture"] if name == CAPTURE_FLOOR else []), directory)
     if name.startswith("engine"):
         binary = bins["baseline"] if name == BASELINE else bins["engine"]
         base = [binary, "run", "workflow.yaml"]
@@ -590,6 +594,11 @@ def case_notes(case, stats):
         notes.append(f"Floor: `floor {case.count} {case.floor_jobs}`"
                      + (" (one at a time: a chain cannot run two tasks at once)."
                         if case.floor_jobs != case.jobs else "."))
+    if CAPTURE_FLOOR in stats:
+        notes.append(f"{CAPTURE_FLOOR}: `floor {case.count} {case.floor_jobs} capture`, the "
+                     "same processes, each with its stdout and stderr read from two pipes "
+                     "and its exit seen through a pidfd in one epoll set: the least a tool "
+                     "that keeps every task's output does (make does not).")
     for name in case.caps:
         if name in stats:
             notes.append(f"{name} is slow on this case, so it ran {stats[name]['runs']} "
