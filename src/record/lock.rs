@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::io::{Read as _, Seek as _};
-use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::PathBuf;
 
 use nix::errno::Errno;
@@ -62,24 +61,7 @@ pub fn acquire(
             "it is a link or not a plain file, so not engine's lock; remove it",
         ))
     };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(|error| {
-            if error.raw_os_error() == Some(nix::libc::ELOOP) {
-                not_ours()
-            } else {
-                io(error)
-            }
-        })?;
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() || meta.nlink() != 1 {
-        return Err(not_ours());
-    }
+    let file = super::open_own(&path).map_err(io)?.ok_or_else(not_ours)?;
     let locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(locked) => locked,
         Err((mut file, Errno::EWOULDBLOCK)) => {
@@ -97,14 +79,8 @@ pub fn acquire(
         std::process::id(),
         super::store::now_ms()
     );
-    // Written over the holder before, then cut to its length only when that differs: a
-    // truncation to nothing makes ext4 free the file's blocks and write the new ones out
-    // (0.7 ms at every start, measured), and the text is mostly as long as the last one.
-    locked.write_all_at(text.as_bytes(), 0).map_err(io)?;
-    let length = text.len() as u64;
-    if locked.metadata().map_err(io)?.len() != length {
-        locked.set_len(length).map_err(io)?;
-    }
+    // Written over the holder before (see `rewrite`).
+    super::rewrite(&locked, text.as_bytes()).map_err(io)?;
     Ok(RunLock { _file: locked })
 }
 

@@ -1272,17 +1272,9 @@ impl CheckMark {
     }
 
     fn leave(record: &Path, checked_ms: i64) {
-        use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
         let Some([size, ino, mtime_s, mtime_ns]) = Self::stamp(record) else {
             return;
         };
-        let path = Self::path(record);
-        // Only engine's own mark is overwritten: with anything else at its name (a link, a
-        // directory, a pipe, a file linked from elsewhere) no mark is left, nothing is
-        // written through it, and the next run checks the record whole.
-        if !Self::is_ours(&path) {
-            return;
-        }
         let numbers = [size, ino, mtime_s, mtime_ns, now_ms(), checked_ms];
         let mut line = numbers.map(|number| number.to_string()).join(" ");
         line.push(' ');
@@ -1292,22 +1284,11 @@ impl CheckMark {
         }
         let mut text = format!("{line:<width$}", width = MARK_LEN - 1);
         text.push('\n');
-        let Ok(file) = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&path)
-        else {
-            return;
-        };
-        let Ok(meta) = file.metadata() else {
-            return;
-        };
-        if !meta.is_file() || meta.nlink() != 1 {
-            return;
-        }
-        if file.write_all_at(text.as_bytes(), 0).is_ok() && meta.len() != MARK_LEN as u64 {
-            let _ = file.set_len(MARK_LEN as u64);
+        // Only engine's own mark is overwritten: with anything else at its name (a link, a
+        // directory, a pipe, a file linked from elsewhere) no mark is left, nothing is
+        // written through it, and the next run checks the record whole.
+        if let Ok(Some(file)) = super::open_own(&Self::path(record)) {
+            let _ = super::rewrite(&file, text.as_bytes());
         }
     }
 }
