@@ -110,6 +110,24 @@ impl<T> Mailbox<T> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+    use std::sync::mpsc::Receiver;
+
+    /// Takes from `mailbox` on a thread of its own, gathering for `gather`. What it took and
+    /// how long it waited come back through a channel, so that a take that never returns
+    /// fails the test instead of hanging it.
+    fn taker(
+        mailbox: &Arc<Mailbox<i32>>,
+        gather: Duration,
+    ) -> Receiver<(Option<Vec<i32>>, Duration)> {
+        let (answer, answered) = std::sync::mpsc::channel();
+        let mailbox = Arc::clone(mailbox);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let taken = mailbox.take(gather);
+            let _ = answer.send((taken, started.elapsed()));
+        });
+        answered
+    }
 
     #[test]
     fn items_come_out_in_the_order_they_went_in_and_none_once_closed_and_empty() {
@@ -126,17 +144,14 @@ mod tests {
     #[test]
     fn an_urgent_post_ends_the_gathering_at_once() {
         let mailbox = Arc::new(Mailbox::new(100));
-        let taker = {
-            let mailbox = Arc::clone(&mailbox);
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                let taken = mailbox.take(Duration::from_secs(600));
-                (taken, started.elapsed())
-            })
-        };
+        let answered = taker(&mailbox, Duration::from_secs(600));
         mailbox.post(&mut vec![1], false);
+        // Most likely the taker gathers by now: the urgent post must wake it.
+        std::thread::sleep(Duration::from_millis(20));
         mailbox.post(&mut vec![2], true);
-        let (taken, waited) = taker.join().expect("taker");
+        let (taken, waited) = answered
+            .recv_timeout(Duration::from_secs(300))
+            .expect("taken before the gathering's end");
         let taken = taken.expect("taken");
         // The first post may be taken alone only if the gathering had ended, which it cannot
         // have before ten minutes: both are taken together, well before the gathering's end.
@@ -165,13 +180,13 @@ mod tests {
     #[test]
     fn a_post_wakes_a_taker_waiting_for_the_first_item() {
         let mailbox = Arc::new(Mailbox::new(100));
-        let taker = {
-            let mailbox = Arc::clone(&mailbox);
-            std::thread::spawn(move || mailbox.take(Duration::ZERO))
-        };
+        let answered = taker(&mailbox, Duration::ZERO);
         // Whether the taker waits already or not, it gets the item.
         std::thread::sleep(Duration::from_millis(20));
         mailbox.post(&mut vec![9], false);
-        assert_eq!(taker.join().expect("taker"), Some(vec![9]));
+        let (taken, _) = answered
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the taker was woken");
+        assert_eq!(taken, Some(vec![9]));
     }
 }
