@@ -6,6 +6,7 @@ mod argv;
 mod fake;
 mod local;
 mod log;
+mod lookup;
 mod output_dirs;
 mod pool;
 mod process;

@@ -39,6 +39,9 @@ pub struct ProcessExecutor {
     results: FxHashMap<TaskId, std::path::PathBuf>,
     /// Whether the results directory exists.
     results_dir_made: bool,
+    /// The results directory, open, to see whether it is empty (`None`: it could not be
+    /// opened; each results file is then looked for).
+    results_listing: Option<nix::dir::Dir>,
 }
 
 impl ProcessExecutor {
@@ -56,6 +59,7 @@ impl ProcessExecutor {
             spawner: None,
             results: FxHashMap::default(),
             results_dir_made: false,
+            results_listing: None,
         }
     }
 
@@ -135,6 +139,14 @@ impl ProcessExecutor {
                 )
             })?;
             self.results_dir_made = true;
+            self.results_listing = nix::dir::Dir::open(
+                &dir,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok();
         }
         // The task creates its results file when it writes one: the results directory is
         // the user's alone (0700), so the file is private whatever its mode, and a task that
@@ -144,7 +156,7 @@ impl ProcessExecutor {
             .run_dir
             .results_of(task.id.index(), launch.attempt);
         let invocation = self.invocation(task, launch, &results);
-        let Some(spawner) = &self.spawner else {
+        let Some(spawner) = &mut self.spawner else {
             return Err("cannot start processes".into());
         };
         let spawned = spawner
@@ -210,6 +222,10 @@ impl ProcessExecutor {
                 .map_err(|error| format!("cannot watch processes: {error}")),
             None => Ok(()),
         };
+        // Most tasks set no result, and looking for a file that is not there costs a lookup
+        // in the directory (a new name each time, so never a cached one): one listing of the
+        // directory, empty, answers for every task that ended in this turn.
+        let mut empty = None;
         for message in &mut out[first..] {
             if let Message::Finished {
                 task,
@@ -217,6 +233,7 @@ impl ProcessExecutor {
                 results,
             } = message
                 && let Some(path) = self.results.remove(task)
+                && !*empty.get_or_insert_with(|| is_empty(self.results_listing.as_mut()))
             {
                 read_results(&path, exit, results, &self.context.masker);
             }
@@ -276,6 +293,19 @@ pub(super) fn create_results_file(path: &std::path::Path) -> Result<(), String> 
         .map_err(|error| format!("cannot create `{}`: {error}", path.display()))
 }
 
+/// Whether the open directory `listing` holds nothing: no results file can be in it. A file
+/// made before the listing starts is in it, and each task ended (and wrote its file) before
+/// the reactor saw it end. `false` when not known.
+fn is_empty(listing: Option<&mut nix::dir::Dir>) -> bool {
+    let Some(listing) = listing else {
+        return false;
+    };
+    // The iterator rewinds the directory when dropped, for the next listing.
+    listing
+        .iter()
+        .all(|entry| entry.is_ok_and(|entry| matches!(entry.file_name().to_bytes(), b"." | b"..")))
+}
+
 /// Reads a finished task's results file into `results` and removes it: what a task set is
 /// kept, masked, in the record only. A file that cannot be read fails a task that otherwise
 /// succeeded, with the reason; keys and values are masked.
@@ -309,5 +339,31 @@ pub(super) fn read_results(
             *exit = Exit::StartFailed(format!("invalid $ENGINE_RESULTS: {error}"));
         }
         Err(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_empty;
+
+    /// Each listing sees what the directory holds when it starts: the iterator rewinds the
+    /// directory for the next one. Not knowing is not "empty".
+    #[test]
+    fn a_listing_tells_an_empty_directory_each_time() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut listing = nix::dir::Dir::open(
+            dir.path(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .expect("open");
+        assert!(is_empty(Some(&mut listing)));
+        assert!(is_empty(Some(&mut listing)));
+        std::fs::write(dir.path().join("3.1"), "a=1\n").expect("write");
+        assert!(!is_empty(Some(&mut listing)));
+        assert!(!is_empty(Some(&mut listing)));
+        std::fs::remove_file(dir.path().join("3.1")).expect("rm");
+        assert!(is_empty(Some(&mut listing)));
+        assert!(!is_empty(None));
     }
 }

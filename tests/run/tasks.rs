@@ -213,3 +213,44 @@ tasks:
     .stderr_lacks("was not found")
     .run();
 }
+
+/// engine remembers where it found a program on `PATH`; a task that puts a program of that
+/// name in a directory ahead on `PATH` (a build making its own tool) makes later tasks run
+/// the new one, as make would, whether that directory existed when the run started or not.
+#[test]
+fn a_program_a_task_puts_ahead_on_path_is_the_one_later_tasks_run() {
+    let test = Test::run_of(
+        r"
+tasks:
+  before: { run: engine-test-tool }
+  make_first:
+    depends_on: [before]
+    run: printf '#!/bin/sh\necho first\n' > first/engine-test-tool && chmod +x first/engine-test-tool
+  between: { depends_on: [make_first], run: engine-test-tool }
+  make_zeroth:
+    depends_on: [between]
+    run: mkdir zeroth && printf '#!/bin/sh\necho zeroth\n' > zeroth/engine-test-tool && chmod +x zeroth/engine-test-tool
+  after: { depends_on: [make_zeroth], run: engine-test-tool }
+",
+    );
+    for dir in ["first", "second"] {
+        std::fs::create_dir(test.path(dir)).expect("mkdir");
+    }
+    let tool = test.path("second/engine-test-tool");
+    std::fs::write(&tool, "#!/bin/sh\necho second\n").expect("write");
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "PATH={}:{}:{}:{}",
+        test.path("zeroth").display(),
+        test.path("first").display(),
+        test.path("second").display(),
+        std::env::var("PATH").expect("PATH")
+    );
+    test.wrapper(&["env", &path])
+        .status(0)
+        .stdout_has("[before] second")
+        .stdout_has("[between] first")
+        .stdout_has("[after] zeroth")
+        .run();
+}
