@@ -39,9 +39,9 @@ pub struct ProcessExecutor {
     results: FxHashMap<TaskId, std::path::PathBuf>,
     /// Whether the results directory exists.
     results_dir_made: bool,
-    /// Which results files tasks made (`None`: they cannot be watched; each task's file is
-    /// then looked for).
-    results_made: Option<Made>,
+    /// The results directory, open, to see whether it is empty (`None`: it could not be
+    /// opened; each results file is then looked for).
+    results_listing: Option<nix::dir::Dir>,
 }
 
 impl ProcessExecutor {
@@ -59,7 +59,7 @@ impl ProcessExecutor {
             spawner: None,
             results: FxHashMap::default(),
             results_dir_made: false,
-            results_made: None,
+            results_listing: None,
         }
     }
 
@@ -139,7 +139,14 @@ impl ProcessExecutor {
                 )
             })?;
             self.results_dir_made = true;
-            self.results_made = Made::watch(&dir);
+            self.results_listing = nix::dir::Dir::open(
+                &dir,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok();
         }
         // The task creates its results file when it writes one: the results directory is
         // the user's alone (0700), so the file is private whatever its mode, and a task that
@@ -215,6 +222,10 @@ impl ProcessExecutor {
                 .map_err(|error| format!("cannot watch processes: {error}")),
             None => Ok(()),
         };
+        // Most tasks set no result, and looking for a file that is not there costs a lookup
+        // in the directory (a new name each time, so never a cached one): one listing of the
+        // directory, empty, answers for every task that ended in this turn.
+        let mut empty = None;
         for message in &mut out[first..] {
             if let Message::Finished {
                 task,
@@ -222,10 +233,7 @@ impl ProcessExecutor {
                 results,
             } = message
                 && let Some(path) = self.results.remove(task)
-                && self
-                    .results_made
-                    .as_mut()
-                    .is_none_or(|made| made.may_have(&path))
+                && !*empty.get_or_insert_with(|| is_empty(self.results_listing.as_mut()))
             {
                 read_results(&path, exit, results, &self.context.masker);
             }
@@ -285,66 +293,17 @@ pub(super) fn create_results_file(path: &std::path::Path) -> Result<(), String> 
         .map_err(|error| format!("cannot create `{}`: {error}", path.display()))
 }
 
-/// The names made in the results directory, told by inotify. Most tasks set no result, and
-/// looking for a file that is not there costs a real lookup in the directory (a new name each
-/// time, so never a cached one): about 9 µs a task, against one `read` of the watch, empty,
-/// per turn. A task made its file before it ended, so the event is queued before the reactor
-/// sees the end.
-#[derive(Debug)]
-struct Made {
-    watch: nix::sys::inotify::Inotify,
-    names: rustc_hash::FxHashSet<std::ffi::OsString>,
-    /// Events were lost, or the directory went away: every file is looked for.
-    lost: bool,
-}
-
-impl Made {
-    fn watch(dir: &std::path::Path) -> Option<Self> {
-        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-        let watch = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok()?;
-        watch
-            .add_watch(
-                dir,
-                AddWatchFlags::IN_CREATE
-                    | AddWatchFlags::IN_MOVED_TO
-                    | AddWatchFlags::IN_ONLYDIR
-                    | AddWatchFlags::IN_DONT_FOLLOW,
-            )
-            .ok()?;
-        Some(Self {
-            watch,
-            names: rustc_hash::FxHashSet::default(),
-            lost: false,
-        })
-    }
-
-    /// Whether the file at `path` (in the watched directory) may exist: a file of its name
-    /// was made since it was last asked about, or events were lost.
-    fn may_have(&mut self, path: &std::path::Path) -> bool {
-        use nix::sys::inotify::AddWatchFlags;
-        while let Ok(events) = self.watch.read_events() {
-            if events.is_empty() {
-                break;
-            }
-            for event in events {
-                if event.mask.intersects(
-                    AddWatchFlags::IN_Q_OVERFLOW
-                        | AddWatchFlags::IN_IGNORED
-                        | AddWatchFlags::IN_DELETE_SELF
-                        | AddWatchFlags::IN_MOVE_SELF,
-                ) {
-                    self.lost = true;
-                }
-                if let Some(name) = event.name {
-                    self.names.insert(name);
-                }
-            }
-        }
-        let named = path
-            .file_name()
-            .is_some_and(|name| self.names.remove(name));
-        named || self.lost
-    }
+/// Whether the open directory `listing` holds nothing: no results file can be in it. A file
+/// made before the listing starts is in it, and each task ended (and wrote its file) before
+/// the reactor saw it end. `false` when not known.
+fn is_empty(listing: Option<&mut nix::dir::Dir>) -> bool {
+    let Some(listing) = listing else {
+        return false;
+    };
+    // The iterator rewinds the directory when dropped, for the next listing.
+    listing
+        .iter()
+        .all(|entry| entry.is_ok_and(|entry| matches!(entry.file_name().to_bytes(), b"." | b"..")))
 }
 
 /// Reads a finished task's results file into `results` and removes it: what a task set is
@@ -385,27 +344,26 @@ pub(super) fn read_results(
 
 #[cfg(test)]
 mod tests {
-    use super::Made;
+    use super::is_empty;
 
-    /// A file made in the directory (by creating, linking or renaming it in) is told once;
-    /// a file never made is not; once events are lost, every file may be there.
+    /// Each listing sees what the directory holds when it starts: the iterator rewinds the
+    /// directory for the next one. Not knowing is not "empty".
     #[test]
-    fn the_files_made_in_the_results_directory_are_told() {
+    fn a_listing_tells_an_empty_directory_each_time() {
         let dir = tempfile::tempdir().expect("dir");
-        let results = dir.path().join("results");
-        std::fs::create_dir(&results).expect("mkdir");
-        let mut made = Made::watch(&results).expect("watch");
-        assert!(!made.may_have(&results.join("1.1")));
-        std::fs::write(results.join("1.1"), "a=1\n").expect("write");
-        std::fs::write(dir.path().join("elsewhere"), "b=2\n").expect("write");
-        std::fs::rename(dir.path().join("elsewhere"), results.join("2.1")).expect("rename");
-        std::os::unix::fs::symlink("/nowhere", results.join("3.1")).expect("symlink");
-        assert!(!made.may_have(&results.join("4.1")));
-        for name in ["1.1", "2.1", "3.1"] {
-            assert!(made.may_have(&results.join(name)), "{name}");
-            assert!(!made.may_have(&results.join(name)), "{name} told twice");
-        }
-        std::fs::remove_dir_all(&results).expect("rm");
-        assert!(made.may_have(&results.join("5.1")));
+        let mut listing = nix::dir::Dir::open(
+            dir.path(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .expect("open");
+        assert!(is_empty(Some(&mut listing)));
+        assert!(is_empty(Some(&mut listing)));
+        std::fs::write(dir.path().join("3.1"), "a=1\n").expect("write");
+        assert!(!is_empty(Some(&mut listing)));
+        assert!(!is_empty(Some(&mut listing)));
+        std::fs::remove_file(dir.path().join("3.1")).expect("rm");
+        assert!(is_empty(Some(&mut listing)));
+        assert!(!is_empty(None));
     }
 }

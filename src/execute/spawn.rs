@@ -8,9 +8,9 @@
 //! set), one `/dev/null` descriptor for every task's stdin, and the spawn attributes (a new
 //! process group, an empty signal mask, SIGPIPE back to its default). On 2 cores that saves
 //! about 27 µs of the engine's time per task, a quarter of what starting a process costs it.
-//! A program named without a `/` is looked up on `PATH` by the engine, once, and the answer
-//! kept until a directory on `PATH` changes (`Lookup`), instead of by `posix_spawnp` in the
-//! child at every start, one failed `execve` per directory before the program's.
+//! A program named without a `/` is looked up on `PATH` by the engine (`Lookup`: an
+//! `access` per directory), instead of by `posix_spawnp` in the child (a failed `execve` per
+//! directory before the program's, while the engine waits).
 //!
 //! Two cases go through std's `Command` instead, which gives the same result the slow way: a
 //! task that runs in another directory than the engine's own (nix has no
@@ -195,10 +195,7 @@ impl Spawner {
             nix::spawn::posix_spawn(path.as_c_str(), &actions, &self.attr, &argv, &envp)
         }) {
             Some(Ok(pid)) => Ok(pid),
-            Some(Err(_)) => {
-                self.lookup.forget(program);
-                nix::spawn::posix_spawnp(&argv[0], &actions, &self.attr, &argv, &envp)
-            }
+            Some(Err(_)) => nix::spawn::posix_spawnp(&argv[0], &actions, &self.attr, &argv, &envp),
             None if searched => {
                 nix::spawn::posix_spawnp(&argv[0], &actions, &self.attr, &argv, &envp)
             }
