@@ -15,7 +15,7 @@
 //! of `PATH` that the engine may execute. When there is none, the caller lets
 //! `posix_spawnp` look, which gives `execvp`'s error.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::unistd::AccessFlags;
@@ -62,8 +62,9 @@ impl Lookup {
         }
     }
 
-    /// Where `program` (a name without `/`) is found, or `None`.
-    pub fn find(&mut self, program: &OsStr) -> Option<CString> {
+    /// Where `program` (a name without `/`) is found, or `None`. The path is kept until the
+    /// next call: nothing is allocated per start.
+    pub fn find(&mut self, program: &OsStr) -> Option<&CStr> {
         let name = program.as_bytes();
         if name.is_empty() || name.contains(&0) {
             return None;
@@ -78,7 +79,8 @@ impl Lookup {
                 && nix::sys::stat::stat(path)
                     .is_ok_and(|meta| meta.st_mode & nix::libc::S_IFMT != nix::libc::S_IFDIR)
             {
-                return Some(path.to_owned());
+                // Borrowed anew: returning `path` from the loop does not borrow-check.
+                return CStr::from_bytes_with_nul(&self.path).ok();
             }
         }
         None

@@ -191,9 +191,9 @@ impl Spawner {
         };
         // A program looked up by the engine that fails to start (removed since, say) is
         // looked up again by `posix_spawnp`, which gives the error `execvp` would.
-        let started = match found.map(|path| {
-            nix::spawn::posix_spawn(path.as_c_str(), &actions, &self.attr, &argv, &envp)
-        }) {
+        let started = match found
+            .map(|path| nix::spawn::posix_spawn(path, &actions, &self.attr, &argv, &envp))
+        {
             Some(Ok(pid)) => Ok(pid),
             Some(Err(_)) => nix::spawn::posix_spawnp(&argv[0], &actions, &self.attr, &argv, &envp),
             None if searched => {
