@@ -220,7 +220,14 @@ impl RunDir {
     /// holds wherever the state dir is moved.
     #[must_use]
     pub fn recorded_log(&self, task: &str) -> String {
-        format!("{RUNS}/{}/{LOGS}/{}.log", self.id, file_name(task))
+        // Once per task in a run: built in one allocation, without `format!`.
+        let name = file_name(task);
+        let mut log =
+            String::with_capacity(RUNS.len() + self.id.len() + LOGS.len() + name.len() + 7);
+        for part in [RUNS, "/", &self.id, "/", LOGS, "/", &name, ".log"] {
+            log.push_str(part);
+        }
+        log
     }
 
     /// Where process tasks write their results (`$ENGINE_RESULTS`): one file per attempt.

@@ -11,6 +11,7 @@
 //! outputs does not rerun its dependents.
 
 use std::fmt;
+use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -109,7 +110,8 @@ impl Parts {
                 hasher.update(b"script\0");
                 hasher.update(source.as_bytes());
                 if let Some(constants) = &launch.constants {
-                    hasher.update(format!("{constants:?}").as_bytes());
+                    // Written into the hasher as `format!` would render it, without the text.
+                    let _ = write!(hasher, "{constants:?}");
                 }
                 hasher.finalize()
             }
@@ -122,7 +124,7 @@ impl Parts {
             env.update(b"\0");
         }
         let mut settings = blake3::Hasher::new();
-        settings.update(format!("{:?}\0", task.isolation).as_bytes());
+        let _ = write!(settings, "{:?}\0", task.isolation);
         // Inside the workflow's directory, the working directory counts by its place there
         // (`` for the directory itself, never an absolute path): a project moved or cloned
         // elsewhere keeps its fingerprints.

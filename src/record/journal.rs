@@ -615,7 +615,10 @@ impl Journal {
             TaskStatus::TimedOut { .. } => (AttemptStatus::TimedOut, None, None, None),
             TaskStatus::Interrupted => (AttemptStatus::Interrupted, None, None, None),
         };
-        let results_json = if self.masker.is_empty() {
+        let results_json = if results.is_empty() {
+            // Most tasks set no result.
+            Some("[]".to_owned())
+        } else if self.masker.is_empty() {
             serde_json::to_string(results).ok()
         } else {
             let mut results = results.clone();
