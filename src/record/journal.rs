@@ -1015,16 +1015,15 @@ mod tests {
     use super::*;
     use crate::model::{Command, Isolation, TaskId};
 
-    #[test]
-    fn an_attempt_keeps_its_cluster_job_and_its_queue_wait() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let state_dir = StateDir::at(dir.path());
+    /// A journal of run `r1` in a new record in `dir`.
+    fn journal_in(dir: &std::path::Path) -> (Journal, StateDir) {
+        let state_dir = StateDir::at(dir);
         let store = Store::open(&state_dir).expect("a record");
         let (outbox, _inbox) = crate::exchange::Inbox::new(8).expect("inbox");
         let info = RunInfo {
             run_id: "r1".to_owned(),
             workflow: "../flow.yaml".to_owned(),
-            workflow_dir: dir.path().to_path_buf(),
+            workflow_dir: dir.to_path_buf(),
             workflow_hash: String::new(),
             args: "{}".to_owned(),
             tasks: 1,
@@ -1035,7 +1034,78 @@ mod tests {
             resume: None,
             files: false,
         };
-        let mut journal = Journal::start(store, info, outbox).expect("a journal");
+        let journal = Journal::start(store, info, outbox).expect("a journal");
+        (journal, state_dir)
+    }
+
+    /// The attempts the record keeps of run `r1`, once `journal` has finished.
+    fn attempts_of(journal: Journal, state_dir: &StateDir) -> Vec<AttemptRow> {
+        assert_eq!(journal.finish(RunOutcome::Succeeded), None);
+        let store = Store::open_existing(state_dir)
+            .expect("opens")
+            .expect("exists");
+        store.attempts("r1").expect("attempts")
+    }
+
+    #[test]
+    fn an_attempt_keeps_its_results_as_a_json_list_and_none_as_an_empty_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut journal, state_dir) = journal_in(dir.path());
+        let command = || Command::Shell {
+            run: "true".into(),
+            shell: "sh".into(),
+        };
+        let quiet = Task::for_tests(
+            TaskId(0),
+            "quiet",
+            Isolation::Process,
+            command(),
+            Vec::new(),
+        );
+        let telling = Task::for_tests(
+            TaskId(1),
+            "telling",
+            Isolation::Process,
+            command(),
+            Vec::new(),
+        );
+        let told: Results = vec![("count".to_owned(), "3".to_owned())];
+        for (task, results) in [(&quiet, Results::default()), (&telling, told.clone())] {
+            journal.started(task, 1, None);
+            journal.ended(&Ended {
+                task,
+                attempt: 1,
+                status: &TaskStatus::Succeeded,
+                results: &results,
+                checked: None,
+                outputs: None,
+                last: true,
+            });
+        }
+        let rows = attempts_of(journal, &state_dir);
+        let results: Vec<(&str, Option<&str>)> = rows
+            .iter()
+            .map(|row| (row.task.as_str(), row.results.as_deref()))
+            .collect();
+        assert_eq!(
+            results,
+            [
+                ("quiet", Some("[]")),
+                ("telling", Some(r#"[["count","3"]]"#))
+            ]
+        );
+        // What readers do with them.
+        let read: Vec<Results> = rows
+            .iter()
+            .map(|row| serde_json::from_str(row.results.as_deref().unwrap_or("")).expect("JSON"))
+            .collect();
+        assert_eq!(read, [Results::default(), told]);
+    }
+
+    #[test]
+    fn an_attempt_keeps_its_cluster_job_and_its_queue_wait() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut journal, state_dir) = journal_in(dir.path());
         let command = Command::Shell {
             run: "true".into(),
             shell: "sh".into(),
@@ -1055,11 +1125,7 @@ mod tests {
             outputs: None,
             last: true,
         });
-        assert_eq!(journal.finish(RunOutcome::Succeeded), None);
-        let store = Store::open_existing(&state_dir)
-            .expect("opens")
-            .expect("exists");
-        let rows = store.attempts("r1").expect("attempts");
+        let rows = attempts_of(journal, &state_dir);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].job_id.as_deref(), Some("100"));
         assert!(rows[0].queued_ms.is_some_and(|ms| ms >= 0));
