@@ -73,10 +73,10 @@ ALTER TABLE attempts ADD COLUMN queued_ms INTEGER;
 /// scan, so a run does it only when this many have gathered.
 pub const PRUNE_SLACK: i64 = 10;
 
-/// How large the WAL may grow before the run that closes the record checkpoints it and
-/// starts it over (two disk flushes). The next run's open reads the WAL's valid frames (SQLite
-/// rebuilds its index), so a smaller WAL makes every start faster and more checkpoints make
-/// some ends slower: 1 MiB costs about 0.5 ms to read.
+/// How large the WAL may grow before a run's writer checkpoints it, as the run starts, and
+/// starts it over (two disk flushes). Each open reads the WAL's valid frames (SQLite rebuilds
+/// its index), so a smaller WAL makes every start faster and more checkpoints cost more
+/// flushes: 1 MiB costs about 0.5 ms to read.
 const WAL_KEPT: u64 = 1 << 20;
 
 /// The largest the WAL file is left when SQLite starts it over (`journal_size_limit`). It is
@@ -472,7 +472,7 @@ impl Store {
     }
 
     /// Checkpoints the record and starts its WAL over when the WAL grew beyond `WAL_KEPT`:
-    /// called by a run as it closes the record, after its last write. Waits for no other
+    /// called by a run's writer as it starts, while the first tasks run. Waits for no other
     /// engine: when one is reading, the WAL stays as it is for a later run to trim.
     ///
     /// The WAL is started over in place rather than truncated: a `RESTART` checkpoint copies
