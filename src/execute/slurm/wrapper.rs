@@ -194,6 +194,10 @@ wait \"$pid\"
 status=$?
 # `wait` returns when a signal comes in; wait on until the command has ended.
 while kill -0 \"$pid\" 2>/dev/null; do wait \"$pid\"; status=$?; done
+# A `wait` that a signal interrupts gives 128 + the signal, and the command, ending at that
+# instant, may be collected with it: its own status is asked for once more (127: none left
+# to give, the one above stands).
+if wait \"$pid\" 2>/dev/null; then status=0; else last=$?; [ \"$last\" -eq 127 ] || status=$last; fi
 ";
 
 /// Appends `text` as one single-quoted shell word.
