@@ -1,6 +1,7 @@
 //! The record's floor per task (issue 17, goal 2): what SQLite itself needs to keep one
 //! attempt row per task, in a process of its own. It copies the schema of an engine record
-//! into a scratch database beside it (`<record>.rows-floor`, removed at the end), then
+//! into a scratch database beside it (`<record>.rows-floor`, which must not exist yet; removed
+//! at the end), then
 //! commits `N` attempt rows shaped as a thread task's (the same columns, texts of the same
 //! lengths) in commits of `B` rows, as the record's writer does, and prints the time per row.
 //! No engine code runs: the difference between engine's record share and this is engine's
@@ -33,8 +34,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (rows, batch): (u32, u32) = (rows.parse()?, batch.parse()?);
     let scratch = format!("{record}.rows-floor");
+    // Only a scratch file this run makes is removed at the end.
     for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{scratch}{suffix}"));
+        let path = format!("{scratch}{suffix}");
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(format!(
+                "`{path}` exists: remove it first (a run that was stopped left it)"
+            )
+            .into());
+        }
     }
     let schema: Vec<String> = Connection::open(record)?
         .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")?
