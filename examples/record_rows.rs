@@ -1,9 +1,9 @@
 //! The record's floor per task (issue 17, goal 2): what SQLite itself needs to keep one
 //! attempt row per task, in a process of its own. It copies the schema of an engine record
 //! into a scratch database beside it (`<record>.rows-floor`, which must not exist yet; removed
-//! at the end), then
-//! commits `N` attempt rows shaped as a thread task's (the same columns, texts of the same
-//! lengths) in commits of `B` rows, as the record's writer does, and prints the time per row.
+//! at the end), then commits `N` attempt rows shaped as a thread task's (the same columns,
+//! texts of the same lengths) in commits of `B` rows, as the record's writer does, and prints
+//! the time per row.
 //! No engine code runs: the difference between engine's record share and this is engine's
 //! own.
 //!
