@@ -38,6 +38,8 @@ use crate::error::{EngineError, exit_code};
 /// Runs the `engine` command line and returns its exit code.
 #[must_use]
 pub fn main() -> ExitCode {
+    // Before any thread starts, so that every thread inherits the mask.
+    signals::block_child_signals();
     let cli = match Cli::try_parse_from(args::untangle_force(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(error) => {

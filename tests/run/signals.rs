@@ -141,3 +141,41 @@ tasks:
     assert!(!test.path("second.marker").exists());
     assert_gone(first, "sh", Duration::from_secs(3));
 }
+
+/// engine blocks SIGCHLD in every thread of its own (it sees its children end through
+/// pidfds; a blocked SIGCHLD wakes no thread for nothing), and still starts every task with
+/// no signal blocked: through `posix_spawn` (a task in the engine's directory) and through
+/// std's `Command` (a task in another).
+#[test]
+fn the_engine_blocks_sigchld_in_its_threads_and_its_tasks_start_with_none_blocked() {
+    let test = Test::run_of(
+        r"
+tasks:
+  here:
+    run: |
+      grep '^SigBlk' /proc/self/status > here.mask
+      for thread in /proc/$PPID/task/*; do grep '^SigBlk' $thread/status; done > engine.masks
+  elsewhere:
+    cwd: sub
+    run: grep '^SigBlk' /proc/self/status > ../elsewhere.mask
+",
+    )
+    .file("sub/.keep", "");
+    test.run();
+    for task in ["here", "elsewhere"] {
+        let mask = std::fs::read_to_string(test.path(&format!("{task}.mask"))).expect("mask");
+        assert_eq!(mask, "SigBlk:\t0000000000000000\n", "{task}");
+    }
+    let masks = std::fs::read_to_string(test.path("engine.masks")).expect("masks");
+    let threads: Vec<u64> = masks
+        .lines()
+        .map(|line| {
+            let mask = line.strip_prefix("SigBlk:\t").expect("a SigBlk line");
+            u64::from_str_radix(mask, 16).expect("a mask")
+        })
+        .collect();
+    // The coordinator, the record's writer and the signal thread at least.
+    assert!(threads.len() >= 3, "{masks}");
+    // SIGCHLD is signal 17: bit 16.
+    assert!(threads.iter().all(|mask| mask & (1 << 16) != 0), "{masks}");
+}
